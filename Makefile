@@ -1,0 +1,45 @@
+# `make demo` runs the main job and `make check` runs what CI runs; both set up .venv on first use.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: demo check lint format-check format typecheck imports test test-fast bench screenshots clean
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e ".[dev]"
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(PY) -m looplet_core.examples.hello_world
+
+check: lint format-check typecheck imports test
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+
+format-check: $(STAMP)
+	$(VENV)/bin/ruff format --check .
+
+format: $(STAMP)
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+typecheck: $(STAMP)
+	$(VENV)/bin/pyright
+
+imports: $(STAMP)
+	$(VENV)/bin/lint-imports
+
+# pytest exits 5 when it collects nothing; that must fail CI loudly, not pass silently.
+test: $(STAMP)
+	$(PY) -m pytest -q -p no:cacheprovider; rc=$$?; \
+	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing"; exit 1; fi; exit $$rc
+
+bench: $(STAMP)
+	for f in benchmarks/bench_*.py; do $(PY) $$f || exit 1; done
+
+clean:
+	rm -rf $(VENV) build dist *.egg-info .pytest_cache .ruff_cache

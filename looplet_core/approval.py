@@ -1,0 +1,136 @@
+"""Approval requests: the loop pauses on a call until a person (or an approver) decides.
+
+A step with status ``awaiting_approval`` carries an ``ApprovalRequest`` on ``step.approval``.
+Resolve it before asking the loop for the next step::
+
+    for step in loop:
+        if step.approval:
+            step.approval.approve()                  # or approve(args={...}), deny("why"), stop()
+
+If the request is still undecided when the loop resumes, the run pauses with stop reason
+``awaiting_approval``; the request stays on the state (and in the checkpoint) so a later
+``resume(..., decision=...)`` dispatches that same call without asking the model again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from looplet_core.errors import ApprovalError
+
+__all__ = ["ApprovalDecision", "ApprovalRequest", "Approver"]
+
+
+class ApprovalDecision(StrEnum):
+    APPROVE = "approve"
+    DENY = "deny"
+    STOP = "stop"
+
+
+@dataclass(slots=True)
+class ApprovalRequest:
+    """One call waiting for a decision.  ``args`` are the arguments that will actually run."""
+
+    step: int
+    tool: str
+    args: dict[str, Any]
+    call_id: str = ""
+    reason: str = ""
+    dangerous: bool = True
+    requested_by: str = ""
+    decision: ApprovalDecision | None = None
+    edited_args: dict[str, Any] | None = None
+    message: str = ""
+    decided_by: str = ""
+    scope: str = "once"
+    extra: dict[str, Any] = field(default_factory=dict[str, Any])
+    validator: Callable[[dict[str, Any]], str | None] | None = field(
+        default=None, repr=False, compare=False
+    )
+    """Set by the loop: checks edited arguments against the tool's schema (not serialised)."""
+
+    @property
+    def decided(self) -> bool:
+        return self.decision is not None
+
+    def _decide(self, decision: ApprovalDecision, by: str) -> None:
+        if self.decision is not None:
+            raise ApprovalError(
+                f"approval for step {self.step} ({self.tool}) was already decided: "
+                f"{self.decision.value}"
+            )
+        self.decision = decision
+        self.decided_by = by
+
+    def approve(
+        self, args: dict[str, Any] | None = None, *, by: str = "caller", scope: str = "once"
+    ) -> None:
+        """Run the call; ``args`` replaces the arguments (validated against the tool's schema).
+
+        Invalid edited arguments raise ``ApprovalError`` and leave the request undecided, so the
+        approver can correct them.
+        """
+        if args is not None and self.validator is not None:
+            problem = self.validator(dict(args))
+            if problem is not None:
+                raise ApprovalError(f"edited arguments for {self.tool} are invalid: {problem}")
+        self._decide(ApprovalDecision.APPROVE, by)
+        self.edited_args = dict(args) if args is not None else None
+        self.scope = scope
+
+    def deny(self, message: str = "", *, by: str = "caller", scope: str = "once") -> None:
+        """Do not run the call; ``message`` is what the model is told."""
+        self._decide(ApprovalDecision.DENY, by)
+        self.message = message
+        self.scope = scope
+
+    def stop(self, message: str = "", *, by: str = "caller") -> None:
+        """Do not run the call and end the run."""
+        self._decide(ApprovalDecision.STOP, by)
+        self.message = message
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "step": self.step,
+            "tool": self.tool,
+            "args": self.args,
+            "call_id": self.call_id,
+            "reason": self.reason,
+            "dangerous": self.dangerous,
+            "requested_by": self.requested_by,
+            "decision": self.decision.value if self.decision else None,
+            "edited_args": self.edited_args,
+            "message": self.message,
+            "decided_by": self.decided_by,
+            "scope": self.scope,
+            "extra": self.extra,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ApprovalRequest:
+        decision = data.get("decision")
+        return cls(
+            step=int(data["step"]),
+            tool=str(data["tool"]),
+            args=dict(data.get("args") or {}),
+            call_id=str(data.get("call_id") or ""),
+            reason=str(data.get("reason") or ""),
+            dangerous=bool(data.get("dangerous", True)),
+            requested_by=str(data.get("requested_by") or ""),
+            decision=ApprovalDecision(decision) if decision else None,
+            edited_args=data.get("edited_args"),
+            message=str(data.get("message") or ""),
+            decided_by=str(data.get("decided_by") or ""),
+            scope=str(data.get("scope") or "once"),
+            extra=dict(data.get("extra") or {}),
+        )
+
+
+Approver = Callable[[ApprovalRequest], None]
+"""Answers a request inline by calling ``approve`` / ``deny`` / ``stop`` on it.
+
+An approver that leaves the request undecided pauses the run, as if there were no approver.
+"""

@@ -1,0 +1,158 @@
+"""``MockLLMBackend``: a scripted model for tests, demos and docs.
+
+Each script entry is one reply:
+
+* ``{"tool": "greet", "args": {"name": "Alice"}}`` — one tool call;
+* a list of such dicts — several tool calls in one reply;
+* a string — a text reply with no tool call;
+* an ``LLMResponse`` — returned as is;
+* an exception instance — raised (to script server failures);
+* a callable ``(messages, tools) -> any of the above`` — decided from what the model was sent.
+
+The backend records every request (``requests``: the message list and tools it was sent; the
+list is the loop's immutable view, so recording costs O(1)).  When the script runs out it raises
+``ScriptExhaustedError``: it never cycles or invents a reply.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, cast
+
+from looplet_core.backends.base import DeltaCallback, LLMResponse, ToolSchema
+from looplet_core.errors import ScriptExhaustedError
+from looplet_core.messages import Message, ToolCall
+from looplet_core.records import Usage
+
+__all__ = ["MockLLMBackend", "MockRequest"]
+
+ScriptEntry = Any
+
+
+@dataclass(frozen=True, slots=True)
+class MockRequest:
+    messages: Sequence[Message]
+    tools: Sequence[ToolSchema]
+
+
+def _estimate_tokens(messages: Sequence[Message]) -> int:
+    return sum(len(m.content) + 16 * len(m.tool_calls) for m in messages) // 4 + 4 * len(messages)
+
+
+class MockLLMBackend:
+    """Replays a script of replies.  ``report_usage=True`` reports chars/4 token counts as usage
+    (so gauges move in demos); otherwise usage is None, as from a server that reports none.
+    ``delay`` sleeps before each reply; ``stream_chunk`` streams text replies in pieces of that
+    many characters to ``on_delta``.
+    """
+
+    def __init__(
+        self,
+        script: Sequence[ScriptEntry],
+        *,
+        model: str = "scripted",
+        report_usage: bool = False,
+        delay: float = 0.0,
+        stream_chunk: int = 0,
+    ) -> None:
+        self.script = list(script)
+        self.model = model
+        self.report_usage = report_usage
+        self.delay = delay
+        self.stream_chunk = stream_chunk
+        self.requests: list[MockRequest] = []
+        self._position = 0
+        self._ids = 0
+
+    @property
+    def remaining(self) -> int:
+        return len(self.script) - self._position
+
+    def generate(
+        self,
+        messages: Sequence[Message],
+        *,
+        tools: Sequence[ToolSchema],
+        on_delta: DeltaCallback | None = None,
+    ) -> LLMResponse:
+        started = time.perf_counter()
+        self.requests.append(MockRequest(messages, tools))
+        if self._position >= len(self.script):
+            raise ScriptExhaustedError(
+                f"MockLLMBackend script has {len(self.script)} replies and reply "
+                f"{self._position + 1} was requested; add replies to the script or lower "
+                f"max_steps. Last message sent: {_last_text(messages)!r}"
+            )
+        entry = self.script[self._position]
+        self._position += 1
+        if self.delay:
+            time.sleep(self.delay)
+        if callable(entry) and not isinstance(entry, BaseException):
+            entry = cast(Callable[[Sequence[Message], Sequence[ToolSchema]], Any], entry)(
+                messages, tools
+            )
+        if isinstance(entry, BaseException):
+            raise entry
+        response = self._to_response(entry)
+        if on_delta is not None and response.text:
+            chunk = self.stream_chunk or len(response.text)
+            for i in range(0, len(response.text), chunk):
+                on_delta("text", response.text[i : i + chunk])
+        if self.report_usage and response.usage is None:
+            response.usage = Usage(
+                _estimate_tokens(messages), max(1, len(response.text) // 4) + 8, measured=True
+            )
+        response.latency_ms = (time.perf_counter() - started) * 1000.0
+        return response
+
+    async def agenerate(
+        self,
+        messages: Sequence[Message],
+        *,
+        tools: Sequence[ToolSchema],
+        on_delta: DeltaCallback | None = None,
+    ) -> LLMResponse:
+        return self.generate(messages, tools=tools, on_delta=on_delta)
+
+    def _next_id(self) -> str:
+        self._ids += 1
+        return f"call_{self._ids}"
+
+    def _call(self, spec: dict[str, Any]) -> ToolCall:
+        if "tool" not in spec:
+            raise ValueError(f"script entry {spec!r} needs a 'tool' key")
+        return ToolCall(
+            tool=str(spec["tool"]),
+            args=dict(spec.get("args") or {}),
+            id=str(spec.get("id") or self._next_id()),
+            parse_error=spec.get("parse_error"),
+        )
+
+    def _to_response(self, entry: Any) -> LLMResponse:
+        if isinstance(entry, LLMResponse):
+            return entry
+        if isinstance(entry, str):
+            return LLMResponse(text=entry, stop_reason="stop", model=self.model)
+        if isinstance(entry, dict):
+            spec = cast(dict[str, Any], entry)
+            return LLMResponse(
+                text=str(spec.get("text", "")),
+                tool_calls=[self._call(spec)],
+                stop_reason="tool_calls",
+                model=self.model,
+            )
+        if isinstance(entry, list):
+            specs = cast(list[dict[str, Any]], entry)
+            return LLMResponse(
+                tool_calls=[self._call(s) for s in specs], stop_reason="tool_calls", model=self.model
+            )
+        raise TypeError(f"unsupported script entry {entry!r}; see MockLLMBackend's docstring")
+
+
+def _last_text(messages: Sequence[Message]) -> str:
+    if not messages:
+        return ""
+    text = messages[-1].content
+    return text if len(text) <= 120 else text[:119] + "…"

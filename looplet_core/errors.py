@@ -1,0 +1,108 @@
+"""Every exception looplet raises, under one base so callers can catch the library as a whole.
+
+The tree::
+
+    LoopletError
+    ├── ConfigError                  a LoopConfig, budget, ToolSpec or hook is set up wrongly
+    │   └── ToolRegistrationError    a tool was registered twice or its schema is invalid
+    ├── BackendError                 the model server failed; the loop ends with stop reason llm_error
+    │   ├── TransientBackendError    worth retrying: timeout, connection reset, 5xx
+    │   │   └── RateLimitError       429; carries the server's Retry-After when it sent one
+    │   ├── ContextLengthError       the prompt is longer than the model's window
+    │   └── ResponseFormatError      the server answered, but not with something usable
+    ├── ScriptExhaustedError         MockLLMBackend ran out of scripted replies
+    ├── HookError                    a hook raised; names the hook and the phase
+    ├── ApprovalError                an approval was resolved twice, or with invalid arguments
+    ├── CheckpointError              a checkpoint is missing, corrupt, or of an unknown format
+    └── TraceError                   a provenance trace is missing, corrupt, or of an unknown format
+
+Errors *inside* a run (a tool that raises, bad arguments from the model, a malformed reply) do not
+raise: they become error steps the model is told about.  Only failures of the caller's own setup, of
+the scripted backend, or of persisted files raise.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "ApprovalError",
+    "BackendError",
+    "CheckpointError",
+    "ConfigError",
+    "ContextLengthError",
+    "HookError",
+    "LoopletError",
+    "RateLimitError",
+    "ResponseFormatError",
+    "ScriptExhaustedError",
+    "ToolRegistrationError",
+    "TraceError",
+    "TransientBackendError",
+]
+
+
+class LoopletError(Exception):
+    """Base of every looplet exception: catch this to handle any of them."""
+
+
+class ConfigError(LoopletError, ValueError):
+    """When you see this: fix the arguments you passed; the message says which and why."""
+
+
+class ToolRegistrationError(ConfigError):
+    """When you see this: a tool name is taken, or its parameters are not a valid schema."""
+
+
+class BackendError(LoopletError):
+    """When you see this: the model server failed in a way retrying will not fix."""
+
+    def __init__(self, message: str, *, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class TransientBackendError(BackendError):
+    """When you see this: the loop already retried with backoff and the server still failed."""
+
+
+class RateLimitError(TransientBackendError):
+    """When you see this: the server said 429; ``retry_after`` is its requested wait in seconds."""
+
+    def __init__(
+        self, message: str, *, status: int | None = 429, retry_after: float | None = None
+    ) -> None:
+        super().__init__(message, status=status)
+        self.retry_after = retry_after
+
+
+class ContextLengthError(BackendError):
+    """When you see this: the prompt did not fit the model's window even after compaction."""
+
+
+class ResponseFormatError(BackendError):
+    """When you see this: the server's reply had no usable choice, message or content."""
+
+
+class ScriptExhaustedError(LoopletError):
+    """When you see this: a MockLLMBackend was asked for more replies than its script holds."""
+
+
+class HookError(LoopletError):
+    """When you see this: one of your hooks raised; ``hook`` and ``phase`` say which."""
+
+    def __init__(self, hook: str, phase: str, cause: BaseException) -> None:
+        super().__init__(f"hook {hook}.{phase} raised {type(cause).__name__}: {cause}")
+        self.hook = hook
+        self.phase = phase
+        self.cause = cause
+
+
+class ApprovalError(LoopletError):
+    """When you see this: an approval request was already decided, or edited args are invalid."""
+
+
+class CheckpointError(LoopletError):
+    """When you see this: a checkpoint file is unreadable; the message names the file and problem."""
+
+
+class TraceError(LoopletError):
+    """When you see this: a trace directory is unreadable; the message names the file and problem."""

@@ -1,0 +1,53 @@
+"""Lifecycle events delivered to every hook's ``on_event``.
+
+Events are for observers (tracing, metrics, provenance, the debugger); they cannot change the run.
+``kind`` is one of the ``EventKind`` values; ``data`` holds JSON-safe details for that kind.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+__all__ = ["Event", "EventKind"]
+
+
+class EventKind(StrEnum):
+    RUN_START = "run_start"  # data: task, max_steps, resumed
+    RUN_END = "run_end"  # data: stop_reason, message, steps, usage
+    LLM_START = "llm_start"  # data: call, messages (count)
+    LLM_DELTA = "llm_delta"  # data: call, kind ("text" | "reasoning"), text
+    LLM_END = "llm_end"  # data: call (LLMCall.to_dict())
+    LLM_RETRY = "llm_retry"  # data: attempt, wait_s, error
+    LLM_ERROR = "llm_error"  # data: error, status
+    TOOL_START = "tool_start"  # data: tool, args
+    TOOL_PROGRESS = "tool_progress"  # data: tool, fraction, message
+    TOOL_END = "tool_end"  # data: tool, ok, error_kind, elapsed_ms
+    DECISION = "decision"  # data: HookDecision.to_dict()
+    APPROVAL_REQUESTED = "approval_requested"  # data: ApprovalRequest.to_dict()
+    APPROVAL_RESOLVED = "approval_resolved"  # data: ApprovalRequest.to_dict()
+    COMPACTION = "compaction"  # data: strategy, tokens_before, tokens_after, removed
+    CONTEXT_TIER = "context_tier"  # data: tier, previous, percent
+    CHECKPOINT = "checkpoint"  # data: checkpoint_id, step
+    STEP = "step"  # data: Step.to_dict()
+    ERROR = "error"  # data: error, where
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    kind: EventKind
+    run_id: str = ""
+    step: int = 0
+    data: dict[str, Any] = field(default_factory=dict[str, Any])
+    time: float = field(default_factory=time.time)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind.value,
+            "run_id": self.run_id,
+            "step": self.step,
+            "data": self.data,
+            "time": self.time,
+        }

@@ -1,0 +1,1 @@
+"""Runnable examples: ``python -m looplet_core.examples.<name>``."""

@@ -1,0 +1,59 @@
+"""Hook discovery: a hook is any object with one or more of the phase methods.
+
+Methods are looked up once per run (not per step), so a run with many hooks pays for the ones
+that exist only.  ``hook_name`` gives the name shown on steps and in the debugger: the hook's
+``name`` attribute when it has a string one, else its class name.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from looplet_core.events import Event
+
+__all__ = ["PHASES", "Hook", "HookSet", "hook_name"]
+
+PHASES = ("pre_prompt", "pre_dispatch", "post_dispatch", "check_done", "on_event")
+
+
+class Hook(Protocol):
+    """Documentation of the phase methods; hooks implement any subset and need not inherit.
+
+    * ``pre_prompt(state, log, ctx, step)`` -> ``Prompt`` | list of messages | ``InjectContext`` |
+      ``Stop`` | None
+    * ``pre_dispatch(state, log, tc, step)`` -> ``Allow`` | ``Deny`` | ``Stop`` | ``AskApproval``
+      | None
+    * ``post_dispatch(state, log, tc, result, step)`` -> ``ToolResult`` | new data |
+      ``InjectContext`` | ``Stop`` | None
+    * ``check_done(state, log, step)`` -> ``Continue`` | ``Stop`` | None
+    * ``on_event(event)`` -> None
+    """
+
+
+def hook_name(hook: object) -> str:
+    name = getattr(hook, "name", None)
+    return name if isinstance(name, str) and name else type(hook).__name__
+
+
+@dataclass(slots=True)
+class HookSet:
+    """Bound phase methods of a run's hooks, grouped by phase, in the order hooks were given."""
+
+    pre_prompt: list[tuple[str, Callable[..., Any]]] = field(default_factory=list)
+    pre_dispatch: list[tuple[str, Callable[..., Any]]] = field(default_factory=list)
+    post_dispatch: list[tuple[str, Callable[..., Any]]] = field(default_factory=list)
+    check_done: list[tuple[str, Callable[..., Any]]] = field(default_factory=list)
+    on_event: list[tuple[str, Callable[[Event], None]]] = field(default_factory=list)
+
+    @classmethod
+    def build(cls, hooks: Sequence[object]) -> HookSet:
+        found = cls()
+        for hook in hooks:
+            name = hook_name(hook)
+            for phase in PHASES:
+                method = getattr(hook, phase, None)
+                if callable(method):
+                    getattr(found, phase).append((name, method))
+        return found

@@ -1,0 +1,236 @@
+"""Plain data the loop produces besides steps: tool results, usage, LLM calls, context stats.
+
+All of it round-trips through JSON (``to_dict`` / ``from_dict``) so steps can be saved, diffed,
+checkpointed and replayed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any, cast
+
+from looplet_core.messages import ToolCall
+
+__all__ = [
+    "ContextStats",
+    "ErrorKind",
+    "HookDecision",
+    "LLMCall",
+    "StopReason",
+    "ToolResult",
+    "Usage",
+]
+
+
+class ErrorKind(StrEnum):
+    """Why a step failed; the debugger colours and filters by it."""
+
+    VALIDATION = "validation"  # arguments did not match the tool's schema, or no such tool
+    EXECUTION = "execution"  # the tool raised
+    TIMEOUT = "timeout"  # the tool ran past its timeout
+    PERMISSION = "permission"  # a hook or approver denied the call
+    PARSE = "parse"  # the model's reply held no usable call (prose, empty, bad JSON)
+    LLM = "llm"  # the model server failed
+    HOOK = "hook"  # a hook raised
+    CANCELLED = "cancelled"  # the run was cancelled while the call was pending
+    CONTEXT = "context"  # the prompt could not fit the context window
+
+
+class StopReason(StrEnum):
+    """Why a run ended; on ``LoopResult.stop_reason``."""
+
+    DONE = "done"  # the model called the done tool and check_done hooks agreed
+    MAX_STEPS = "max_steps"  # the step budget is spent
+    HOOK_STOP = "hook_stop"  # a hook returned Stop
+    CANCELLED = "cancelled"  # the cancel token was set
+    LLM_ERROR = "llm_error"  # the model server failed after retries
+    PARSE_ERROR = "parse_error"  # the model kept replying with nothing usable
+    HOOK_ERROR = "hook_error"  # a hook raised
+    CONTEXT_EXHAUSTED = "context_exhausted"  # the prompt could not be made to fit
+    AWAITING_APPROVAL = "awaiting_approval"  # paused on a pending approval; resume to continue
+    FINAL_TEXT = "final_text"  # the model answered in text and the config accepts that as final
+
+
+@dataclass(slots=True)
+class ToolResult:
+    """What a tool returned, or why it did not.  ``error`` is None on success."""
+
+    data: Any = None
+    error: str | None = None
+    error_kind: ErrorKind | None = None
+    traceback: str | None = None
+    elapsed_ms: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "data": self.data,
+            "error": self.error,
+            "error_kind": self.error_kind.value if self.error_kind else None,
+            "traceback": self.traceback,
+            "elapsed_ms": self.elapsed_ms,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ToolResult:
+        kind = data.get("error_kind")
+        return cls(
+            data=data.get("data"),
+            error=data.get("error"),
+            error_kind=ErrorKind(kind) if kind else None,
+            traceback=data.get("traceback"),
+            elapsed_ms=float(data.get("elapsed_ms") or 0.0),
+        )
+
+
+@dataclass(slots=True)
+class Usage:
+    """Token counts.  ``measured`` is True when the provider reported them, False if estimated."""
+
+    input_tokens: int = 0
+    output_tokens: int = 0
+    measured: bool = True
+
+    @property
+    def total_tokens(self) -> int:
+        return self.input_tokens + self.output_tokens
+
+    def __add__(self, other: Usage) -> Usage:
+        return Usage(
+            self.input_tokens + other.input_tokens,
+            self.output_tokens + other.output_tokens,
+            self.measured and other.measured,
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "input_tokens": self.input_tokens,
+            "output_tokens": self.output_tokens,
+            "measured": self.measured,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Usage:
+        return cls(
+            int(data.get("input_tokens") or 0),
+            int(data.get("output_tokens") or 0),
+            bool(data.get("measured", True)),
+        )
+
+
+@dataclass(slots=True)
+class LLMCall:
+    """One request to the model and its answer.  Steps made from one reply share one LLMCall."""
+
+    index: int
+    text: str = ""
+    reasoning: str | None = None
+    tool_calls: list[ToolCall] = field(default_factory=list[ToolCall])
+    usage: Usage | None = None
+    latency_ms: float = 0.0
+    stop_reason: str | None = None
+    model: str | None = None
+    attempts: int = 1
+    prompt_messages: int = 0  # how many messages were sent
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "index": self.index,
+            "text": self.text,
+            "reasoning": self.reasoning,
+            "tool_calls": [tc.to_dict() for tc in self.tool_calls],
+            "usage": self.usage.to_dict() if self.usage else None,
+            "latency_ms": self.latency_ms,
+            "stop_reason": self.stop_reason,
+            "model": self.model,
+            "attempts": self.attempts,
+            "prompt_messages": self.prompt_messages,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> LLMCall:
+        usage = data.get("usage")
+        calls = cast(list[dict[str, Any]], data.get("tool_calls") or [])
+        return cls(
+            index=int(data["index"]),
+            text=str(data.get("text") or ""),
+            reasoning=data.get("reasoning"),
+            tool_calls=[ToolCall.from_dict(c) for c in calls],
+            usage=Usage.from_dict(usage) if usage else None,
+            latency_ms=float(data.get("latency_ms") or 0.0),
+            stop_reason=data.get("stop_reason"),
+            model=data.get("model"),
+            attempts=int(data.get("attempts") or 1),
+            prompt_messages=int(data.get("prompt_messages") or 0),
+        )
+
+
+@dataclass(slots=True)
+class ContextStats:
+    """How full the context window was for the prompt behind a step, by role.
+
+    ``by_role`` keys: system, tools (schemas), user, assistant, tool (results).  ``measured`` says
+    whether ``total`` came from the provider's reported usage or from the estimator.
+    """
+
+    by_role: dict[str, int] = field(default_factory=dict[str, int])
+    total: int = 0
+    window: int | None = None
+    measured: bool = False
+    tier: str = "ok"
+
+    @property
+    def percent(self) -> float | None:
+        if not self.window:
+            return None
+        return 100.0 * self.total / self.window
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "by_role": dict(self.by_role),
+            "total": self.total,
+            "window": self.window,
+            "measured": self.measured,
+            "tier": self.tier,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ContextStats:
+        return cls(
+            by_role={str(k): int(v) for k, v in dict(data.get("by_role") or {}).items()},
+            total=int(data.get("total") or 0),
+            window=data.get("window"),
+            measured=bool(data.get("measured", False)),
+            tier=str(data.get("tier") or "ok"),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class HookDecision:
+    """A decision a hook (or the approver, or the loop's own rules) made about a step."""
+
+    hook: str
+    phase: str
+    decision: str
+    detail: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "hook": self.hook,
+            "phase": self.phase,
+            "decision": self.decision,
+            "detail": self.detail,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> HookDecision:
+        return cls(
+            str(data["hook"]),
+            str(data["phase"]),
+            str(data["decision"]),
+            str(data.get("detail") or ""),
+        )

@@ -1,0 +1,250 @@
+"""``Step``: one tool call of a run, as plain data you can print, save, diff and replay.
+
+``Step.pretty()`` gives the one-line form (``#1 ✓ search(query='cats') → 12 items [182ms]``);
+``Step.__rich__`` gives a styled form in which model and tool text is always literal (never read as
+Rich markup or terminal escapes).  Rich finds ``__rich__`` by duck typing, so this module does not
+import rich unless a renderer asks for it.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any, cast
+
+from looplet_core.messages import Message, ToolCall
+from looplet_core.records import (
+    ContextStats,
+    HookDecision,
+    LLMCall,
+    StopReason,
+    ToolResult,
+    Usage,
+)
+
+if TYPE_CHECKING:
+    from looplet_core.approval import ApprovalRequest
+
+__all__ = ["LoopResult", "Step", "StepStatus", "summarize_value"]
+
+
+class StepStatus(StrEnum):
+    OK = "ok"
+    ERROR = "error"
+    DENIED = "denied"
+    AWAITING_APPROVAL = "awaiting_approval"
+    DONE = "done"
+
+
+_ICONS = {
+    StepStatus.OK: "✓",
+    StepStatus.DONE: "✓",
+    StepStatus.ERROR: "✗",
+    StepStatus.DENIED: "✗",
+    StepStatus.AWAITING_APPROVAL: "⏸",
+}
+_STYLES = {
+    StepStatus.OK: "green",
+    StepStatus.DONE: "bold green",
+    StepStatus.ERROR: "bold red",
+    StepStatus.DENIED: "yellow",
+    StepStatus.AWAITING_APPROVAL: "bold magenta",
+}
+
+_ARG_LIMIT = 40
+_RESULT_LIMIT = 60
+
+
+def _shorten(text: str, limit: int) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _format_arg(value: Any) -> str:
+    if isinstance(value, str):
+        return repr(_shorten(value, _ARG_LIMIT))
+    try:
+        rendered = json.dumps(value, ensure_ascii=False, default=str)
+    except (TypeError, ValueError):
+        rendered = repr(value)
+    return _shorten(rendered, _ARG_LIMIT)
+
+
+def summarize_value(value: Any) -> str:
+    """Short description of a tool result: ``12 items``, ``3 keys``, or the text itself, shortened."""
+    if value is None:
+        return "None"
+    if isinstance(value, list | tuple | set | frozenset):
+        n = len(cast(list[Any], value))
+        return f"{n} item" if n == 1 else f"{n} items"
+    if isinstance(value, dict):
+        n = len(cast(dict[Any, Any], value))
+        return f"{n} key" if n == 1 else f"{n} keys"
+    if isinstance(value, str):
+        return _shorten(value, _RESULT_LIMIT) or "''"
+    return _shorten(repr(value), _RESULT_LIMIT)
+
+
+@dataclass(slots=True)
+class Step:
+    """One tool call: what the model asked, what ran, what came back, and why.
+
+    ``tool_call`` holds the *effective* arguments (after hooks); ``original_args`` holds the model's
+    own when a hook or approver changed them.  ``tool_call`` is None for a step that records a reply
+    with no usable call (status ``error``, kind ``parse``).  ``prompt`` is the exact message list
+    the model was sent for this step, kept only when ``LoopConfig(record_prompts=True)``.
+    """
+
+    number: int
+    tool_call: ToolCall | None = None
+    tool_result: ToolResult = field(default_factory=ToolResult)
+    status: StepStatus = StepStatus.OK
+    original_args: dict[str, Any] | None = None
+    llm_call: LLMCall | None = None
+    context: ContextStats | None = None
+    decisions: list[HookDecision] = field(default_factory=list[HookDecision])
+    elapsed_ms: float = 0.0
+    started_at: float = 0.0
+    finished_at: float = 0.0
+    run_id: str = ""
+    branch_id: str = "main"
+    prompt: tuple[Message, ...] | None = None
+    approval: ApprovalRequest | None = None
+
+    @property
+    def tool(self) -> str | None:
+        return self.tool_call.tool if self.tool_call else None
+
+    @property
+    def ok(self) -> bool:
+        return self.status in (StepStatus.OK, StepStatus.DONE)
+
+    def call_text(self) -> str:
+        """``name(arg='v', n=3)``, or ``(no tool call)``."""
+        if self.tool_call is None:
+            return "(no tool call)"
+        args = ", ".join(f"{k}={_format_arg(v)}" for k, v in self.tool_call.args.items())
+        return f"{self.tool_call.tool}({args})"
+
+    def outcome_text(self) -> str:
+        if self.status is StepStatus.AWAITING_APPROVAL:
+            reason = self.approval.reason if self.approval and self.approval.reason else ""
+            return "awaiting approval" + (f": {_shorten(reason, _RESULT_LIMIT)}" if reason else "")
+        if self.tool_result.error is not None:
+            kind = self.tool_result.error_kind
+            prefix = f"{kind.value}: " if kind else ""
+            return prefix + _shorten(self.tool_result.error, _RESULT_LIMIT)
+        return summarize_value(self.tool_result.data)
+
+    def pretty(self) -> str:
+        """One line: ``#1 ✓ search(query='cats') → 12 items [182ms]``."""
+        icon = _ICONS[self.status]
+        return (
+            f"#{self.number} {icon} {self.call_text()} → {self.outcome_text()} "
+            f"[{self.elapsed_ms:.0f}ms]"
+        )
+
+    def __str__(self) -> str:
+        return self.pretty()
+
+    def __rich__(self) -> Any:
+        from rich.text import Text  # imported here: looplet_core must not need rich
+
+        text = Text()
+        text.append(f"#{self.number} ", style="dim")
+        text.append(_ICONS[self.status] + " ", style=_STYLES[self.status])
+        text.append(self.call_text(), style="bold cyan")  # literal: append never parses markup
+        text.append(" → ", style="dim")
+        outcome_style = "red" if self.tool_result.error is not None else ""
+        text.append(self.outcome_text(), style=outcome_style)
+        text.append(f" [{self.elapsed_ms:.0f}ms]", style="dim")
+        return text
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "number": self.number,
+            "tool_call": self.tool_call.to_dict() if self.tool_call else None,
+            "tool_result": self.tool_result.to_dict(),
+            "status": self.status.value,
+            "original_args": self.original_args,
+            "llm_call": self.llm_call.to_dict() if self.llm_call else None,
+            "context": self.context.to_dict() if self.context else None,
+            "decisions": [d.to_dict() for d in self.decisions],
+            "elapsed_ms": self.elapsed_ms,
+            "started_at": self.started_at,
+            "finished_at": self.finished_at,
+            "run_id": self.run_id,
+            "branch_id": self.branch_id,
+            "prompt": [m.to_dict() for m in self.prompt] if self.prompt is not None else None,
+            "approval": self.approval.to_dict() if self.approval else None,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Step:
+        from looplet_core.approval import ApprovalRequest
+
+        tc = data.get("tool_call")
+        llm = data.get("llm_call")
+        ctx = data.get("context")
+        prompt = data.get("prompt")
+        approval = data.get("approval")
+        decisions = cast(list[dict[str, Any]], data.get("decisions") or [])
+        return cls(
+            number=int(data["number"]),
+            tool_call=ToolCall.from_dict(tc) if tc else None,
+            tool_result=ToolResult.from_dict(data.get("tool_result") or {}),
+            status=StepStatus(data.get("status", "ok")),
+            original_args=data.get("original_args"),
+            llm_call=LLMCall.from_dict(llm) if llm else None,
+            context=ContextStats.from_dict(ctx) if ctx else None,
+            decisions=[HookDecision.from_dict(d) for d in decisions],
+            elapsed_ms=float(data.get("elapsed_ms") or 0.0),
+            started_at=float(data.get("started_at") or 0.0),
+            finished_at=float(data.get("finished_at") or 0.0),
+            run_id=str(data.get("run_id") or ""),
+            branch_id=str(data.get("branch_id") or "main"),
+            prompt=tuple(Message.from_dict(m) for m in prompt) if prompt is not None else None,
+            approval=ApprovalRequest.from_dict(approval) if approval else None,
+        )
+
+
+@dataclass(slots=True)
+class LoopResult:
+    """How a run ended: the generator's return value, also kept on ``state.result``."""
+
+    stop_reason: StopReason
+    steps: list[Step] = field(default_factory=list[Step])
+    usage: Usage = field(default_factory=Usage)
+    final_answer: Any = None
+    message: str = ""
+    run_id: str = ""
+    llm_calls: int = 0
+
+    @property
+    def ok(self) -> bool:
+        return self.stop_reason in (StopReason.DONE, StopReason.FINAL_TEXT)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "stop_reason": self.stop_reason.value,
+            "steps": [s.to_dict() for s in self.steps],
+            "usage": self.usage.to_dict(),
+            "final_answer": self.final_answer,
+            "message": self.message,
+            "run_id": self.run_id,
+            "llm_calls": self.llm_calls,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> LoopResult:
+        steps = cast(list[dict[str, Any]], data.get("steps") or [])
+        return cls(
+            stop_reason=StopReason(data["stop_reason"]),
+            steps=[Step.from_dict(s) for s in steps],
+            usage=Usage.from_dict(data.get("usage") or {}),
+            final_answer=data.get("final_answer"),
+            message=str(data.get("message") or ""),
+            run_id=str(data.get("run_id") or ""),
+            llm_calls=int(data.get("llm_calls") or 0),
+        )
