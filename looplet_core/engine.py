@@ -65,7 +65,7 @@ Effect = CallModel | RunTool | Sleep | Step
 EngineGen = Generator[Effect, Any, None]
 
 
-class _Finish(Exception):  # noqa: N818 - control flow, never escapes the engine
+class _Finish(Exception):  # control flow only: never escapes the engine
     def __init__(self, reason: StopReason, message: str = "", answer: Any = None) -> None:
         super().__init__(message)
         self.reason = reason
@@ -113,15 +113,16 @@ class Engine:
         self._step_started = 0.0
         self._attempts = 0
         self._current: Step | None = None
+        self._skipped: list[ToolCall] = []
         self.listeners: list[Callable[[Step], None]] = []
         """Called with every step just before it is yielded (checkpointing plugs in here)."""
 
     # -- events ---------------------------------------------------------------------------------
 
-    def emit(self, kind: EventKind, step: int = 0, **data: Any) -> None:
+    def emit(self, event_kind: EventKind, step: int = 0, **data: Any) -> None:
         if not self.hooks.on_event:
             return
-        event = Event(kind, self.state.run_id, step or self.state.step_number, data)
+        event = Event(event_kind, self.state.run_id, step or self.state.step_number, data)
         for name, fn in self.hooks.on_event:
             try:
                 fn(event)
@@ -144,8 +145,9 @@ class Engine:
                 initial_messages(self.task, self.config, self.schemas if self.json_mode else None)
             )
         st.result = None
-        self.emit(EventKind.RUN_START, task=_jsonable(self.task), resumed=resumed,
-                  max_steps=self.limit)
+        self.emit(
+            EventKind.RUN_START, task=_jsonable(self.task), resumed=resumed, max_steps=self.limit
+        )
         try:
             yield from self._main()
             raise AssertionError("unreachable: the main loop only ends by _Finish")
@@ -180,7 +182,7 @@ class Engine:
             step.status = StepStatus.ERROR
             step.decisions.append(HookDecision(err.hook, err.phase, "raised", str(err.cause)))
             text = f"Internal error in hook {err.hook}.{err.phase}; the run is stopping."
-            yield from self._record(step, text)
+            yield from self._record(step, text, hooks=False)
             raise _Finish(StopReason.HOOK_ERROR, str(err)) from None
 
     def _check_interrupts(self) -> None:
@@ -207,8 +209,13 @@ class Engine:
             llm_calls=st.llm_calls,
         )
         st.result = result
-        self.emit(EventKind.RUN_END, stop_reason=finish.reason.value, message=finish.message,
-                  steps=st.step_number, usage=st.usage.to_dict())
+        self.emit(
+            EventKind.RUN_END,
+            stop_reason=finish.reason.value,
+            message=finish.message,
+            steps=st.step_number,
+            usage=st.usage.to_dict(),
+        )
         return result
 
     # -- prompting ------------------------------------------------------------------------------
@@ -242,8 +249,12 @@ class Engine:
             st.usage = st.usage + response.usage
         self.emit(EventKind.LLM_END, call=call.to_dict())
         st.conversation.append(
-            Message("assistant", response.text, () if self.json_mode else tuple(calls),
-                    reasoning=response.reasoning)
+            Message(
+                "assistant",
+                response.text,
+                () if self.json_mode else tuple(calls),
+                reasoning=response.reasoning,
+            )
         )
         st.current_call = call
         if calls:
@@ -254,11 +265,14 @@ class Engine:
         st.parse_failures += 1
         if parse_error is None:
             parse_error = (
-                "Your reply was empty." if not response.text.strip()
+                "Your reply was empty."
+                if not response.text.strip()
                 else "Your reply did not call a tool."
             )
-        guidance = (f"{parse_error} Call one of the tools, or call `{self.config.done_tool}` "
-                    "with your answer when the task is complete.")
+        guidance = (
+            f"{parse_error} Call one of the tools, or call `{self.config.done_tool}` "
+            "with your answer when the task is complete."
+        )
         step = self._new_step(None)
         step.tool_result = ToolResult(error=parse_error, error_kind=ErrorKind.PARSE)
         step.status = StepStatus.ERROR
@@ -302,21 +316,30 @@ class Engine:
         self._attempts = 0
         while True:
             self._attempts += 1
-            self.emit(EventKind.LLM_START, call=self.state.llm_calls + 1,
-                      messages=len(prompt.messages))
+            self.emit(
+                EventKind.LLM_START,
+                call=self.state.llm_calls + 1,
+                messages=len(prompt.messages),
+                prompt=prompt.messages,
+                tools=self.backend_tools,
+            )
             outcome = yield CallModel(prompt.messages, self.backend_tools, self.on_delta)
             if isinstance(outcome, LLMResponse):
                 return outcome
             if isinstance(outcome, ScriptExhaustedError):
                 raise outcome
             error: BaseException = outcome
-            if isinstance(error, TransientBackendError) and self._attempts <= self.config.llm_retries:
+            if (
+                isinstance(error, TransientBackendError)
+                and self._attempts <= self.config.llm_retries
+            ):
                 wait = self.config.retry_backoff * 2 ** (self._attempts - 1)
                 if isinstance(error, RateLimitError) and error.retry_after is not None:
                     wait = error.retry_after
                 wait = min(wait, self.config.max_retry_wait)
-                self.emit(EventKind.LLM_RETRY, attempt=self._attempts, wait_s=wait,
-                          error=str(error))
+                self.emit(
+                    EventKind.LLM_RETRY, attempt=self._attempts, wait_s=wait, error=str(error)
+                )
                 yield Sleep(wait)
                 self._check_interrupts()
                 continue
@@ -325,8 +348,11 @@ class Engine:
     def _llm_failed(self, error: BaseException) -> EngineGen:
         status = error.status if isinstance(error, BackendError) else None
         kind = type(error).__name__
-        detail = f"{kind}: {error}" if isinstance(error, BackendError) else (
-            f"unexpected {kind} from the backend: {error}")
+        detail = (
+            f"{kind}: {error}"
+            if isinstance(error, BackendError)
+            else (f"unexpected {kind} from the backend: {error}")
+        )
         if self._attempts > 1:
             detail += f" (after {self._attempts} attempts)"
         self.emit(EventKind.LLM_ERROR, error=detail, status=status)
@@ -404,7 +430,8 @@ class Engine:
                         step.original_args = tc.args
                         step.tool_result = ToolResult(
                             error=f"hook {name} rewrote the arguments into invalid ones: {error}",
-                            error_kind=ErrorKind.VALIDATION)
+                            error_kind=ErrorKind.VALIDATION,
+                        )
                         step.status = StepStatus.ERROR
                         yield from self._record(step, step.tool_result.error)
                         return
@@ -412,8 +439,9 @@ class Engine:
                 else:
                     self._decide_on(step, name, "pre_dispatch", "allow")
             elif isinstance(out, Deny):
-                self._decide_on(step, name, "pre_dispatch", "deny_retry" if out.retry else "deny",
-                                out.reason)
+                self._decide_on(
+                    step, name, "pre_dispatch", "deny_retry" if out.retry else "deny", out.reason
+                )
                 yield from self._deny(step, tc, args, out.reason, retry=out.retry)
                 return
             elif isinstance(out, Stop):
@@ -432,10 +460,14 @@ class Engine:
             yield from self._execute(step, spec, args)
             return
         request = ApprovalRequest(
-            step=step.number, tool=tc.tool, args=args, call_id=tc.id, reason=approval.reason,
-            dangerous=approval.dangerous, requested_by=approval_by,
-            extra={"original_args": tc.args,
-                   "decisions": [d.to_dict() for d in step.decisions]},
+            step=step.number,
+            tool=tc.tool,
+            args=args,
+            call_id=tc.id,
+            reason=approval.reason,
+            dangerous=approval.dangerous,
+            requested_by=approval_by,
+            extra={"original_args": tc.args, "decisions": [d.to_dict() for d in step.decisions]},
         )
         yield from self._approval(step, spec, request)
 
@@ -458,13 +490,16 @@ class Engine:
             text = f"Not run: {reason}. You may call it again."
             skipped = self.state.queue[:]
             self.state.queue.clear()
-            for other in skipped:
-                self._append_tool_message(
-                    other, "Not run: an earlier call in this reply was denied; call it again if "
-                    "it is still needed.")
+            self._skipped = skipped
             if skipped:
-                step.decisions.append(HookDecision("loop", "pre_dispatch", "skip_queued",
-                                                   f"{len(skipped)} queued call(s) skipped"))
+                step.decisions.append(
+                    HookDecision(
+                        "loop",
+                        "pre_dispatch",
+                        "skip_queued",
+                        f"{len(skipped)} queued call(s) skipped",
+                    )
+                )
         else:
             text = f"Denied: {reason}. Do not repeat this call; choose another approach."
         yield from self._record(step, text)
@@ -496,8 +531,9 @@ class Engine:
 
     def _resume_approval(self, request: ApprovalRequest) -> EngineGen:
         """Continue a run restored with a pending approval: same call, model not asked again."""
-        tc = ToolCall(request.tool, dict(request.extra.get("original_args") or request.args),
-                      request.call_id)
+        tc = ToolCall(
+            request.tool, dict(request.extra.get("original_args") or request.args), request.call_id
+        )
         self._step_started = _now()
         step = self._new_step(ToolCall(request.tool, request.args, request.call_id))
         if tc.args != request.args:
@@ -520,16 +556,21 @@ class Engine:
                 listener(step)
             yield step
             if not request.decided:
-                raise _Finish(StopReason.AWAITING_APPROVAL,
-                              f"step {step.number} ({request.tool}) is waiting for approval")
+                raise _Finish(
+                    StopReason.AWAITING_APPROVAL,
+                    f"step {step.number} ({request.tool}) is waiting for approval",
+                )
             step.status = StepStatus.OK
         st.pending_approval = None
         step.approval = request
         decision = request.decision
         assert decision is not None
         self.emit(EventKind.APPROVAL_RESOLVED, step=step.number, request=request.to_dict())
-        step.decisions.append(HookDecision(request.decided_by or "approver", "approval",
-                                           decision.value, request.message))
+        step.decisions.append(
+            HookDecision(
+                request.decided_by or "approver", "approval", decision.value, request.message
+            )
+        )
         if request.scope == "always" and decision is not ApprovalDecision.STOP:
             st.approval_memory[request.tool] = decision.value
         assert step.tool_call is not None
@@ -557,14 +598,23 @@ class Engine:
         if spec is None:  # the loop's built-in done tool
             result = ToolResult(data=args.get("answer", args))
         else:
-            ctx = ToolContext(cancel=self.cancel, step=step.number, run_id=st.run_id,
-                              workspace=self.config.workspace,
-                              emit=self._emit_event if self.hooks.on_event else None)
+            ctx = ToolContext(
+                cancel=self.cancel,
+                step=step.number,
+                run_id=st.run_id,
+                workspace=self.config.workspace,
+                emit=self._emit_event if self.hooks.on_event else None,
+            )
             timeout = spec.timeout if spec.timeout is not None else self.config.tool_timeout
             result = yield RunTool(spec, args, ctx, timeout)
-        self.emit(EventKind.TOOL_END, step=step.number, tool=tc.tool, ok=result.ok,
-                  error_kind=result.error_kind.value if result.error_kind else None,
-                  elapsed_ms=result.elapsed_ms)
+        self.emit(
+            EventKind.TOOL_END,
+            step=step.number,
+            tool=tc.tool,
+            ok=result.ok,
+            error_kind=result.error_kind.value if result.error_kind else None,
+            elapsed_ms=result.elapsed_ms,
+        )
         stop: Stop | None = None
         for name, fn in self.hooks.post_dispatch:
             out = self._call(name, "post_dispatch", fn, st, st.steps, tc, result, step.number)
@@ -591,8 +641,10 @@ class Engine:
         if result.ok:
             text = result_to_text(result.data, self.config.result_limit)
         else:
-            text = f"Error ({result.error_kind.value if result.error_kind else 'error'}): " \
-                   f"{result.error}"
+            text = (
+                f"Error ({result.error_kind.value if result.error_kind else 'error'}): "
+                f"{result.error}"
+            )
         yield from self._record(step, text)
         if stop is not None:
             raise _Finish(StopReason.HOOK_STOP, stop.reason or "stopped by a hook")
@@ -609,16 +661,18 @@ class Engine:
 
     # -- recording ------------------------------------------------------------------------------
 
-    def _record(self, step: Step, model_text: str | None) -> EngineGen:
+    def _record(self, step: Step, model_text: str | None, *, hooks: bool = True) -> EngineGen:
         """Finish a step: check_done, tell the model, log it, yield it, honour stop decisions."""
         st = self.state
         step.finished_at = _now()
         step.elapsed_ms = (step.finished_at - step.started_at) * 1000.0
         st.step_number = step.number
         st.steps.append(step)
-        st.last_error = step.tool_result.error
+        # A denial is a decision, not a failure: it clears last_error (so a hook that denies "after
+        # an error" lets the retry through), as does any step that succeeded.
+        st.last_error = step.tool_result.error if step.status is StepStatus.ERROR else None
         try:
-            stop, model_text = self._check_done(step, model_text)
+            stop, model_text = self._check_done(step, model_text) if hooks else (None, model_text)
         except HookError:
             self._tell_model(step, model_text)
             self._current = None
@@ -644,8 +698,10 @@ class Engine:
                     step.status = StepStatus.DENIED
                     step.tool_result.error = f"not done: {out.reason}"
                     step.tool_result.error_kind = ErrorKind.PERMISSION
-                    model_text = (f"The task is not finished yet: {out.reason}. "
-                                  "Keep working, then call done again.")
+                    model_text = (
+                        f"The task is not finished yet: {out.reason}. "
+                        "Keep working, then call done again."
+                    )
                 self._decide_on(step, name, "check_done", "continue", out.reason)
             elif isinstance(out, Stop):
                 stop = out
@@ -663,16 +719,23 @@ class Engine:
                 self._append_tool_message(step.tool_call, model_text)
             else:
                 self.state.conversation.append(Message("user", model_text))
+        for other in self._skipped:
+            self._append_tool_message(
+                other,
+                "Not run: an earlier call in this reply was denied; call it again if it is "
+                "still needed.",
+            )
+        self._skipped = []
         if not self.state.queue:
             self._flush_injections()
 
     def _append_tool_message(self, tc: ToolCall, text: str) -> None:
         if self.json_mode:
             self.state.conversation.append(
-                Message("user", f"Result of {tc.tool} ({tc.id}):\n{text}"))
+                Message("user", f"Result of {tc.tool} ({tc.id}):\n{text}")
+            )
         else:
-            self.state.conversation.append(
-                Message("tool", text, tool_call_id=tc.id, name=tc.tool))
+            self.state.conversation.append(Message("tool", text, tool_call_id=tc.id, name=tc.tool))
 
     def _flush_injections(self) -> None:
         st = self.state
@@ -694,7 +757,9 @@ class Engine:
         self._pending_decisions.append(record)
         self.emit(EventKind.DECISION, **record.to_dict())
 
-    def _decide_on(self, step: Step, hook: str, phase: str, decision: str, detail: str = "") -> None:
+    def _decide_on(
+        self, step: Step, hook: str, phase: str, decision: str, detail: str = ""
+    ) -> None:
         record = HookDecision(hook, phase, decision, detail)
         step.decisions.append(record)
         self.emit(EventKind.DECISION, step=step.number, **record.to_dict())

@@ -1,7 +1,11 @@
 """Lifecycle events delivered to every hook's ``on_event``.
 
 Events are for observers (tracing, metrics, provenance, the debugger); they cannot change the run.
-``kind`` is one of the ``EventKind`` values; ``data`` holds JSON-safe details for that kind.
+``kind`` is one of the ``EventKind`` values; ``data`` holds JSON-safe details for that kind, with
+one exception: ``llm_start`` carries ``prompt``, the exact message list about to be sent (the loop's
+O(1) immutable view of ``Message`` objects, so observers such as ``ProvenanceSink`` see what the
+model sees after every ``pre_prompt`` hook without a copy per call).  ``Event.to_dict()`` renders
+it as message dicts, so ``to_dict()`` output is always JSON-safe.
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ __all__ = ["Event", "EventKind"]
 class EventKind(StrEnum):
     RUN_START = "run_start"  # data: task, max_steps, resumed
     RUN_END = "run_end"  # data: stop_reason, message, steps, usage
-    LLM_START = "llm_start"  # data: call, messages (count)
+    LLM_START = "llm_start"  # data: call, messages (count), prompt (view), tools (schemas sent)
     LLM_DELTA = "llm_delta"  # data: call, kind ("text" | "reasoning"), text
     LLM_END = "llm_end"  # data: call (LLMCall.to_dict())
     LLM_RETRY = "llm_retry"  # data: attempt, wait_s, error
@@ -48,6 +52,13 @@ class Event:
             "kind": self.kind.value,
             "run_id": self.run_id,
             "step": self.step,
-            "data": self.data,
+            "data": _json_data(self.kind, self.data),
             "time": self.time,
         }
+
+
+def _json_data(kind: EventKind, data: dict[str, Any]) -> dict[str, Any]:
+    prompt = data.get("prompt") if kind is EventKind.LLM_START else None
+    if prompt is None:
+        return data
+    return {**data, "prompt": [message.to_dict() for message in prompt]}

@@ -32,6 +32,9 @@ class Hook(Protocol):
     """
 
 
+_Bound = tuple[str, Callable[..., Any]]
+
+
 def hook_name(hook: object) -> str:
     name = getattr(hook, "name", None)
     return name if isinstance(name, str) and name else type(hook).__name__
@@ -41,11 +44,13 @@ def hook_name(hook: object) -> str:
 class HookSet:
     """Bound phase methods of a run's hooks, grouped by phase, in the order hooks were given."""
 
-    pre_prompt: list[tuple[str, Callable[..., Any]]] = field(default_factory=list)
-    pre_dispatch: list[tuple[str, Callable[..., Any]]] = field(default_factory=list)
-    post_dispatch: list[tuple[str, Callable[..., Any]]] = field(default_factory=list)
-    check_done: list[tuple[str, Callable[..., Any]]] = field(default_factory=list)
-    on_event: list[tuple[str, Callable[[Event], None]]] = field(default_factory=list)
+    pre_prompt: list[_Bound] = field(default_factory=list[_Bound])
+    pre_dispatch: list[_Bound] = field(default_factory=list[_Bound])
+    post_dispatch: list[_Bound] = field(default_factory=list[_Bound])
+    check_done: list[_Bound] = field(default_factory=list[_Bound])
+    on_event: list[tuple[str, Callable[[Event], None]]] = field(
+        default_factory=list[tuple[str, Callable[[Event], None]]]
+    )
 
     @classmethod
     def build(cls, hooks: Sequence[object]) -> HookSet:

@@ -23,6 +23,7 @@ __all__ = ["async_composable_loop", "composable_loop", "run_loop"]
 
 
 def _engine(
+    *,
     tools: BaseToolRegistry,
     task: Any,
     config: LoopConfig | None,
@@ -57,7 +58,7 @@ def composable_loop(
     ``task`` is a string or a dict (its ``goal`` leads the first user message).  Pass a
     ``DefaultState`` to read the run afterwards (``state.result``) or to continue a run.
     """
-    engine = _engine(tools, task, config, state, hooks, cancel)
+    engine = _engine(tools=tools, task=task, config=config, state=state, hooks=hooks, cancel=cancel)
     gen = engine.run()
     reply: Any = None
     try:
@@ -101,7 +102,7 @@ async def async_composable_loop(
     awaits ``async def`` tools.  The result is on ``state.result`` (async generators cannot
     return a value), so pass a ``state`` to read it.
     """
-    engine = _engine(tools, task, config, state, hooks, cancel)
+    engine = _engine(tools=tools, task=task, config=config, state=state, hooks=hooks, cancel=cancel)
     gen = engine.run()
     agenerate = getattr(llm, "agenerate", None)
     reply: Any = None

@@ -64,8 +64,9 @@ class LoopConfig:
         if self.max_parse_retries < 0 or self.llm_retries < 0:
             raise ConfigError("max_parse_retries and llm_retries must not be negative")
         if self.result_limit is not None and self.result_limit < 100:
-            raise ConfigError(f"result_limit must be at least 100 characters or None, got "
-                              f"{self.result_limit}")
+            raise ConfigError(
+                f"result_limit must be at least 100 characters or None, got {self.result_limit}"
+            )
 
 
 class StepLog(Sequence[Step]):
@@ -115,7 +116,8 @@ class DefaultState:
     """The run's state, passed to every hook as ``state``.
 
     Read freely; write only ``data`` (your scratch space, saved in checkpoints when JSON-safe).
-    ``last_error`` is the error text of the most recent failed step, cleared by a successful one.
+    ``last_error`` is the error text of the most recent step if it failed (status ``error``); a
+    successful or denied step clears it.
     """
 
     max_steps: int | None = None
@@ -150,7 +152,7 @@ class DefaultState:
         return max(0, limit - self.step_number)
 
     def to_dict(self) -> dict[str, Any]:
-        """Everything but the conversation and steps, which checkpoints store as append-only logs."""
+        """All but the conversation and steps, which checkpoints store as append-only logs."""
         return {
             "max_steps": self.max_steps,
             "data": self.data,
@@ -189,8 +191,12 @@ class DefaultState:
             queue=[ToolCall.from_dict(q) for q in queue],
             current_call=LLMCall.from_dict(call) if call else None,
             pending_approval=ApprovalRequest.from_dict(approval) if approval else None,
-            pending_injections=[str(t) for t in data.get("pending_injections") or []],
-            approval_memory={str(k): str(v) for k, v in
-                             dict(data.get("approval_memory") or {}).items()},
+            pending_injections=[
+                str(t) for t in cast(list[Any], data.get("pending_injections") or [])
+            ],
+            approval_memory={
+                str(k): str(v)
+                for k, v in cast(dict[str, Any], data.get("approval_memory") or {}).items()
+            },
             result=LoopResult.from_dict(result) if result else None,
         )

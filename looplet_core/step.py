@@ -72,7 +72,7 @@ def _format_arg(value: Any) -> str:
 
 
 def summarize_value(value: Any) -> str:
-    """Short description of a tool result: ``12 items``, ``3 keys``, or the text itself, shortened."""
+    """Short description of a result: ``12 items``, ``3 keys``, or the text itself, shortened."""
     if value is None:
         return "None"
     if isinstance(value, list | tuple | set | frozenset):

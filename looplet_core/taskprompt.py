@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
 from looplet_core.backends.base import ToolSchema
 from looplet_core.messages import Message
@@ -34,7 +34,7 @@ def render_task(task: Any) -> str:
     if isinstance(task, str):
         return task
     if isinstance(task, dict):
-        fields: dict[str, Any] = {str(k): v for k, v in task.items()}  # pyright: ignore[reportUnknownVariableType]
+        fields = {str(k): v for k, v in cast(dict[Any, Any], task).items()}
         lines: list[str] = []
         goal = fields.pop("goal", None)
         if goal is not None:

@@ -146,7 +146,9 @@ class MockLLMBackend:
         if isinstance(entry, list):
             specs = cast(list[dict[str, Any]], entry)
             return LLMResponse(
-                tool_calls=[self._call(s) for s in specs], stop_reason="tool_calls", model=self.model
+                tool_calls=[self._call(s) for s in specs],
+                stop_reason="tool_calls",
+                model=self.model,
             )
         raise TypeError(f"unsupported script entry {entry!r}; see MockLLMBackend's docstring")
 

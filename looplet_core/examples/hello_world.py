@@ -1,3 +1,5 @@
+# pyright: basic
+# (examples mirror user code, lambdas included, so they are checked in basic mode)
 """The seed's first agent: greet Alice and Bob, then finish.
 
     python -m looplet_core.examples.hello_world
@@ -29,16 +31,22 @@ SCRIPT = [
 
 def build_tools() -> BaseToolRegistry:
     tools = BaseToolRegistry()
-    tools.register(ToolSpec(
-        name="greet", description="Greet someone.",
-        parameters={"name": "str"},
-        execute=lambda *, name: {"greeting": f"Hello, {name}!"},
-    ))
-    tools.register(ToolSpec(
-        name="done", description="Finish.",
-        parameters={"answer": "str"},
-        execute=lambda *, answer: {"answer": answer},
-    ))
+    tools.register(
+        ToolSpec(
+            name="greet",
+            description="Greet someone.",
+            parameters={"name": "str"},
+            execute=lambda *, name: {"greeting": f"Hello, {name}!"},
+        )
+    )
+    tools.register(
+        ToolSpec(
+            name="done",
+            description="Finish.",
+            parameters={"answer": "str"},
+            execute=lambda *, answer: {"answer": answer},
+        )
+    )
     return tools
 
 
@@ -47,7 +55,8 @@ def main() -> int:
     print(f"looplet hello_world on {where}")
     state = DefaultState(max_steps=5)
     for step in composable_loop(
-        llm=llm, tools=build_tools(),
+        llm=llm,
+        tools=build_tools(),
         state=state,
         config=LoopConfig(max_steps=5),
         task={"goal": "Greet Alice and Bob, then finish."},
@@ -55,8 +64,10 @@ def main() -> int:
         print(step.pretty())
     result = state.result
     assert result is not None
-    print(f"stopped: {result.stop_reason.value}; answer: {result.final_answer!r}; "
-          f"tokens in/out: {result.usage.input_tokens}/{result.usage.output_tokens}")
+    print(
+        f"stopped: {result.stop_reason.value}; answer: {result.final_answer!r}; "
+        f"tokens in/out: {result.usage.input_tokens}/{result.usage.output_tokens}"
+    )
     return 0 if result.ok else 1
 
 

@@ -1,0 +1,108 @@
+"""Step's printed forms and JSON round trip."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from looplet_core import (
+    ApprovalError,
+    ApprovalRequest,
+    ErrorKind,
+    LoopResult,
+    Step,
+    StepStatus,
+    StopReason,
+    ToolCall,
+    ToolResult,
+)
+
+from .helpers import run
+
+
+def make_step(data=None, args=None, **kw) -> Step:
+    return Step(
+        number=1,
+        tool_call=ToolCall("search", args if args is not None else {"query": "cats"}, "c1"),
+        tool_result=ToolResult(data=data),
+        elapsed_ms=182.4,
+        **kw,
+    )
+
+
+def test_pretty_matches_the_seed_for_a_list_result():
+    step = make_step(list(range(12)))
+    assert step.pretty() == "#1 ✓ search(query='cats') → 12 items [182ms]"
+
+
+@pytest.mark.parametrize(
+    ("data", "summary"),
+    [
+        ({"a": 1}, "1 key"),
+        ({"a": 1, "b": 2}, "2 keys"),
+        ([1], "1 item"),
+        ("short text", "short text"),
+        (None, "None"),
+        (7, "7"),
+    ],
+)
+def test_pretty_summarises_results_by_type(data, summary):
+    assert make_step(data).pretty().endswith(f"→ {summary} [182ms]")
+
+
+def test_pretty_shortens_long_values_with_an_ellipsis():
+    step = make_step("x" * 500, args={"query": "y" * 200})
+    line = step.pretty()
+    assert "…" in line and len(line) < 140
+
+
+def test_pretty_shows_errors_and_approval_pauses():
+    failed = make_step()
+    failed.tool_result = ToolResult(error="ValueError: kaboom", error_kind=ErrorKind.EXECUTION)
+    failed.status = StepStatus.ERROR
+    assert failed.pretty() == "#1 ✗ search(query='cats') → execution: ValueError: kaboom [182ms]"
+    paused = make_step(
+        status=StepStatus.AWAITING_APPROVAL,
+        approval=ApprovalRequest(1, "search", {"query": "cats"}, reason="risky"),
+    )
+    assert paused.pretty() == "#1 ⏸ search(query='cats') → awaiting approval: risky [182ms]"
+
+
+def test_non_string_args_are_rendered_as_json():
+    step = make_step([], args={"n": 3, "tags": ["a", "b"], "flag": True})
+    assert 'search(n=3, tags=["a", "b"], flag=true)' in step.pretty()
+
+
+def test_rich_rendering_keeps_markup_and_escapes_literal():
+    from rich.console import Console
+
+    step = make_step("[bold red]not markup[/] \x1b[31mred\x1b[0m", args={"query": "[link=x]y"})
+    console = Console(width=200, record=True, color_system=None)
+    console.print(step)
+    text = console.export_text()
+    assert "[bold red]not markup[/]" in text
+    assert "[link=x]y" in text
+
+
+def test_steps_and_results_round_trip_through_json():
+    steps, result, _, _ = run(
+        [
+            {"tool": "search", "args": {"query": "q"}},
+            {"tool": "boom"},
+            {"tool": "done", "args": {"answer": "a"}},
+        ],
+    )
+    for step in steps:
+        again = Step.from_dict(json.loads(json.dumps(step.to_dict())))
+        assert again.to_dict() == step.to_dict()
+    again_result = LoopResult.from_dict(json.loads(json.dumps(result.to_dict())))
+    assert again_result.stop_reason is StopReason.DONE
+    assert [s.pretty() for s in again_result.steps] == [s.pretty() for s in steps]
+
+
+def test_approval_cannot_be_decided_twice():
+    request = ApprovalRequest(1, "delete_rows", {"where": "x"})
+    request.approve()
+    with pytest.raises(ApprovalError, match="already decided"):
+        request.deny("no")
