@@ -68,6 +68,8 @@ def main() -> int:
         f"stopped: {result.stop_reason.value}; answer: {result.final_answer!r}; "
         f"tokens in/out: {result.usage.input_tokens}/{result.usage.output_tokens}"
     )
+    if not result.ok:
+        print(f"why: {result.message}", file=sys.stderr)
     return 0 if result.ok else 1
 
 

@@ -12,6 +12,7 @@ FORBIDDEN = (
     "openai",
     "anthropic",
     "httpx",
+    "httpx2",
     "pydantic",
     "looplet_tui",
     "opentelemetry",
