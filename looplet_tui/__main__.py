@@ -1,0 +1,124 @@
+"""``looplet-tui`` / ``python -m looplet_tui``: open the debugger on a demo, an agent, a trace or a
+checkpointed run.
+
+    looplet-tui demo                              the data-cleanup agent (scripted, or OPENAI_*)
+    looplet-tui run path/to/agent.py[:factory]    your agent: a factory returning the loop's args
+    looplet-tui run package.module:factory
+    looplet-tui replay TRACE_DIR                  step through a saved trace, read-only
+    looplet-tui resume CHECKPOINT_DIR [--run ID]  continue a paused or crashed run
+
+Every problem with what was asked for (a missing file, a bad factory, a directory that is not a
+trace) is one line on stderr and exit status 2; a missing ``textual`` says which extra to install.
+Textual is imported only after the arguments are checked, so ``--help`` works without it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+
+__all__ = ["main"]
+
+_TUI_MISSING = (
+    'looplet-tui needs the debugger\'s extra: pip install "looplet-lab[tui]" (it installs textual)'
+)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="looplet-tui",
+        description="A terminal step debugger for looplet agent loops.",
+        epilog="Keys: n next step, s next phase, c continue, p pause, b breakpoint, "
+        "a/A/d/D/e approvals, ? all keys, q quit.  See docs/debugger.md.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    demo = sub.add_parser("demo", help="the data-cleanup agent in the debugger")
+    demo.add_argument(
+        "--delay",
+        type=float,
+        default=0.35,
+        help="seconds the scripted model takes per reply (default 0.35)",
+    )
+    run = sub.add_parser(
+        "run", help="debug your agent: path/to/agent.py[:factory] or module:factory"
+    )
+    run.add_argument(
+        "target",
+        help="a factory returning the loop's arguments as a dict (default name: make_agent)",
+    )
+    replay = sub.add_parser("replay", help="step through a saved trace, read-only")
+    replay.add_argument("trace", help="a trace directory written by ProvenanceSink")
+    resume = sub.add_parser("resume", help="continue a paused or crashed run")
+    resume.add_argument("checkpoints", help="the checkpoint directory (FileCheckpointStore)")
+    resume.add_argument("--run", dest="run_id", help="the run to resume (default: the newest)")
+    resume.add_argument(
+        "--agent",
+        help="the factory that built the run (default: the one "
+        "recorded when the debugger started it)",
+    )
+    for command in (demo, run, resume):
+        command.add_argument(
+            "--checkpoints",
+            dest="checkpoint_dir",
+            metavar="DIR",
+            help="checkpoint the run into DIR so `resume` can reopen it",
+        )
+    for command in (demo, run, replay, resume):
+        command.add_argument(
+            "--no-pause",
+            action="store_true",
+            help="start running instead of paused before the first step",
+        )
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Parse, build the session (errors are one line), then run the app."""
+    args = _parser().parse_args(argv)
+    try:
+        import textual  # noqa: F401  (checked first so the message names the extra)
+    except ImportError:
+        print(_TUI_MISSING, file=sys.stderr)
+        return 2
+    from looplet_tui.cli import SessionError, build_session
+
+    try:
+        session = build_session(args)
+    except SessionError as exc:
+        print(f"looplet-tui: {exc}", file=sys.stderr)
+        return 2
+    return _run(session, start_paused=not args.no_pause)
+
+
+def _run(session: object, *, start_paused: bool) -> int:
+    import asyncio
+
+    from looplet_tui.app import DebuggerApp
+    from looplet_tui.session import ReplaySession, RunSession
+
+    assert isinstance(session, RunSession | ReplaySession)
+    app = DebuggerApp(session, start_paused=start_paused)
+    # Our own event loop, not asyncio.run: asyncio.run would wait for the worker thread on the
+    # way out, and a tool that ignores cancellation could then hold the terminal for minutes.
+    loop = asyncio.new_event_loop()
+    try:
+        status = app.run(loop=loop) or 0
+    finally:
+        asyncio.set_event_loop(None)
+    if not app.loop_done.wait(2.0):
+        print(
+            "looplet-tui: a model call or tool was still running when you quit; it was "
+            "cancelled and left behind.",
+            file=sys.stderr,
+        )
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(status)  # the stuck thread would otherwise keep the process alive
+    loop.close()
+    return status
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,427 @@
+"""``DebuggerApp``: the Textual app around one run (or one recording) and its ``DebugController``.
+
+The loop runs in a thread worker.  The worker touches no widget: the controller calls
+``on_change`` (which only posts ``RunUpdated``), and the app reads the controller on its own thread
+and redraws.  Keys call controller commands, which never block.  So the screen stays live while
+the model thinks or a tool runs, and ``q`` works at any moment.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterable
+from typing import ClassVar
+
+from textual import work
+from textual.app import App, ComposeResult, SystemCommand
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical
+from textual.message import Message
+from textual.screen import Screen
+from textual.widgets import Footer, Input
+
+from looplet_core import ApprovalError, LoopletError, LoopResult, Step, StopReason
+from looplet_tui.breakpoints import BreakpointSet
+from looplet_tui.context import stats_for
+from looplet_tui.controller import DebugController
+from looplet_tui.replay import replay_steps
+from looplet_tui.runstate import Live, Marker, RunState
+from looplet_tui.screens.approval import DenyMessageScreen, EditArgsScreen
+from looplet_tui.screens.help import key_display
+from looplet_tui.session import ReplaySession, RunSession, Session
+from looplet_tui.widgets.approval_card import ApprovalCard
+from looplet_tui.widgets.details import StepDetails
+from looplet_tui.widgets.gauge import ContextGauge
+from looplet_tui.widgets.header import RunHeader, describe_pause
+from looplet_tui.widgets.timeline import Row, StepTimeline
+
+__all__ = ["DebuggerApp"]
+
+KEYS: tuple[tuple[str, str, str, str], ...] = (
+    # key, action, footer label, what it does (help screen, palette, footer tooltip)
+    ("n", "next_step", "Next", "Next step: run until the next step is recorded"),
+    (
+        "s",
+        "next_phase",
+        "Phase",
+        "Next phase: run to the next of pre_prompt, pre_dispatch, post_dispatch, check_done",
+    ),
+    ("c", "resume", "Continue", "Continue: run until a breakpoint, an approval or the end"),
+    ("p", "pause", "Pause", "Pause: stop at the next phase the run reaches"),
+    ("b", "toggle_breakpoint", "Break", "Toggle a breakpoint before the selected step's tool"),
+    ("B", "breakpoints", "Breakpoints", "Breakpoints: add, edit, enable, save and load"),
+    ("a", "approve", "Approve", "Approve the waiting call"),
+    ("A", "approve_always", "Always", "Approve always: this call and every later one of its tool"),
+    ("d", "deny", "Deny", "Deny the waiting call"),
+    ("D", "deny_with_message", "Deny+msg", "Deny with a message to the model"),
+    ("e", "edit_args", "Edit", "Edit the call's arguments (JSON, checked) and approve"),
+    ("slash", "search", "Search", "Search the timeline"),
+    ("1", "tab('prompt')", "", "Prompt tab: the exact messages the model saw"),
+    ("2", "tab('response')", "", "Response tab: text, reasoning, tool calls"),
+    ("3", "tab('tool')", "", "Tool call tab: arguments and hook decisions"),
+    ("4", "tab('result')", "", "Result tab: the tool's result or error"),
+    ("question_mark", "help", "Keys", "Keys: this list"),
+    ("q", "quit", "Quit", "Quit: cancel the run and leave"),
+)
+_APPROVAL_ACTIONS = {"approve", "approve_always", "deny", "deny_with_message", "edit_args"}
+_STEPPING_ACTIONS = {"next_step", "next_phase", "resume", "pause"}
+
+
+class DebuggerApp(App[int]):
+    """Step through one agent run: timeline, detail tabs, context gauge, approvals.
+
+    ``clock`` and ``timings`` exist for deterministic screenshots and snapshot tests: a fixed
+    clock freezes the elapsed time, ``timings=False`` hides per-step durations.
+    """
+
+    CSS_PATH = "app.tcss"
+    TITLE = "looplet debugger"
+    ENABLE_COMMAND_PALETTE = True
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        *(
+            Binding(key, action, label or what.split(":")[0], show=bool(label), tooltip=what)
+            for key, action, label, what in KEYS
+        ),
+        Binding("escape", "close_search", "Close search", show=False),
+    ]
+
+    class RunUpdated(Message):
+        """The controller changed; read it.  Consecutive ones collapse into one."""
+
+        def can_replace(self, message: Message) -> bool:
+            return isinstance(message, DebuggerApp.RunUpdated)
+
+    def __init__(
+        self,
+        session: Session,
+        *,
+        start_paused: bool = True,
+        clock: Callable[[], float] | None = None,
+        timings: bool = True,
+    ) -> None:
+        super().__init__()
+        self.session = session
+        self.timings = timings
+        breakpoints = BreakpointSet()
+        self.breakpoints_problem = ""
+        path = session.breakpoints_file
+        if path is not None and path.is_file():
+            try:
+                breakpoints.load(path)
+            except ValueError as exc:
+                self.breakpoints_problem = str(exc)
+        schemas = session.tools.schemas() if isinstance(session, RunSession) else ()
+        self.controller = DebugController(
+            start_paused=start_paused,
+            breakpoints=breakpoints,
+            window=session.window,
+            tool_schemas=schemas,
+            clock=clock or time.monotonic,
+        )
+        self.loop_done = threading.Event()
+        """Set when the worker has returned: the CLI waits on it before leaving."""
+        self._last_pause: object = None
+        self._approvals_seen = 0
+
+    # -- layout ---------------------------------------------------------------------------------
+
+    def compose(self) -> ComposeResult:
+        yield RunHeader(id="header")
+        with Horizontal(id="main"):
+            with Vertical(id="left"):
+                yield StepTimeline(self.controller, id="timeline")
+                yield Input(
+                    placeholder="search steps; enter: next match, escape: close", id="search"
+                )
+                yield ContextGauge(id="gauge")
+            yield StepDetails(id="details")
+        yield ApprovalCard(id="approval")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        header = self.query_one(RunHeader)
+        header.title = self.session.title
+        header.replay = isinstance(self.session, ReplaySession)
+        gauge = self.query_one(ContextGauge)
+        gauge.warn_at, gauge.compact_at = self.session.thresholds
+        self.query_one(StepTimeline).timings = self.timings
+        self.query_one(StepDetails).timings = self.timings
+        self.query_one(StepTimeline).focus()
+        if self.breakpoints_problem:
+            self.notify(self.breakpoints_problem, severity="error", markup=False)
+        self.controller.on_change = self._post_update
+        self.set_interval(1.0, self._tick)
+        self.run_loop()
+        self._refresh()
+
+    def _post_update(self) -> None:
+        """Called on the worker thread: post only (thread-safe), never touch widgets here."""
+        self.post_message(self.RunUpdated())
+
+    # -- the worker -----------------------------------------------------------------------------
+
+    @work(thread=True, exclusive=True, exit_on_error=False, name="looplet run", group="run")
+    def run_loop(self) -> None:
+        """Drive the loop (or the replay) on this thread; only the controller talks to the UI."""
+        ctl = self.controller
+        session = self.session
+        try:
+            if isinstance(session, ReplaySession):
+                replay_steps(ctl, session.steps, session.events)
+                ctl.finish(session.result or LoopResult(StopReason.DONE, message="end of trace"))
+                return
+            loop = session.start([ctl], ctl.cancel_token)
+            for step in session.state.steps:  # a resumed run's history, before it continues
+                ctl.record(step)
+            for step in loop:
+                if step.approval is not None and not step.approval.decided:
+                    ctl.request_approval(step)
+            ctl.finish(session.state.result)
+        except Exception as exc:  # a broken agent must show on screen, not kill the debugger
+            ctl.fail(exc)
+        finally:
+            self.loop_done.set()
+
+    # -- redrawing ------------------------------------------------------------------------------
+
+    def on_debugger_app_run_updated(self, _: RunUpdated) -> None:
+        self.controller.acknowledge()
+        self._refresh()
+
+    def _refresh(self) -> None:
+        ctl = self.controller
+        header = self.query_one(RunHeader)
+        header.run_state = ctl.run_state
+        header.step = ctl.steps_done
+        header.max_steps = ctl.max_steps
+        header.model = ctl.model
+        usage = ctl.usage
+        header.tokens_in, header.tokens_out = usage.input_tokens, usage.output_tokens
+        header.elapsed = ctl.elapsed
+        header.detail = self._detail()
+        timeline = self.query_one(StepTimeline)
+        pause = (ctl.pause_point, len(ctl.approvals))
+        if pause != self._last_pause and (ctl.pause_point or ctl.approvals):
+            timeline.follow = True  # a debugger shows where it stopped
+        self._last_pause = pause
+        timeline.sync()
+        self.query_one(ApprovalCard).requests = tuple(ctl.approvals)
+        if len(ctl.approvals) > self._approvals_seen:
+            self.query_one(StepDetails).switch("tool")
+        self._approvals_seen = len(ctl.approvals)
+        self.refresh_bindings()
+
+    def _detail(self) -> str:
+        ctl = self.controller
+        if ctl.run_state is RunState.PAUSED:
+            return describe_pause(ctl.pause_point)
+        if ctl.run_state is RunState.AWAITING_APPROVAL:
+            first = ctl.approvals[0]
+            return f"step {first.step} waits for approval of {first.tool}: a approve · d deny"
+        if ctl.run_state is RunState.FAILED:
+            return f"failed: {ctl.error}"
+        if ctl.result is not None:
+            answer = ctl.result.final_answer
+            shown = f" · answer: {answer}" if answer is not None else ""
+            return f"{ctl.result.stop_reason.value}: {ctl.result.message}{shown}"
+        live = ctl.live
+        return live.activity if live is not None else ""
+
+    def _tick(self) -> None:
+        if not self.controller.finished:
+            self.query_one(RunHeader).elapsed = self.controller.elapsed
+
+    def on_step_timeline_selected(self, message: StepTimeline.Selected) -> None:
+        self._show(message.row)
+
+    def _show(self, row: Row | None) -> None:
+        ctl = self.controller
+        if isinstance(row, Step):
+            version: object = ctl.revisions.get(row.number, 0)
+        elif isinstance(row, Live):
+            version = (row.revision, row.phase, row.activity)
+        else:
+            version = None
+        if isinstance(row, Step):
+            self._load_prompt(row)
+        self.query_one(StepDetails).show_row(row, version)
+        gauge = self.query_one(ContextGauge)
+        samples = ctl.samples
+        gauge.history = tuple(s.stats.total if s.stats else None for s in samples)
+        if isinstance(row, Marker):
+            return
+        step = row.step if isinstance(row, Live) else row
+        if step is None:
+            gauge.stats = ctl.context()
+            gauge.selected = len(samples) - 1 if samples else None
+            return
+        gauge.stats = (
+            step.context if isinstance(row, Live) else stats_for(step, ctl.window, ctl.tool_schemas)
+        )
+        gauge.selected = next(
+            (i for i in range(len(samples) - 1, -1, -1) if samples[i].step == step.number), None
+        )
+
+    def _load_prompt(self, step: Step) -> None:
+        """A replayed step's prompt is read from the trace when it is first shown."""
+        session = self.session
+        if not isinstance(session, ReplaySession) or session.load_prompt is None:
+            return
+        if step.prompt is None and step.llm_call is not None:
+            try:
+                step.prompt = tuple(session.load_prompt(step.llm_call.index))
+            except (LoopletError, IndexError) as exc:
+                self.notify(
+                    f"Cannot read the prompt of step {step.number}: {exc}",
+                    severity="error",
+                    markup=False,
+                )
+                step.prompt = ()
+
+    # -- actions: stepping ----------------------------------------------------------------------
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action in _APPROVAL_ACTIONS:
+            return bool(self.controller.approvals)
+        if action in _STEPPING_ACTIONS and self.controller.finished:
+            return None
+        return True
+
+    def _can_step(self) -> bool:
+        if self.controller.finished:
+            self.notify("The run has ended.", severity="warning")
+            return False
+        if self.controller.approvals:
+            self.notify(
+                "A call is waiting for approval: a approve, d deny, e edit.", severity="warning"
+            )
+        return True
+
+    def action_next_step(self) -> None:
+        if self._can_step():
+            self.controller.next_step()
+
+    def action_next_phase(self) -> None:
+        if self._can_step():
+            self.controller.next_phase()
+
+    def action_resume(self) -> None:
+        if self._can_step():
+            self.controller.resume()
+
+    def action_pause(self) -> None:
+        if self._can_step():
+            self.controller.pause()
+
+    async def action_quit(self) -> None:
+        """Cancel the run, wake the worker wherever it waits, and leave without waiting for it."""
+        self.controller.cancel("quit in the debugger")
+        self.exit(0)
+
+    def action_tab(self, tab: str) -> None:
+        self.query_one(StepDetails).switch(tab)
+
+    # -- actions: breakpoints -------------------------------------------------------------------
+
+    def action_toggle_breakpoint(self) -> None:
+        row = self.query_one(StepTimeline).selected
+        step = row.step if isinstance(row, Live) else row
+        tool = step.tool if isinstance(step, Step) else None
+        if tool is None:
+            self.notify("Select a step with a tool call to break on its tool.", severity="warning")
+            return
+        added = self.controller.breakpoints.toggle_tool(tool)
+        verb = "Breakpoint set: before" if added else "Breakpoint removed from"
+        self.notify(f"{verb} every {tool} call", markup=False)
+        self.query_one(StepTimeline).refresh()
+
+    def action_breakpoints(self) -> None:
+        from looplet_tui.screens.breakpoints import BreakpointsScreen
+
+        self.push_screen(
+            BreakpointsScreen(self.controller.breakpoints, self.session.breakpoints_file),
+            lambda _: self._redraw_timeline(),
+        )
+
+    def _redraw_timeline(self) -> None:
+        self.query_one(StepTimeline).refresh()
+
+    # -- actions: approvals ---------------------------------------------------------------------
+
+    def _decide(self, decide: Callable[[], None]) -> None:
+        card = self.query_one(ApprovalCard)
+        try:
+            decide()
+        except (ApprovalError, LookupError) as exc:
+            card.problem = str(exc)
+            return
+        card.problem = ""
+
+    def action_approve(self) -> None:
+        self._decide(self.controller.approve)
+
+    def action_approve_always(self) -> None:
+        self._decide(lambda: self.controller.approve(always=True))
+
+    def action_deny(self) -> None:
+        self._decide(self.controller.deny)
+
+    def action_deny_with_message(self) -> None:
+        request = self.controller.approvals[0]
+
+        def done(message: str | None) -> None:
+            if message is not None:
+                self._decide(lambda: self.controller.deny(request, message))
+
+        self.push_screen(DenyMessageScreen(request), done)
+
+    def action_edit_args(self) -> None:
+        request = self.controller.approvals[0]
+
+        def done(args: dict[str, object] | None) -> None:
+            if args is not None:
+                self._decide(lambda: self.controller.approve(request, args=args))
+
+        self.push_screen(EditArgsScreen(request), done)
+
+    # -- actions: search, help, palette ---------------------------------------------------------
+
+    def action_search(self) -> None:
+        search = self.query_one("#search", Input)
+        search.add_class("-open")
+        search.focus()
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        if event.input.id == "search":
+            self.query_one(StepTimeline).search(event.value, include_current=True)
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        if event.input.id == "search" and not self.query_one(StepTimeline).search(event.value):
+            self.notify(f"No step matches {event.value!r}", severity="warning", markup=False)
+
+    def action_close_search(self) -> None:
+        search = self.query_one("#search", Input)
+        if search.has_class("-open"):
+            search.remove_class("-open")
+            self.query_one(StepTimeline).focus()
+
+    def action_help(self) -> None:
+        from looplet_tui.screens.help import HelpScreen
+
+        self.push_screen(HelpScreen(self.BINDINGS, StepTimeline.BINDINGS))
+
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        for key, action, _, what in KEYS:
+            title, _, more = what.partition(": ")
+            shown = key_display(key)
+            yield SystemCommand(title, f"{more or title} ({shown})", _runner(self, action))
+        yield from super().get_system_commands(screen)
+
+
+def _runner(app: App[int], action: str) -> Callable[[], object]:
+    async def run() -> None:
+        await app.run_action(action)
+
+    return run

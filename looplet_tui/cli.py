@@ -1,0 +1,213 @@
+"""Turn the command line into a ``Session``: the demo, an agent factory, a trace, a checkpoint.
+
+Kept apart from ``__main__`` so tests build sessions exactly as the command does, and so that
+``__main__`` can say "install the tui extra" before anything here imports Textual's dependents.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any, overload
+
+from looplet_core import (
+    CancelToken,
+    CheckpointError,
+    Event,
+    EventKind,
+    FileCheckpointStore,
+    ResumedRun,
+    Step,
+    TraceError,
+    TraceReader,
+    resume,
+)
+from looplet_core.provenance.reader import is_trace
+from looplet_core.resume import restore
+from looplet_tui.session import (
+    ReplaySession,
+    RunSession,
+    Session,
+    SessionError,
+    load_factory,
+    run_session,
+)
+
+__all__ = ["AGENT_FILE", "SessionError", "build_session", "replay_session", "resume_session"]
+
+AGENT_FILE = "looplet-tui-agent.json"
+"""Written into a checkpoint directory the debugger fills: which factory built the run, so
+``looplet-tui resume DIR`` can rebuild its model and tools (code is never checkpointed)."""
+DEMO_TARGET = "looplet_tui.demo:make_agent"
+
+
+def build_session(args: argparse.Namespace) -> Session:
+    if args.command == "demo":
+        from looplet_tui.demo import make_agent
+
+        session = run_session(
+            make_agent(delay=args.delay),
+            where="the demo",
+            title="demo · clean customers.csv",
+            breakpoints_file=Path.cwd() / "looplet-demo.breakpoints.json",
+        )
+        return _checkpointed(session, args.checkpoint_dir, DEMO_TARGET)
+    if args.command == "run":
+        factory, breakpoints = load_factory(args.target)
+        session = run_session(
+            _call(factory, args.target),
+            where=args.target,
+            title=args.target,
+            breakpoints_file=breakpoints,
+        )
+        return _checkpointed(session, args.checkpoint_dir, args.target)
+    if args.command == "replay":
+        return replay_session(Path(args.trace))
+    return resume_session(Path(args.checkpoints), args.run_id, args.agent)
+
+
+def _call(factory: Any, target: str) -> object:
+    try:
+        return factory()
+    except Exception as exc:  # the user's factory: report it in one line, not a traceback
+        raise SessionError(f"{target} raised {type(exc).__name__}: {exc}") from None
+
+
+def _checkpointed(session: RunSession, directory: str | None, target: str) -> RunSession:
+    if directory is None:
+        return session
+    path = Path(directory)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        (path / AGENT_FILE).write_text(json.dumps({"agent": target}) + "\n", encoding="utf-8")
+    except OSError as exc:
+        raise SessionError(f"cannot use {path} for checkpoints: {exc}") from None
+    session.config.checkpoint = FileCheckpointStore(path)
+    return session
+
+
+def replay_session(path: Path) -> ReplaySession:
+    """Open a trace lazily; prompts are read when a step is shown, not up front."""
+    if not path.exists():
+        raise SessionError(f"no such directory: {path}")
+    if not is_trace(path):
+        raise SessionError(f"{path} is not a trace directory (it has no manifest.json)")
+    try:
+        reader = TraceReader(path)
+        events = [
+            Event(
+                EventKind(record["kind"]),
+                reader.run_id,
+                int(record.get("step") or 0),
+                dict(record.get("data") or {}),
+            )
+            for record in reader.events({"compaction"})
+        ]
+    except (TraceError, ValueError, KeyError) as exc:
+        raise SessionError(str(exc)) from None
+    task = reader.task
+    title = f"replay · {path.name}" + (f" · {_short(task)}" if task else "")
+    return ReplaySession(
+        steps=_LazySteps(reader),
+        events=events,
+        title=title,
+        breakpoints_file=path / "breakpoints.json",
+        result=_result(reader),
+        load_prompt=reader.prompt,
+    )
+
+
+class _LazySteps(Sequence[Step]):
+    """The trace's steps as a sequence that reads each step file only when it is reached."""
+
+    def __init__(self, reader: TraceReader) -> None:
+        self.reader = reader
+        self.numbers = [entry.number for entry in reader.entries]
+
+    def __len__(self) -> int:
+        return len(self.numbers)
+
+    def __iter__(self) -> Iterator[Step]:
+        for number in self.numbers:
+            yield self.reader.step(number)
+
+    @overload
+    def __getitem__(self, index: int) -> Step: ...
+    @overload
+    def __getitem__(self, index: slice) -> list[Step]: ...
+    def __getitem__(self, index: int | slice) -> Step | list[Step]:
+        if isinstance(index, slice):
+            return [self.reader.step(n) for n in self.numbers[index]]
+        return self.reader.step(self.numbers[index])
+
+
+def _result(reader: TraceReader) -> Any:
+    from looplet_core import LoopResult
+
+    if reader.stop_reason is None:
+        return None
+    return LoopResult(
+        reader.stop_reason,
+        usage=reader.usage,
+        final_answer=reader.final_answer,
+        message=str(reader.manifest.get("message") or ""),
+        run_id=reader.run_id,
+    )
+
+
+def resume_session(directory: Path, run_id: str | None, agent: str | None) -> RunSession:
+    """Rebuild the agent from its factory and check the checkpoint now, so a bad directory is
+    a one-line error; the run itself continues on the debugger's worker thread."""
+    if not directory.is_dir():
+        raise SessionError(f"no such checkpoint directory: {directory}")
+    target = agent or _recorded_agent(directory)
+    factory, _ = load_factory(target)
+    made = run_session(_call(factory, target), where=target)
+    store = FileCheckpointStore(directory)
+    try:
+        snapshot = restore(store, run_id, tools=made.tools)
+    except CheckpointError as exc:
+        raise SessionError(str(exc)) from None
+    checkpoint = snapshot.checkpoint
+
+    def resumer(hooks: Sequence[object], cancel: CancelToken) -> ResumedRun:
+        return resume(
+            store,
+            checkpoint.run_id,
+            llm=made.llm,
+            tools=made.tools,
+            hooks=hooks,
+            checkpoint_id=checkpoint.id,
+            cancel=cancel,
+        )
+
+    made.state = snapshot.state
+    made.title = f"resume · run {checkpoint.run_id} from {checkpoint.describe()}"
+    made.breakpoints_file = directory / "breakpoints.json"
+    made.resumer = resumer
+    return made
+
+
+def _recorded_agent(directory: Path) -> str:
+    file = directory / AGENT_FILE
+    try:
+        return str(json.loads(file.read_text(encoding="utf-8"))["agent"])
+    except (OSError, ValueError, KeyError, TypeError):
+        raise SessionError(
+            f"{directory} does not say which agent made these checkpoints; name it: "
+            f"--agent path/to/agent.py[:factory]"
+        ) from None
+
+
+def _short(task: Any) -> str:
+    text = (
+        task
+        if isinstance(task, str)
+        else str(task.get("goal", task))
+        if isinstance(task, dict)
+        else str(task)
+    )
+    text = " ".join(text.split())
+    return text if len(text) <= 60 else text[:59] + "…"

@@ -1,0 +1,281 @@
+"""What the detail tabs show for a step, as Rich renderables: prompt, response, tool call, result.
+
+Pure functions of a ``Step`` (no Textual), so they are tested directly and reused by the
+screenshot script.  Every piece of model or tool text goes through ``safe_text``: a reply that
+contains ``[bold]`` or an ANSI escape is shown as those characters, never obeyed.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from rich.console import Group, RenderableType
+from rich.highlighter import JSONHighlighter
+from rich.table import Table
+from rich.text import Text
+
+from looplet_core import Message, Step
+from looplet_tui.context import message_tokens
+from looplet_tui.runstate import Live
+from looplet_tui.safe_text import clean, literal
+
+__all__ = [
+    "FOLD_CHARS",
+    "FOLD_LINES",
+    "ROLE_STYLES",
+    "compact_json",
+    "json_text",
+    "prompt_renderable",
+    "response_renderable",
+    "result_renderable",
+    "tool_call_renderable",
+]
+
+ROLE_STYLES = {
+    "system": "magenta",
+    "user": "green",
+    "assistant": "cyan",
+    "tool": "yellow",
+    "tools": "blue",
+}
+FOLD_LINES = 12
+"""Messages longer than this many lines (or FOLD_CHARS characters) are folded..."""
+FOLD_CHARS = 1200
+_FOLD_KEEP = 6
+"""...to their first lines, with a note saying how much is hidden and how to unfold."""
+_HEADING = "bold underline"
+_JSON = JSONHighlighter()
+
+
+def json_text(value: Any) -> Text:
+    """Pretty, highlighted JSON of ``value``; strings inside stay literal."""
+    try:
+        dumped = json.dumps(value, indent=2, ensure_ascii=False, default=str)
+    except (TypeError, ValueError, RecursionError):
+        dumped = repr(value)
+    return _JSON(Text(clean(dumped)))
+
+
+def compact_json(value: Any) -> Text:
+    """``value`` as one line of highlighted JSON (it wraps, never folds into a tall block)."""
+    try:
+        dumped = json.dumps(value, ensure_ascii=False, default=str)
+    except (TypeError, ValueError, RecursionError):
+        dumped = repr(value)
+    return _JSON(Text(clean(dumped)))
+
+
+def _heading(title: str) -> Text:
+    return Text(title, style=_HEADING)
+
+
+def _note(text: str) -> Text:
+    return Text(text, style="dim italic")
+
+
+# -- prompt ---------------------------------------------------------------------------------------
+
+
+def _fold(content: str) -> tuple[str, str]:
+    lines = content.split("\n")
+    if len(lines) <= FOLD_LINES and len(content) <= FOLD_CHARS:
+        return content, ""
+    kept = "\n".join(lines[:_FOLD_KEEP])[: FOLD_CHARS // 2]
+    hidden_lines = max(0, len(lines) - _FOLD_KEEP)
+    return kept, f"… {hidden_lines} more lines, {len(content) - len(kept):,} more chars (f unfolds)"
+
+
+def message_renderable(index: int, message: Message, *, folded: bool) -> RenderableType:
+    style = ROLE_STYLES.get(message.role, "")
+    head = Text()
+    head.append(f" {message.role.upper()} ", style=f"bold reverse {style}")
+    detail = f"  #{index}  ~{message_tokens(message)} tok"
+    if message.name:
+        detail += f"  {clean(message.name)}"
+    if message.tool_call_id:
+        detail += f"  ← {clean(message.tool_call_id)}"
+    head.append(detail, style="dim")
+    parts: list[RenderableType] = [head]
+    if message.reasoning:
+        parts.append(literal(message.reasoning, "dim italic"))
+    content, hidden = _fold(message.content) if folded else (message.content, "")
+    if content:
+        parts.append(literal(content))
+    if hidden:
+        parts.append(_note(hidden))
+    for call in message.tool_calls:
+        line = Text("→ ", style=style)
+        line.append(clean(call.tool), style="bold")
+        line.append(" ")
+        line.append(clean(json.dumps(call.args, ensure_ascii=False, default=str)))
+        if call.id:
+            line.append(f"  {clean(call.id)}", style="dim")
+        parts.append(line)
+    parts.append(Text(""))
+    return Group(*parts)
+
+
+def prompt_renderable(messages: Sequence[Message] | None, *, folded: bool = True) -> RenderableType:
+    """The exact messages the model saw, by role, each with its (estimated) token count."""
+    if messages is None:
+        return _note(
+            "No prompt recorded for this step (the run did not keep prompts, or the "
+            "step came from a recording without them)."
+        )
+    if not messages:
+        return _note("The prompt is empty.")
+    total = sum(message_tokens(m) for m in messages)
+    head = Text(
+        f"{len(messages)} messages · ~{total:,} tokens"
+        f"{' · long messages folded (f)' if folded else ''}",
+        style="dim",
+    )
+    return Group(
+        head,
+        Text(""),
+        *(message_renderable(i, m, folded=folded) for i, m in enumerate(messages, 1)),
+    )
+
+
+# -- response -------------------------------------------------------------------------------------
+
+
+def response_renderable(row: Step | Live, *, timings: bool = True) -> RenderableType:
+    """The model's reply behind the step: text, reasoning, tool calls; live while it streams."""
+    if isinstance(row, Live):
+        parts: list[RenderableType] = [_note(f"step {row.step.number}: {clean(row.activity)}")]
+        if row.reasoning:
+            parts += [_heading("Reasoning"), literal(row.reasoning, "dim italic")]
+        if row.text:
+            parts += [_heading("Text (streaming)"), literal(row.text + "▍")]
+        if row.step.llm_call is not None and not row.text:
+            return Group(*parts, Text(""), response_renderable(row.step, timings=timings))
+        return Group(*parts)
+    call = row.llm_call
+    if call is None:
+        return _note("No model call is recorded for this step.")
+    facts = [f"call {call.index}"]
+    if call.model:
+        facts.append(clean(call.model))
+    if call.usage is not None:
+        measured = "" if call.usage.measured else " (est.)"
+        facts.append(f"{call.usage.input_tokens} in / {call.usage.output_tokens} out{measured}")
+    if timings:
+        facts.append(f"{call.latency_ms:.0f} ms")
+    if call.stop_reason:
+        facts.append(f"stop: {clean(call.stop_reason)}")
+    if call.attempts > 1:
+        facts.append(f"{call.attempts} attempts")
+    parts = [Text(" · ".join(facts), style="dim"), Text("")]
+    if call.reasoning:
+        parts += [_heading("Reasoning"), literal(call.reasoning, "dim italic"), Text("")]
+    parts += [_heading("Text"), literal(call.text) if call.text else _note("(no text)"), Text("")]
+    if call.tool_calls:
+        parts.append(_heading(f"Tool calls ({len(call.tool_calls)})"))
+        for tc in call.tool_calls:
+            mine = row.tool_call is not None and tc.id == row.tool_call.id
+            line = Text("▶ " if mine else "  ", style="bold")
+            line.append(clean(tc.tool), style="bold cyan")
+            if tc.id:
+                line.append(f"  {clean(tc.id)}", style="dim")
+            if mine:
+                line.append("  (this step)", style="dim")
+            parts += [line, json_text(tc.args)]
+            if tc.parse_error:
+                parts.append(literal(f"unparseable arguments: {tc.parse_error}", "red"))
+    return Group(*parts)
+
+
+# -- tool call ------------------------------------------------------------------------------------
+
+
+def tool_call_renderable(step: Step) -> RenderableType:
+    """Effective arguments, the model's own when a hook rewrote them, and every decision."""
+    tc = step.tool_call
+    if tc is None:
+        return _note("This step has no tool call: the model's reply held no usable call.")
+    parts: list[RenderableType] = [
+        Text.assemble(
+            ("Tool ", "bold"), (clean(tc.tool), "bold cyan"), (f"  {clean(tc.id)}", "dim")
+        )
+    ]
+    parts += [Text(""), _heading("Arguments (as run)"), json_text(tc.args)]
+    if step.original_args is not None and step.original_args != tc.args:
+        parts += [
+            Text(""),
+            _heading("Arguments the model sent (rewritten)"),
+            json_text(step.original_args),
+        ]
+    approval = step.approval
+    if approval is not None:
+        state = approval.decision.value if approval.decision else "waiting"
+        parts += [
+            Text(""),
+            _heading("Approval"),
+            Text.assemble(
+                ("⚠ dangerous  " if approval.dangerous else "", "bold red"),
+                (f"{state}", "bold"),
+                (
+                    f"  asked by {clean(approval.requested_by)}" if approval.requested_by else "",
+                    "dim",
+                ),
+                (
+                    f"  decided by {clean(approval.decided_by)} ({approval.scope})"
+                    if approval.decided_by
+                    else "",
+                    "dim",
+                ),
+            ),
+        ]
+        if approval.reason:
+            parts.append(literal(approval.reason))
+        if approval.message:
+            parts.append(literal(f"message to the model: {approval.message}"))
+    parts += [Text(""), _heading(f"Hook decisions ({len(step.decisions)})")]
+    if step.decisions:
+        table = Table(box=None, show_header=True, header_style="dim", pad_edge=False)
+        for column in ("hook", "phase", "decision", "detail"):
+            table.add_column(column, overflow="fold")
+        for d in step.decisions:
+            table.add_row(
+                literal(d.hook, "bold"),
+                Text(d.phase),
+                literal(d.decision, "cyan"),
+                literal(d.detail),
+            )
+        parts.append(table)
+    else:
+        parts.append(_note("No hook changed or questioned this call."))
+    return Group(*parts)
+
+
+# -- result ---------------------------------------------------------------------------------------
+
+
+def result_renderable(step: Step, *, timings: bool = True) -> RenderableType:
+    """The tool's result as pretty JSON or text, or its error with the error's kind."""
+    result = step.tool_result
+    took = f" · {result.elapsed_ms:.0f} ms" if timings and result.elapsed_ms else ""
+    if result.error is not None:
+        kind = result.error_kind.value if result.error_kind else "error"
+        parts: list[RenderableType] = [
+            Text.assemble((f"✗ {kind} error", "bold red"), (took, "dim")),
+            Text(""),
+            literal(result.error),
+        ]
+        if result.traceback:
+            parts += [Text(""), _heading("Traceback"), literal(result.traceback, "dim")]
+        return Group(*parts)
+    data = result.data
+    head = Text.assemble(("✓ ", "bold green"), (type(data).__name__, "dim"), (took, "dim"))
+    if isinstance(data, str):
+        try:
+            parsed = json.loads(data)
+        except ValueError:
+            return Group(head, Text(""), literal(data))
+        if isinstance(parsed, dict | list):
+            return Group(head, Text(""), json_text(parsed))
+        return Group(head, Text(""), literal(data))
+    return Group(head, Text(""), json_text(data))

@@ -1,0 +1,61 @@
+"""What the debugger knows about a run, as plain data the controller fills and the UI reads."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from looplet_core import ContextStats, Step
+from looplet_tui.breakpoints import Phase
+
+__all__ = ["Entry", "Live", "Marker", "PausePoint", "RunState", "Sample"]
+
+
+class RunState(StrEnum):
+    RUNNING = "running"
+    PAUSED = "paused"
+    AWAITING_APPROVAL = "awaiting approval"
+    DONE = "done"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True, slots=True)
+class PausePoint:
+    """Where and why the worker is blocked.  ``breakpoint`` is the id of the one that fired."""
+
+    phase: Phase
+    step: int
+    reason: str
+    breakpoint: int | None = None
+
+
+@dataclass(slots=True)
+class Marker:
+    """A timeline row that is not a step: a compaction or a rewrite of the history."""
+
+    after_step: int
+    kind: str
+    text: str
+
+
+@dataclass(slots=True)
+class Live:
+    """The step in progress, as far as it is known so far, for the timeline's ``●`` row."""
+
+    step: Step
+    phase: Phase | None = None
+    activity: str = ""
+    text: str = ""
+    reasoning: str = ""
+    revision: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Sample:
+    """Context use for one step, for the gauge's sparkline."""
+
+    step: int
+    stats: ContextStats | None
+
+
+Entry = Step | Marker

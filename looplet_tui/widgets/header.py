@@ -1,0 +1,133 @@
+"""``RunHeader``: one line saying what the run is doing, and where it stopped and why."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from rich.text import Text
+from textual.reactive import reactive
+from textual.widget import Widget
+
+from looplet_tui.runstate import PausePoint, RunState
+from looplet_tui.safe_text import clean
+
+__all__ = ["RunHeader", "format_duration", "format_tokens"]
+
+_ICONS = {
+    RunState.RUNNING: "●",
+    RunState.PAUSED: "⏸",
+    RunState.AWAITING_APPROVAL: "⏸",
+    RunState.DONE: "✓",
+    RunState.FAILED: "✗",
+}
+
+
+def format_tokens(n: int) -> str:
+    """``950``, ``12.3k``, ``1.2M``: short enough for a header."""
+    if n < 1000:
+        return str(n)
+    if n < 1_000_000:
+        return f"{n / 1000:.1f}k"
+    return f"{n / 1_000_000:.1f}M"
+
+
+def format_duration(seconds: float) -> str:
+    seconds = max(0, int(seconds))
+    hours, rest = divmod(seconds, 3600)
+    return (
+        f"{hours}:{rest // 60:02d}:{rest % 60:02d}"
+        if hours
+        else f"{rest // 60:02d}:{rest % 60:02d}"
+    )
+
+
+class RunHeader(Widget):
+    """The run's state, step count, model, tokens and elapsed time; the pause reason on line two.
+
+    The state is spelled out in words as well as coloured, so it reads the same in a screenshot,
+    on a monochrome terminal and to a screen reader.
+    """
+
+    COMPONENT_CLASSES: ClassVar[set[str]] = {
+        "run-header--title",
+        "run-header--running",
+        "run-header--paused",
+        "run-header--awaiting",
+        "run-header--done",
+        "run-header--failed",
+        "run-header--dim",
+    }
+
+    DEFAULT_CSS = """
+    RunHeader {
+        height: 2;
+        padding: 0 1;
+        background: $panel;
+        & > .run-header--title { text-style: bold; }
+        & > .run-header--running { color: $success; text-style: bold; }
+        & > .run-header--paused { color: $warning; text-style: bold; }
+        & > .run-header--awaiting { color: $accent; text-style: bold reverse; }
+        & > .run-header--done { color: $primary; text-style: bold; }
+        & > .run-header--failed { color: $error; text-style: bold; }
+        & > .run-header--dim { color: $text-muted; }
+    }
+    """
+
+    title: reactive[str] = reactive("")
+    """What is being debugged: the task, the agent file, or the trace."""
+    run_state: reactive[RunState] = reactive(RunState.RUNNING)
+    """Running, paused, awaiting approval, done or failed."""
+    detail: reactive[str] = reactive("")
+    """Where and why the run stopped, or how it ended."""
+    step: reactive[int] = reactive(0)
+    """Steps recorded so far."""
+    max_steps: reactive[int | None] = reactive(None)
+    """The run's step budget, when known."""
+    model: reactive[str] = reactive("")
+    """The model that answered last."""
+    tokens_in: reactive[int] = reactive(0)
+    """Input tokens used so far (reported by the server, or estimated)."""
+    tokens_out: reactive[int] = reactive(0)
+    """Output tokens used so far."""
+    elapsed: reactive[float] = reactive(0.0)
+    """Seconds since the run started."""
+    replay: reactive[bool] = reactive(False)
+    """True when stepping through a recording: nothing runs."""
+
+    def render(self) -> Text:
+        state = self.run_state
+        style = self.get_component_rich_style(f"run-header--{_component(state)}")
+        dim = self.get_component_rich_style("run-header--dim")
+        line = Text(no_wrap=True, overflow="ellipsis")
+        line.append(f" {_ICONS[state]} {state.value.upper()} ", style=style)
+        if self.replay:
+            line.append(" REPLAY ", style=dim + style)
+        line.append("  ")
+        line.append(clean(self.title), style=self.get_component_rich_style("run-header--title"))
+        budget = f"/{self.max_steps}" if self.max_steps else ""
+        parts = [f"step {self.step}{budget}"]
+        if self.model:
+            parts.append(clean(self.model))
+        parts.append(f"{format_tokens(self.tokens_in)} in · {format_tokens(self.tokens_out)} out")
+        parts.append(format_duration(self.elapsed))
+        stats = Text("  ·  ".join(parts), style=dim, no_wrap=True)
+        gap = self.size.width - line.cell_len - stats.cell_len
+        if gap > 1:
+            line.append(" " * gap)
+            line.append_text(stats)
+        detail = Text(no_wrap=True, overflow="ellipsis")
+        if gap <= 1:
+            detail.append_text(stats)
+            detail.append("  ")
+        detail.append(clean(self.detail), style=dim)
+        return Text("\n").join([line, detail])
+
+
+def _component(state: RunState) -> str:
+    return {RunState.AWAITING_APPROVAL: "awaiting"}.get(state, state.value)
+
+
+def describe_pause(point: PausePoint | None) -> str:
+    if point is None:
+        return ""
+    return f"stopped at step {point.step} {point.phase.value} · {point.reason}"

@@ -1,0 +1,329 @@
+"""``StepTimeline``: every step of the run, one line each, plus compactions and the live step.
+
+A Line API widget (``ScrollView.render_line``): it renders only the rows on screen and caches
+them, so a 10,000-step run scrolls as fast as a 10-step one, and the timeline reads the
+controller's append-only entry list directly instead of copying it on every update.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar, Protocol
+
+from rich.segment import Segment
+from rich.style import Style
+from rich.text import Text
+from textual import events
+from textual.binding import Binding, BindingType
+from textual.geometry import Size
+from textual.message import Message
+from textual.reactive import reactive
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
+
+from looplet_core import Step, StepStatus
+from looplet_tui.runstate import Entry, Live, Marker
+from looplet_tui.safe_text import clean
+
+__all__ = ["Row", "StepTimeline", "TimelineSource"]
+
+Row = Step | Marker | Live
+"""A timeline row: a recorded step, a marker, or the step in progress (always last)."""
+
+_ICONS = {
+    StepStatus.OK: ("✓", "ok"),
+    StepStatus.DONE: ("✓", "ok"),
+    StepStatus.ERROR: ("✗", "error"),
+    StepStatus.DENIED: ("✗", "denied"),
+    StepStatus.AWAITING_APPROVAL: ("⏸", "awaiting"),
+}
+_CACHE_LIMIT = 2000
+
+
+class Marks(Protocol):
+    @property
+    def revision(self) -> int: ...
+
+    def marks(self, tool: str | None) -> bool: ...
+
+
+class TimelineSource(Protocol):
+    """What the timeline reads; ``DebugController`` provides it."""
+
+    @property
+    def entries(self) -> list[Entry]: ...
+    @property
+    def live(self) -> Live | None: ...
+    @property
+    def revisions(self) -> dict[int, int]: ...
+    @property
+    def breakpoints(self) -> Marks: ...
+
+
+class StepTimeline(ScrollView, can_focus=True):
+    """The run's steps, newest last; the cursor row is what the detail panes show.
+
+    While ``follow`` is on (the default, and again after ``G``), the cursor stays on the newest
+    row as the run grows; moving the cursor up turns following off so what you are reading does
+    not scroll away.
+    """
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("up,k", "cursor_up", "Up", show=False),
+        Binding("down,j", "cursor_down", "Down", show=False),
+        Binding("home,g", "first", "First", show=False),
+        Binding("end,G", "last", "Last", show=False),
+        Binding("pageup", "page_up", "Page up", show=False),
+        Binding("pagedown", "page_down", "Page down", show=False),
+    ]
+
+    COMPONENT_CLASSES: ClassVar[set[str]] = {
+        "step-timeline--cursor",
+        "step-timeline--ok",
+        "step-timeline--error",
+        "step-timeline--denied",
+        "step-timeline--awaiting",
+        "step-timeline--live",
+        "step-timeline--marker",
+        "step-timeline--breakpoint",
+        "step-timeline--match",
+        "step-timeline--dim",
+    }
+
+    DEFAULT_CSS = """
+    StepTimeline {
+        background: $surface;
+        & > .step-timeline--cursor { background: $block-cursor-blurred-background; }
+        &:focus > .step-timeline--cursor {
+            background: $block-cursor-background;
+            color: $block-cursor-foreground;
+        }
+        & > .step-timeline--ok { color: $success; }
+        & > .step-timeline--error { color: $error; text-style: bold; }
+        & > .step-timeline--denied { color: $warning; }
+        & > .step-timeline--awaiting { color: $accent; text-style: bold; }
+        & > .step-timeline--live { color: $secondary; text-style: bold; }
+        & > .step-timeline--marker { color: $text-muted; text-style: italic; }
+        & > .step-timeline--breakpoint { color: $error; }
+        & > .step-timeline--match { background: $warning 40%; }
+        & > .step-timeline--dim { color: $text-muted; }
+    }
+    """
+
+    cursor: reactive[int] = reactive(0, repaint=False)
+    """Index of the selected row."""
+    follow: reactive[bool] = reactive(True)
+    """Keep the cursor on the newest row as rows arrive."""
+    timings: reactive[bool] = reactive(True)
+    """Show each step's duration (off for deterministic screenshots)."""
+    search_text: reactive[str] = reactive("")
+    """The search text: matching rows are highlighted."""
+
+    class Selected(Message):
+        """The cursor moved to another row (or the row under it changed)."""
+
+        def __init__(self, timeline: StepTimeline, row: Row | None) -> None:
+            super().__init__()
+            self.timeline = timeline
+            self.row = row
+
+        @property
+        def control(self) -> StepTimeline:
+            return self.timeline
+
+    def __init__(
+        self, source: TimelineSource, *, name: str | None = None, id: str | None = None
+    ) -> None:
+        super().__init__(name=name, id=id)
+        self.source = source
+        self._count = 0
+        self._cache: dict[tuple[object, ...], Strip] = {}
+
+    @property
+    def row_count(self) -> int:
+        return self._count
+
+    def row(self, index: int) -> Row | None:
+        entries = self.source.entries
+        if 0 <= index < len(entries):
+            return entries[index]
+        live = self.source.live
+        if live is not None and index == len(entries):
+            return live
+        return None
+
+    @property
+    def selected(self) -> Row | None:
+        return self.row(self.cursor)
+
+    def sync(self) -> None:
+        """Pick up rows the run added or changed since the last call."""
+        count = len(self.source.entries) + (1 if self.source.live is not None else 0)
+        if count != self._count:
+            self._count = count
+            self.virtual_size = Size(self.size.width, count)
+        if self.follow and count:
+            self._move(count - 1, keep_follow=True)
+        self.refresh()
+        self.post_message(self.Selected(self, self.selected))
+
+    # -- watchers -------------------------------------------------------------------------------
+
+    def watch_cursor(self, old: int, new: int) -> None:
+        self.scroll_to_region_visible(new)
+        self.refresh()
+
+    def watch_search_text(self) -> None:
+        self.refresh()
+
+    def watch_timings(self) -> None:
+        self.refresh()
+
+    # -- rendering ------------------------------------------------------------------------------
+
+    def render_line(self, y: int) -> Strip:
+        index = self.scroll_offset.y + y
+        width = self.size.width
+        row = self.row(index)
+        base = self.rich_style
+        if row is None:
+            return Strip.blank(width, base)
+        key = self._key(index, row, width)
+        strip = self._cache.get(key)
+        if strip is None:
+            text = self.row_text(row)
+            if self.search_text:
+                text.highlight_words(
+                    [self.search_text],
+                    self._style("step-timeline--match"),
+                    case_sensitive=False,
+                )
+            text.truncate(width, overflow="ellipsis", pad=True)
+            style = base
+            if index == self.cursor:
+                style = base + self._style("step-timeline--cursor")
+            segments = list(text.render(self.app.console))
+            strip = Strip(
+                [Segment(s.text, style + s.style if s.style else style) for s in segments], width
+            )
+            if len(self._cache) > _CACHE_LIMIT:
+                self._cache.clear()
+            self._cache[key] = strip
+        return strip.apply_offsets(0, index)
+
+    def _key(self, index: int, row: Row, width: int) -> tuple[object, ...]:
+        if isinstance(row, Live):
+            version: object = ("live", id(row), row.revision, row.phase, row.activity)
+        elif isinstance(row, Step):
+            version = self.source.revisions.get(row.number, 0)
+        else:
+            version = "marker"
+        return (
+            index,
+            version,
+            width,
+            index == self.cursor,
+            self.search_text,
+            self.timings,
+            self.source.breakpoints.revision,
+            self.has_focus,
+        )
+
+    def row_text(self, row: Row) -> Text:
+        """The row as styled text; model and tool text is always literal."""
+        if isinstance(row, Marker):
+            return Text(
+                f"  ⇣ {clean(row.text)}",
+                style=self._style("step-timeline--marker"),
+            )
+        text = Text(no_wrap=True)
+        step = row.step if isinstance(row, Live) else row
+        marked = self.source.breakpoints.marks(step.tool)
+        text.append("◆" if marked else " ", style=self._style("step-timeline--breakpoint"))
+        dim = self._style("step-timeline--dim")
+        if isinstance(row, Live):
+            live = self._style("step-timeline--live")
+            text.append(f"● #{step.number} ", style=live)
+            if step.tool_call is not None:
+                text.append(clean(step.call_text()) + " ")
+            text.append(clean(row.activity), style=dim)
+            return text
+        icon, kind = _ICONS[row.status]
+        text.append(f"{icon} ", style=self._style(f"step-timeline--{kind}"))
+        text.append(f"#{row.number} ", style=dim)
+        text.append(clean(row.call_text()))
+        text.append(" → ", style=dim)
+        outcome_style = "" if row.ok else self._style(f"step-timeline--{kind}")
+        text.append(clean(row.outcome_text()), style=outcome_style)
+        if self.timings:
+            text.append(f" {row.elapsed_ms:.0f}ms", style=dim)
+        return text
+
+    def _style(self, name: str) -> Style:
+        """A component's style without the widget's background, for layering on a row."""
+        return self.get_component_rich_style(name, partial=True)
+
+    # -- search ---------------------------------------------------------------------------------
+
+    def search(self, query: str, *, include_current: bool = False) -> bool:
+        """Move to the next row (after the cursor, wrapping) whose text contains ``query``.
+
+        ``include_current`` starts at the cursor itself: typing more of a query that already
+        matches the selected row keeps it selected.
+        """
+        self.search_text = query
+        if not query or not self._count:
+            return False
+        needle = query.lower()
+        first = 0 if include_current else 1
+        for offset in range(first, self._count + first):
+            index = (self.cursor + offset) % self._count
+            row = self.row(index)
+            if row is not None and needle in self.row_text(row).plain.lower():
+                self._move(index)
+                return True
+        return False
+
+    # -- actions and mouse ----------------------------------------------------------------------
+
+    def _move(self, index: int, *, keep_follow: bool = False) -> None:
+        index = max(0, min(index, self._count - 1))
+        if not keep_follow:
+            self.follow = index == self._count - 1
+        if index != self.cursor:
+            self.cursor = index
+            self.post_message(self.Selected(self, self.selected))
+
+    def action_cursor_up(self) -> None:
+        self._move(self.cursor - 1)
+
+    def action_cursor_down(self) -> None:
+        self._move(self.cursor + 1)
+
+    def action_first(self) -> None:
+        self._move(0)
+
+    def action_last(self) -> None:
+        self._move(self._count - 1)
+
+    def action_page_up(self) -> None:
+        self._move(self.cursor - max(1, self.size.height - 1))
+
+    def action_page_down(self) -> None:
+        self._move(self.cursor + max(1, self.size.height - 1))
+
+    def on_click(self, event: events.Click) -> None:
+        self._move(self.scroll_offset.y + event.y)
+
+    def scroll_to_region_visible(self, index: int) -> None:
+        top = self.scroll_offset.y
+        height = max(1, self.size.height)
+        if index < top:
+            self.scroll_to(y=index, animate=False)
+        elif index >= top + height:
+            self.scroll_to(y=index - height + 1, animate=False)
+
+    def on_focus(self) -> None:
+        self.refresh()
+
+    def on_blur(self) -> None:
+        self.refresh()
