@@ -192,8 +192,12 @@ class DebugController:
     def _go(self, mode: _Mode) -> None:
         with self._cond:
             self._mode = mode
+            if self.pause_point is not None:  # running again from this instant, not on wake-up
+                self.pause_point = None
+                self.run_state = RunState.RUNNING
             self._released = True
             self._cond.notify_all()
+        self._changed()
 
     def approve(
         self,
@@ -428,7 +432,10 @@ class DebugController:
     def _set_live(self, step: Step | None, phase: Phase, activity: str) -> None:
         with self._cond:
             if step is not None:
+                old = self.live
                 self.live = Live(step, phase, activity)
+                if old is not None and old.step.number == step.number:  # keep what streamed in
+                    self.live.text, self.live.reasoning = old.text, old.reasoning
             elif self.live is not None:
                 self.live.phase, self.live.activity = phase, activity
                 self.live.revision += 1
