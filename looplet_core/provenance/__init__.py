@@ -1,0 +1,6 @@
+"""Provenance traces: write a run to a directory, read it back lazily, replay it, compare two.
+
+``ProvenanceSink`` (a hook) writes; ``TraceReader`` reads; ``ReplayBackend`` / ``replay_loop``
+replay; ``first_divergence`` compares.  The directory layout is documented in ``format.py`` and in
+``docs/provenance.md``.
+"""

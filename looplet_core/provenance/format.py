@@ -1,0 +1,134 @@
+"""The trace directory format (version 1): names, JSON encoding and the readable renderings.
+
+A trace is a directory::
+
+    manifest.json          format name + version, run id, task, model, start/end, stop, totals
+    events.jsonl           append-only, one JSON object per line, ``kind`` first
+    tools.json             the tool schemas the model was offered
+    messages.jsonl         every prompt's messages, machine-readable; each prompt is one byte range
+    llm/000001.prompt.txt  the messages the model saw on call 1, with role headers
+    llm/000001.response.txt  what it answered: text, reasoning, tool calls, usage, latency
+    steps/000001.json      ``Step.to_dict()`` of step 1 (without the prompt, which lives in llm/)
+
+Numbers are zero-padded so that ``ls`` and ``diff llm/000003.prompt.txt llm/000004.prompt.txt``
+work as expected.  This module is the only place that knows file names and line shapes; the sink
+writes through it and the reader reads through it, so the format lives in one file.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any, cast
+
+from looplet_core.messages import Message
+from looplet_core.records import LLMCall
+
+__all__ = [
+    "FORMAT_NAME",
+    "FORMAT_VERSION",
+    "SUPPORTED_VERSIONS",
+    "dumps",
+    "prompt_path",
+    "render_messages",
+    "render_response",
+    "response_path",
+    "step_path",
+]
+
+FORMAT_NAME = "looplet-trace"
+FORMAT_VERSION = 1
+SUPPORTED_VERSIONS = (1,)
+
+MANIFEST = "manifest.json"
+EVENTS = "events.jsonl"
+TOOLS = "tools.json"
+MESSAGES = "messages.jsonl"
+STEPS_DIR = "steps"
+LLM_DIR = "llm"
+
+
+def step_path(number: int) -> str:
+    return f"{STEPS_DIR}/{number:06d}.json"
+
+
+def prompt_path(call: int) -> str:
+    return f"{LLM_DIR}/{call:06d}.prompt.txt"
+
+
+def response_path(call: int) -> str:
+    return f"{LLM_DIR}/{call:06d}.response.txt"
+
+
+def _default(value: Any) -> Any:
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return dataclasses.asdict(value)
+    if isinstance(value, set | frozenset):
+        return sorted(cast(Iterable[Any], value), key=repr)
+    if isinstance(value, Path):
+        return str(value)
+    return repr(value)
+
+
+def dumps(value: Any, *, indent: int | None = None) -> str:
+    """JSON the way traces store it: UTF-8 text, non-JSON values as their repr (never pickled)."""
+    return json.dumps(value, ensure_ascii=False, default=_default, indent=indent)
+
+
+def _json_block(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, default=_default, sort_keys=True)
+
+
+def render_message(position: int, message: Message) -> str:
+    """One message with its role header: ``=== [3] assistant ===`` then its content."""
+    header = f"=== [{position}] {message.role}"
+    if message.role == "tool":
+        header += f" {message.name or ''} ({message.tool_call_id or ''})"
+    lines = [header.rstrip() + " ==="]
+    if message.reasoning:
+        lines.append(f"(reasoning)\n{message.reasoning}\n(/reasoning)")
+    if message.content:
+        lines.append(message.content)
+    for call in message.tool_calls:
+        lines.append(f"→ {call.tool} ({call.id}) {_json_block(call.args)}")
+    return "\n".join(lines) + "\n\n"
+
+
+def render_messages(messages: Sequence[Message], start: int = 1) -> str:
+    return "".join(render_message(start + i, m) for i, m in enumerate(messages))
+
+
+def prompt_header(call: int, count: int, tools: int) -> str:
+    return f"# LLM call {call}: {count} messages, {tools} tool schemas (tools.json)\n\n"
+
+
+def render_response(call: LLMCall, latency_ms: float) -> str:
+    """What the model answered, for people: header facts, then text, reasoning and calls."""
+    usage = call.usage
+    if usage is None:
+        usage_text = "not reported"
+    else:
+        kind = "measured" if usage.measured else "estimated"
+        usage_text = f"{usage.input_tokens} in / {usage.output_tokens} out ({kind})"
+    lines = [
+        f"# LLM call {call.index}",
+        f"model: {call.model or 'unknown'}",
+        f"stop reason: {call.stop_reason or 'unknown'}",
+        f"usage: {usage_text}",
+        f"latency: {latency_ms:.0f} ms",
+        f"attempts: {call.attempts}",
+        "",
+    ]
+    if call.reasoning:
+        lines += ["## reasoning", call.reasoning, ""]
+    lines += ["## text", call.text if call.text else "(empty)", ""]
+    lines.append("## tool calls")
+    if not call.tool_calls:
+        lines.append("(none)")
+    for tc in call.tool_calls:
+        lines.append(f"→ {tc.tool} ({tc.id}) {_json_block(tc.args)}")
+        if tc.parse_error:
+            lines.append(f"  arguments did not parse: {tc.parse_error}")
+    return "\n".join(lines) + "\n"

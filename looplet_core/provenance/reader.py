@@ -1,0 +1,331 @@
+"""``TraceReader``: open a trace directory lazily and read it back as steps, calls and prompts.
+
+Opening reads ``manifest.json`` and indexes ``events.jsonl``: step lines are parsed (they are
+small), every other line is only classified by its leading ``kind`` and parsed when asked for.
+Step files and prompts are read on demand, so opening a 10,000-step trace and reading one step
+touches two small files and one pass over the event log.
+
+A trace whose run is still being written (manifest status ``running``) opens fine: a partial last
+line is left for later, and ``refresh()`` picks up what was appended since.  A trace whose run
+ended must be whole; a truncated log, a missing step file or a directory that is not a trace
+raises ``TraceError`` naming the file and the problem.  Nothing read from a trace is ever executed
+or unpickled: it is JSON, turned into plain dataclasses.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, cast
+
+from looplet_core.errors import TraceError
+from looplet_core.messages import Message, optional
+from looplet_core.provenance import format as fmt
+from looplet_core.provenance.manifest import is_trace, read_manifest
+from looplet_core.records import LLMCall, StopReason, Usage
+from looplet_core.step import LoopResult, Step
+
+__all__ = ["StepEntry", "TraceReader", "is_trace", "read_manifest"]
+
+_KIND_PREFIX = b'{"kind": "'
+# What decoding a damaged or hostile file can raise (UnicodeDecodeError is a ValueError); readers
+# turn each into a TraceError naming the file.
+_BAD_DATA = (ValueError, KeyError, TypeError, AttributeError, RecursionError, OverflowError)
+
+
+@dataclass(frozen=True, slots=True)
+class StepEntry:
+    """A step as the event log indexes it: enough to list and filter without reading its file."""
+
+    number: int
+    status: str
+    tool: str | None
+    error_kind: str | None
+    llm_call: int | None
+    elapsed_ms: float
+    file: str
+
+
+class TraceReader:
+    """Read a trace directory (see the module docs for what is lazy and what is checked)."""
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = Path(path)
+        self.manifest: dict[str, Any] = read_manifest(self.path)
+        self._events_file = self.path / fmt.EVENTS
+        if not self._events_file.is_file():
+            raise TraceError(f"{self.path} is not a complete trace: it has no {fmt.EVENTS}")
+        self._entries: list[StepEntry] = []
+        self._by_number: dict[int, int] = {}
+        self._llm_lines: list[tuple[int, bytes]] = []
+        self._llm_by_index: dict[int, dict[str, Any]] = {}
+        self._run_end: dict[str, Any] | None = None
+        self._offset = 0
+        self._line_no = 0
+        self._index(final=self.manifest.get("status") == "ended")
+        self._check_complete()
+
+    # -- what the manifest says -------------------------------------------------------------------
+
+    @property
+    def run_id(self) -> str:
+        return str(self.manifest.get("run_id") or "")
+
+    @property
+    def task(self) -> Any:
+        return self.manifest.get("task")
+
+    @property
+    def model(self) -> str | None:
+        return self.manifest.get("model")
+
+    @property
+    def status(self) -> str:
+        """``running`` while the run is being written (or if it crashed), ``ended`` after."""
+        return str(self.manifest.get("status") or "running")
+
+    @property
+    def complete(self) -> bool:
+        return self.status == "ended"
+
+    @property
+    def stop_reason(self) -> StopReason | None:
+        reason = self.manifest.get("stop_reason")
+        return StopReason(reason) if reason else None
+
+    @property
+    def final_answer(self) -> Any:
+        return self.manifest.get("final_answer")
+
+    @property
+    def totals(self) -> dict[str, Any]:
+        return dict(self.manifest.get("totals") or {})
+
+    @property
+    def usage(self) -> Usage:
+        totals = self.totals
+        return Usage(
+            int(totals.get("input_tokens") or 0),
+            int(totals.get("output_tokens") or 0),
+            bool(totals.get("usage_measured", True)),
+        )
+
+    # -- steps ------------------------------------------------------------------------------------
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    @property
+    def entries(self) -> list[StepEntry]:
+        """The indexed steps, in order (no step file is read)."""
+        return list(self._entries)
+
+    def step(self, number: int) -> Step:
+        """Step ``number`` (1-based, as on ``Step.number``), read from its file."""
+        position = self._by_number.get(number)
+        if position is None:
+            raise IndexError(
+                f"{self.path}: the trace has no step {number} ({len(self._entries)} steps indexed)"
+            )
+        file = self.path / self._entries[position].file
+        try:
+            text = file.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            raise TraceError(
+                f"{file}: step {number} is in {fmt.EVENTS} but its file is missing"
+            ) from None
+        except (OSError, ValueError) as exc:  # a directory, unreadable, not UTF-8
+            raise TraceError(f"{file}: cannot read step {number} ({exc})") from exc
+        try:
+            return Step.from_dict(json.loads(text))
+        except _BAD_DATA as exc:
+            raise TraceError(f"{file}: not a valid step ({type(exc).__name__}: {exc})") from exc
+
+    def steps(self) -> Iterator[Step]:
+        for entry in list(self._entries):
+            yield self.step(entry.number)
+
+    def result(self) -> LoopResult:
+        """The run's ``LoopResult`` as recorded (reads every step file)."""
+        if self.stop_reason is None:
+            raise TraceError(f"{self.path}: the run has not ended yet; there is no result")
+        return LoopResult(
+            stop_reason=self.stop_reason,
+            steps=list(self.steps()),
+            usage=self.usage,
+            final_answer=self.final_answer,
+            message=str(self.manifest.get("message") or ""),
+            run_id=self.run_id,
+            llm_calls=int(self.totals.get("llm_calls") or 0),
+        )
+
+    # -- model calls ------------------------------------------------------------------------------
+
+    def llm_calls(self) -> list[LLMCall]:
+        """Every model reply, in order (the answers, not the prompts)."""
+        return [LLMCall.from_dict(r["call"]) for r in self._llm_records().values()]
+
+    def llm_call(self, index: int) -> LLMCall:
+        return LLMCall.from_dict(self._llm_record(index)["call"])
+
+    def prompt(self, index: int) -> list[Message]:
+        """The exact messages the model was sent on call ``index`` (secrets redacted)."""
+        ref = cast(dict[str, int], self._llm_record(index).get("prompt") or {})
+        file = self.path / fmt.MESSAGES
+        try:
+            with open(file, "rb") as handle:
+                handle.seek(int(ref["offset"]))
+                data = handle.read(int(ref["length"]))
+        except (OSError, *_BAD_DATA) as exc:
+            raise TraceError(f"{file}: cannot read the prompt of call {index} ({exc})") from exc
+        try:
+            messages = [Message.from_dict(json.loads(line)) for line in data.splitlines()]
+        except _BAD_DATA as exc:
+            raise TraceError(f"{file}: the prompt of call {index} is corrupt ({exc})") from exc
+        if len(messages) != ref.get("count", len(messages)):
+            raise TraceError(
+                f"{file}: the prompt of call {index} should have {ref['count']} "
+                f"messages, found {len(messages)} (the file is truncated)"
+            )
+        return messages
+
+    def tools(self) -> list[dict[str, Any]]:
+        """The tool schemas the model was offered."""
+        file = self.path / fmt.TOOLS
+        if not file.is_file():
+            return []
+        tools: object = self._load_json(file)
+        if not isinstance(tools, list) or not all(
+            isinstance(t, dict) for t in cast(list[object], tools)
+        ):
+            raise TraceError(f"{file}: should hold a list of tool schemas")
+        return cast(list[dict[str, Any]], tools)
+
+    def _llm_record(self, index: int) -> dict[str, Any]:
+        record = self._llm_records().get(index)
+        if record is None:
+            raise IndexError(f"{self.path}: the trace has no model call {index}")
+        return record
+
+    def _llm_records(self) -> dict[int, dict[str, Any]]:
+        """Model-call records by call index, parsed on first use (and after ``refresh``)."""
+        for line_no, raw in self._llm_lines:
+            record = self._parse(raw, line_no)
+            try:
+                LLMCall.from_dict(record["call"])  # checked once, so llm_calls() cannot fail
+                self._llm_by_index[int(record["call"]["index"])] = record
+            except _BAD_DATA as exc:
+                raise TraceError(
+                    f"{self._events_file}: line {line_no} is not a valid model-call record ({exc})"
+                ) from exc
+        self._llm_lines.clear()
+        return self._llm_by_index
+
+    # -- the event log ----------------------------------------------------------------------------
+
+    def events(self, kinds: set[str] | None = None) -> Iterator[dict[str, Any]]:
+        """Every logged event in order (``kinds`` filters), parsed as read."""
+        with open(self._events_file, "rb") as handle:
+            for line_no, raw in enumerate(handle, 1):
+                if not raw.endswith(b"\n"):
+                    return  # the line being written right now
+                kind = _kind_of(raw)
+                if kinds is not None and kind is not None and kind not in kinds:
+                    continue  # skipped without parsing
+                record = self._parse(raw, line_no)
+                if kinds is None or str(record.get("kind")) in kinds:
+                    yield record
+
+    def refresh(self) -> int:
+        """Read what a live run appended since; returns how many new steps were indexed."""
+        self.manifest = read_manifest(self.path)
+        before = len(self._entries)
+        self._index(final=self.manifest.get("status") == "ended")
+        return len(self._entries) - before
+
+    def _index(self, *, final: bool) -> None:
+        with open(self._events_file, "rb") as handle:
+            handle.seek(self._offset)
+            data = handle.read()
+        end = data.rfind(b"\n") + 1
+        if end < len(data) and final:
+            line = self._line_no + data.count(b"\n", 0, end) + 1
+            raise TraceError(f"{self._events_file}: line {line} is cut off: the file is truncated")
+        self._offset += end
+        for raw in data[:end].splitlines():
+            self._line_no += 1
+            kind = _kind_of(raw)
+            if kind == "step":
+                self._add_step(self._parse(raw, self._line_no))
+            elif kind == "llm_call":
+                self._llm_lines.append((self._line_no, raw))
+            elif kind == "run_end":
+                self._run_end = self._parse(raw, self._line_no)
+            elif kind is None:  # not written by the sink's fast path: parse to check it
+                self._parse(raw, self._line_no)
+
+    def _add_step(self, record: dict[str, Any]) -> None:
+        try:
+            entry = StepEntry(
+                number=int(record["number"]),
+                status=str(record["status"]),
+                tool=optional(record.get("tool"), str, "tool"),
+                error_kind=optional(record.get("error_kind"), str, "error_kind"),
+                llm_call=optional(record.get("llm_call"), int, "llm_call"),
+                elapsed_ms=float(record.get("elapsed_ms") or 0.0),
+                # Derived from the number, never taken from the log: a hostile trace cannot
+                # point the reader at a file outside it, and no path is parsed per step.
+                file=fmt.step_path(int(record["number"])),
+            )
+        except _BAD_DATA as exc:
+            raise TraceError(
+                f"{self._events_file}: line {self._line_no} is not a valid step record ({exc})"
+            ) from exc
+        self._by_number[entry.number] = len(self._entries)
+        self._entries.append(entry)
+
+    def _check_complete(self) -> None:
+        if not self.complete:
+            return
+        if self._run_end is None:
+            raise TraceError(
+                f"{self._events_file}: the run ended but the log has no run_end "
+                "line: the file is truncated"
+            )
+        expected = self.totals.get("steps")
+        if isinstance(expected, int) and expected != len(self._entries):
+            raise TraceError(
+                f"{self._events_file}: the manifest counts {expected} steps but the "
+                f"log has {len(self._entries)}: the file is truncated or edited"
+            )
+
+    def _parse(self, raw: bytes, line_no: int) -> dict[str, Any]:
+        try:
+            record = json.loads(raw)
+        except (ValueError, RecursionError) as exc:
+            raise TraceError(
+                f"{self._events_file}: line {line_no} is not valid JSON ({exc})"
+            ) from exc
+        if not isinstance(record, dict):
+            raise TraceError(f"{self._events_file}: line {line_no} is not a JSON object")
+        return cast(dict[str, Any], record)
+
+    def _load_json(self, file: Path) -> Any:
+        try:
+            return json.loads(file.read_text(encoding="utf-8"))
+        except (OSError, ValueError, RecursionError) as exc:
+            raise TraceError(f"{file}: unreadable ({exc})") from exc
+
+    def __repr__(self) -> str:
+        return f"TraceReader({str(self.path)!r}, {len(self)} steps, {self.status})"
+
+
+def _kind_of(raw: bytes) -> str | None:
+    """The ``kind`` of a line written by the sink, without parsing it; None if unsure."""
+    if not raw.startswith(_KIND_PREFIX):
+        return None
+    end = raw.find(b'"', len(_KIND_PREFIX))
+    return raw[len(_KIND_PREFIX) : end].decode(errors="replace") if end > 0 else None

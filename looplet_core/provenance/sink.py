@@ -1,0 +1,337 @@
+"""``ProvenanceSink``: a hook that writes a run as a trace directory (layout in ``format.py``).
+
+It is an ordinary hook (``hooks=[ProvenanceSink("traces/run1")]``), not an LLM wrapper: the loop's
+``llm_start`` event carries the exact message view being sent, after every ``pre_prompt`` hook and
+compaction, so the sink records what the model saw no matter where it sits in the hook list.  It
+reads each finished ``Step`` from the step log its ``check_done`` method receives, and keeps the
+conversation its ``pre_prompt`` sees (it never changes either).
+
+Cost: every line is flushed as it is written, so a reader can follow a live run and a crash loses
+at most the line being written.  Each new message is redacted and encoded once: a prompt that
+extends the previous one appends only its new messages to ``messages.jsonl``.  With
+``prompt_files="full"`` (the default) each call's readable prompt file holds every message, which is
+what makes ``diff`` between two calls useful but costs bytes proportional to the prompt, like the
+request itself; ``prompt_files="new"`` writes only the new messages and keeps a long run's trace
+linear in size.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import weakref
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import IO, Any, Literal, cast
+
+from looplet_core.errors import TraceError
+from looplet_core.events import Event, EventKind
+from looplet_core.messages import Message
+from looplet_core.prompt import Prompt
+from looplet_core.provenance import format as fmt
+from looplet_core.provenance.manifest import read_manifest
+from looplet_core.provenance.prompts import PromptWriter
+from looplet_core.provenance.redact import Redactor, client_secrets
+from looplet_core.records import LLMCall
+from looplet_core.step import Step, StepStatus
+
+__all__ = ["ProvenanceSink"]
+
+_PASSTHROUGH = {
+    EventKind.LLM_RETRY: "llm_retry",
+    EventKind.LLM_ERROR: "llm_error",
+    EventKind.DECISION: "decision",
+    EventKind.APPROVAL_REQUESTED: "approval_requested",
+    EventKind.APPROVAL_RESOLVED: "approval_resolved",
+    EventKind.COMPACTION: "compaction",
+    EventKind.CONTEXT_TIER: "context_tier",
+    EventKind.CHECKPOINT: "checkpoint",
+    EventKind.ERROR: "error",
+}
+
+
+class ProvenanceSink:
+    """Write the run to ``directory``: manifest, events, prompts, responses and steps.
+
+    ``redact``: a ``Redactor``, or extra patterns (regex strings or compiled) added to the
+    built-in ones.  ``secrets``: literal strings never to write.  ``llm``: a backend or client
+    whose API key must never be written (its ``model`` also names the model in the manifest
+    before the first reply).  ``prompt_files``: ``"full"`` or ``"new"`` (see the module docs).
+
+    One sink writes one run.  The directory must be new, empty, or this run's own trace (a run
+    resumed after an approval pause or a crash appends to it); anything else is a ``TraceError``,
+    raised here for a directory that is not a trace and at run start for another run's trace.
+    """
+
+    name = "provenance"
+
+    def __init__(
+        self,
+        directory: str | os.PathLike[str],
+        *,
+        redact: Redactor | Iterable[str | re.Pattern[str]] | None = None,
+        secrets: Iterable[str] = (),
+        llm: object = None,
+        prompt_files: Literal["full", "new"] = "full",
+    ) -> None:
+        if prompt_files not in ("full", "new"):
+            raise ValueError(f"prompt_files must be 'full' or 'new', got {prompt_files!r}")
+        self.path = Path(directory)
+        extra = [*secrets, *client_secrets(llm)]
+        if isinstance(redact, Redactor):
+            self.redactor = redact.with_secrets(extra) if extra else redact
+        else:
+            self.redactor = Redactor(redact or (), secrets=extra)
+        self.prompt_files = prompt_files
+        self._model: str | None = _model_of(llm)
+        self._existing = _existing_run(self.path)
+        self._events: IO[bytes] | None = None
+        self._messages: IO[bytes] | None = None
+        self._closer: weakref.finalize[Any, Any] | None = None
+        self._seq = 0
+        self._manifest: dict[str, Any] = {}
+        self._log: Sequence[Step] = ()
+        self._prompt_call = 0
+        self._prompt_ref: dict[str, int] = {}
+        self._prompts: PromptWriter | None = None
+        self._tools_written = False
+        self._answer: Any = None
+        self._last_text = ""
+        self._totals: dict[str, Any] = {}
+
+    # -- hook methods -----------------------------------------------------------------------------
+
+    def pre_prompt(self, state: object, log: Sequence[Step], ctx: Prompt, step: int) -> None:
+        """Keep the conversation, to tell in O(1) whether a prompt extends the previous one."""
+        if self._prompts is not None:
+            self._prompts.conversation = ctx.conversation
+
+    def check_done(self, state: object, log: Sequence[Step], step: int) -> None:
+        """Keep the step log: the ``step`` event that follows reads the finished step from it."""
+        self._log = log
+
+    def on_event(self, event: Event) -> None:
+        kind = event.kind
+        if kind is EventKind.STEP:
+            self._on_step(event)
+        elif kind is EventKind.LLM_START:
+            self._on_llm_start(event)
+        elif kind is EventKind.LLM_END:
+            self._on_llm_end(event)
+        elif kind in _PASSTHROUGH:
+            self._line(_PASSTHROUGH[kind], event, event.data)
+        elif kind is EventKind.RUN_START:
+            self._on_run_start(event)
+        elif kind is EventKind.RUN_END:
+            self._on_run_end(event)
+
+    def close(self) -> None:
+        """Close the files (the run end does this; call it if you abandon a run midway)."""
+        if self._closer is not None:
+            self._closer()
+        self._events = self._messages = None
+
+    def __enter__(self) -> ProvenanceSink:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- run start and end ------------------------------------------------------------------------
+
+    def _on_run_start(self, event: Event) -> None:
+        existing = self._existing
+        if existing is not None and existing.get("run_id") != event.run_id:
+            raise TraceError(
+                f"{self.path} holds the trace of run {existing.get('run_id')!r}; a sink writes "
+                f"one run, so give run {event.run_id!r} its own directory"
+            )
+        (self.path / fmt.STEPS_DIR).mkdir(parents=True, exist_ok=True)
+        (self.path / fmt.LLM_DIR).mkdir(exist_ok=True)
+        if self._events is None:
+            self._events = open(self.path / fmt.EVENTS, "ab")  # noqa: SIM115 - closed at run end
+            self._messages = open(self.path / fmt.MESSAGES, "ab")  # noqa: SIM115
+            # A run abandoned midway (the caller stopped iterating) never reaches run end:
+            # close the files when the sink goes away rather than leak them.
+            self._closer = weakref.finalize(self, _close_all, self._events, self._messages)
+            self._prompts = PromptWriter(
+                self.path, self._messages, self._clean, full=self.prompt_files == "full"
+            )
+            if existing is not None:
+                self._seq = _count_lines(self.path / fmt.EVENTS)
+        now = event.time
+        if existing is not None:
+            self._manifest = dict(existing)
+            self._totals = dict(cast(dict[str, Any], existing.get("totals") or {}))
+        else:
+            self._manifest = {
+                "format": fmt.FORMAT_NAME,
+                "version": fmt.FORMAT_VERSION,
+                "run_id": event.run_id,
+                "task": event.data.get("task"),
+                "model": self._model,
+                "started_at": now,
+                "max_steps": event.data.get("max_steps"),
+            }
+            self._totals = {"steps": 0, "errors": 0, "llm_calls": 0, "tools": {}}
+        self._existing = {"run_id": event.run_id}
+        self._manifest.update(status="running", ended_at=None, stop_reason=None)
+        self._write_manifest()
+        self._line("run_start", event, event.data)
+
+    def _on_run_end(self, event: Event) -> None:
+        data = event.data
+        stop = data.get("stop_reason")
+        if stop == "final_text":
+            self._answer = self._last_text
+        usage = cast(dict[str, Any], data.get("usage") or {})
+        self._totals.update(
+            input_tokens=usage.get("input_tokens", 0),
+            output_tokens=usage.get("output_tokens", 0),
+            usage_measured=usage.get("measured", True),
+        )
+        self._line("run_end", event, data)
+        self._manifest.update(
+            status="ended",
+            ended_at=event.time,
+            stop_reason=stop,
+            message=str(data.get("message") or ""),
+            final_answer=self._answer,
+            model=self._model,
+            totals=self._totals,
+        )
+        self._write_manifest()
+        self.close()
+
+    def _write_manifest(self) -> None:
+        target = self.path / fmt.MANIFEST
+        temp = target.with_suffix(".json.tmp")
+        temp.write_text(self._clean(self._manifest, indent=2)[1] + "\n", encoding="utf-8")
+        os.replace(temp, target)
+
+    # -- model calls ------------------------------------------------------------------------------
+
+    def _on_llm_start(self, event: Event) -> None:
+        call = int(event.data.get("call") or 0)
+        if call == self._prompt_call:  # a retry sends the same prompt again
+            return
+        self._prompt_call = call
+        sent = cast(Sequence[Message], event.data.get("prompt") or ())
+        tools = cast(list[dict[str, Any]], event.data.get("tools") or [])
+        if not self._tools_written:
+            (self.path / fmt.TOOLS).write_text(
+                self._clean(tools, indent=2)[1] + "\n", encoding="utf-8"
+            )
+            self._tools_written = True
+        assert self._prompts is not None
+        self._prompt_ref = self._prompts.write(call, sent, len(tools))
+
+    def _on_llm_end(self, event: Event) -> None:
+        raw = cast(dict[str, Any], self._clean(event.data.get("call") or {})[0])
+        call = LLMCall.from_dict(raw)
+        self._model = call.model or self._model
+        self._last_text = call.text
+        self._totals["llm_calls"] = self._totals.get("llm_calls", 0) + 1
+        (self.path / fmt.response_path(call.index)).write_text(
+            fmt.render_response(call, call.latency_ms), encoding="utf-8"
+        )
+        files = {"prompt": fmt.prompt_path(call.index), "response": fmt.response_path(call.index)}
+        self._line(
+            "llm_call", event, {"call": raw, "prompt": dict(self._prompt_ref), "files": files}
+        )
+
+    # -- steps ------------------------------------------------------------------------------------
+
+    def _on_step(self, event: Event) -> None:
+        log = self._log
+        if not log or log[-1].number != event.step:
+            raise TraceError(
+                f"step {event.step} finished but the sink never saw it: a ProvenanceSink must be "
+                "passed in hooks= (it reads steps through its check_done method)"
+            )
+        step = log[-1]
+        record = step.to_dict()
+        record["prompt"] = None  # prompts live in llm/ and messages.jsonl, once per call
+        path = fmt.step_path(step.number)
+        (self.path / path).write_text(self._clean(record, indent=1)[1] + "\n", encoding="utf-8")
+        totals = self._totals
+        totals["steps"] = totals.get("steps", 0) + 1
+        if not step.ok:
+            totals["errors"] = totals.get("errors", 0) + 1
+        if step.tool is not None:
+            tools = cast(dict[str, int], totals.setdefault("tools", {}))
+            tools[step.tool] = tools.get(step.tool, 0) + 1
+        if step.status is StepStatus.DONE:
+            self._answer = step.tool_result.data
+        kind = step.tool_result.error_kind
+        summary = {
+            "number": step.number,
+            "status": step.status.value,
+            "tool": step.tool,
+            "error_kind": kind.value if kind else None,
+            "llm_call": step.llm_call.index if step.llm_call else None,
+            "elapsed_ms": round(step.elapsed_ms, 3),
+            "file": path,
+        }
+        self._line("step", event, summary)
+
+    def _line(self, kind: str, event: Event, data: dict[str, Any]) -> None:
+        if self._events is None:
+            raise TraceError(f"{self.path}: event {kind!r} arrived before the run started")
+        self._seq += 1
+        # ``kind`` leads the line: the reader indexes the log by that prefix without parsing.
+        record: dict[str, Any] = {
+            "kind": kind,
+            "seq": self._seq,
+            "time": event.time,
+            "step": event.step,
+        }
+        record.update(data)
+        self._events.write((self._clean(record)[1] + "\n").encode())
+        self._events.flush()
+
+    def _clean(self, value: Any, indent: int | None = None) -> tuple[Any, str]:
+        """``(value redacted, its JSON text)``; ``value`` itself when nothing needed redacting.
+
+        The JSON text is scanned once; only when something secret-looking is in it is the value
+        walked string by string (after a JSON round trip, so text that non-JSON objects render
+        to is redacted too).  Clean data, the common case, costs one dump and one regex scan.
+        """
+        text = fmt.dumps(value, indent=indent)
+        if not self.redactor.found_in(text):
+            return value, text
+        redacted = self.redactor.value(json.loads(text))
+        return redacted, fmt.dumps(redacted, indent=indent)
+
+
+def _close_all(*handles: IO[bytes]) -> None:
+    for handle in handles:
+        handle.close()
+
+
+def _model_of(llm: object) -> str | None:
+    model = getattr(llm, "model", None)
+    return model if isinstance(model, str) else None
+
+
+def _existing_run(path: Path) -> dict[str, Any] | None:
+    """The manifest of the trace already in ``path``; None for a new or empty directory."""
+    if not path.exists():
+        return None
+    if not path.is_dir():
+        raise TraceError(f"{path} is a file; a trace is written to a directory")
+    manifest = path / fmt.MANIFEST
+    if manifest.is_file():
+        return read_manifest(path)
+    if any(path.iterdir()):
+        raise TraceError(
+            f"{path} is not empty and holds no trace (no {fmt.MANIFEST}); "
+            "refusing to write a trace among other files"
+        )
+    return None
+
+
+def _count_lines(path: Path) -> int:
+    with open(path, "rb") as handle:
+        return sum(chunk.count(b"\n") for chunk in iter(lambda: handle.read(1 << 20), b""))
