@@ -93,6 +93,7 @@ class ProvenanceSink:
         self._manifest: dict[str, Any] = {}
         self._log: Sequence[Step] = ()
         self._prompt_call = 0
+        self._prompt_sent: Sequence[Message] = ()
         self._prompt_ref: dict[str, int] = {}
         self._prompts: PromptWriter | None = None
         self._tools_written = False
@@ -214,10 +215,10 @@ class ProvenanceSink:
 
     def _on_llm_start(self, event: Event) -> None:
         call = int(event.data.get("call") or 0)
-        if call == self._prompt_call:  # a retry sends the same prompt again
-            return
-        self._prompt_call = call
         sent = cast(Sequence[Message], event.data.get("prompt") or ())
+        if call == self._prompt_call and sent is self._prompt_sent:
+            return  # a retry sends the same prompt again (after an overflow, a compacted one)
+        self._prompt_call, self._prompt_sent = call, sent
         tools = cast(list[dict[str, Any]], event.data.get("tools") or [])
         if not self._tools_written:
             (self.path / fmt.TOOLS).write_text(

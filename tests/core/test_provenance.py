@@ -27,7 +27,7 @@ from looplet_core import (
     async_composable_loop,
     composable_loop,
 )
-from looplet_core.errors import BackendError
+from looplet_core.errors import BackendError, ContextLengthError
 
 from .helpers import make_tools, run
 from .trace_helpers import SCRIPT, record
@@ -286,3 +286,13 @@ def test_messages_with_reasoning_keep_it_in_the_trace(tmp_path):
         "assistant", "", (ToolCall("greet", {"name": "Ann"}, "c1"),), reasoning="first think"
     )
     assert "(reasoning)\nfirst think" in (tmp_path / "llm" / "000002.prompt.txt").read_text()
+
+
+def test_prompt_compacted_after_a_context_overflow_is_the_one_recorded(tmp_path):
+    script = [{"tool": "search", "args": {"query": f"q{i}"}} for i in range(6)]
+    script += [ContextLengthError("prompt too long"), {"tool": "done", "args": {"answer": "ok"}}]
+    _, result, llm, _ = record(tmp_path, script)
+    assert result.stop_reason is StopReason.DONE
+    rejected, answered = llm.requests[-2].messages, llm.requests[-1].messages
+    assert len(answered) < len(rejected)
+    assert TraceReader(tmp_path).prompt(7) == list(answered)
