@@ -61,6 +61,7 @@ KEYS: tuple[tuple[str, str, str, str], ...] = (
     ("2", "tab('response')", "", "Response tab: text, reasoning, tool calls"),
     ("3", "tab('tool')", "", "Tool call tab: arguments and hook decisions"),
     ("4", "tab('result')", "", "Result tab: the tool's result or error"),
+    ("f", "toggle_fold", "", "Fold: fold or unfold long messages in the Prompt tab"),
     ("question_mark", "help", "Keys", "Keys: this list"),
     ("q", "quit", "Quit", "Quit: cancel the run and leave"),
 )
@@ -155,6 +156,11 @@ class DebuggerApp(App[int]):
         self.set_interval(1.0, self._tick)
         self.run_loop()
         self._refresh()
+
+    def on_unmount(self) -> None:
+        """However the app ends (q, ctrl+c, a test leaving ``run_test``), cancel the run so the
+        worker thread never stays blocked at a breakpoint with nobody left to release it."""
+        self.controller.cancel("the debugger closed")
 
     def _post_update(self) -> None:
         """Called on the worker thread: post only (thread-safe), never touch widgets here."""
@@ -322,6 +328,10 @@ class DebuggerApp(App[int]):
 
     def action_tab(self, tab: str) -> None:
         self.query_one(StepDetails).switch(tab)
+
+    def action_toggle_fold(self) -> None:
+        pane = self.query_one(StepDetails).prompt_pane
+        pane.folded = not pane.folded
 
     # -- actions: breakpoints -------------------------------------------------------------------
 

@@ -149,6 +149,11 @@ class DebugController:
         with self._cond:
             return self.samples[-1].stats if self.samples else None
 
+    @property
+    def unread(self) -> bool:
+        """True while a change has been announced and the UI has not read it yet."""
+        return self._notified
+
     def acknowledge(self) -> None:
         """The UI is about to read: the next change calls ``on_change`` again."""
         with self._cond:

@@ -122,7 +122,7 @@ class _Table:
             "column": column,
             "missing": len(values) - len(present),
             "unique": len(set(present)),
-            "examples": sorted(set(map(str, present)))[:4],
+            "values": sorted(set(map(str, present))),
         }
 
     def find_duplicates(self, *, key: str) -> list[dict[str, Any]]:

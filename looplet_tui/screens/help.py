@@ -15,7 +15,6 @@ from textual.widgets import Static
 __all__ = ["HelpScreen", "key_display"]
 
 _EXTRA = (
-    ("f", "Prompt tab: fold or unfold long messages"),
     ("tab / shift+tab", "Move focus between the timeline, the tabs and the panes"),
     ("ctrl+p", "Command palette: every command, searchable"),
     ("enter (in search)", "Next matching step"),
@@ -40,6 +39,12 @@ class HelpScreen(ModalScreen[None]):
         self.groups = groups
 
     def compose(self) -> ComposeResult:
+        with VerticalScroll(classes="dialog wide"):
+            yield Static("Keys · escape closes", classes="title")
+            yield Static(self.table())
+
+    def table(self) -> Table:
+        """Every key and what it does, in the order the bindings declare them."""
         table = Table(box=None, show_header=False, pad_edge=False, expand=True)
         table.add_column("key", style="bold", no_wrap=True)
         table.add_column("what it does")
@@ -52,9 +57,7 @@ class HelpScreen(ModalScreen[None]):
                 table.add_row(key_display(binding.key), binding.tooltip or binding.description)
         for key, what in _EXTRA:
             table.add_row(key, what)
-        with VerticalScroll(classes="dialog wide"):
-            yield Static("Keys · escape closes", classes="title")
-            yield Static(table)
+        return table
 
     async def action_dismiss(self, result: None = None) -> None:
         self.dismiss(result)

@@ -88,7 +88,7 @@ class ApprovalCard(Widget):
         by = f"  asked by {clean(request.requested_by)}" if request.requested_by else ""
         reason = f": {clean(request.reason)}" if request.reason else ""
         head.append(by + reason, style=dim)
-        lines = [Text.assemble(("args ", dim), compact_json(request.args))]
+        lines = [head, Text.assemble(("args ", dim), compact_json(request.args))]
         original = request.extra.get("original_args")
         if isinstance(original, dict) and original != request.args:
             lines.append(Text.assemble(("model sent ", dim), compact_json(original)))

@@ -7,12 +7,9 @@ streams or steps fast does not rebuild a long prompt on every update.
 
 from __future__ import annotations
 
-from typing import ClassVar
-
 from rich.console import RenderableType
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
 from textual.reactive import reactive
 from textual.widget import Widget
@@ -47,11 +44,7 @@ class DetailPane(VerticalScroll, can_focus=True):
 
 
 class PromptPane(DetailPane):
-    """The prompt tab: ``f`` folds and unfolds long messages."""
-
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("f", "toggle_fold", "Fold/unfold"),
-    ]
+    """The prompt tab; long messages are folded until ``folded`` is turned off (key ``f``)."""
 
     folded: reactive[bool] = reactive(True)
     """Long messages show their first lines only."""
@@ -70,9 +63,6 @@ class PromptPane(DetailPane):
         if self.is_mounted:
             prompt = self._messages
             self.show(render.prompt_renderable(prompt, folded=self.folded))  # type: ignore[arg-type]
-
-    def action_toggle_fold(self) -> None:
-        self.folded = not self.folded
 
 
 class StepDetails(Widget):

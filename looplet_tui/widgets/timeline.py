@@ -68,12 +68,18 @@ class StepTimeline(ScrollView, can_focus=True):
     """
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("up,k", "cursor_up", "Up", show=False),
-        Binding("down,j", "cursor_down", "Down", show=False),
-        Binding("home,g", "first", "First", show=False),
-        Binding("end,G", "last", "Last", show=False),
-        Binding("pageup", "page_up", "Page up", show=False),
-        Binding("pagedown", "page_down", "Page down", show=False),
+        Binding("up,k", "cursor_up", "Up", show=False, tooltip="Select the row above"),
+        Binding("down,j", "cursor_down", "Down", show=False, tooltip="Select the row below"),
+        Binding("home,g", "first", "First", show=False, tooltip="Select the first step"),
+        Binding(
+            "end,G",
+            "last",
+            "Last",
+            show=False,
+            tooltip="Select the newest row, and follow new steps again",
+        ),
+        Binding("pageup", "page_up", "Page up", show=False, tooltip="One page up"),
+        Binding("pagedown", "page_down", "Page down", show=False, tooltip="One page down"),
     ]
 
     COMPONENT_CLASSES: ClassVar[set[str]] = {
