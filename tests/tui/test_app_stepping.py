@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 
 from rich.console import Console
+from textual.widgets import TabbedContent
 
 from looplet_core import StopReason
 from looplet_tui.breakpoints import Phase
@@ -89,16 +90,16 @@ async def test_selecting_a_step_shows_its_prompt_response_tool_call_and_result()
         row = timeline.selected
         assert getattr(row, "number", None) == 3
         details = app.query_one(StepDetails)
-        for key, expected in (
-            ("1", "SYSTEM"),
-            ("2", "Let me also check signup dates."),
-            ("3", "signup_date"),
-            ("4", "execution error"),
+        for key, tab, expected in (
+            ("1", "prompt", "SYSTEM"),
+            ("2", "response", "Let me also check signup dates."),
+            ("3", "tool", "signup_date"),
+            ("4", "result", "execution error"),
         ):
             await pilot.press(key)
             await pilot.pause()
             assert expected in screen_text(app), (key, expected)
-            assert details.query_one("TabbedContent").active == f"tab-{tab}"
+            assert details.query_one(TabbedContent).active == f"tab-{tab}"
 
 
 async def test_model_text_is_shown_literally_never_as_markup_or_escapes() -> None:
