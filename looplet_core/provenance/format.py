@@ -104,7 +104,7 @@ def prompt_header(call: int, count: int, tools: int) -> str:
     return f"# LLM call {call}: {count} messages, {tools} tool schemas (tools.json)\n\n"
 
 
-def render_response(call: LLMCall, latency_ms: float) -> str:
+def render_response(call: LLMCall) -> str:
     """What the model answered, for people: header facts, then text, reasoning and calls."""
     usage = call.usage
     if usage is None:
@@ -117,7 +117,7 @@ def render_response(call: LLMCall, latency_ms: float) -> str:
         f"model: {call.model or 'unknown'}",
         f"stop reason: {call.stop_reason or 'unknown'}",
         f"usage: {usage_text}",
-        f"latency: {latency_ms:.0f} ms",
+        f"latency: {call.latency_ms:.0f} ms",
         f"attempts: {call.attempts}",
         "",
     ]

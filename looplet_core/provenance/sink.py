@@ -235,7 +235,7 @@ class ProvenanceSink:
         self._last_text = call.text
         self._totals["llm_calls"] = self._totals.get("llm_calls", 0) + 1
         (self.path / fmt.response_path(call.index)).write_text(
-            fmt.render_response(call, call.latency_ms), encoding="utf-8"
+            fmt.render_response(call), encoding="utf-8"
         )
         files = {"prompt": fmt.prompt_path(call.index), "response": fmt.response_path(call.index)}
         self._line(
