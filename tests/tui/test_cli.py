@@ -1,0 +1,120 @@
+"""The command line: a one-line error for every bad input, a clear word when textual is missing."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from looplet_tui.__main__ import main
+
+
+def run_cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "looplet_tui", *args],
+        check=False,
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        timeout=60,
+    )
+
+
+def one_line_error(capsys: pytest.CaptureFixture[str], *args: str) -> str:
+    assert main(list(args)) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1, err  # exactly one line, no traceback
+    assert err.startswith("looplet-tui: ")
+    return err
+
+
+def test_missing_agent_file(capsys: pytest.CaptureFixture[str]) -> None:
+    assert "no such file: nowhere/agent.py" in one_line_error(capsys, "run", "nowhere/agent.py")
+
+
+def test_agent_file_without_the_factory(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    agent = tmp_path / "agent.py"
+    agent.write_text("x = 1\n")
+    err = one_line_error(capsys, "run", str(agent))
+    assert "has no make_agent()" in err and ":your_factory" in err
+    err = one_line_error(capsys, "run", f"{agent}:build")
+    assert "has no build()" in err
+
+
+def test_factory_that_returns_the_wrong_thing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    agent = tmp_path / "agent.py"
+    agent.write_text(
+        "def make_agent():\n    return [1, 2]\n"
+        "def partial():\n    return {'task': 'x'}\n"
+        "def broken():\n    raise RuntimeError('no key')\n"
+    )
+    assert "returned list; it must return a dict" in one_line_error(capsys, "run", str(agent))
+    assert "returned no llm, tools" in one_line_error(capsys, "run", f"{agent}:partial")
+    assert "raised RuntimeError: no key" in one_line_error(capsys, "run", f"{agent}:broken")
+
+
+def test_agent_file_that_fails_to_import(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    agent = tmp_path / "agent.py"
+    agent.write_text("import not_a_module_anywhere\n")
+    err = one_line_error(capsys, "run", str(agent))
+    assert "failed to import: ModuleNotFoundError" in err
+
+
+def test_module_factory_that_does_not_exist(capsys: pytest.CaptureFixture[str]) -> None:
+    assert "cannot import module 'no_such_pkg.agent'" in one_line_error(
+        capsys, "run", "no_such_pkg.agent:make"
+    )
+
+
+def test_replay_of_a_directory_that_is_not_a_trace(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert "is not a trace directory" in one_line_error(capsys, "replay", str(tmp_path))
+    assert "no such directory" in one_line_error(capsys, "replay", str(tmp_path / "gone"))
+
+
+def test_resume_without_a_known_agent(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    err = one_line_error(capsys, "resume", str(tmp_path))
+    assert "does not say which agent" in err and "--agent" in err
+    assert "no such checkpoint directory" in one_line_error(
+        capsys, "resume", str(tmp_path / "gone")
+    )
+
+
+def test_module_form_builds_the_demo_session() -> None:
+    from argparse import Namespace
+
+    from looplet_tui.cli import build_session
+    from looplet_tui.session import RunSession
+
+    session = build_session(
+        Namespace(command="run", target="looplet_tui.demo:make_agent", checkpoint_dir=None)
+    )
+    assert isinstance(session, RunSession)
+    assert "save_csv" in session.tools
+
+
+def test_friendly_message_when_textual_is_missing() -> None:
+    code = (
+        "import sys; sys.modules['textual'] = None; "
+        "from looplet_tui.__main__ import main; sys.exit(main(['demo']))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], check=False, capture_output=True, text=True, timeout=60
+    )
+    assert out.returncode == 2
+    assert 'pip install "looplet-lab[tui]"' in out.stderr
+    assert "Traceback" not in out.stderr
+
+
+def test_help_lists_every_command() -> None:
+    out = run_cli("--help")
+    assert out.returncode == 0
+    for command in ("demo", "run", "replay", "resume"):
+        assert command in out.stdout
