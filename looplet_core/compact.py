@@ -1,0 +1,334 @@
+"""Compaction: make the conversation the model is sent smaller, keeping it valid.
+
+A *stage* is any object with a ``name`` and ``compact(messages, ctx) -> Compacted``.  Three ship:
+
+* ``Prune(keep_last=3)`` clears the text of old tool results, oldest first, leaving a marker that
+  says what was there; the newest ``keep_last`` results are never touched.
+* ``Summarize(llm=None, keep_turns=2)`` makes one model call that replaces everything between the
+  task and the last ``keep_turns`` turns with a structured summary; if the call fails it changes
+  nothing and says why, so a chain falls through to its next stage.
+* ``Truncate(keep_turns=1)`` drops the oldest turns, leaving a marker.
+
+``compact_chain(*stages)`` runs stages in order until the prompt fits under the target.  Every
+stage's output is checked before it is used: the system prompt and the task (the first user
+message) must be unchanged and every tool call must still have its result (and every result its
+call), since OpenAI-compatible servers reject a conversation that breaks either.  A rewrite that
+fails the check is discarded and recorded, never sent.
+
+``Summarize`` lives in ``summarize.py``; the hooks that apply stages to a run, in
+``context_hooks.py``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from typing import Any, Protocol, runtime_checkable
+
+from looplet_core.errors import ConfigError
+from looplet_core.messages import Message
+from looplet_core.tokens import ContextMeter
+
+__all__ = [
+    "SUMMARY_PREFIX",
+    "CompactChain",
+    "CompactContext",
+    "Compacted",
+    "CompactionStage",
+    "Prune",
+    "Truncate",
+    "compact_chain",
+    "cut_points",
+    "default_compactor",
+    "head_length",
+    "pairing_problem",
+    "rewrite_problem",
+    "turn_starts",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class CompactContext:
+    """What a stage may use: the token ``target`` for the whole prompt, the run's ``meter`` (so
+    counts match ``Step.context``), the run's model ``llm`` and the ``window``."""
+
+    target: int
+    meter: ContextMeter
+    llm: Any = None
+    window: int | None = None
+
+    def costs(self, messages: Sequence[Message]) -> list[int]:
+        """Calibrated tokens of each message, reusing the meter's counts where it has them."""
+        meter = self.meter
+        return [meter.scale(raw) for raw in meter.message_costs(messages)]
+
+    def count(self, messages: Sequence[Message]) -> int:
+        """Calibrated tokens of the whole prompt these messages would make."""
+        meter = self.meter
+        return meter.overhead + meter.scale(sum(meter.message_costs(messages)))
+
+
+@dataclass(frozen=True, slots=True)
+class Compacted:
+    """A stage's result: the new message list and, in words, what it removed or why not.
+
+    ``stages`` is filled by chains: one JSON-safe record per stage that ran."""
+
+    messages: list[Message]
+    detail: str
+    stages: tuple[dict[str, Any], ...] = ()
+
+
+@runtime_checkable
+class CompactionStage(Protocol):
+    """A compaction strategy.  Return the input list itself to say "nothing to do"."""
+
+    @property
+    def name(self) -> str: ...
+
+    def compact(self, messages: Sequence[Message], ctx: CompactContext) -> Compacted: ...
+
+
+# -- the shape of a conversation ----------------------------------------------------------------
+
+
+def head_length(messages: Sequence[Message]) -> int:
+    """Messages that compaction must keep: leading system messages and the task (the first user
+    message).  Everything after them may be rewritten."""
+    for index, message in enumerate(messages):
+        if message.role == "user":
+            return index + 1
+        if message.role != "system":
+            return index
+    return len(messages)
+
+
+def cut_points(messages: Sequence[Message], start: int = 0) -> list[int]:
+    """Indices ``i >= start`` where ``messages[:i]`` has every tool call answered: cutting the
+    list there (dropping or summarising one side) cannot separate a call from its result."""
+    points: list[int] = []
+    open_ids: set[str] = set()
+    for index, message in enumerate(messages):
+        if index >= start and not open_ids and message.role != "tool":
+            points.append(index)
+        if message.role == "assistant":
+            open_ids = {call.id for call in message.tool_calls}
+        elif message.role == "tool":
+            open_ids.discard(message.tool_call_id or "")
+    if len(messages) >= start and not open_ids:
+        points.append(len(messages))
+    return points
+
+
+def turn_starts(messages: Sequence[Message], start: int) -> list[int]:
+    """Indices ``>= start`` of assistant messages: a turn is a reply and what answers it."""
+    return [i for i in range(start, len(messages)) if messages[i].role == "assistant"]
+
+
+def pairing_problem(messages: Sequence[Message]) -> str | None:
+    """Why a server would reject this tool-call pairing, or None if it is valid."""
+    open_ids: list[str] = []
+    for index, message in enumerate(messages):
+        if message.role == "tool":
+            if message.tool_call_id not in open_ids:
+                return f"message {index} is a tool result ({message.tool_call_id}) without its call"
+            open_ids.remove(message.tool_call_id)
+            continue
+        if open_ids:
+            return f"message {index} comes before the results of calls {open_ids}"
+        if message.role == "assistant":
+            open_ids = [call.id for call in message.tool_calls]
+    if open_ids:
+        return f"calls {open_ids} have no results"
+    return None
+
+
+def rewrite_problem(before: Sequence[Message], after: Sequence[Message]) -> str | None:
+    """Why ``after`` is not an acceptable compaction of ``before``, or None if it is."""
+    head = head_length(before)
+    if len(after) < head or any(a != b for a, b in zip(before[:head], after[:head], strict=False)):
+        return "it changed the system prompt or the task"
+    return pairing_problem(after)
+
+
+# -- stages -------------------------------------------------------------------------------------
+
+PRUNED_PREFIX = "[tool result cleared to save context"
+TRUNCATED_PREFIX = "[earlier conversation removed to fit the context window"
+SUMMARY_PREFIX = "[summary of earlier work, written to save context"
+_TRUNCATED_COUNT = re.compile(r"(\d+) messages? removed")
+
+
+class Prune:
+    """Clear the text of old tool results, oldest first, until the prompt fits.
+
+    The newest ``keep_last`` results are never cleared, nor results costing fewer than
+    ``min_tokens`` (clearing them would save less than the marker costs).  Each cleared result
+    keeps its message (so its call stays answered) with a marker naming the tool and the size of
+    what was removed, so the model knows it can call the tool again.  Results are ``tool``
+    messages, or in JSON tool mode the "Result of <tool> (<id>):" user messages the loop writes.
+    """
+
+    name = "prune"
+
+    def __init__(self, keep_last: int = 3, *, min_tokens: int = 40) -> None:
+        if keep_last < 0:
+            raise ConfigError(f"Prune keep_last must not be negative, got {keep_last}")
+        self.keep_last = keep_last
+        self.min_tokens = min_tokens
+
+    def compact(self, messages: Sequence[Message], ctx: CompactContext) -> Compacted:
+        head = head_length(messages)
+        results = [
+            (i, found)
+            for i in range(head, len(messages))
+            if (found := _result(messages[i])) is not None
+            and not found[1].startswith(PRUNED_PREFIX)
+        ]
+        candidates = results[: max(0, len(results) - self.keep_last)]
+        costs = ctx.costs(messages)
+        total = ctx.meter.overhead + sum(costs)
+        out = list(messages)
+        cleared: list[str] = []
+        for index, (header, body, tool, call_id) in candidates:
+            if total <= ctx.target:
+                break
+            if costs[index] < self.min_tokens:
+                continue
+            marker = (
+                f"{header}{PRUNED_PREFIX}: {tool} returned {len(body):,} characters here; "
+                "call it again if you need them]"
+            )
+            new = replace(out[index], content=marker)
+            total -= costs[index] - ctx.costs([new])[0]
+            out[index] = new
+            cleared.append(call_id or str(index))
+        if not cleared:
+            return Compacted(
+                list(messages),
+                f"no old tool result large enough to clear (the last {self.keep_last} are kept)",
+            )
+        return Compacted(out, f"cleared {len(cleared)} old tool result(s): {', '.join(cleared)}")
+
+
+_JSON_RESULT = re.compile(r"Result of (?P<tool>[^\s(]+) \((?P<id>[^)\n]*)\):\n")
+
+
+def _result(message: Message) -> tuple[str, str, str, str] | None:
+    """(header, body, tool, call id) when ``message`` carries a tool result, else None."""
+    if message.role == "tool":
+        return "", message.content, message.name or "the tool", message.tool_call_id or ""
+    if message.role == "user" and (found := _JSON_RESULT.match(message.content)):
+        header = found.group(0)
+        return header, message.content[len(header) :], found.group("tool"), found.group("id")
+    return None
+
+
+class Truncate:
+    """Drop the oldest turns (a reply and the results and notes that answer it) until the prompt
+    fits, always keeping the system prompt, the task and the newest ``keep_turns`` turns.
+
+    A marker after the task tells the model that earlier work was removed; repeated truncations
+    update that one marker instead of stacking new ones.  Summaries that ``Summarize`` left
+    after the task are kept too: they are small and hold what the dropped turns taught.  When
+    even the kept turns do not fit, the result is as small as the rules allow and the caller
+    sees it is still over target.
+    """
+
+    name = "truncate"
+
+    def __init__(self, keep_turns: int = 1) -> None:
+        if keep_turns < 1:
+            raise ConfigError(f"Truncate keep_turns must be at least 1, got {keep_turns}")
+        self.keep_turns = keep_turns
+
+    def compact(self, messages: Sequence[Message], ctx: CompactContext) -> Compacted:
+        head = start = head_length(messages)
+        pinned: list[Message] = []  # summaries, kept; an old marker is replaced by a new one
+        dropped_before = 0
+        while start < len(messages) and messages[start].content.startswith(
+            (SUMMARY_PREFIX, TRUNCATED_PREFIX)
+        ):
+            found = _TRUNCATED_COUNT.search(messages[start].content)
+            if messages[start].content.startswith(TRUNCATED_PREFIX):
+                dropped_before += int(found.group(1)) if found else 0
+            else:
+                pinned.append(messages[start])
+            start += 1
+        turns = turn_starts(messages, start)
+        if len(turns) <= self.keep_turns:
+            return Compacted(
+                list(messages),
+                f"only {len(turns)} turn(s) after the task; the last {self.keep_turns} are kept",
+            )
+        latest_cut = turns[-self.keep_turns]
+        points = [p for p in cut_points(messages, start) if start < p <= latest_cut]
+        costs = ctx.costs(messages)
+        kept = ctx.meter.overhead + sum(costs[:head]) + sum(ctx.costs(pinned))
+        suffix = [0] * (len(messages) + 1)
+        for i in range(len(messages) - 1, -1, -1):
+            suffix[i] = suffix[i + 1] + costs[i]
+        chosen = latest_cut
+        for cut in points:
+            marker = self._marker(dropped_before + cut - start)
+            if kept + ctx.costs([marker])[0] + suffix[cut] <= ctx.target:
+                chosen = cut
+                break
+        marker = self._marker(dropped_before + chosen - start)
+        out = [*messages[:head], *pinned, marker, *messages[chosen:]]
+        return Compacted(out, f"removed the oldest {chosen - start} message(s) after the task")
+
+    @staticmethod
+    def _marker(count: int) -> Message:
+        return Message(
+            "user",
+            f"{TRUNCATED_PREFIX}: {count} messages removed so far. The task "
+            "above still stands; continue from the most recent messages below.]",
+        )
+
+
+class CompactChain:
+    """Stages run in order until the prompt fits under the target; see the module docstring."""
+
+    def __init__(self, *stages: CompactionStage) -> None:
+        if not stages:
+            raise ConfigError("compact_chain needs at least one stage")
+        self.stages = stages
+        self.name = "+".join(stage.name for stage in stages)
+
+    def compact(self, messages: Sequence[Message], ctx: CompactContext) -> Compacted:
+        current = list(messages)
+        tokens = ctx.count(current)
+        records: list[dict[str, Any]] = []
+        for stage in self.stages:
+            if tokens <= ctx.target:
+                break
+            out = stage.compact(current, ctx)
+            record: dict[str, Any] = {
+                "stage": stage.name,
+                "detail": out.detail,
+                "tokens_before": tokens,
+                "messages_before": len(current),
+            }
+            problem = None if out.messages is current else rewrite_problem(current, out.messages)
+            if problem is not None:
+                record.update(rejected=problem, tokens_after=tokens, messages_after=len(current))
+            else:
+                after = ctx.count(out.messages) if out.messages is not current else tokens
+                record.update(tokens_after=after, messages_after=len(out.messages))
+                if out.messages != current:
+                    current, tokens = out.messages, after
+            records.append(record)
+        detail = "; ".join(f"{r['stage']}: {r.get('rejected') or r['detail']}" for r in records)
+        return Compacted(current, detail or "already under target", tuple(records))
+
+
+def compact_chain(*stages: CompactionStage) -> CompactChain:
+    """``compact_chain(Prune(), Summarize(), Truncate())``: try the gentlest stage first."""
+    return CompactChain(*stages)
+
+
+def default_compactor() -> CompactChain:
+    """Prune then Truncate: no model call, so compaction costs nothing and cannot fail."""
+    return CompactChain(Prune(), Truncate())

@@ -1,0 +1,154 @@
+"""Token estimators: turn text into a token count, fast or exact.
+
+``HeuristicEstimator`` is the fast default: it splits text the way BPE tokenisers pre-split it
+(words, numbers, punctuation runs, whitespace) and prices each piece from its shape, which tracks
+``tiktoken``'s ``cl100k_base`` within a few percent on agent prompts (code, JSON, logs, prose),
+where characters/4 is off by up to half.  ``TiktokenEstimator`` uses ``tiktoken`` itself.
+``default_estimator()`` picks tiktoken when it is installed *and* its encoding loads (tiktoken
+downloads encodings on first use, so offline it degrades to the heuristic).
+
+Any object with ``name`` and ``count(text) -> int`` can be ``LoopConfig.token_estimator``.
+"""
+
+from __future__ import annotations
+
+import importlib
+import re
+from typing import Any, Protocol
+
+from looplet_core.errors import ConfigError
+
+__all__ = ["HeuristicEstimator", "TiktokenEstimator", "TokenEstimator", "default_estimator"]
+
+
+class TokenEstimator(Protocol):
+    """Anything with ``count(text) -> int``; ``name`` says which one made a figure."""
+
+    @property
+    def name(self) -> str: ...
+
+    def count(self, text: str) -> int: ...
+
+
+_PIECE = re.compile(
+    r"'(?:[sdmtSDMT]|ll|ve|re)"  # English contractions
+    r"|(?:[^\r\n\w]|_)?(?:[A-Z]?[a-z]+|[A-Z]+(?![a-z])|[^\W\d_A-Za-z]+)"  # a word or camel hump
+    r"|\d{1,3}"  # numbers go in groups of three digits
+    r"| ?(?:[^\s\w]|_)+[\r\n]*"  # a run of punctuation
+    r"|\s+"
+)
+_WIDE = "\u2e80"  # CJK and later scripts: about one token per character
+
+
+class HeuristicEstimator:
+    """Fast, dependency-free estimate shaped after BPE pre-tokenisation (see the module docstring).
+
+    A short word with its leading space is one token; long words, camel humps, all-caps runs and
+    mixed punctuation cost more; whitespace runs and 1-3 digit groups cost one.  The constants
+    were fitted on Python source and docs against ``cl100k_base`` and checked on other text.
+    """
+
+    name = "heuristic"
+
+    def count(self, text: str) -> int:
+        if len(text) <= _SHORT:  # short texts (results, calls) repeat: remember them whole
+            known = _SHORT_COUNTS.get(text)
+            if known is None:
+                known = _SHORT_COUNTS[text] = self._count(text)
+                if len(_SHORT_COUNTS) > _PieceCosts.limit:
+                    _SHORT_COUNTS.clear()
+            return known
+        return self._count(text)
+
+    @staticmethod
+    def _count(text: str) -> int:
+        return round(sum(map(_COSTS.__getitem__, _PIECE.findall(text))))
+
+
+def _piece_cost(piece: str) -> float:
+    last = piece[-1]
+    if last.isalpha():
+        return _word_cost(piece)
+    if last.isdigit() or piece.isspace():
+        return 1.0
+    marks = piece.strip()
+    size = len(marks)
+    if size <= 2:
+        return 1.0
+    if marks.count(marks[0]) == size:  # "=====" and the like merge well
+        return 1.0 + size / 10.0
+    return (size - 0.5) / 1.7
+
+
+class _PieceCosts(dict[str, float]):
+    """The cost of each distinct piece, worked out once.  Pieces repeat a great deal (common
+    words, indentation, JSON punctuation), so counting is mostly a regex scan and a dict lookup
+    per piece, both in C.  Bounded: past the limit, new pieces are priced but not kept."""
+
+    limit = 32_768
+
+    def __missing__(self, piece: str) -> float:
+        cost = _piece_cost(piece)
+        if len(self) < self.limit:
+            self[piece] = cost
+        return cost
+
+
+_COSTS = _PieceCosts()
+_SHORT = 64
+_SHORT_COUNTS: dict[str, int] = {}
+
+
+def _word_cost(piece: str) -> float:
+    lead = 0 if piece[0].isalpha() else 1
+    size = len(piece) - lead
+    glued = lead == 1 and piece[0] != " "  # punctuation glued to a word is often its own token
+    if not piece.isascii():
+        wide = sum(1 for ch in piece if ch >= _WIDE)
+        return 1.1 * wide + (size - wide) / 3.0 + glued
+    if size > 1 and piece.isupper():
+        return 0.4 + size / 3.5 + 0.3 * glued
+    if lead and not glued:
+        return 1.0 if size <= 7 else 1.0 + (size - 7) / 10.0
+    return 1.0 if size <= 5 else 1.0 + (size - 5) / 6.0
+
+
+class TiktokenEstimator:
+    """Exact counts for OpenAI tokenizers, via the optional ``tiktoken`` package.
+
+    Raises ``ConfigError`` when tiktoken is missing or cannot load ``encoding`` (it downloads
+    encodings on first use; offline, point ``TIKTOKEN_CACHE_DIR`` at a directory that holds them).
+    """
+
+    def __init__(self, encoding: str = "cl100k_base") -> None:
+        try:
+            module: Any = importlib.import_module("tiktoken")
+        except ImportError as exc:
+            raise ConfigError("TiktokenEstimator needs the tiktoken package") from exc
+        try:
+            self._encoding: Any = module.get_encoding(encoding)
+        except Exception as exc:  # tiktoken raises whatever its download raised
+            raise ConfigError(
+                f"tiktoken could not load the {encoding!r} encoding ({type(exc).__name__}: "
+                f"{exc}); it downloads encodings on first use, so offline set "
+                "TIKTOKEN_CACHE_DIR to a directory that holds them"
+            ) from exc
+        self.name = f"tiktoken:{encoding}"
+
+    def count(self, text: str) -> int:
+        return len(self._encoding.encode_ordinary(text))
+
+
+_default: TokenEstimator | None = None
+
+
+def default_estimator() -> TokenEstimator:
+    """tiktoken when it is installed and its encoding loads, else the heuristic; decided once
+    per process, so a missing encoding costs one failed attempt, not one per run."""
+    global _default
+    if _default is None:
+        try:
+            _default = TiktokenEstimator()
+        except ConfigError:
+            _default = HeuristicEstimator()
+    return _default

@@ -1,0 +1,258 @@
+"""``ContextMeter``: the token accounting behind ``Step.context``, by role, at flat cost per step.
+
+The meter prices the prompt the loop sends without re-reading the history: it keeps a per-message
+count for the run's conversation and running totals by role, so each step prices only the
+messages appended since the last one.  Only ``Conversation.replace`` (compaction) makes it start
+over, and even then messages that survived the rewrite keep their counts.
+
+No estimator (``estimators.py``) knows the tokenizer of every model, so the meter calibrates: when
+the server reports the prompt's real size (``usage.input_tokens``), the ratio of real to estimated
+scales later estimates until the next report.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any, TypeGuard
+
+from looplet_core.budget import ContextBudget
+from looplet_core.errors import ConfigError
+from looplet_core.estimators import TokenEstimator, default_estimator
+from looplet_core.messages import Conversation, Message
+from looplet_core.records import ContextStats
+
+if TYPE_CHECKING:
+    from looplet_core.state import LoopConfig
+
+__all__ = ["ROLES", "ContextMeter", "default_estimator"]
+
+ROLES: tuple[str, ...] = ("system", "tools", "user", "assistant", "tool")
+"""The keys of ``ContextStats.by_role``: "tools" are the tool schemas, "tool" the tool results."""
+
+MESSAGE_OVERHEAD = 4  # role and delimiters of the chat format around each message
+TOOL_CALL_OVERHEAD = 8  # id, type and function wrapper of one tool call
+TOOL_SCHEMA_OVERHEAD = 8  # the wrapper around each tool definition
+REPLY_PRIMING = 3  # the tokens that open the assistant's reply
+_RATIO_LIMITS = (0.25, 4.0)  # a report further off than this is a broken report, not a tokenizer
+
+
+class ContextMeter:
+    """Prices prompts by role for one run, incrementally; see the module docstring.
+
+    ``window`` is the model's context window (None when unknown: percentages and tiers are then
+    not computed); a ``budget`` with its own window supplies it.  ``budget`` (default
+    ``ContextBudget()``) classifies totals into tiers.  ``ratio`` is the calibration factor
+    learned from the last reported usage.
+    """
+
+    def __init__(
+        self,
+        estimator: TokenEstimator | None = None,
+        *,
+        window: int | None = None,
+        budget: ContextBudget | None = None,
+    ) -> None:
+        if window is not None and not _positive_int(window):
+            raise ConfigError(f"context window must be a positive token count, got {window!r}")
+        budget = budget if budget is not None else ContextBudget()
+        self.window = window if window is not None else budget.window
+        self.budget = budget.with_window(self.window)
+        self.estimator = estimator if estimator is not None else default_estimator()
+        self.ratio = 1.0
+        self._conversation: Conversation | None = None
+        self._revision = -1
+        self._messages: list[Message] = []  # the messages counted, in conversation order
+        self._counts: list[int] = []  # raw count of each, parallel to _messages
+        self._totals: dict[str, int] = dict.fromkeys(ROLES, 0)  # raw totals of _messages
+        self._tools: Sequence[Mapping[str, Any]] = ()
+        self._tools_raw = 0
+        self._last_raw: dict[str, int] | None = None
+        self._last: tuple[int, float, ContextStats] | None = None  # length, ratio, stats
+
+    # -- pricing --------------------------------------------------------------------------------
+
+    def message_tokens(self, message: Message) -> int:
+        """Uncalibrated tokens of one message, framing included.
+
+        Call ids are priced by length (random strings tokenise at about three characters a
+        token), so that what the estimator sees repeats from call to call and stays cheap."""
+        text = message.content
+        framing = MESSAGE_OVERHEAD
+        for call in message.tool_calls:
+            text = f"{text} {call.tool} {call.args!r}"
+            framing += TOOL_CALL_OVERHEAD + (len(call.id) + 2) // 3
+        if message.tool_call_id:
+            framing += (len(message.tool_call_id) + 2) // 3
+        return framing + self.estimator.count(text)
+
+    def tools_tokens(self, tools: Sequence[Mapping[str, Any]]) -> int:
+        """Uncalibrated tokens of the tool schemas; cached while the same list is sent."""
+        if tools is not self._tools:
+            text = json.dumps(list(tools), ensure_ascii=False, default=str) if tools else ""
+            self._tools = tools
+            self._tools_raw = (
+                TOOL_SCHEMA_OVERHEAD * len(tools) + self.estimator.count(text) if tools else 0
+            )
+        return self._tools_raw
+
+    def message_costs(self, messages: Sequence[Message]) -> list[int]:
+        """Uncalibrated tokens of each message, reusing the counts the meter already holds for
+        messages of the run's conversation (compaction plans with this; it prices only the
+        messages it has never seen)."""
+        known = {id(m): c for m, c in zip(self._messages, self._counts, strict=True)}
+        return [known.get(id(m)) or self.message_tokens(m) for m in messages]
+
+    def count(self, messages: Sequence[Message], tools: Sequence[Mapping[str, Any]] = ()) -> int:
+        """Calibrated total of a whole prompt, counted from scratch."""
+        raw = sum(self.message_costs(messages)) + REPLY_PRIMING
+        return self.scale(raw + self.tools_tokens(tools))
+
+    @property
+    def last_tools(self) -> Sequence[Mapping[str, Any]]:
+        """The tool schemas of the last prompt measured (what ``overhead`` prices)."""
+        return self._tools
+
+    def scale(self, raw: int) -> int:
+        """Apply the calibration learned from reported usage to a raw estimate."""
+        return round(raw * self.ratio)
+
+    @property
+    def overhead(self) -> int:
+        """Calibrated tokens every prompt pays besides its messages: the last tool schemas sent
+        and the reply priming.  Compaction strategies plan with it."""
+        return self.scale(self._tools_raw + REPLY_PRIMING)
+
+    # -- the run's prompts ------------------------------------------------------------------------
+
+    def measure(
+        self,
+        messages: Sequence[Message],
+        tools: Sequence[Mapping[str, Any]] = (),
+        conversation: Conversation | None = None,
+    ) -> ContextStats:
+        """Estimate the prompt ``messages`` + ``tools``.
+
+        When ``messages`` is a view of ``conversation`` taken since its last rewrite, only the
+        messages appended since the previous call are priced; any other list is priced whole.
+        """
+        if conversation is not None and conversation.is_current(messages):
+            last = self._last
+            if (
+                last is not None
+                and conversation is self._conversation
+                and conversation.revision == self._revision
+                and tools is self._tools
+                and len(messages) == last[0]
+                and self.ratio == last[1]
+            ):
+                return last[2]  # measured again after hooks that changed nothing: no work
+            raw = self._sync(conversation, len(messages))
+        else:
+            raw = dict.fromkeys(ROLES, 0)
+            for message in messages:
+                raw[message.role] += self.message_tokens(message)
+        raw["tools"] = self.tools_tokens(tools)
+        raw["assistant"] += REPLY_PRIMING
+        self._last_raw = raw
+        ratio = self.ratio
+        by_role = raw if ratio == 1.0 else {role: round(t * ratio) for role, t in raw.items()}
+        stats = self._stats(by_role, sum(by_role.values()), measured=False)
+        self._last = (len(messages), ratio, stats) if conversation is not None else None
+        return stats
+
+    def observe(self, input_tokens: int) -> ContextStats | None:
+        """The server reported the size of the prompt last measured: return the measured stats
+        (the by-role split is the estimate's, scaled to the reported total) and calibrate."""
+        raw = self._last_raw
+        if raw is None or input_tokens <= 0:
+            return None
+        raw_total = sum(raw.values())
+        if raw_total > 0:
+            low, high = _RATIO_LIMITS
+            self.ratio = min(high, max(low, input_tokens / raw_total))
+        return self._stats(_apportion(raw, input_tokens), input_tokens, measured=True)
+
+    def note_overflow(self) -> None:
+        """The server rejected the prompt last measured as too long: it was bigger than the
+        window, so raise the calibration until the estimate says so too."""
+        raw = self._last_raw
+        if raw is None or self.window is None:
+            return
+        raw_total = sum(raw.values())
+        if raw_total > 0 and self.scale(raw_total) <= self.window:
+            self.ratio = min(_RATIO_LIMITS[1], (self.window + 1) / raw_total)
+
+    def tier(self, total: int) -> str:
+        return self.budget.tier(total)
+
+    @classmethod
+    def for_run(cls, config: LoopConfig, llm: object = None) -> ContextMeter:
+        """The meter of a run: window from the config, else the budget's own, else the
+        backend's ``context_window`` attribute."""
+        window = config.context_window
+        if window is None and config.context_budget is not None:
+            window = config.context_budget.window
+        if window is None:
+            reported: object = getattr(llm, "context_window", None)
+            if _positive_int(reported):
+                window = reported
+        return cls(config.token_estimator, window=window, budget=config.context_budget)
+
+    def _stats(self, by_role: dict[str, int], total: int, *, measured: bool) -> ContextStats:
+        return ContextStats(
+            by_role=by_role,
+            total=total,
+            window=self.window,
+            measured=measured,
+            tier=self.tier(total),
+        )
+
+    def _sync(self, conversation: Conversation, length: int) -> dict[str, int]:
+        """Bring the tally up to ``length`` messages of ``conversation``; raw totals by role."""
+        if conversation is not self._conversation or conversation.revision != self._revision:
+            self._restart(conversation)
+        messages, counts, totals = self._messages, self._counts, self._totals
+        for index in range(len(messages), length):
+            message = conversation[index]
+            tokens = self.message_tokens(message)
+            messages.append(message)
+            counts.append(tokens)
+            totals[message.role] += tokens
+        out = dict(totals)
+        for index in range(length, len(messages)):  # a view shorter than what was counted
+            out[messages[index].role] -= counts[index]
+        return out
+
+    def _restart(self, conversation: Conversation) -> None:
+        """A new conversation or a rewrite: recount, reusing counts of messages that survived."""
+        old = self._messages  # alive until we return, so no id in `known` is reused
+        known = {id(m): c for m, c in zip(old, self._counts, strict=True)}
+        self._messages, self._counts = [], []
+        self._totals = dict.fromkeys(ROLES, 0)
+        self._conversation = conversation
+        self._revision = conversation.revision
+        for message in conversation:
+            tokens = known.get(id(message))
+            if tokens is None:
+                tokens = self.message_tokens(message)
+            self._messages.append(message)
+            self._counts.append(tokens)
+            self._totals[message.role] += tokens
+
+
+def _positive_int(value: object) -> TypeGuard[int]:
+    return isinstance(value, int) and not isinstance(value, bool) and value > 0
+
+
+def _apportion(raw: dict[str, int], total: int) -> dict[str, int]:
+    """Split ``total`` in proportion to ``raw`` so that the parts add up exactly."""
+    raw_total = sum(raw.values())
+    if raw_total <= 0:
+        return dict.fromkeys(raw, 0) | {"user": total}
+    shares = {role: tokens * total / raw_total for role, tokens in raw.items()}
+    out = {role: int(share) for role, share in shares.items()}
+    short = total - sum(out.values())
+    for role in sorted(shares, key=lambda r: shares[r] - out[r], reverse=True)[:short]:
+        out[role] += 1
+    return out
