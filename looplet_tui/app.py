@@ -142,14 +142,14 @@ class DebuggerApp(App[int]):
         yield Footer()
 
     def on_mount(self) -> None:
-        header = self.query_one(RunHeader)
+        header = self.main.query_one(RunHeader)
         header.title = self.session.title
         header.replay = isinstance(self.session, ReplaySession)
-        gauge = self.query_one(ContextGauge)
+        gauge = self.main.query_one(ContextGauge)
         gauge.warn_at, gauge.compact_at = self.session.thresholds
-        self.query_one(StepTimeline).timings = self.timings
-        self.query_one(StepDetails).timings = self.timings
-        self.query_one(StepTimeline).focus()
+        self.main.query_one(StepTimeline).timings = self.timings
+        self.main.query_one(StepDetails).timings = self.timings
+        self.main.query_one(StepTimeline).focus()
         if self.breakpoints_problem:
             self.notify(self.breakpoints_problem, severity="error", markup=False)
         self.controller.on_change = self._post_update
@@ -192,13 +192,25 @@ class DebuggerApp(App[int]):
 
     # -- redrawing ------------------------------------------------------------------------------
 
+    @property
+    def main(self) -> Screen[object]:
+        """The debugger's own screen, under any dialog on top (``App.query_one`` would search
+        the dialog)."""
+        return self.screen_stack[0]
+
+    @property
+    def _main_screen_up(self) -> bool:
+        """False while the app is starting or closing: updates then have nowhere to go."""
+        return bool(self.screen_stack) and bool(self.main.query("#details"))
+
     def on_debugger_app_run_updated(self, _: RunUpdated) -> None:
         self.controller.acknowledge()
-        self._refresh()
+        if self._main_screen_up:
+            self._refresh()
 
     def _refresh(self) -> None:
         ctl = self.controller
-        header = self.query_one(RunHeader)
+        header = self.main.query_one(RunHeader)
         header.run_state = ctl.run_state
         header.step = ctl.steps_done
         header.max_steps = ctl.max_steps
@@ -207,15 +219,15 @@ class DebuggerApp(App[int]):
         header.tokens_in, header.tokens_out = usage.input_tokens, usage.output_tokens
         header.elapsed = ctl.elapsed
         header.detail = self._detail()
-        timeline = self.query_one(StepTimeline)
+        timeline = self.main.query_one(StepTimeline)
         pause = (ctl.pause_point, len(ctl.approvals))
         if pause != self._last_pause and (ctl.pause_point or ctl.approvals):
             timeline.follow = True  # a debugger shows where it stopped
         self._last_pause = pause
         timeline.sync()
-        self.query_one(ApprovalCard).requests = tuple(ctl.approvals)
+        self.main.query_one(ApprovalCard).requests = tuple(ctl.approvals)
         if len(ctl.approvals) > self._approvals_seen:
-            self.query_one(StepDetails).switch("tool")
+            self.main.query_one(StepDetails).switch("tool")
         self._approvals_seen = len(ctl.approvals)
         self.refresh_bindings()
 
@@ -236,11 +248,12 @@ class DebuggerApp(App[int]):
         return live.activity if live is not None else ""
 
     def _tick(self) -> None:
-        if not self.controller.finished:
-            self.query_one(RunHeader).elapsed = self.controller.elapsed
+        if not self.controller.finished and self._main_screen_up:
+            self.main.query_one(RunHeader).elapsed = self.controller.elapsed
 
     def on_step_timeline_selected(self, message: StepTimeline.Selected) -> None:
-        self._show(message.row)
+        if self._main_screen_up:
+            self._show(message.row)
 
     def _show(self, row: Row | None) -> None:
         ctl = self.controller
@@ -252,8 +265,8 @@ class DebuggerApp(App[int]):
             version = None
         if isinstance(row, Step):
             self._load_prompt(row)
-        self.query_one(StepDetails).show_row(row, version)
-        gauge = self.query_one(ContextGauge)
+        self.main.query_one(StepDetails).show_row(row, version)
+        gauge = self.main.query_one(ContextGauge)
         samples = ctl.samples
         gauge.history = tuple(s.stats.total if s.stats else None for s in samples)
         if isinstance(row, Marker):
@@ -327,16 +340,16 @@ class DebuggerApp(App[int]):
         self.exit(0)
 
     def action_tab(self, tab: str) -> None:
-        self.query_one(StepDetails).switch(tab)
+        self.main.query_one(StepDetails).switch(tab)
 
     def action_toggle_fold(self) -> None:
-        pane = self.query_one(StepDetails).prompt_pane
+        pane = self.main.query_one(StepDetails).prompt_pane
         pane.folded = not pane.folded
 
     # -- actions: breakpoints -------------------------------------------------------------------
 
     def action_toggle_breakpoint(self) -> None:
-        row = self.query_one(StepTimeline).selected
+        row = self.main.query_one(StepTimeline).selected
         step = row.step if isinstance(row, Live) else row
         tool = step.tool if isinstance(step, Step) else None
         if tool is None:
@@ -345,7 +358,7 @@ class DebuggerApp(App[int]):
         added = self.controller.breakpoints.toggle_tool(tool)
         verb = "Breakpoint set: before" if added else "Breakpoint removed from"
         self.notify(f"{verb} every {tool} call", markup=False)
-        self.query_one(StepTimeline).refresh()
+        self.main.query_one(StepTimeline).refresh()
 
     def action_breakpoints(self) -> None:
         from looplet_tui.screens.breakpoints import BreakpointsScreen
@@ -356,12 +369,12 @@ class DebuggerApp(App[int]):
         )
 
     def _redraw_timeline(self) -> None:
-        self.query_one(StepTimeline).refresh()
+        self.main.query_one(StepTimeline).refresh()
 
     # -- actions: approvals ---------------------------------------------------------------------
 
     def _decide(self, decide: Callable[[], None]) -> None:
-        card = self.query_one(ApprovalCard)
+        card = self.main.query_one(ApprovalCard)
         try:
             decide()
         except (ApprovalError, LookupError) as exc:
@@ -399,23 +412,23 @@ class DebuggerApp(App[int]):
     # -- actions: search, help, palette ---------------------------------------------------------
 
     def action_search(self) -> None:
-        search = self.query_one("#search", Input)
+        search = self.main.query_one("#search", Input)
         search.add_class("-open")
         search.focus()
 
     def on_input_changed(self, event: Input.Changed) -> None:
         if event.input.id == "search":
-            self.query_one(StepTimeline).search(event.value, include_current=True)
+            self.main.query_one(StepTimeline).search(event.value, include_current=True)
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
-        if event.input.id == "search" and not self.query_one(StepTimeline).search(event.value):
+        if event.input.id == "search" and not self.main.query_one(StepTimeline).search(event.value):
             self.notify(f"No step matches {event.value!r}", severity="warning", markup=False)
 
     def action_close_search(self) -> None:
-        search = self.query_one("#search", Input)
+        search = self.main.query_one("#search", Input)
         if search.has_class("-open"):
             search.remove_class("-open")
-            self.query_one(StepTimeline).focus()
+            self.main.query_one(StepTimeline).focus()
 
     def action_help(self) -> None:
         from looplet_tui.screens.help import HelpScreen

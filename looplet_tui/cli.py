@@ -96,15 +96,7 @@ def replay_session(path: Path) -> ReplaySession:
         raise SessionError(f"{path} is not a trace directory (it has no manifest.json)")
     try:
         reader = TraceReader(path)
-        events = [
-            Event(
-                EventKind(record["kind"]),
-                reader.run_id,
-                int(record.get("step") or 0),
-                dict(record.get("data") or {}),
-            )
-            for record in reader.events({"compaction"})
-        ]
+        events = [_event(reader.run_id, record) for record in reader.events({"compaction"})]
     except (TraceError, ValueError, KeyError) as exc:
         raise SessionError(str(exc)) from None
     task = reader.task
@@ -116,6 +108,18 @@ def replay_session(path: Path) -> ReplaySession:
         breakpoints_file=path / "breakpoints.json",
         result=_result(reader),
         load_prompt=reader.prompt,
+    )
+
+
+def _event(run_id: str, record: dict[str, Any]) -> Event:
+    """An event from a trace's log, whose lines hold the event's data beside its header."""
+    data = {k: v for k, v in record.items() if k not in ("kind", "seq", "time", "step")}
+    return Event(
+        EventKind(record["kind"]),
+        run_id,
+        int(record.get("step") or 0),
+        data,
+        float(record.get("time") or 0.0),
     )
 
 

@@ -176,3 +176,16 @@ async def test_timeline_marks_steps_whose_tool_has_a_breakpoint() -> None:
             for i in range(timeline.row_count)
         ]
         assert marked[:2] == [False, True]
+
+
+async def test_the_run_keeps_updating_underneath_an_open_dialog() -> None:
+    app = app_for(SCRIPT, start_paused=False, delay=0.05)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("B")
+        await pilot.pause()
+        assert isinstance(app.screen, BreakpointsScreen)
+        await until(pilot, lambda: app.controller.finished, "the end, with the dialog open")
+        await pilot.pause(1.1)  # the header's clock ticks too
+        await pilot.press("escape")
+        await pilot.pause()
+        assert "DONE" in screen_text(app)
