@@ -17,9 +17,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import Any, cast
 
 from looplet_core.errors import ApprovalError
+from looplet_core.messages import optional
 
 __all__ = ["ApprovalDecision", "ApprovalRequest", "Approver"]
 
@@ -46,6 +47,9 @@ class ApprovalRequest:
     message: str = ""
     decided_by: str = ""
     scope: str = "once"
+    match: dict[str, str] | None = None
+    """With scope ``always``: remember the decision only for calls whose arguments match these
+    regular expressions (``{"path": r"data/.*"}``, full match); None means any arguments."""
     extra: dict[str, Any] = field(default_factory=dict[str, Any])
     validator: Callable[[dict[str, Any]], str | None] | None = field(
         default=None, repr=False, compare=False
@@ -66,13 +70,20 @@ class ApprovalRequest:
         self.decided_by = by
 
     def approve(
-        self, args: dict[str, Any] | None = None, *, by: str = "caller", scope: str = "once"
+        self,
+        args: dict[str, Any] | None = None,
+        *,
+        by: str = "caller",
+        scope: str = "once",
+        match: dict[str, str] | None = None,
     ) -> None:
         """Run the call; ``args`` replaces the arguments (validated against the tool's schema).
 
-        Invalid edited arguments raise ``ApprovalError`` and leave the request undecided, so the
-        approver can correct them.
+        ``scope="always"`` approves later calls of this tool too (only those matching ``match``,
+        when given).  Invalid edited arguments raise ``ApprovalError`` and leave the request
+        undecided, so the approver can correct them.
         """
+        _check_scope(scope, match)
         if args is not None and self.validator is not None:
             problem = self.validator(dict(args))
             if problem is not None:
@@ -80,12 +91,23 @@ class ApprovalRequest:
         self._decide(ApprovalDecision.APPROVE, by)
         self.edited_args = dict(args) if args is not None else None
         self.scope = scope
+        self.match = match
 
-    def deny(self, message: str = "", *, by: str = "caller", scope: str = "once") -> None:
-        """Do not run the call; ``message`` is what the model is told."""
+    def deny(
+        self,
+        message: str = "",
+        *,
+        by: str = "caller",
+        scope: str = "once",
+        match: dict[str, str] | None = None,
+    ) -> None:
+        """Do not run the call; ``message`` is what the model is told.  ``scope="always"`` denies
+        later calls of this tool too (those matching ``match``, when given)."""
+        _check_scope(scope, match)
         self._decide(ApprovalDecision.DENY, by)
         self.message = message
         self.scope = scope
+        self.match = match
 
     def stop(self, message: str = "", *, by: str = "caller") -> None:
         """Do not run the call and end the run."""
@@ -106,6 +128,7 @@ class ApprovalRequest:
             "message": self.message,
             "decided_by": self.decided_by,
             "scope": self.scope,
+            "match": self.match,
             "extra": self.extra,
         }
 
@@ -121,12 +144,22 @@ class ApprovalRequest:
             dangerous=bool(data.get("dangerous", True)),
             requested_by=str(data.get("requested_by") or ""),
             decision=ApprovalDecision(decision) if decision else None,
-            edited_args=data.get("edited_args"),
+            edited_args=cast(
+                dict[str, Any] | None, optional(data.get("edited_args"), dict, "edited_args")
+            ),
             message=str(data.get("message") or ""),
             decided_by=str(data.get("decided_by") or ""),
             scope=str(data.get("scope") or "once"),
+            match=cast(dict[str, str] | None, optional(data.get("match"), dict, "match")),
             extra=dict(data.get("extra") or {}),
         )
+
+
+def _check_scope(scope: str, match: dict[str, str] | None) -> None:
+    if scope not in ("once", "always"):
+        raise ApprovalError(f"approval scope must be 'once' or 'always', got {scope!r}")
+    if match is not None and scope != "always":
+        raise ApprovalError("an argument pattern (match=...) needs scope='always'")
 
 
 Approver = Callable[[ApprovalRequest], None]

@@ -17,11 +17,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from looplet_core.approval import ApprovalDecision, ApprovalRequest
+from looplet_core.approval_hooks import recall_approval, remember_approval
 from looplet_core.backends.base import DeltaCallback, LLMResponse, ToolSchema
 from looplet_core.cancel import CancelToken
+from looplet_core.context_hooks import ContextExhausted, compact_after_overflow
 from looplet_core.decisions import Allow, AskApproval, Continue, Deny, InjectContext, Stop
 from looplet_core.errors import (
     BackendError,
+    ContextLengthError,
     HookError,
     RateLimitError,
     ScriptExhaustedError,
@@ -31,11 +34,19 @@ from looplet_core.events import Event, EventKind
 from looplet_core.hooks import HookSet
 from looplet_core.messages import Message, ToolCall
 from looplet_core.prompt import Prompt
-from looplet_core.records import ErrorKind, HookDecision, LLMCall, StopReason, ToolResult
+from looplet_core.records import (
+    ContextStats,
+    ErrorKind,
+    HookDecision,
+    LLMCall,
+    StopReason,
+    ToolResult,
+)
 from looplet_core.state import DefaultState, LoopConfig
 from looplet_core.step import LoopResult, Step, StepStatus
 from looplet_core.taskprompt import BUILTIN_DONE_SCHEMA, initial_messages
 from looplet_core.textcalls import parse_tool_calls
+from looplet_core.tokens import ContextMeter
 from looplet_core.tools import BaseToolRegistry, ToolContext, ToolSpec, result_to_text
 
 __all__ = ["CallModel", "Engine", "RunTool", "Sleep"]
@@ -89,12 +100,20 @@ class Engine:
         state: DefaultState,
         hooks: Sequence[object],
         cancel: CancelToken,
+        llm: object = None,
     ) -> None:
         self.tools = tools
         self.task = task
         self.config = config
         self.state = state
         self.hooks = HookSet.build(hooks)
+        self.llm = llm
+        self._hook_objects = tuple(hooks)
+        self.meter = ContextMeter.for_run(config, llm)
+        self.meter.ratio = state.context_ratio
+        """Prices every prompt by role for ``Step.context`` (docs/context.md)."""
+        self._context: ContextStats | None = state.current_context
+        self._overflow_note = ""
         self.cancel = cancel
         self.limit = config.max_steps
         if state.max_steps is not None:
@@ -116,6 +135,8 @@ class Engine:
         self._skipped: list[ToolCall] = []
         self.listeners: list[Callable[[Step], None]] = []
         """Called with every step just before it is yielded (checkpointing plugs in here)."""
+        self.finish_listeners: list[Callable[[LoopResult], None]] = []
+        """Called with the result when the run ends or pauses (checkpointing saves the end)."""
 
     # -- events ---------------------------------------------------------------------------------
 
@@ -209,6 +230,8 @@ class Engine:
             llm_calls=st.llm_calls,
         )
         st.result = result
+        for listener in self.finish_listeners:
+            listener(result)
         self.emit(
             EventKind.RUN_END,
             stop_reason=finish.reason.value,
@@ -222,8 +245,22 @@ class Engine:
 
     def _ask_model(self) -> EngineGen:
         st = self.state
-        prompt = Prompt(st.conversation.view(), self.schemas, st.step_number + 1, st.conversation)
+        prompt = Prompt(
+            st.conversation.view(),
+            self.schemas,
+            st.step_number + 1,
+            st.conversation,
+            meter=self.meter,
+            llm=self.llm,
+            emit=self.emit,
+        )
+        prompt.stats = stats = self.meter.measure(
+            prompt.messages, self.backend_tools, st.conversation
+        )
         prompt = self._pre_prompt(prompt)
+        if self.hooks.pre_prompt:  # what is sent: hooks may have compacted, injected or edited
+            stats = self.meter.measure(prompt.messages, self.backend_tools, st.conversation)
+        self._context = stats
         if self.config.record_prompts:
             self._last_prompt = tuple(prompt.messages)
         self._step_started = _now()
@@ -247,7 +284,9 @@ class Engine:
         )
         if response.usage is not None:
             st.usage = st.usage + response.usage
-        self.emit(EventKind.LLM_END, call=call.to_dict())
+            self._context = self.meter.observe(response.usage.input_tokens) or self._context
+        if self.hooks.on_event:  # the payload costs a dict per step; build it only when heard
+            self.emit(EventKind.LLM_END, call=call.to_dict())
         st.conversation.append(
             Message(
                 "assistant",
@@ -257,6 +296,7 @@ class Engine:
             )
         )
         st.current_call = call
+        st.current_context, st.context_ratio = self._context, self.meter.ratio
         if calls:
             st.queue = list(calls)
             return
@@ -307,13 +347,19 @@ class Engine:
                 self._decide(name, "pre_prompt", "inject", out.text)
             elif isinstance(out, Stop):
                 self._decide(name, "pre_prompt", "stop", out.reason)
-                raise _Finish(StopReason.HOOK_STOP, out.reason or f"stopped by {name}")
+                reason = (
+                    StopReason.CONTEXT_EXHAUSTED
+                    if isinstance(out, ContextExhausted)
+                    else StopReason.HOOK_STOP
+                )
+                raise _Finish(reason, out.reason or f"stopped by {name}")
             else:
                 raise HookError(name, "pre_prompt", TypeError(f"unsupported return {out!r}"))
         return prompt
 
     def _call_llm(self, prompt: Prompt) -> Generator[Effect, Any, LLMResponse]:
         self._attempts = 0
+        overflowed = False
         while True:
             self._attempts += 1
             self.emit(
@@ -329,6 +375,10 @@ class Engine:
             if isinstance(outcome, ScriptExhaustedError):
                 raise outcome
             error: BaseException = outcome
+            if isinstance(error, ContextLengthError) and not overflowed:
+                overflowed = True
+                if self._compact_after_overflow(prompt):
+                    continue
             if (
                 isinstance(error, TransientBackendError)
                 and self._attempts <= self.config.llm_retries
@@ -345,6 +395,22 @@ class Engine:
                 continue
             yield from self._llm_failed(error)
 
+    def _compact_after_overflow(self, prompt: Prompt) -> bool:
+        """The server said the prompt is too long: compact the history once, for one retry."""
+        report = compact_after_overflow(prompt, self._hook_objects)
+        change = f"{report.tokens_before} -> {report.tokens_after} estimated tokens"
+        self._overflow_note = f"; compacting the history ({change}) did not make it fit"
+        if not report.changed:
+            self._overflow_note = "; compaction found nothing to remove"
+            return False
+        self._decide("loop", "context", "compact_after_overflow", change)
+        self._context = self.meter.measure(
+            prompt.messages, self.backend_tools, self.state.conversation
+        )
+        if self.config.record_prompts:
+            self._last_prompt = tuple(prompt.messages)
+        return True
+
     def _llm_failed(self, error: BaseException) -> EngineGen:
         status = error.status if isinstance(error, BackendError) else None
         kind = type(error).__name__
@@ -355,12 +421,17 @@ class Engine:
         )
         if self._attempts > 1:
             detail += f" (after {self._attempts} attempts)"
+        overflow = isinstance(error, ContextLengthError)
+        if overflow:
+            detail += self._overflow_note
         self.emit(EventKind.LLM_ERROR, error=detail, status=status)
         step = self._new_step(None)
-        step.tool_result = ToolResult(error=detail, error_kind=ErrorKind.LLM)
+        step.tool_result = ToolResult(
+            error=detail, error_kind=ErrorKind.CONTEXT if overflow else ErrorKind.LLM
+        )
         step.status = StepStatus.ERROR
         yield from self._record(step, None)
-        raise _Finish(StopReason.LLM_ERROR, detail)
+        raise _Finish(StopReason.CONTEXT_EXHAUSTED if overflow else StopReason.LLM_ERROR, detail)
 
     # -- dispatch -------------------------------------------------------------------------------
 
@@ -374,6 +445,7 @@ class Engine:
             branch_id=st.branch_id,
             started_at=self._step_started or _now(),
             prompt=self._last_prompt,
+            context=self._context,
         )
         self._step_started = 0.0
         if self._pending_decisions:
@@ -508,7 +580,7 @@ class Engine:
 
     def _approval(self, step: Step, spec: ToolSpec | None, request: ApprovalRequest) -> EngineGen:
         st = self.state
-        remembered = st.approval_memory.get(request.tool)
+        remembered = recall_approval(st.approval_memory, request.tool, request.args)
         if remembered == "approve":
             request.approve(by="remembered (always)")
         elif remembered == "deny":
@@ -540,7 +612,10 @@ class Engine:
             step.original_args = tc.args
         step.decisions.extend(HookDecision.from_dict(d) for d in request.extra.get("decisions", []))
         spec = self.tools.get(request.tool)
-        yield from self._resolve_approval(step, spec, request)
+        if request.decided:
+            yield from self._resolve_approval(step, spec, request)
+        else:  # remembered "always" decisions and the approver answer, as on the first pass
+            yield from self._approval(step, spec, request)
 
     def _resolve_approval(
         self, step: Step, spec: ToolSpec | None, request: ApprovalRequest
@@ -572,11 +647,22 @@ class Engine:
             )
         )
         if request.scope == "always" and decision is not ApprovalDecision.STOP:
-            st.approval_memory[request.tool] = decision.value
+            remember_approval(st.approval_memory, request)
         assert step.tool_call is not None
         tc = step.tool_call
         if decision is ApprovalDecision.APPROVE:
             args = request.edited_args if request.edited_args is not None else request.args
+            if request.edited_args is not None:  # validated and coerced like the model's own
+                checked, problem = self._revalidate(tc, args, spec)
+                if checked is None:
+                    step.tool_result = ToolResult(
+                        error=f"the approved arguments are invalid: {problem}",
+                        error_kind=ErrorKind.VALIDATION,
+                    )
+                    step.status = StepStatus.ERROR
+                    yield from self._record(step, step.tool_result.error)
+                    return
+                args = checked
             if args != tc.args:
                 step.original_args = step.original_args or tc.args
                 step.tool_call = ToolCall(tc.tool, args, tc.id)

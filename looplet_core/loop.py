@@ -8,12 +8,12 @@ on ``state.result``.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncGenerator, Callable, Generator, Sequence
 from typing import Any
 
 from looplet_core.backends.base import LLMBackend, LLMResponse
 from looplet_core.cancel import CancelToken
+from looplet_core.checkpointer import install_checkpointing
 from looplet_core.engine import CallModel, Engine, RunTool, Sleep
 from looplet_core.state import DefaultState, LoopConfig
 from looplet_core.step import LoopResult, Step
@@ -24,6 +24,7 @@ __all__ = ["async_composable_loop", "composable_loop", "run_loop"]
 
 def _engine(
     *,
+    llm: object,
     tools: BaseToolRegistry,
     task: Any,
     config: LoopConfig | None,
@@ -33,14 +34,17 @@ def _engine(
 ) -> Engine:
     config = config or LoopConfig()
     state = state if state is not None else DefaultState()
-    return Engine(
+    engine = Engine(
         tools=tools,
         task=task,
         config=config,
         state=state,
         hooks=list(hooks),
         cancel=cancel or CancelToken(),
+        llm=llm,
     )
+    install_checkpointing(engine, hooks)
+    return engine
 
 
 def composable_loop(
@@ -58,7 +62,9 @@ def composable_loop(
     ``task`` is a string or a dict (its ``goal`` leads the first user message).  Pass a
     ``DefaultState`` to read the run afterwards (``state.result``) or to continue a run.
     """
-    engine = _engine(tools=tools, task=task, config=config, state=state, hooks=hooks, cancel=cancel)
+    engine = _engine(
+        llm=llm, tools=tools, task=task, config=config, state=state, hooks=hooks, cancel=cancel
+    )
     gen = engine.run()
     reply: Any = None
     try:
@@ -102,7 +108,9 @@ async def async_composable_loop(
     awaits ``async def`` tools.  The result is on ``state.result`` (async generators cannot
     return a value), so pass a ``state`` to read it.
     """
-    engine = _engine(tools=tools, task=task, config=config, state=state, hooks=hooks, cancel=cancel)
+    engine = _engine(
+        llm=llm, tools=tools, task=task, config=config, state=state, hooks=hooks, cancel=cancel
+    )
     gen = engine.run()
     agenerate = getattr(llm, "agenerate", None)
     reply: Any = None
@@ -126,6 +134,8 @@ async def async_composable_loop(
                             effect.messages, tools=effect.tools, on_delta=effect.on_delta
                         )
                     else:
+                        import asyncio  # lazily: asyncio costs ~15 ms of `import looplet_core`
+
                         reply = await asyncio.to_thread(_generate, llm, effect)
                 except Exception as exc:
                     reply = exc
@@ -136,6 +146,8 @@ async def async_composable_loop(
 
 
 async def _cancellable_sleep(cancel: CancelToken, effect: Sleep) -> None:
+    import asyncio
+
     step = 0.05
     remaining = effect.seconds
     while remaining > 0 and not cancel.cancelled:

@@ -13,12 +13,25 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal, cast, overload
+from typing import Any, Literal, TypeVar, cast, overload
 
 __all__ = ["Conversation", "Message", "MessageView", "Role", "ToolCall"]
 
 Role = Literal["system", "user", "assistant", "tool"]
+T = TypeVar("T")
 ROLES: tuple[Role, ...] = ("system", "user", "assistant", "tool")
+
+
+def optional(value: object, kind: type[T], what: str) -> T | None:
+    """``value`` if it is None or a ``kind``, else a TypeError naming ``what``.
+
+    For ``from_dict``: a saved file with a list where a string belongs must fail when it is read
+    (loaders turn the TypeError into a clear CheckpointError / TraceError), not later, in the
+    middle of printing a step.
+    """
+    if value is None or isinstance(value, kind):
+        return value
+    raise TypeError(f"{what} should be {kind.__name__} or null, got {type(value).__name__}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,7 +59,7 @@ class ToolCall:
             tool=str(data["tool"]),
             args=dict(data.get("args") or {}),
             id=str(data.get("id", "")),
-            parse_error=data.get("parse_error"),
+            parse_error=optional(data.get("parse_error"), str, "parse_error"),
         )
 
 
@@ -87,9 +100,9 @@ class Message:
             role=role,
             content=str(data.get("content") or ""),
             tool_calls=tuple(ToolCall.from_dict(c) for c in calls),
-            tool_call_id=data.get("tool_call_id"),
-            name=data.get("name"),
-            reasoning=data.get("reasoning"),
+            tool_call_id=optional(data.get("tool_call_id"), str, "tool_call_id"),
+            name=optional(data.get("name"), str, "name"),
+            reasoning=optional(data.get("reasoning"), str, "reasoning"),
         )
 
 
@@ -160,6 +173,11 @@ class Conversation:
 
     def view(self) -> MessageView:
         return MessageView(self._items, len(self._items))
+
+    def is_current(self, messages: Sequence[Message]) -> bool:
+        """True if ``messages`` is a view of this history taken since the last ``replace``: a
+        prefix of the current messages, so a token meter need only price what was appended."""
+        return isinstance(messages, MessageView) and messages._items is self._items  # pyright: ignore[reportPrivateUsage]
 
     def __len__(self) -> int:
         return len(self._items)

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any
 
 from looplet_core.backends.base import ToolSchema
 from looplet_core.messages import Conversation, Message
 from looplet_core.records import ContextStats
+
+if TYPE_CHECKING:
+    from looplet_core.tokens import ContextMeter
 
 __all__ = ["Prompt"]
 
@@ -27,6 +31,12 @@ class Prompt:
     conversation: Conversation
     stats: ContextStats | None = None
     notes: list[str] = field(default_factory=list[str])
+    meter: ContextMeter | None = None
+    """The run's token meter: prices messages as ``stats`` was priced (compaction plans with it)."""
+    llm: Any = None
+    """The run's backend, for hooks that must ask the model themselves (``Summarize``)."""
+    emit: Callable[..., None] | None = None
+    """``emit(EventKind, **data)``: lets a hook report what it did (compaction, tier changes)."""
 
     def with_messages(self, messages: Sequence[Message]) -> Prompt:
         return replace(self, messages=list(messages))

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, cast
 
-from looplet_core.messages import ToolCall
+from looplet_core.messages import ToolCall, optional
 
 __all__ = [
     "ContextStats",
@@ -80,9 +80,9 @@ class ToolResult:
         kind = data.get("error_kind")
         return cls(
             data=data.get("data"),
-            error=data.get("error"),
+            error=optional(data.get("error"), str, "error"),
             error_kind=ErrorKind(kind) if kind else None,
-            traceback=data.get("traceback"),
+            traceback=optional(data.get("traceback"), str, "traceback"),
             elapsed_ms=float(data.get("elapsed_ms") or 0.0),
         )
 
@@ -158,12 +158,12 @@ class LLMCall:
         return cls(
             index=int(data["index"]),
             text=str(data.get("text") or ""),
-            reasoning=data.get("reasoning"),
+            reasoning=optional(data.get("reasoning"), str, "reasoning"),
             tool_calls=[ToolCall.from_dict(c) for c in calls],
             usage=Usage.from_dict(usage) if usage else None,
             latency_ms=float(data.get("latency_ms") or 0.0),
-            stop_reason=data.get("stop_reason"),
-            model=data.get("model"),
+            stop_reason=optional(data.get("stop_reason"), str, "stop_reason"),
+            model=optional(data.get("model"), str, "model"),
             attempts=int(data.get("attempts") or 1),
             prompt_messages=int(data.get("prompt_messages") or 0),
         )
@@ -203,7 +203,7 @@ class ContextStats:
         return cls(
             by_role={str(k): int(v) for k, v in dict(data.get("by_role") or {}).items()},
             total=int(data.get("total") or 0),
-            window=data.get("window"),
+            window=optional(data.get("window"), int, "window"),
             measured=bool(data.get("measured", False)),
             tier=str(data.get("tier") or "ok"),
         )

@@ -15,11 +15,14 @@ from typing import TYPE_CHECKING, Any, Literal, cast, overload
 from looplet_core.approval import ApprovalRequest, Approver
 from looplet_core.errors import ConfigError
 from looplet_core.messages import Conversation, ToolCall
-from looplet_core.records import LLMCall, Usage
+from looplet_core.records import ContextStats, LLMCall, Usage
 from looplet_core.step import LoopResult, Step
 
 if TYPE_CHECKING:
     from pathlib import Path
+
+    from looplet_core.budget import ContextBudget
+    from looplet_core.tokens import TokenEstimator
 
 __all__ = ["DefaultState", "LoopConfig", "StepLog"]
 
@@ -36,6 +39,10 @@ class LoopConfig:
     turns this on; messages are shared, not copied, but the per-step tuple costs memory).
     ``result_limit``: longest tool result text (characters) the model is sent; longer is cut with
     a marker saying how much was dropped.
+    ``context_window``: the model's window in tokens (else the backend's ``context_window``).
+    ``context_budget``: the warn / compact / block tiers of ``Step.context`` (docs/context.md).
+    ``token_estimator``: prices prompts between usage reports (default: tiktoken if it loads,
+    else a fast heuristic).
     """
 
     max_steps: int = 50
@@ -54,6 +61,8 @@ class LoopConfig:
     approver: Approver | None = None
     workspace: Path | None = None
     context_window: int | None = None
+    context_budget: ContextBudget | None = None
+    token_estimator: TokenEstimator | None = None
     checkpoint: Any = None  # a CheckpointStore; typed loosely to keep this module import-light
 
     def __post_init__(self) -> None:
@@ -133,10 +142,16 @@ class DefaultState:
     parse_failures: int = 0
     queue: list[ToolCall] = field(default_factory=list[ToolCall])
     current_call: LLMCall | None = None
+    current_context: ContextStats | None = None
+    """Context stats of the prompt behind ``current_call`` (its steps carry them)."""
+    context_ratio: float = 1.0
+    """The token meter's calibration, so a resumed run estimates as the original would."""
     pending_approval: ApprovalRequest | None = None
     pending_injections: list[str] = field(default_factory=list[str])
     approval_memory: dict[str, str] = field(default_factory=dict[str, str])
     result: LoopResult | None = None
+    checkpoint_id: str | None = None
+    """The checkpoint this state was last saved as or restored from; the next save links to it."""
 
     @property
     def messages(self) -> Conversation:
@@ -165,6 +180,8 @@ class DefaultState:
             "parse_failures": self.parse_failures,
             "queue": [tc.to_dict() for tc in self.queue],
             "current_call": self.current_call.to_dict() if self.current_call else None,
+            "current_context": self.current_context.to_dict() if self.current_context else None,
+            "context_ratio": self.context_ratio,
             "pending_approval": self.pending_approval.to_dict() if self.pending_approval else None,
             "pending_injections": list(self.pending_injections),
             "approval_memory": dict(self.approval_memory),
@@ -176,6 +193,7 @@ class DefaultState:
         """Rebuild from ``to_dict`` output; the caller restores conversation and steps."""
         approval = data.get("pending_approval")
         call = data.get("current_call")
+        context = data.get("current_context")
         result = data.get("result")
         queue = cast(list[dict[str, Any]], data.get("queue") or [])
         return cls(
@@ -190,6 +208,8 @@ class DefaultState:
             parse_failures=int(data.get("parse_failures") or 0),
             queue=[ToolCall.from_dict(q) for q in queue],
             current_call=LLMCall.from_dict(call) if call else None,
+            current_context=ContextStats.from_dict(context) if context else None,
+            context_ratio=float(data.get("context_ratio") or 1.0),
             pending_approval=ApprovalRequest.from_dict(approval) if approval else None,
             pending_injections=[
                 str(t) for t in cast(list[Any], data.get("pending_injections") or [])

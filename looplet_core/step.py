@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, cast
 
-from looplet_core.messages import Message, ToolCall
+from looplet_core.messages import Message, ToolCall, optional
 from looplet_core.records import (
     ContextStats,
     HookDecision,
@@ -54,6 +54,24 @@ _STYLES = {
 
 _ARG_LIMIT = 40
 _RESULT_LIMIT = 60
+
+
+def _visible_table() -> dict[int, str]:
+    table = {code: chr(0x2400 + code) for code in range(0x20)}  # control pictures: ␀ ␇ ␛ ...
+    table[0x7F] = "␡"
+    table.update({code: f"\\x{code:02x}" for code in range(0x80, 0xA0)})  # C1: 0x9b is a CSI
+    bidi = (0x061C, 0x200E, 0x200F, *range(0x202A, 0x202F), *range(0x2066, 0x206A))
+    table.update({code: f"<U+{code:04X}>" for code in bidi})
+    return table
+
+
+_VISIBLE = _visible_table()
+
+
+def visible(text: str) -> str:
+    """``text`` with control, escape and bidi characters replaced by visible stand-ins
+    (``\\x1b[31m`` becomes ``␛[31m``), so that printing it cannot drive the terminal."""
+    return text.translate(_VISIBLE)
 
 
 def _shorten(text: str, limit: int) -> str:
@@ -121,21 +139,23 @@ class Step:
         return self.status in (StepStatus.OK, StepStatus.DONE)
 
     def call_text(self) -> str:
-        """``name(arg='v', n=3)``, or ``(no tool call)``."""
+        """``name(arg='v', n=3)``, or ``(no tool call)``; escapes are shown, never obeyed."""
         if self.tool_call is None:
             return "(no tool call)"
         args = ", ".join(f"{k}={_format_arg(v)}" for k, v in self.tool_call.args.items())
-        return f"{self.tool_call.tool}({args})"
+        return visible(f"{self.tool_call.tool}({args})")
 
     def outcome_text(self) -> str:
         if self.status is StepStatus.AWAITING_APPROVAL:
             reason = self.approval.reason if self.approval and self.approval.reason else ""
-            return "awaiting approval" + (f": {_shorten(reason, _RESULT_LIMIT)}" if reason else "")
+            return "awaiting approval" + (
+                f": {visible(_shorten(reason, _RESULT_LIMIT))}" if reason else ""
+            )
         if self.tool_result.error is not None:
             kind = self.tool_result.error_kind
             prefix = f"{kind.value}: " if kind else ""
-            return prefix + _shorten(self.tool_result.error, _RESULT_LIMIT)
-        return summarize_value(self.tool_result.data)
+            return prefix + visible(_shorten(self.tool_result.error, _RESULT_LIMIT))
+        return visible(summarize_value(self.tool_result.data))
 
     def pretty(self) -> str:
         """One line: ``#1 ✓ search(query='cats') → 12 items [182ms]``."""
@@ -195,7 +215,9 @@ class Step:
             tool_call=ToolCall.from_dict(tc) if tc else None,
             tool_result=ToolResult.from_dict(data.get("tool_result") or {}),
             status=StepStatus(data.get("status", "ok")),
-            original_args=data.get("original_args"),
+            original_args=cast(
+                dict[str, Any] | None, optional(data.get("original_args"), dict, "original_args")
+            ),
             llm_call=LLMCall.from_dict(llm) if llm else None,
             context=ContextStats.from_dict(ctx) if ctx else None,
             decisions=[HookDecision.from_dict(d) for d in decisions],

@@ -280,6 +280,9 @@ class _OpenAIBase(SDKBackend):
         kwargs: dict[str, Any] = {"model": self.model, "messages": to_openai_messages(messages)}
         if tools:
             kwargs["tools"] = to_openai_tools(tools)
+            # OpenAI's default when tools are given, said out loud: llama-cpp-python's server
+            # leaves the tools out of the prompt entirely unless tool_choice is set.
+            kwargs["tool_choice"] = "auto"
         if self.temperature is not None:
             kwargs["temperature"] = self.temperature
         if self.max_tokens is not None:

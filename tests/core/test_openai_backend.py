@@ -184,6 +184,7 @@ def test_request_json_is_chat_completions_shape_with_empty_content_for_tool_call
                 {"role": "tool", "tool_call_id": "call_1", "content": '["cat-1"]'},
             ],
             "tools": [{"type": "function", "function": SEARCH}],
+            "tool_choice": "auto",  # llama.cpp's server ignores tools unless it is said
             "temperature": 0.2,
             "max_tokens": 64,
             "top_k": 5,
@@ -195,6 +196,7 @@ def test_tools_key_is_left_out_when_there_are_no_tools(make, http):
     backend, server = make(json_reply(http, completion({"content": "hi"})))
     backend.generate([Message("user", "hi")], tools=[])
     assert "tools" not in server.bodies[0]
+    assert "tool_choice" not in server.bodies[0]
     assert "stream" not in server.bodies[0]
 
 
