@@ -8,6 +8,7 @@ the model thinks or a tool runs, and ``q`` works at any moment.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -17,6 +18,7 @@ from textual import work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
+from textual.css.query import NoMatches
 from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Footer, Input
@@ -201,12 +203,13 @@ class DebuggerApp(App[int]):
     @property
     def _main_screen_up(self) -> bool:
         """False while the app is starting or closing: updates then have nowhere to go."""
-        return bool(self.screen_stack) and bool(self.main.query("#details"))
+        return bool(self.screen_stack) and self.main.is_attached
 
     def on_debugger_app_run_updated(self, _: RunUpdated) -> None:
         self.controller.acknowledge()
         if self._main_screen_up:
-            self._refresh()
+            with contextlib.suppress(NoMatches):  # closing: a widget is already gone
+                self._refresh()
 
     def _refresh(self) -> None:
         ctl = self.controller
@@ -235,25 +238,28 @@ class DebuggerApp(App[int]):
         ctl = self.controller
         if ctl.run_state is RunState.PAUSED:
             return describe_pause(ctl.pause_point)
-        if ctl.run_state is RunState.AWAITING_APPROVAL:
-            first = ctl.approvals[0]
+        waiting = list(ctl.approvals)  # the worker may change it while we read
+        if ctl.run_state is RunState.AWAITING_APPROVAL and waiting:
+            first = waiting[0]
             return f"step {first.step} waits for approval of {first.tool}: a approve · d deny"
         if ctl.run_state is RunState.FAILED:
             return f"failed: {ctl.error}"
         if ctl.result is not None:
             answer = ctl.result.final_answer
-            shown = f" · answer: {answer}" if answer is not None else ""
+            shown = f" · answer: {str(answer)[:300]}" if answer is not None else ""
             return f"{ctl.result.stop_reason.value}: {ctl.result.message}{shown}"
         live = ctl.live
         return live.activity if live is not None else ""
 
     def _tick(self) -> None:
         if not self.controller.finished and self._main_screen_up:
-            self.main.query_one(RunHeader).elapsed = self.controller.elapsed
+            for header in self.main.query(RunHeader):  # none while the app is closing
+                header.elapsed = self.controller.elapsed
 
     def on_step_timeline_selected(self, message: StepTimeline.Selected) -> None:
         if self._main_screen_up:
-            self._show(message.row)
+            with contextlib.suppress(NoMatches):  # closing: a widget is already gone
+                self._show(message.row)
 
     def _show(self, row: Row | None) -> None:
         ctl = self.controller
@@ -392,7 +398,10 @@ class DebuggerApp(App[int]):
         self._decide(self.controller.deny)
 
     def action_deny_with_message(self) -> None:
-        request = self.controller.approvals[0]
+        waiting = list(self.controller.approvals)
+        if not waiting:
+            return
+        request = waiting[0]
 
         def done(message: str | None) -> None:
             if message is not None:
@@ -401,7 +410,10 @@ class DebuggerApp(App[int]):
         self.push_screen(DenyMessageScreen(request), done)
 
     def action_edit_args(self) -> None:
-        request = self.controller.approvals[0]
+        waiting = list(self.controller.approvals)
+        if not waiting:
+            return
+        request = waiting[0]
 
         def done(args: dict[str, object] | None) -> None:
             if args is not None:

@@ -375,7 +375,7 @@ class DebugController:
             while not request.decided and not self.cancel_token.cancelled:
                 self._cond.wait(self.poll)
             self.approvals.remove(request)
-            if not self.approvals and not self.cancel_token.cancelled:
+            if not self.approvals:
                 self.run_state = RunState.RUNNING
             self._bump(step.number)
         self._changed()

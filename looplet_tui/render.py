@@ -19,7 +19,7 @@ from rich.text import Text
 from looplet_core import Message, Step
 from looplet_tui.context import message_tokens
 from looplet_tui.runstate import Live
-from looplet_tui.safe_text import clean, literal
+from looplet_tui.safe_text import MAX_SHOWN, clean, literal
 
 __all__ = [
     "FOLD_CHARS",
@@ -49,22 +49,40 @@ _HEADING = "bold underline"
 _JSON = JSONHighlighter()
 
 
+_MAX_DEPTH = 40
+"""Deeper JSON is shown as ``"…"``: a 5,000-deep value must not blow the stack or the screen."""
+
+
+def _clip(value: Any, depth: int = 0) -> Any:
+    if depth >= _MAX_DEPTH and isinstance(value, dict | list | tuple):
+        return f"… nested deeper than {_MAX_DEPTH} levels"
+    if isinstance(value, dict):
+        return {str(k): _clip(v, depth + 1) for k, v in value.items()}  # pyright: ignore[reportUnknownVariableType]
+    if isinstance(value, list | tuple):
+        return [_clip(v, depth + 1) for v in value]  # pyright: ignore[reportUnknownVariableType]
+    return value
+
+
+def _dumps(value: Any, indent: int | None) -> str:
+    try:
+        return json.dumps(_clip(value), indent=indent, ensure_ascii=False, default=str)
+    except (TypeError, ValueError, RecursionError):
+        return f"<{type(value).__name__} that cannot be shown as JSON>"
+
+
+def _highlighted(dumped: str) -> Text:
+    text = literal(dumped)
+    return _JSON(text) if len(dumped) <= MAX_SHOWN else text
+
+
 def json_text(value: Any) -> Text:
     """Pretty, highlighted JSON of ``value``; strings inside stay literal."""
-    try:
-        dumped = json.dumps(value, indent=2, ensure_ascii=False, default=str)
-    except (TypeError, ValueError, RecursionError):
-        dumped = repr(value)
-    return _JSON(Text(clean(dumped)))
+    return _highlighted(_dumps(value, 2))
 
 
 def compact_json(value: Any) -> Text:
     """``value`` as one line of highlighted JSON (it wraps, never folds into a tall block)."""
-    try:
-        dumped = json.dumps(value, ensure_ascii=False, default=str)
-    except (TypeError, ValueError, RecursionError):
-        dumped = repr(value)
-    return _JSON(Text(clean(dumped)))
+    return _highlighted(_dumps(value, None))
 
 
 def _heading(title: str) -> Text:
@@ -109,7 +127,7 @@ def message_renderable(index: int, message: Message, *, folded: bool) -> Rendera
         line = Text("→ ", style=style)
         line.append(clean(call.tool), style="bold")
         line.append(" ")
-        line.append(clean(json.dumps(call.args, ensure_ascii=False, default=str)))
+        line.append_text(literal(_dumps(call.args, None)))
         if call.id:
             line.append(f"  {clean(call.id)}", style="dim")
         parts.append(line)

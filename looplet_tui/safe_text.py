@@ -12,7 +12,11 @@ from __future__ import annotations
 
 from rich.text import Text
 
-__all__ = ["clean", "literal"]
+__all__ = ["MAX_SHOWN", "clean", "literal"]
+
+MAX_SHOWN = 200_000
+"""Characters of one value the panes lay out; the rest is counted, not drawn.  A 1 MB one-line
+tool result must not take the screen hostage while Rich wraps it."""
 
 _BIDI = (0x061C, 0x200E, 0x200F, *range(0x202A, 0x202F), *range(0x2066, 0x206A))
 
@@ -27,6 +31,8 @@ def _table() -> dict[int, str]:
         table[code] = f"\\x{code:02x}"
     for code in _BIDI:
         table[code] = f"<U+{code:04X}>"
+    for code in range(0xD800, 0xE000):  # lone surrogates cannot even be written to a terminal
+        table[code] = f"\\u{code:04x}"
     return table
 
 
@@ -44,6 +50,13 @@ def clean(text: str) -> str:
     return text.translate(_TABLE)
 
 
-def literal(text: str, style: str = "") -> Text:
-    """A ``Text`` holding ``clean(text)`` exactly as written: markup-looking text stays text."""
-    return Text(clean(text), style=style)
+def literal(text: str, style: str = "", *, limit: int = MAX_SHOWN) -> Text:
+    """A ``Text`` holding ``clean(text)`` exactly as written: markup-looking text stays text.
+
+    Past ``limit`` characters the rest is replaced by a note saying how much was left out.
+    """
+    if len(text) <= limit:
+        return Text(clean(text), style=style)
+    shown = Text(clean(text[:limit]), style=style)
+    shown.append(f"\n… {len(text) - limit:,} more characters not shown", style="dim italic")
+    return shown

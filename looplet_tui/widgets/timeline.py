@@ -250,16 +250,17 @@ class StepTimeline(ScrollView, can_focus=True):
             live = self._style("step-timeline--live")
             text.append(f"● #{step.number} ", style=live)
             if step.tool_call is not None:
-                text.append(clean(step.call_text()) + " ")
+                text.append(clean(_summaries(step)[0]) + " ")
             text.append(clean(row.activity), style=dim)
             return text
         icon, kind = _ICONS[row.status]
+        call, outcome = _summaries(row)
         text.append(f"{icon} ", style=self._style(f"step-timeline--{kind}"))
         text.append(f"#{row.number} ", style=dim)
-        text.append(clean(row.call_text()))
+        text.append(clean(call))
         text.append(" → ", style=dim)
         outcome_style = "" if row.ok else self._style(f"step-timeline--{kind}")
-        text.append(clean(row.outcome_text()), style=outcome_style)
+        text.append(clean(outcome), style=outcome_style)
         if self.timings:
             text.append(f" {row.elapsed_ms:.0f}ms", style=dim)
         return text
@@ -333,3 +334,11 @@ class StepTimeline(ScrollView, can_focus=True):
 
     def on_blur(self) -> None:
         self.refresh()
+
+
+def _summaries(step: Step) -> tuple[str, str]:
+    """The step's one-line call and outcome, even for arguments nested too deep to walk."""
+    try:
+        return step.call_text(), step.outcome_text()
+    except RecursionError:
+        return f"{step.tool}(…)", "(too deeply nested to summarise)"
