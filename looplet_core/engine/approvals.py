@@ -1,0 +1,126 @@
+"""Pausing a call for approval, remembering "always" decisions, and resuming a paused call."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from looplet_core.approval import ApprovalDecision, ApprovalRequest
+from looplet_core.engine.effects import EngineGen, Finish, now
+from looplet_core.engine.execution import Execution
+from looplet_core.errors import (
+    HookError,
+)
+from looplet_core.events import EventKind
+from looplet_core.messages import ToolCall
+from looplet_core.records import (
+    ErrorKind,
+    HookDecision,
+    StopReason,
+    ToolResult,
+)
+from looplet_core.step import Step, StepStatus
+from looplet_core.tools import ToolSpec
+
+
+class Approvals(Execution):
+    """Approval requests: answered inline by an approver, or yielded for the caller."""
+
+    def _approval(self, step: Step, spec: ToolSpec | None, request: ApprovalRequest) -> EngineGen:
+        st = self.state
+        from looplet_core.approval_hooks import recall_approval  # loaded with the first approval
+
+        remembered = recall_approval(st.approval_memory, request.tool, request.args)
+        if remembered == "approve":
+            request.approve(by="remembered (always)")
+        elif remembered == "deny":
+            request.deny("denied always for this tool", by="remembered (always)")
+        elif self.config.approver is not None:
+            request.validator = self._validator(step.tool_call or ToolCall(request.tool))
+            try:
+                self.config.approver(request)
+            except Exception as exc:
+                raise HookError("approver", "approval", exc) from exc
+        yield from self._resolve_approval(step, spec, request)
+
+    def _validator(self, tc: ToolCall) -> Any:
+        def validate(args: dict[str, Any]) -> str | None:
+            if tc.tool == self.config.done_tool and self.builtin_done:
+                return None
+            return self.tools.validate(ToolCall(tc.tool, args, tc.id))[1]
+
+        return validate
+
+    def _resume_approval(self, request: ApprovalRequest) -> EngineGen:
+        """Continue a run restored with a pending approval: same call, model not asked again."""
+        tc = ToolCall(
+            request.tool, dict(request.extra.get("original_args") or request.args), request.call_id
+        )
+        self._step_started = now()
+        step = self._new_step(ToolCall(request.tool, request.args, request.call_id))
+        if tc.args != request.args:
+            step.original_args = tc.args
+        step.decisions.extend(HookDecision.from_dict(d) for d in request.extra.get("decisions", []))
+        spec = self.tools.get(request.tool)
+        if request.decided:
+            yield from self._resolve_approval(step, spec, request)
+        else:  # remembered "always" decisions and the approver answer, as on the first pass
+            yield from self._approval(step, spec, request)
+
+    def _resolve_approval(
+        self, step: Step, spec: ToolSpec | None, request: ApprovalRequest
+    ) -> EngineGen:
+        st = self.state
+        request.validator = self._validator(step.tool_call or ToolCall(request.tool))
+        if not request.decided:
+            st.pending_approval = request
+            step.status = StepStatus.AWAITING_APPROVAL
+            step.approval = request
+            self.emit(EventKind.APPROVAL_REQUESTED, step=step.number, request=request.to_dict())
+            for listener in self.listeners:
+                listener(step)
+            yield step
+            if not request.decided:
+                raise Finish(
+                    StopReason.AWAITING_APPROVAL,
+                    f"step {step.number} ({request.tool}) is waiting for approval",
+                )
+            step.status = StepStatus.OK
+        st.pending_approval = None
+        step.approval = request
+        decision = request.decision
+        assert decision is not None
+        self.emit(EventKind.APPROVAL_RESOLVED, step=step.number, request=request.to_dict())
+        step.decisions.append(
+            HookDecision(
+                request.decided_by or "approver", "approval", decision.value, request.message
+            )
+        )
+        if request.scope == "always" and decision is not ApprovalDecision.STOP:
+            from looplet_core.approval_hooks import remember_approval
+
+            remember_approval(st.approval_memory, request)
+        assert step.tool_call is not None
+        tc = step.tool_call
+        if decision is ApprovalDecision.APPROVE:
+            args = request.edited_args if request.edited_args is not None else request.args
+            if request.edited_args is not None:  # validated and coerced like the model's own
+                checked, problem = self._revalidate(tc, args, spec)
+                if checked is None:
+                    step.tool_result = ToolResult(
+                        error=f"the approved arguments are invalid: {problem}",
+                        error_kind=ErrorKind.VALIDATION,
+                    )
+                    step.status = StepStatus.ERROR
+                    yield from self._record(step, step.tool_result.error)
+                    return
+                args = checked
+            if args != tc.args:
+                step.original_args = step.original_args or tc.args
+                step.tool_call = ToolCall(tc.tool, args, tc.id)
+            yield from self._execute(step, spec, args)
+            return
+        reason = request.message or "the user denied this call"
+        original = ToolCall(tc.tool, step.original_args or tc.args, tc.id)
+        yield from self._deny(step, original, tc.args, reason)
+        if decision is ApprovalDecision.STOP:
+            raise Finish(StopReason.HOOK_STOP, request.message or "stopped at approval")

@@ -1,0 +1,238 @@
+"""The engine's state and bookkeeping: events, hook plumbing, and recording a finished step.
+
+Every phase module builds on ``EngineCore``; recording lives here because every phase ends a step
+the same way (check_done hooks, tell the model, log, yield).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from looplet_core.backends.base import DeltaCallback, ToolSchema
+from looplet_core.cancel import CancelToken
+from looplet_core.decisions import Continue, InjectContext, Stop
+from looplet_core.engine.effects import EngineGen, Finish, now
+from looplet_core.errors import (
+    HookError,
+)
+from looplet_core.events import Event, EventKind
+from looplet_core.hooks import HookSet
+from looplet_core.messages import Message, ToolCall
+from looplet_core.records import (
+    ContextStats,
+    ErrorKind,
+    HookDecision,
+    StopReason,
+)
+from looplet_core.state import DefaultState, LoopConfig
+from looplet_core.step import LoopResult, Step, StepStatus
+from looplet_core.taskprompt import BUILTIN_DONE_SCHEMA
+from looplet_core.tokens import ContextMeter
+from looplet_core.tools import BaseToolRegistry
+
+
+class EngineCore:
+    """State and bookkeeping shared by every phase of the engine."""
+
+    def __init__(
+        self,
+        *,
+        tools: BaseToolRegistry,
+        task: Any,
+        config: LoopConfig,
+        state: DefaultState,
+        hooks: Sequence[object],
+        cancel: CancelToken,
+        llm: object = None,
+    ) -> None:
+        self.tools = tools
+        self.task = task
+        self.config = config
+        self.state = state
+        self.hooks = HookSet.build(hooks)
+        self.llm = llm
+        self._hook_objects = tuple(hooks)
+        self.meter = ContextMeter.for_run(config, llm)
+        self.meter.ratio = state.context_ratio
+        """Prices every prompt by role for ``Step.context`` (docs/context.md)."""
+        self._context: ContextStats | None = state.current_context
+        self._overflow_note = ""
+        self.cancel = cancel
+        self.limit = config.max_steps
+        if state.max_steps is not None:
+            self.limit = min(self.limit, state.max_steps)
+        self.builtin_done = config.done_tool not in tools
+        schemas = list(tools.schemas())
+        if self.builtin_done:
+            schemas.append(BUILTIN_DONE_SCHEMA | {"name": config.done_tool})
+        self.schemas = schemas
+        self.json_mode = config.tool_mode == "json"
+        self.backend_tools: Sequence[ToolSchema] = [] if self.json_mode else schemas
+        self.on_delta: DeltaCallback | None = self._delta if config.stream else None
+        self._pending_decisions: list[HookDecision] = []
+        self._last_prompt: tuple[Message, ...] | None = None
+        self._event_error: HookError | None = None
+        self._step_started = 0.0
+        self._attempts = 0
+        self._current: Step | None = None
+        self._skipped: list[ToolCall] = []
+        self.listeners: list[Callable[[Step], None]] = []
+        """Called with every step just before it is yielded (checkpointing plugs in here)."""
+        self.finish_listeners: list[Callable[[LoopResult], None]] = []
+        """Called with the result when the run ends or pauses (checkpointing saves the end)."""
+
+    def emit(self, event_kind: EventKind, step: int = 0, **data: Any) -> None:
+        if not self.hooks.on_event:
+            return
+        event = Event(event_kind, self.state.run_id, step or self.state.step_number, data)
+        for name, fn in self.hooks.on_event:
+            try:
+                fn(event)
+            except Exception as exc:
+                if self._event_error is None:
+                    self._event_error = HookError(name, "on_event", exc)
+
+    def _delta(self, kind: str, text: str) -> None:
+        self.emit(EventKind.LLM_DELTA, call=self.state.llm_calls + 1, kind=kind, text=text)
+
+    def _emit_event(self, event: Event) -> None:
+        for name, fn in self.hooks.on_event:
+            try:
+                fn(event)
+            except Exception as exc:
+                if self._event_error is None:
+                    self._event_error = HookError(name, "on_event", exc)
+
+    def _check_interrupts(self) -> None:
+        if self.cancel.cancelled:
+            raise Finish(StopReason.CANCELLED, self.cancel.reason or "cancelled")
+        if self._event_error is not None:
+            raise Finish(StopReason.HOOK_ERROR, str(self._event_error))
+
+    def _stop_on_parse_failures(self) -> None:
+        if self.state.parse_failures > self.config.max_parse_retries:
+            raise Finish(
+                StopReason.PARSE_ERROR,
+                f"the model gave no usable tool call {self.state.parse_failures} times in a row",
+            )
+
+    def _new_step(self, tc: ToolCall | None) -> Step:
+        st = self.state
+        step = Step(
+            number=st.step_number + 1,
+            tool_call=tc,
+            llm_call=st.current_call,
+            run_id=st.run_id,
+            branch_id=st.branch_id,
+            started_at=self._step_started or now(),
+            prompt=self._last_prompt,
+            context=self._context,
+        )
+        self._step_started = 0.0
+        if self._pending_decisions:
+            step.decisions.extend(self._pending_decisions)
+            self._pending_decisions.clear()
+        self._current = step
+        return step
+
+    def _record(self, step: Step, model_text: str | None, *, hooks: bool = True) -> EngineGen:
+        """Finish a step: check_done, tell the model, log it, yield it, honour stop decisions."""
+        st = self.state
+        step.finished_at = now()
+        step.elapsed_ms = (step.finished_at - step.started_at) * 1000.0
+        st.step_number = step.number
+        st.steps.append(step)
+        # A denial is a decision, not a failure: it clears last_error (so a hook that denies "after
+        # an error" lets the retry through), as does any step that succeeded.
+        st.last_error = step.tool_result.error if step.status is StepStatus.ERROR else None
+        try:
+            stop, model_text = self._check_done(step, model_text) if hooks else (None, model_text)
+        except HookError:
+            self._tell_model(step, model_text)
+            self._current = None
+            raise
+        self._tell_model(step, model_text)
+        self._current = None
+        self.emit(EventKind.STEP, step=step.number, status=step.status.value, tool=step.tool)
+        for listener in self.listeners:
+            listener(step)
+        yield step
+        if stop is not None:
+            raise Finish(StopReason.HOOK_STOP, stop.reason or "stopped by a hook")
+
+    def _check_done(self, step: Step, model_text: str | None) -> tuple[Stop | None, str | None]:
+        st = self.state
+        stop: Stop | None = None
+        for name, fn in self.hooks.check_done:
+            out = self._call(name, "check_done", fn, st, st.steps, step.number)
+            if out is None:
+                continue
+            if isinstance(out, Continue):
+                if step.status is StepStatus.DONE:
+                    step.status = StepStatus.DENIED
+                    step.tool_result.error = f"not done: {out.reason}"
+                    step.tool_result.error_kind = ErrorKind.PERMISSION
+                    model_text = (
+                        f"The task is not finished yet: {out.reason}. "
+                        "Keep working, then call done again."
+                    )
+                self._decide_on(step, name, "check_done", "continue", out.reason)
+            elif isinstance(out, Stop):
+                stop = out
+                self._decide_on(step, name, "check_done", "stop", out.reason)
+            elif isinstance(out, InjectContext):
+                st.pending_injections.append(out.text)
+                self._decide_on(step, name, "check_done", "inject", out.text)
+            else:
+                raise HookError(name, "check_done", TypeError(f"unsupported return {out!r}"))
+        return stop, model_text
+
+    def _tell_model(self, step: Step, model_text: str | None) -> None:
+        if model_text is not None:
+            if step.tool_call is not None:
+                self._append_tool_message(step.tool_call, model_text)
+            else:
+                self.state.conversation.append(Message("user", model_text))
+        for other in self._skipped:
+            self._append_tool_message(
+                other,
+                "Not run: an earlier call in this reply was denied; call it again if it is "
+                "still needed.",
+            )
+        self._skipped = []
+        if not self.state.queue:
+            self._flush_injections()
+
+    def _append_tool_message(self, tc: ToolCall, text: str) -> None:
+        if self.json_mode:
+            self.state.conversation.append(
+                Message("user", f"Result of {tc.tool} ({tc.id}):\n{text}")
+            )
+        else:
+            self.state.conversation.append(Message("tool", text, tool_call_id=tc.id, name=tc.tool))
+
+    def _flush_injections(self) -> None:
+        st = self.state
+        if st.pending_injections:
+            for text in st.pending_injections:
+                st.conversation.append(Message("user", text))
+            st.pending_injections.clear()
+
+    def _call(self, name: str, phase: str, fn: Any, *args: Any) -> Any:
+        try:
+            return fn(*args)
+        except Exception as exc:
+            raise HookError(name, phase, exc) from exc
+
+    def _decide(self, hook: str, phase: str, decision: str, detail: str = "") -> None:
+        record = HookDecision(hook, phase, decision, detail)
+        self._pending_decisions.append(record)
+        self.emit(EventKind.DECISION, **record.to_dict())
+
+    def _decide_on(
+        self, step: Step, hook: str, phase: str, decision: str, detail: str = ""
+    ) -> None:
+        record = HookDecision(hook, phase, decision, detail)
+        step.decisions.append(record)
+        self.emit(EventKind.DECISION, step=step.number, **record.to_dict())

@@ -1,0 +1,58 @@
+"""What the engine asks its driver to do, and the exception that ends a run from any depth.
+
+The engine never does I/O: it yields these effects, the driver (``looplet_core.loop``) carries
+them out and sends back the outcome.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Generator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from looplet_core.backends.base import DeltaCallback, ToolSchema
+from looplet_core.messages import Message
+from looplet_core.records import (
+    StopReason,
+)
+from looplet_core.step import Step
+from looplet_core.tools import ToolContext, ToolSpec
+
+__all__ = ["CallModel", "Effect", "EngineGen", "Finish", "RunTool", "Sleep", "now"]
+
+
+@dataclass(slots=True)
+class CallModel:
+    messages: Sequence[Message]
+    tools: Sequence[ToolSchema]
+    on_delta: DeltaCallback | None
+
+
+@dataclass(slots=True)
+class RunTool:
+    spec: ToolSpec
+    args: dict[str, Any]
+    ctx: ToolContext
+    timeout: float | None
+
+
+@dataclass(slots=True)
+class Sleep:
+    seconds: float
+
+
+Effect = CallModel | RunTool | Sleep | Step
+EngineGen = Generator[Effect, Any, None]
+
+
+class Finish(Exception):  # control flow only: never escapes the engine
+    def __init__(self, reason: StopReason, message: str = "", answer: Any = None) -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.message = message
+        self.answer = answer
+
+
+def now() -> float:
+    return time.time()

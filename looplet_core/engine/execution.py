@@ -1,0 +1,117 @@
+"""Running a tool (and post_dispatch hooks), or telling the model it was denied."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from looplet_core.decisions import InjectContext, Stop
+from looplet_core.engine.core import EngineCore
+from looplet_core.engine.effects import EngineGen, Finish, RunTool
+from looplet_core.events import EventKind
+from looplet_core.messages import ToolCall
+from looplet_core.records import (
+    ErrorKind,
+    HookDecision,
+    StopReason,
+    ToolResult,
+)
+from looplet_core.step import Step, StepStatus
+from looplet_core.tools import ToolContext, ToolSpec, result_to_text
+
+
+class Execution(EngineCore):
+    """The last stage of a call: run it or deny it, then record the step."""
+
+    def _execute(self, step: Step, spec: ToolSpec | None, args: dict[str, Any]) -> EngineGen:
+        st = self.state
+        assert step.tool_call is not None
+        tc = step.tool_call
+        self.emit(EventKind.TOOL_START, step=step.number, tool=tc.tool, args=args)
+        if spec is None:  # the loop's built-in done tool
+            result = ToolResult(data=args.get("answer", args))
+        else:
+            ctx = ToolContext(
+                cancel=self.cancel,
+                step=step.number,
+                run_id=st.run_id,
+                workspace=self.config.workspace,
+                emit=self._emit_event if self.hooks.on_event else None,
+            )
+            timeout = spec.timeout if spec.timeout is not None else self.config.tool_timeout
+            result = yield RunTool(spec, args, ctx, timeout)
+        self.emit(
+            EventKind.TOOL_END,
+            step=step.number,
+            tool=tc.tool,
+            ok=result.ok,
+            error_kind=result.error_kind.value if result.error_kind else None,
+            elapsed_ms=result.elapsed_ms,
+        )
+        stop: Stop | None = None
+        for name, fn in self.hooks.post_dispatch:
+            out = self._call(name, "post_dispatch", fn, st, st.steps, tc, result, step.number)
+            if out is None:
+                continue
+            if isinstance(out, InjectContext):
+                st.pending_injections.append(out.text)
+                self._decide_on(step, name, "post_dispatch", "inject", out.text)
+            elif isinstance(out, Stop):
+                stop = out
+                self._decide_on(step, name, "post_dispatch", "stop", out.reason)
+            elif isinstance(out, ToolResult):
+                result = out
+                self._decide_on(step, name, "post_dispatch", "replace_result")
+            else:
+                result = ToolResult(data=out, elapsed_ms=result.elapsed_ms)
+                self._decide_on(step, name, "post_dispatch", "replace_result")
+        step.tool_result = result
+        step.status = StepStatus.OK if result.ok else StepStatus.ERROR
+        answer: Any = None
+        if tc.tool == self.config.done_tool and result.ok:
+            step.status = StepStatus.DONE
+            answer = result.data
+        if result.ok:
+            text = result_to_text(result.data, self.config.result_limit)
+        else:
+            text = (
+                f"Error ({result.error_kind.value if result.error_kind else 'error'}): "
+                f"{result.error}"
+            )
+        yield from self._record(step, text)
+        if stop is not None:
+            raise Finish(StopReason.HOOK_STOP, stop.reason or "stopped by a hook")
+        if step.status is StepStatus.DONE:
+            raise Finish(StopReason.DONE, "the model called done", answer)
+
+    def _deny(
+        self, step: Step, tc: ToolCall, args: dict[str, Any], reason: str, *, retry: bool = False
+    ) -> EngineGen:
+        step.tool_call = ToolCall(tc.tool, args, tc.id)
+        if args != tc.args:
+            step.original_args = tc.args
+        step.tool_result = ToolResult(error=f"denied: {reason}", error_kind=ErrorKind.PERMISSION)
+        step.status = StepStatus.DENIED
+        if retry:
+            text = f"Not run: {reason}. You may call it again."
+            skipped = self.state.queue[:]
+            self.state.queue.clear()
+            self._skipped = skipped
+            if skipped:
+                step.decisions.append(
+                    HookDecision(
+                        "loop",
+                        "pre_dispatch",
+                        "skip_queued",
+                        f"{len(skipped)} queued call(s) skipped",
+                    )
+                )
+        else:
+            text = f"Denied: {reason}. Do not repeat this call; choose another approach."
+        yield from self._record(step, text)
+
+    def _revalidate(
+        self, tc: ToolCall, args: dict[str, Any], spec: ToolSpec | None
+    ) -> tuple[dict[str, Any] | None, str | None]:
+        if spec is None:
+            return dict(args), None
+        return self.tools.validate(ToolCall(tc.tool, args, tc.id))

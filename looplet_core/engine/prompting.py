@@ -1,0 +1,219 @@
+"""Asking the model: pre_prompt hooks, the call with retries, and replies with no usable call."""
+
+from __future__ import annotations
+
+from collections.abc import Generator
+from typing import Any
+
+from looplet_core.backends.base import LLMResponse
+from looplet_core.decisions import ContextExhausted, InjectContext, Stop
+from looplet_core.engine.core import EngineCore
+from looplet_core.engine.effects import CallModel, Effect, EngineGen, Finish, Sleep, now
+from looplet_core.errors import (
+    BackendError,
+    ContextLengthError,
+    HookError,
+    RateLimitError,
+    ScriptExhaustedError,
+    TransientBackendError,
+)
+from looplet_core.events import EventKind
+from looplet_core.messages import Message
+from looplet_core.prompt import Prompt
+from looplet_core.records import (
+    ErrorKind,
+    LLMCall,
+    StopReason,
+    ToolResult,
+)
+from looplet_core.step import StepStatus
+from looplet_core.textcalls import parse_tool_calls
+
+
+class Prompting(EngineCore):
+    """Builds the prompt, calls the model (retrying what is transient), queues its calls."""
+
+    def _ask_model(self) -> EngineGen:
+        st = self.state
+        prompt = Prompt(
+            st.conversation.view(),
+            self.schemas,
+            st.step_number + 1,
+            st.conversation,
+            meter=self.meter,
+            llm=self.llm,
+            emit=self.emit,
+        )
+        prompt.stats = stats = self.meter.measure(
+            prompt.messages, self.backend_tools, st.conversation
+        )
+        prompt = self._pre_prompt(prompt)
+        if self.hooks.pre_prompt:  # what is sent: hooks may have compacted, injected or edited
+            stats = self.meter.measure(prompt.messages, self.backend_tools, st.conversation)
+        self._context = stats
+        if self.config.record_prompts:
+            self._last_prompt = tuple(prompt.messages)
+        self._step_started = now()
+        response = yield from self._call_llm(prompt)
+        st.llm_calls += 1
+        calls = response.tool_calls
+        parse_error: str | None = None
+        if self.json_mode:
+            calls, parse_error = parse_tool_calls(response.text)
+        call = LLMCall(
+            index=st.llm_calls,
+            text=response.text,
+            reasoning=response.reasoning,
+            tool_calls=list(calls),
+            usage=response.usage,
+            latency_ms=response.latency_ms,
+            stop_reason=response.stop_reason,
+            model=response.model,
+            attempts=self._attempts,
+            prompt_messages=len(prompt.messages),
+        )
+        if response.usage is not None:
+            st.usage = st.usage + response.usage
+            self._context = self.meter.observe(response.usage.input_tokens) or self._context
+        if self.hooks.on_event:  # the payload costs a dict per step; build it only when heard
+            self.emit(EventKind.LLM_END, call=call.to_dict())
+        st.conversation.append(
+            Message(
+                "assistant",
+                response.text,
+                () if self.json_mode else tuple(calls),
+                reasoning=response.reasoning,
+            )
+        )
+        st.current_call = call
+        st.current_context, st.context_ratio = self._context, self.meter.ratio
+        if calls:
+            st.queue = list(calls)
+            return
+        if response.text.strip() and self.config.text_is_final:
+            raise Finish(StopReason.FINAL_TEXT, "the model answered in text", response.text)
+        st.parse_failures += 1
+        if parse_error is None:
+            parse_error = (
+                "Your reply was empty."
+                if not response.text.strip()
+                else "Your reply did not call a tool."
+            )
+        guidance = (
+            f"{parse_error} Call one of the tools, or call `{self.config.done_tool}` "
+            "with your answer when the task is complete."
+        )
+        step = self._new_step(None)
+        step.tool_result = ToolResult(error=parse_error, error_kind=ErrorKind.PARSE)
+        step.status = StepStatus.ERROR
+        yield from self._record(step, guidance)
+        self._stop_on_parse_failures()
+
+    def _pre_prompt(self, prompt: Prompt) -> Prompt:
+        st = self.state
+        for name, fn in self.hooks.pre_prompt:
+            revision = st.conversation.revision
+            out = self._call(name, "pre_prompt", fn, st, st.steps, prompt, prompt.step)
+            if out is None:
+                if st.conversation.revision != revision:
+                    prompt.messages = st.conversation.view()
+                    self._decide(name, "pre_prompt", "rewrite_history")
+            elif isinstance(out, Prompt):
+                prompt = out
+                self._decide(name, "pre_prompt", "edit")
+            elif isinstance(out, list):
+                prompt = prompt.with_messages(out)  # type: ignore[arg-type]
+                self._decide(name, "pre_prompt", "edit")
+            elif isinstance(out, InjectContext):
+                st.conversation.append(Message("user", out.text))
+                prompt.messages = st.conversation.view()
+                self._decide(name, "pre_prompt", "inject", out.text)
+            elif isinstance(out, Stop):
+                self._decide(name, "pre_prompt", "stop", out.reason)
+                reason = (
+                    StopReason.CONTEXT_EXHAUSTED
+                    if isinstance(out, ContextExhausted)
+                    else StopReason.HOOK_STOP
+                )
+                raise Finish(reason, out.reason or f"stopped by {name}")
+            else:
+                raise HookError(name, "pre_prompt", TypeError(f"unsupported return {out!r}"))
+        return prompt
+
+    def _call_llm(self, prompt: Prompt) -> Generator[Effect, Any, LLMResponse]:
+        self._attempts = 0
+        overflowed = False
+        while True:
+            self._attempts += 1
+            self.emit(
+                EventKind.LLM_START,
+                call=self.state.llm_calls + 1,
+                messages=len(prompt.messages),
+                prompt=prompt.messages,
+                tools=self.backend_tools,
+            )
+            outcome = yield CallModel(prompt.messages, self.backend_tools, self.on_delta)
+            if isinstance(outcome, LLMResponse):
+                return outcome
+            if isinstance(outcome, ScriptExhaustedError):
+                raise outcome
+            error: BaseException = outcome
+            if isinstance(error, ContextLengthError) and not overflowed:
+                overflowed = True
+                if self._compact_after_overflow(prompt):
+                    continue
+            if (
+                isinstance(error, TransientBackendError)
+                and self._attempts <= self.config.llm_retries
+            ):
+                wait = self.config.retry_backoff * 2 ** (self._attempts - 1)
+                if isinstance(error, RateLimitError) and error.retry_after is not None:
+                    wait = error.retry_after
+                wait = min(wait, self.config.max_retry_wait)
+                self.emit(
+                    EventKind.LLM_RETRY, attempt=self._attempts, wait_s=wait, error=str(error)
+                )
+                yield Sleep(wait)
+                self._check_interrupts()
+                continue
+            yield from self._llm_failed(error)
+
+    def _compact_after_overflow(self, prompt: Prompt) -> bool:
+        """The server said the prompt is too long: compact the history once, for one retry."""
+        from looplet_core.context_hooks import compact_after_overflow  # only on overflow
+
+        report = compact_after_overflow(prompt, self._hook_objects)
+        change = f"{report.tokens_before} -> {report.tokens_after} estimated tokens"
+        self._overflow_note = f"; compacting the history ({change}) did not make it fit"
+        if not report.changed:
+            self._overflow_note = "; compaction found nothing to remove"
+            return False
+        self._decide("loop", "context", "compact_after_overflow", change)
+        self._context = self.meter.measure(
+            prompt.messages, self.backend_tools, self.state.conversation
+        )
+        if self.config.record_prompts:
+            self._last_prompt = tuple(prompt.messages)
+        return True
+
+    def _llm_failed(self, error: BaseException) -> EngineGen:
+        status = error.status if isinstance(error, BackendError) else None
+        kind = type(error).__name__
+        detail = (
+            f"{kind}: {error}"
+            if isinstance(error, BackendError)
+            else (f"unexpected {kind} from the backend: {error}")
+        )
+        if self._attempts > 1:
+            detail += f" (after {self._attempts} attempts)"
+        overflow = isinstance(error, ContextLengthError)
+        if overflow:
+            detail += self._overflow_note
+        self.emit(EventKind.LLM_ERROR, error=detail, status=status)
+        step = self._new_step(None)
+        step.tool_result = ToolResult(
+            error=detail, error_kind=ErrorKind.CONTEXT if overflow else ErrorKind.LLM
+        )
+        step.status = StepStatus.ERROR
+        yield from self._record(step, None)
+        raise Finish(StopReason.CONTEXT_EXHAUSTED if overflow else StopReason.LLM_ERROR, detail)
