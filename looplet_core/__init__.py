@@ -3,84 +3,199 @@
 ``for step in composable_loop(llm=..., tools=..., task=...)`` yields one ``Step`` per tool call;
 hooks (any object with ``pre_prompt``, ``pre_dispatch``, ``post_dispatch``, ``check_done`` or
 ``on_event``) decide everything the loop decides.  Standard library only.
+
+Names are imported on first use, so ``import looplet_core`` costs little and a program pays
+only for the parts it touches: the loop does not load checkpoints, provenance or evals.
 """
 
-from looplet_core.approval import ApprovalDecision, ApprovalRequest
-from looplet_core.approval_hooks import ApprovalHook, Decision, TerminalApprover, auto_approve
-from looplet_core.backends.base import LLMBackend, LLMResponse
-from looplet_core.backends.mock import MockLLMBackend
-from looplet_core.budget import ContextBudget
-from looplet_core.cancel import CancelToken
-from looplet_core.checkpoint_stores import FileCheckpointStore, MemoryCheckpointStore
-from looplet_core.checkpointer import CheckpointHook
-from looplet_core.checkpoints import (
-    Checkpoint,
-    CheckpointStore,
-    checkpoint_tree,
-    history,
-    latest_checkpoint,
-)
-from looplet_core.compact import (
-    CompactContext,
-    Compacted,
-    CompactionStage,
-    Prune,
-    Truncate,
-    compact_chain,
-)
-from looplet_core.context_hooks import (
-    CompactionReport,
-    ContextExhausted,
-    ContextPressureHook,
-    ThresholdCompactHook,
-)
-from looplet_core.decisions import Allow, AskApproval, Continue, Deny, InjectContext, Stop
-from looplet_core.errors import (
-    ApprovalError,
-    BackendError,
-    CheckpointError,
-    ConfigError,
-    ContextLengthError,
-    HookError,
-    LoopletError,
-    RateLimitError,
-    ResponseFormatError,
-    ScriptExhaustedError,
-    ToolRegistrationError,
-    TraceError,
-    TransientBackendError,
-)
-from looplet_core.estimators import HeuristicEstimator, TiktokenEstimator, TokenEstimator
-from looplet_core.evals import EvalContext, EvalHook, EvalResult, discover_evals, run_evals
-from looplet_core.events import Event, EventKind
-from looplet_core.fork import fork
-from looplet_core.loop import async_composable_loop, composable_loop, run_loop
-from looplet_core.messages import Conversation, Message, ToolCall
-from looplet_core.permissions import PermissionHook, PermissionRule
-from looplet_core.prompt import Prompt
-from looplet_core.provenance.compare import Divergence
-from looplet_core.provenance.reader import TraceReader
-from looplet_core.provenance.redact import Redactor
-from looplet_core.provenance.replay import ReplayBackend, ReplayResult, replay_loop
-from looplet_core.provenance.sink import ProvenanceSink
-from looplet_core.records import (
-    ContextStats,
-    ErrorKind,
-    HookDecision,
-    LLMCall,
-    StopReason,
-    ToolResult,
-    Usage,
-)
-from looplet_core.resume import ResumedRun, resume
-from looplet_core.state import DefaultState, LoopConfig, StepLog
-from looplet_core.step import LoopResult, Step, StepStatus
-from looplet_core.summarize import Summarize
-from looplet_core.telemetry import MetricsHook, TracingHook
-from looplet_core.tokens import ContextMeter
-from looplet_core.tools import BaseToolRegistry, ToolContext, ToolSpec, tool
+from __future__ import annotations
+
+import importlib
+
+# Not typing.TYPE_CHECKING: importing typing would cost this package most of its import time.
+TYPE_CHECKING = False
+
+if TYPE_CHECKING:
+    from typing import Any
+
+    from looplet_core.approval import ApprovalDecision, ApprovalRequest
+    from looplet_core.approval_hooks import ApprovalHook, Decision, TerminalApprover, auto_approve
+    from looplet_core.backends.base import LLMBackend, LLMResponse
+    from looplet_core.backends.mock import MockLLMBackend
+    from looplet_core.budget import ContextBudget
+    from looplet_core.cancel import CancelToken
+    from looplet_core.checkpoint_stores import FileCheckpointStore, MemoryCheckpointStore
+    from looplet_core.checkpointer import CheckpointHook
+    from looplet_core.checkpoints import (
+        Checkpoint,
+        CheckpointStore,
+        checkpoint_tree,
+        history,
+        latest_checkpoint,
+    )
+    from looplet_core.compact import (
+        CompactContext,
+        Compacted,
+        CompactionStage,
+        Prune,
+        Truncate,
+        compact_chain,
+    )
+    from looplet_core.context_hooks import (
+        CompactionReport,
+        ContextExhausted,
+        ContextPressureHook,
+        ThresholdCompactHook,
+    )
+    from looplet_core.decisions import Allow, AskApproval, Continue, Deny, InjectContext, Stop
+    from looplet_core.errors import (
+        ApprovalError,
+        BackendError,
+        CheckpointError,
+        ConfigError,
+        ContextLengthError,
+        HookError,
+        LoopletError,
+        RateLimitError,
+        ResponseFormatError,
+        ScriptExhaustedError,
+        ToolRegistrationError,
+        TraceError,
+        TransientBackendError,
+    )
+    from looplet_core.estimators import HeuristicEstimator, TiktokenEstimator, TokenEstimator
+    from looplet_core.evals import EvalContext, EvalHook, EvalResult, discover_evals, run_evals
+    from looplet_core.events import Event, EventKind
+    from looplet_core.fork import fork
+    from looplet_core.loop import async_composable_loop, composable_loop, run_loop
+    from looplet_core.messages import Conversation, Message, ToolCall
+    from looplet_core.permissions import PermissionHook, PermissionRule
+    from looplet_core.prompt import Prompt
+    from looplet_core.provenance.compare import Divergence
+    from looplet_core.provenance.reader import TraceReader
+    from looplet_core.provenance.redact import Redactor
+    from looplet_core.provenance.replay import ReplayBackend, ReplayResult, replay_loop
+    from looplet_core.provenance.sink import ProvenanceSink
+    from looplet_core.records import (
+        ContextStats,
+        ErrorKind,
+        HookDecision,
+        LLMCall,
+        StopReason,
+        ToolResult,
+        Usage,
+    )
+    from looplet_core.resume import ResumedRun, resume
+    from looplet_core.state import DefaultState, LoopConfig, StepLog
+    from looplet_core.step import LoopResult, Step, StepStatus
+    from looplet_core.summarize import Summarize
+    from looplet_core.telemetry import MetricsHook, TracingHook
+    from looplet_core.tokens import ContextMeter
+    from looplet_core.tools import BaseToolRegistry, ToolContext, ToolSpec, tool
 
 __version__ = "0.1.0"
+
+# Where each public name lives; the module is imported on first access (PEP 562).
+_LAZY: dict[str, str] = {
+    "Allow": "looplet_core.decisions",
+    "ApprovalDecision": "looplet_core.approval",
+    "ApprovalError": "looplet_core.errors",
+    "ApprovalHook": "looplet_core.approval_hooks",
+    "ApprovalRequest": "looplet_core.approval",
+    "AskApproval": "looplet_core.decisions",
+    "BackendError": "looplet_core.errors",
+    "BaseToolRegistry": "looplet_core.tools",
+    "CancelToken": "looplet_core.cancel",
+    "Checkpoint": "looplet_core.checkpoints",
+    "CheckpointError": "looplet_core.errors",
+    "CheckpointHook": "looplet_core.checkpointer",
+    "CheckpointStore": "looplet_core.checkpoints",
+    "CompactContext": "looplet_core.compact",
+    "Compacted": "looplet_core.compact",
+    "CompactionReport": "looplet_core.context_hooks",
+    "CompactionStage": "looplet_core.compact",
+    "ConfigError": "looplet_core.errors",
+    "ContextBudget": "looplet_core.budget",
+    "ContextExhausted": "looplet_core.context_hooks",
+    "ContextLengthError": "looplet_core.errors",
+    "ContextMeter": "looplet_core.tokens",
+    "ContextPressureHook": "looplet_core.context_hooks",
+    "ContextStats": "looplet_core.records",
+    "Continue": "looplet_core.decisions",
+    "Conversation": "looplet_core.messages",
+    "Decision": "looplet_core.approval_hooks",
+    "DefaultState": "looplet_core.state",
+    "Deny": "looplet_core.decisions",
+    "Divergence": "looplet_core.provenance.compare",
+    "ErrorKind": "looplet_core.records",
+    "EvalContext": "looplet_core.evals",
+    "EvalHook": "looplet_core.evals",
+    "EvalResult": "looplet_core.evals",
+    "Event": "looplet_core.events",
+    "EventKind": "looplet_core.events",
+    "FileCheckpointStore": "looplet_core.checkpoint_stores",
+    "HeuristicEstimator": "looplet_core.estimators",
+    "HookDecision": "looplet_core.records",
+    "HookError": "looplet_core.errors",
+    "InjectContext": "looplet_core.decisions",
+    "LLMBackend": "looplet_core.backends.base",
+    "LLMCall": "looplet_core.records",
+    "LLMResponse": "looplet_core.backends.base",
+    "LoopConfig": "looplet_core.state",
+    "LoopResult": "looplet_core.step",
+    "LoopletError": "looplet_core.errors",
+    "MemoryCheckpointStore": "looplet_core.checkpoint_stores",
+    "Message": "looplet_core.messages",
+    "MetricsHook": "looplet_core.telemetry",
+    "MockLLMBackend": "looplet_core.backends.mock",
+    "PermissionHook": "looplet_core.permissions",
+    "PermissionRule": "looplet_core.permissions",
+    "Prompt": "looplet_core.prompt",
+    "ProvenanceSink": "looplet_core.provenance.sink",
+    "Prune": "looplet_core.compact",
+    "RateLimitError": "looplet_core.errors",
+    "Redactor": "looplet_core.provenance.redact",
+    "ReplayBackend": "looplet_core.provenance.replay",
+    "ReplayResult": "looplet_core.provenance.replay",
+    "ResponseFormatError": "looplet_core.errors",
+    "ResumedRun": "looplet_core.resume",
+    "ScriptExhaustedError": "looplet_core.errors",
+    "Step": "looplet_core.step",
+    "StepLog": "looplet_core.state",
+    "StepStatus": "looplet_core.step",
+    "Stop": "looplet_core.decisions",
+    "StopReason": "looplet_core.records",
+    "Summarize": "looplet_core.summarize",
+    "TerminalApprover": "looplet_core.approval_hooks",
+    "ThresholdCompactHook": "looplet_core.context_hooks",
+    "TiktokenEstimator": "looplet_core.estimators",
+    "TokenEstimator": "looplet_core.estimators",
+    "ToolCall": "looplet_core.messages",
+    "ToolContext": "looplet_core.tools",
+    "ToolRegistrationError": "looplet_core.errors",
+    "ToolResult": "looplet_core.records",
+    "ToolSpec": "looplet_core.tools",
+    "TraceError": "looplet_core.errors",
+    "TraceReader": "looplet_core.provenance.reader",
+    "TracingHook": "looplet_core.telemetry",
+    "TransientBackendError": "looplet_core.errors",
+    "Truncate": "looplet_core.compact",
+    "Usage": "looplet_core.records",
+    "async_composable_loop": "looplet_core.loop",
+    "auto_approve": "looplet_core.approval_hooks",
+    "checkpoint_tree": "looplet_core.checkpoints",
+    "compact_chain": "looplet_core.compact",
+    "composable_loop": "looplet_core.loop",
+    "discover_evals": "looplet_core.evals",
+    "fork": "looplet_core.fork",
+    "history": "looplet_core.checkpoints",
+    "latest_checkpoint": "looplet_core.checkpoints",
+    "replay_loop": "looplet_core.provenance.replay",
+    "resume": "looplet_core.resume",
+    "run_evals": "looplet_core.evals",
+    "run_loop": "looplet_core.loop",
+    "tool": "looplet_core.tools",
+}
 
 __all__ = [
     "Allow",
@@ -182,3 +297,16 @@ __all__ = [
     "run_loop",
     "tool",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value  # later lookups skip __getattr__
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

@@ -28,7 +28,7 @@ from looplet_core.compact import (
     head_length,
     rewrite_problem,
 )
-from looplet_core.decisions import InjectContext, Stop
+from looplet_core.decisions import ContextExhausted, InjectContext
 from looplet_core.errors import ConfigError
 from looplet_core.events import EventKind
 from looplet_core.prompt import Prompt
@@ -49,12 +49,6 @@ DEFAULT_WARNING = (
     "{window:,} tokens). Ask tools for only what you need, avoid large outputs, and move towards "
     "finishing; older tool results may be cleared to make room."
 )
-
-
-@dataclass(frozen=True, slots=True)
-class ContextExhausted(Stop):
-    """A ``Stop`` that ends the run with stop reason ``context_exhausted`` instead of
-    ``hook_stop``: the prompt cannot be made to fit the window."""
 
 
 @dataclass(frozen=True, slots=True)

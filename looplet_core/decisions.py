@@ -27,7 +27,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["Allow", "AskApproval", "Continue", "Deny", "InjectContext", "Stop"]
+__all__ = [
+    "Allow",
+    "AskApproval",
+    "ContextExhausted",
+    "Continue",
+    "Deny",
+    "InjectContext",
+    "Stop",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,3 +80,9 @@ class AskApproval:
 
     reason: str = ""
     dangerous: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class ContextExhausted(Stop):
+    """A ``Stop`` that ends the run with stop reason ``context_exhausted`` instead of
+    ``hook_stop``: the prompt cannot be made to fit the window."""

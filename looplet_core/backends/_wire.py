@@ -15,7 +15,6 @@ import math
 import re
 import time
 from collections.abc import Callable, Mapping
-from email.utils import parsedate_to_datetime
 from typing import Any, ClassVar, Protocol, cast
 
 from looplet_core.backends.base import DeltaCallback, LLMResponse
@@ -162,6 +161,8 @@ def retry_after_seconds(headers: object) -> float | None:
         seconds = float(raw)
     except ValueError:
         try:
+            from email.utils import parsedate_to_datetime  # rare; ~10 ms to import
+
             when = parsedate_to_datetime(raw)
         except (TypeError, ValueError, IndexError):
             return None
