@@ -99,7 +99,7 @@ def run_with_fault(
     state = DefaultState()
     config = LoopConfig(max_steps=6, stream=stream, checkpoint=rig.store, **FAST)
     hooks = [
-        FaultAt(rig.server, fault, retry_after=0.05, delay=4.0),
+        FaultAt(rig.server, fault, retry_after=0.05, delay=6.0),
         ProvenanceSink(rig.trace, llm=llm),
     ]
 
@@ -116,7 +116,7 @@ def run_with_fault(
 @pytest.mark.parametrize("stream", [False, True], ids=["plain", "streamed"])
 @pytest.mark.parametrize("fault", list(RETRIED), ids=str)
 def test_transient_fault_is_retried_and_the_run_finishes(rig, fault, stream):
-    client = rig.client.with_options(timeout=1.0) if fault is Fault.SLOW else None
+    client = rig.client.with_options(timeout=2.0) if fault is Fault.SLOW else None
     steps, state = run_with_fault(rig, fault, stream=stream, client=client)
 
     assert state.result is not None and state.result.stop_reason is StopReason.DONE
