@@ -27,6 +27,7 @@ import importlib.util
 import json
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -266,6 +267,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"real_llm: SETUP FAILED, the real-model tier cannot run: {exc}", file=sys.stderr)
         return 1
     if args.command == "serve":
+        # SIGTERM (and SIGINT, ignored in background jobs) end the loop below, so the server
+        # is stopped on the way out instead of being left behind.
+        signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
         with LlamaServer(model, port=args.port) as server:
             print(
                 f"serving {MODEL_NAME} at {server.base_url} (ready in "
