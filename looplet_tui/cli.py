@@ -22,10 +22,12 @@ from looplet_core import (
     Step,
     TraceError,
     TraceReader,
-    resume,
 )
 from looplet_core.provenance.reader import is_trace
-from looplet_core.resume import restore
+
+# From the module, not the package: ``looplet_core.resume`` is both a function and a submodule,
+# and once the submodule is imported the package attribute can be either.
+from looplet_core.resume import restore, resume
 from looplet_tui.session import (
     ReplaySession,
     RunSession,

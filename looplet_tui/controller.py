@@ -489,12 +489,13 @@ class DebugController:
 
 
 def _compaction(data: dict[str, Any]) -> str:
-    """``compacted (prune+truncate, threshold): 641 → 432 tokens, 20 → 17 messages``."""
+    """``compacted 641 → 432 tokens, 20 → 17 msgs (prune+truncate, threshold)``: numbers first,
+    so they survive a narrow timeline cutting the line short."""
     how = ", ".join(str(data[k]) for k in ("strategy", "trigger") if data.get(k))
     before, after = data.get("tokens_before"), data.get("tokens_after")
     if before == after and data.get("messages_before") == data.get("messages_after"):
-        return f"compaction ({how}) found nothing to remove at {before} tokens"
-    text = f"compacted ({how}): {before} → {after} tokens"
+        return f"compaction found nothing to remove at {before} tokens ({how})"
+    text = f"compacted {before} → {after} tokens"
     if data.get("messages_before") is not None:
-        text += f", {data.get('messages_before')} → {data.get('messages_after')} messages"
-    return text
+        text += f", {data.get('messages_before')} → {data.get('messages_after')} msgs"
+    return f"{text} ({how})"

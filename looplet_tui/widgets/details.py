@@ -7,6 +7,8 @@ streams or steps fast does not rebuild a long prompt on every update.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from rich.console import RenderableType
 from rich.text import Text
 from textual.app import ComposeResult
@@ -15,7 +17,7 @@ from textual.reactive import reactive
 from textual.widget import Widget
 from textual.widgets import Static, TabbedContent, TabPane
 
-from looplet_core import Step
+from looplet_core import Message, Step
 from looplet_tui import render
 from looplet_tui.runstate import Live, Marker
 
@@ -44,25 +46,45 @@ class DetailPane(VerticalScroll, can_focus=True):
 
 
 class PromptPane(DetailPane):
-    """The prompt tab; long messages are folded until ``folded`` is turned off (key ``f``)."""
+    """The prompt tab; long messages are folded until ``folded`` is turned off (key ``f``).
+
+    A new prompt opens scrolled to its end, where the newest messages are; the same prompt
+    shown again (the step streamed, or was re-selected) keeps where you scrolled to.
+    """
 
     folded: reactive[bool] = reactive(True)
     """Long messages show their first lines only."""
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
-        self._messages: tuple[object, ...] | None = None
+        self._messages: Sequence[Message] | None = None
+        self._shown = False
+        self._to_end = False
 
-    def show_prompt(self, step: Step | None) -> None:
-        self._messages = step.prompt if step is not None else None
-        self.show(render.prompt_renderable(step.prompt if step else None, folded=self.folded))
-        if step is not None and step.prompt:
+    def show_prompt(self, messages: Sequence[Message] | None, note: str = "") -> None:
+        if self._shown and messages is self._messages and not note:
+            return
+        self._messages, self._shown = messages, not note
+        if note:
+            self.show(Text(note, style="dim italic"))
+            return
+        self.show(render.prompt_renderable(messages, folded=self.folded))
+        self._to_end = bool(messages)
+        if self.display and self.size.height:
+            self.call_after_refresh(self._scroll_to_end)
+
+    def _scroll_to_end(self) -> None:
+        if self._to_end:
+            self._to_end = False
             self.scroll_end(animate=False)
 
+    def on_show(self) -> None:
+        """A prompt set while its tab was hidden scrolls once the tab is shown."""
+        self.call_after_refresh(self._scroll_to_end)
+
     def watch_folded(self) -> None:
-        if self.is_mounted:
-            prompt = self._messages
-            self.show(render.prompt_renderable(prompt, folded=self.folded))  # type: ignore[arg-type]
+        if self.is_mounted and self._shown:
+            self.show(render.prompt_renderable(self._messages, folded=self.folded))
 
 
 class StepDetails(Widget):
@@ -110,13 +132,13 @@ class StepDetails(Widget):
         panes = {name: self.query_one(f"#pane-{name}", DetailPane) for name in TABS}
         if row is None or isinstance(row, Marker):
             note = row.text if isinstance(row, Marker) else "Nothing has run yet: press n or c."
+            self.prompt_pane.show_prompt(None, note)
             for name, pane in panes.items():
-                if name == "prompt":
-                    self.prompt_pane.show_prompt(None)
-                pane.show(Text(note, style="dim italic"))
+                if name != "prompt":
+                    pane.show(Text(note, style="dim italic"))
             return
         step = row.step if isinstance(row, Live) else row
-        self.prompt_pane.show_prompt(step)
+        self.prompt_pane.show_prompt(step.prompt)
         panes["response"].show(render.response_renderable(row, timings=self.timings))
         panes["tool"].show(render.tool_call_renderable(step))
         if isinstance(row, Live) and step.tool_result.data is None and step.tool_result.ok:

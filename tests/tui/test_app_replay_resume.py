@@ -10,7 +10,6 @@ import pytest
 from looplet_core import (
     DefaultState,
     FileCheckpointStore,
-    ProvenanceSink,
     StopReason,
     composable_loop,
 )
@@ -20,22 +19,12 @@ from looplet_tui.cli import AGENT_FILE, replay_session, resume_session
 from looplet_tui.demo import make_agent
 from looplet_tui.runstate import Marker, RunState
 from tests.tui.pilot import FIXED_CLOCK, SIZE, screen_text, settled, until
-
-
-def record_demo_trace(directory: Path) -> Path:
-    """Run the demo to the end (approving everything) with a ProvenanceSink writing a trace."""
-    agent = make_agent(delay=0)
-    agent["hooks"] = [*agent["hooks"], ProvenanceSink(directory, llm=agent["llm"])]
-    agent["config"].record_prompts = True
-    for step in composable_loop(**agent):
-        if step.approval is not None and not step.approval.decided:
-            step.approval.approve()
-    return directory
+from tests.tui.scenarios import record_trace
 
 
 @pytest.fixture(scope="module")
 def demo_trace(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return record_demo_trace(tmp_path_factory.mktemp("traces") / "demo-run")
+    return record_trace(tmp_path_factory.mktemp("traces") / "demo-run")
 
 
 def replay_app(trace: Path, **kwargs: object) -> DebuggerApp:

@@ -91,7 +91,7 @@ async def test_selecting_a_step_shows_its_prompt_response_tool_call_and_result()
         assert getattr(row, "number", None) == 3
         details = app.query_one(StepDetails)
         for key, tab, expected in (
-            ("1", "prompt", "SYSTEM"),
+            ("1", "prompt", "ASSISTANT"),  # scrolled to the newest messages
             ("2", "response", "Let me also check signup dates."),
             ("3", "tool", "signup_date"),
             ("4", "result", "execution error"),

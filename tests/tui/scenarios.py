@@ -1,0 +1,218 @@
+"""The debugger's main states, each a deterministic app plus the steps that bring it there.
+
+Shared by the snapshot tests and by ``screenshots/make_screenshots.py`` (``make screenshots``), so
+the pictures in the README are exactly what the tests check.  Determinism: the scripted demo
+agent, no model delay, a frozen clock, no per-step durations, and waits on the controller's state
+(never on wall-clock sleeps).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from textual.pilot import Pilot
+
+from looplet_core import (
+    CancelToken,
+    LLMResponse,
+    MockLLMBackend,
+    ProvenanceSink,
+    composable_loop,
+)
+from looplet_core.backends.base import DeltaCallback, ToolSchema
+from looplet_core.messages import Message
+from looplet_tui.app import DebuggerApp
+from looplet_tui.breakpoints import Breakpoint
+from looplet_tui.cli import replay_session
+from looplet_tui.demo import SCRIPT, make_agent
+from looplet_tui.session import run_session
+from tests.tui.pilot import FIXED_CLOCK, settled, until
+
+Ready = Callable[[Pilot[Any], DebuggerApp], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    make: Callable[[Path], DebuggerApp]
+    ready: Ready
+    caption: str
+
+
+def _app(llm: Any = None, **kwargs: Any) -> DebuggerApp:
+    agent = make_agent(delay=0)
+    if llm is not None:
+        agent["llm"] = llm
+    session = run_session(agent, where="the demo", title="demo · clean customers.csv")
+    return DebuggerApp(session, clock=lambda: FIXED_CLOCK, timings=False, **kwargs)
+
+
+class StallingBackend(MockLLMBackend):
+    """The demo's script, but reply ``stall_at`` streams half its text and then waits until the
+    run is cancelled, so a screenshot catches the model mid-answer."""
+
+    def __init__(self, script: Sequence[Any], stall_at: int) -> None:
+        super().__init__(script, report_usage=True)
+        self.stall_at = stall_at
+        self.cancel = CancelToken()
+
+    def generate(
+        self,
+        messages: Sequence[Message],
+        *,
+        tools: Sequence[ToolSchema],
+        on_delta: DeltaCallback | None = None,
+    ) -> LLMResponse:
+        if len(self.requests) + 1 == self.stall_at:
+            reply = self.script[self.stall_at - 1]
+            if on_delta is not None and isinstance(reply, LLMResponse):
+                on_delta("text", reply.text[: len(reply.text) // 2])
+            while not self.cancel.wait(0.01):
+                pass
+        return super().generate(messages, tools=tools, on_delta=on_delta)
+
+
+def make_running(_: Path) -> DebuggerApp:
+    llm = StallingBackend(SCRIPT, stall_at=3)
+    app = _app(llm, start_paused=False)
+    llm.cancel = app.controller.cancel_token  # closing the app releases the stalled reply
+    return app
+
+
+async def ready_running(pilot: Pilot[Any], app: DebuggerApp) -> None:
+    await until(
+        pilot,
+        lambda: app.controller.live is not None and app.controller.live.text,
+        "the third reply to stream",
+    )
+    await until(pilot, lambda: not app.controller.unread, "the screen to catch up")
+    await pilot.press("2")
+
+
+def make_breakpoint(_: Path) -> DebuggerApp:
+    app = _app(start_paused=False)
+    app.controller.breakpoints.add(Breakpoint(tool="profile", after=2))
+    app.controller.breakpoints.add(Breakpoint(on_error=True, enabled=False))
+    return app
+
+
+async def ready_breakpoint(pilot: Pilot[Any], app: DebuggerApp) -> None:
+    await settled(pilot, app)
+    await pilot.press("3")
+
+
+def make_approval(_: Path) -> DebuggerApp:
+    return _app(start_paused=False)
+
+
+async def ready_approval(pilot: Pilot[Any], app: DebuggerApp) -> None:
+    await settled(pilot, app)
+
+
+def make_compaction(_: Path) -> DebuggerApp:
+    app = _app(start_paused=False)
+    app.controller.breakpoints.add(Breakpoint(tool="save_csv"))
+    return app
+
+
+async def ready_compaction(pilot: Pilot[Any], app: DebuggerApp) -> None:
+    await until(pilot, lambda: app.controller.approvals, "the drop_rows approval")
+    app.controller.approve()
+    await until(pilot, lambda: app.controller.pause_point is not None, "the save_csv breakpoint")
+    await settled(pilot, app)
+    await pilot.press("1")
+
+
+def make_finished(_: Path) -> DebuggerApp:
+    return _app(start_paused=False)
+
+
+async def ready_finished(pilot: Pilot[Any], app: DebuggerApp) -> None:
+    await until(pilot, lambda: app.controller.approvals, "the first approval")
+    await pilot.press("A")
+    await until(
+        pilot,
+        lambda: app.controller.approvals and app.controller.approvals[0].tool == "save_csv",
+        "the second approval",
+    )
+    await pilot.press("a")
+    await settled(pilot, app)
+    await until(pilot, lambda: app.controller.finished, "the end")
+    await settled(pilot, app)
+    await pilot.press("4")
+
+
+def record_trace(directory: Path) -> Path:
+    """Run the demo to the end, approving everything, with a ProvenanceSink writing a trace."""
+    agent = make_agent(delay=0)
+    agent["hooks"] = [*agent["hooks"], ProvenanceSink(directory, llm=agent["llm"])]
+    agent["config"].record_prompts = True
+    for step in composable_loop(**agent):
+        if step.approval is not None and not step.approval.decided:
+            step.approval.approve()
+    return directory
+
+
+def make_replay(tmp: Path) -> DebuggerApp:
+    trace = tmp / "demo-run"
+    if not trace.exists():
+        record_trace(trace)
+    return DebuggerApp(replay_session(trace), clock=lambda: FIXED_CLOCK, timings=False)
+
+
+async def ready_replay(pilot: Pilot[Any], app: DebuggerApp) -> None:
+    await settled(pilot, app)
+    for number in (1, 2):  # (not step 3: its traceback names this machine's paths)
+        await pilot.press("n")
+        await until(
+            pilot,
+            lambda n=number: (
+                app.controller.steps_done == n and app.controller.pause_point is not None
+            ),
+            f"replayed step {number}",
+        )
+    await settled(pilot, app)
+    await pilot.press("4")
+
+
+SCENARIOS = (
+    Scenario(
+        "running",
+        make_running,
+        ready_running,
+        "Running: the model's third reply streams into the Response tab",
+    ),
+    Scenario(
+        "breakpoint",
+        make_breakpoint,
+        ready_breakpoint,
+        "Paused at a breakpoint (the second profile call), Tool call tab",
+    ),
+    Scenario(
+        "approval",
+        make_approval,
+        ready_approval,
+        "A dangerous call waits on the non-modal approval card",
+    ),
+    Scenario(
+        "compaction",
+        make_compaction,
+        ready_compaction,
+        "Just after a compaction: the marker, the drop in the sparkline, the new prompt",
+    ),
+    Scenario(
+        "finished",
+        make_finished,
+        ready_finished,
+        "The run finished: final answer in the header, the last result",
+    ),
+    Scenario(
+        "replay",
+        make_replay,
+        ready_replay,
+        "Replaying a saved trace, read-only, with the same stepping keys",
+    ),
+)
