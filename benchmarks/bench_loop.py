@@ -320,10 +320,11 @@ def _time_command(python: str, code: str) -> float:
 
 
 def _bench_imports(cases: dict[str, tuple[str, str]], runs: int) -> dict[str, list[float]]:
-    """Time ``python -c pass`` per interpreter and ``python -c "import M"`` per case.
+    """Time ``python -c pass`` per interpreter and ``python -c "<import statement>"`` per case.
 
-    ``cases`` maps a label to (python, import statement).  Runs are interleaved round by round, so a burst of
-    load on the machine hits every figure alike.  Results: label -> seconds, plus "pass:<python>".
+    ``cases`` maps a label to (python, import statement).  Runs are interleaved round by round, so
+    a burst of load on the machine hits every figure alike.  Results: label -> seconds, plus
+    "pass:<python>".
     """
     pythons = sorted({python for python, _ in cases.values()})
     commands = [(f"pass:{py}", py, "pass") for py in pythons]

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any, cast
 
 from looplet_core.errors import CheckpointError
+from looplet_core.jsonsafe import clip_depth
 from looplet_core.state import DefaultState
 
 __all__ = [
@@ -113,7 +114,11 @@ class Checkpoint:
         }
         try:
             return json.dumps(doc, ensure_ascii=False, separators=(",", ":"), default=_json_default)
-        except (ValueError, RecursionError) as exc:  # circular, or nested past the limit
+        except RecursionError:  # a tool's data nested past the limit: keep its top levels
+            doc = clip_depth(doc)
+        try:
+            return json.dumps(doc, ensure_ascii=False, separators=(",", ":"), default=_json_default)
+        except (ValueError, RecursionError) as exc:  # circular
             raise CheckpointError(
                 f"run {self.run_id}: the state after step {self.step} cannot be saved as JSON: "
                 f"{exc}"

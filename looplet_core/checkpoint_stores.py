@@ -88,7 +88,10 @@ class FileCheckpointStore:
                     cid = checkpoint_id(checkpoint.run_id, seq)
                     path = run_dir / f"{seq:06d}.json"
                     saved = replace(checkpoint, seq=seq, id=cid, source=str(path))
-                    if self._publish(saved.to_json().encode("utf-8"), path):
+                    # A lone surrogate (a tool read a non-UTF-8 file name) is written as its
+                    # JSON escape: the file stays UTF-8 and reads back to the same string.
+                    data = saved.to_json().encode("utf-8", "backslashreplace")
+                    if self._publish(data, path):
                         break
                     seq += 1  # another writer took this number
                 self._next[checkpoint.run_id] = seq + 1

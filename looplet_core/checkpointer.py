@@ -9,6 +9,11 @@ pending request; the run's end is saved with its result, so a finished run is ne
 Per save the work is constant: the new messages and steps since the last save, a small state
 dict, one JSON encode and one store write.  The history is never re-scanned (a compaction, which
 rewrote it anyway, costs one prefix comparison).
+
+Secrets are redacted before anything is stored, as in traces: the model client's API key, values
+of secret-named environment variables, and key-shaped text (``provenance.redact``).  A run
+resumed from a checkpoint so sees ``[redacted]`` where a tool once printed a key.  Clean data
+costs one scan of the delta's JSON text per save.
 """
 
 from __future__ import annotations
@@ -23,7 +28,9 @@ from typing import TYPE_CHECKING, Any, cast
 from looplet_core.checkpoints import Checkpoint, CheckpointStore, state_document
 from looplet_core.errors import CheckpointError, ConfigError
 from looplet_core.events import EventKind
+from looplet_core.jsonsafe import clip_depth
 from looplet_core.messages import Conversation, Message, MessageView
+from looplet_core.provenance.redact import Redactor
 from looplet_core.records import StopReason
 from looplet_core.state import LoopConfig
 from looplet_core.step import LoopResult, Step, StepStatus
@@ -50,7 +57,9 @@ class CheckpointHook:
 
     name = "checkpoint"
 
-    def __init__(self, store: CheckpointStore, *, every: int = 1) -> None:
+    def __init__(
+        self, store: CheckpointStore, *, every: int = 1, redact: Redactor | None = None
+    ) -> None:
         if every < 1:
             raise ConfigError(f"CheckpointHook(every=...) must be at least 1, got {every}")
         if not isinstance(cast(object, store), CheckpointStore):
@@ -60,6 +69,9 @@ class CheckpointHook:
             )
         self.store = store
         self.every = every
+        self.redactor = redact
+        """Applied to everything saved (default ``Redactor()``), plus the run's client key."""
+        self._redact: Redactor | None = None
         self._engine: Engine | None = None
         self._conversation = Conversation()
         self._view: MessageView = self._conversation.view()
@@ -73,6 +85,7 @@ class CheckpointHook:
         """Start tracking ``engine``'s run, continuing from ``state.checkpoint_id`` if it is in
         this store (a resumed or forked run), else starting a new chain with a run header."""
         self._engine = engine
+        self._redact = (self.redactor or Redactor()).for_client(engine.llm)
         st = engine.state
         parent = st.checkpoint_id
         self._messages = self._steps = 0
@@ -120,20 +133,26 @@ class CheckpointHook:
         if key == self._last_key:
             return None
         state, pending = state_document(st)
+        messages = [conv[i].to_dict() for i in range(keep, len(conv))]
+        steps = [step_record(st.steps[i]) for i in range(self._steps, len(st.steps))]
+        header = None if st.checkpoint_id else self._header(engine)
+        state, pending, messages, steps, header = self._clean(
+            [state, pending, messages, steps, header]
+        )
         checkpoint = Checkpoint(
             run_id=st.run_id,
             branch_id=st.branch_id,
             step=st.step_number,
             state=state,
             messages_keep=keep,
-            messages_add=[conv[i].to_dict() for i in range(keep, len(conv))],
+            messages_add=messages,
             steps_keep=self._steps,
-            steps_add=[step_record(st.steps[i]) for i in range(self._steps, len(st.steps))],
+            steps_add=steps,
             parent=st.checkpoint_id,
             pending_approval=pending,
             reason=reason,
             created_at=time.time(),
-            run=None if st.checkpoint_id else self._header(engine),
+            run=header,
         )
         saved = self.store.put(checkpoint)
         st.checkpoint_id = saved.id
@@ -143,6 +162,23 @@ class CheckpointHook:
         self._last_key = key
         engine.emit(EventKind.CHECKPOINT, checkpoint_id=saved.id, reason=reason)
         return saved
+
+    def _clean(self, parts: list[Any]) -> list[Any]:
+        """``parts`` with secrets redacted; the same objects when there is nothing to redact."""
+        redactor = self._redact
+        if redactor is None:
+            return parts
+        try:
+            text = json.dumps(parts, ensure_ascii=False, default=repr)
+        except (RecursionError, ValueError):  # a tool's data nested past json's limit
+            parts = cast(list[Any], clip_depth(parts))
+            text = json.dumps(parts, ensure_ascii=False, default=repr)
+        if not redactor.found_in(text):
+            return parts
+        try:
+            return cast(list[Any], redactor.value(parts))
+        except RecursionError:
+            return cast(list[Any], redactor.value(clip_depth(parts)))
 
     @staticmethod
     def _header(engine: Engine) -> dict[str, Any]:

@@ -57,9 +57,8 @@ _RESULT_LIMIT = 60
 
 
 def _visible_table() -> dict[int, str]:
-    table = {code: chr(0x2400 + code) for code in range(0x20)}  # control pictures: ␀ ␇ ␛ ...
-    table[0x7F] = "␡"
-    table.update({code: f"\\x{code:02x}" for code in range(0x80, 0xA0)})  # C1: 0x9b is a CSI
+    # C0 and C1 controls as \xNN (0x9b alone is a CSI on some terminals), as the CLI shows them.
+    table = {code: f"\\x{code:02x}" for code in [*range(0x20), 0x7F, *range(0x80, 0xA0)]}
     bidi = (0x061C, 0x200E, 0x200F, *range(0x202A, 0x202F), *range(0x2066, 0x206A))
     table.update({code: f"<U+{code:04X}>" for code in bidi})
     return table
@@ -70,7 +69,7 @@ _VISIBLE = _visible_table()
 
 def visible(text: str) -> str:
     """``text`` with control, escape and bidi characters replaced by visible stand-ins
-    (``\\x1b[31m`` becomes ``␛[31m``), so that printing it cannot drive the terminal."""
+    (ESC becomes the four characters ``\\x1b``), so that printing it cannot drive a terminal."""
     return text.translate(_VISIBLE)
 
 

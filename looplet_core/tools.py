@@ -25,6 +25,7 @@ from typing import Any, cast, overload
 
 from looplet_core.backends.base import ToolSchema
 from looplet_core.errors import ToolRegistrationError
+from looplet_core.jsonsafe import clip_depth
 from looplet_core.messages import ToolCall
 from looplet_core.records import ErrorKind, ToolResult
 from looplet_core.schema import function_schema, normalize_parameters
@@ -377,8 +378,13 @@ def result_to_text(data: Any, limit: int | None = None) -> str:
     else:
         try:
             text = json.dumps(data, ensure_ascii=False, default=_json_default)
-        except (TypeError, ValueError, RecursionError):  # circular or exotic: show the repr
-            text = repr(data)
+        except RecursionError:  # nested too deep for json (and for repr): show the top levels
+            text = json.dumps(clip_depth(data), ensure_ascii=False, default=_json_default)
+        except (TypeError, ValueError):  # circular or exotic: show the repr
+            try:
+                text = repr(data)
+            except RecursionError:
+                text = json.dumps(clip_depth(data), ensure_ascii=False, default=_json_default)
     if limit is not None and len(text) > limit:
         cut = max(limit, 0)
         return text[:cut] + _TRUNCATED.format(len(text) - cut)

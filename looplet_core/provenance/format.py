@@ -23,6 +23,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any, cast
 
+from looplet_core.jsonsafe import clip_depth
 from looplet_core.messages import Message
 from looplet_core.records import LLMCall
 
@@ -73,8 +74,16 @@ def _default(value: Any) -> Any:
 
 
 def dumps(value: Any, *, indent: int | None = None) -> str:
-    """JSON the way traces store it: UTF-8 text, non-JSON values as their repr (never pickled)."""
-    return json.dumps(value, ensure_ascii=False, default=_default, indent=indent)
+    """JSON the way traces store it: UTF-8 text, non-JSON values as their repr (never pickled).
+
+    Data nested past what ``json`` can encode keeps its top levels (``jsonsafe.clip_depth``).
+    Text is written with ``errors="backslashreplace"``, so a lone surrogate becomes its JSON
+    escape and reads back unchanged.
+    """
+    try:
+        return json.dumps(value, ensure_ascii=False, default=_default, indent=indent)
+    except RecursionError:
+        return json.dumps(clip_depth(value), ensure_ascii=False, default=_default, indent=indent)
 
 
 def _json_block(value: Any) -> str:

@@ -54,7 +54,7 @@ class PromptWriter:
             clean, line = self._encode(raw)
             redacted.append(message if clean is raw else Message.from_dict(clean))
             lines.append(line + "\n")
-        payload = "".join(lines).encode()
+        payload = "".join(lines).encode("utf-8", "backslashreplace")
         self._messages.write(payload)
         self._messages.flush()
         start, length = self._range if extends else (self._size, 0)
@@ -68,7 +68,9 @@ class PromptWriter:
         else:
             note = f"(messages 1-{n} are as in the previous call)\n\n" if extends else ""
             text = header + note + block
-        (self.path / fmt.prompt_path(call)).write_text(text, encoding="utf-8")
+        (self.path / fmt.prompt_path(call)).write_text(
+            text, encoding="utf-8", errors="backslashreplace"
+        )
         self._prev = sent
         return {"offset": start, "length": length + len(payload), "count": len(sent)}
 

@@ -208,7 +208,11 @@ class ProvenanceSink:
     def _write_manifest(self) -> None:
         target = self.path / fmt.MANIFEST
         temp = target.with_suffix(".json.tmp")
-        temp.write_text(self._clean(self._manifest, indent=2)[1] + "\n", encoding="utf-8")
+        temp.write_text(
+            self._clean(self._manifest, indent=2)[1] + "\n",
+            encoding="utf-8",
+            errors="backslashreplace",
+        )
         os.replace(temp, target)
 
     # -- model calls ------------------------------------------------------------------------------
@@ -222,7 +226,7 @@ class ProvenanceSink:
         tools = cast(list[dict[str, Any]], event.data.get("tools") or [])
         if not self._tools_written:
             (self.path / fmt.TOOLS).write_text(
-                self._clean(tools, indent=2)[1] + "\n", encoding="utf-8"
+                self._clean(tools, indent=2)[1] + "\n", encoding="utf-8", errors="backslashreplace"
             )
             self._tools_written = True
         assert self._prompts is not None
@@ -235,7 +239,7 @@ class ProvenanceSink:
         self._last_text = call.text
         self._totals["llm_calls"] = self._totals.get("llm_calls", 0) + 1
         (self.path / fmt.response_path(call.index)).write_text(
-            fmt.render_response(call), encoding="utf-8"
+            fmt.render_response(call), encoding="utf-8", errors="backslashreplace"
         )
         files = {"prompt": fmt.prompt_path(call.index), "response": fmt.response_path(call.index)}
         self._line(
@@ -255,7 +259,9 @@ class ProvenanceSink:
         record = step.to_dict()
         record["prompt"] = None  # prompts live in llm/ and messages.jsonl, once per call
         path = fmt.step_path(step.number)
-        (self.path / path).write_text(self._clean(record, indent=1)[1] + "\n", encoding="utf-8")
+        (self.path / path).write_text(
+            self._clean(record, indent=1)[1] + "\n", encoding="utf-8", errors="backslashreplace"
+        )
         totals = self._totals
         totals["steps"] = totals.get("steps", 0) + 1
         if not step.ok:
@@ -289,7 +295,7 @@ class ProvenanceSink:
             "step": event.step,
         }
         record.update(data)
-        self._events.write((self._clean(record)[1] + "\n").encode())
+        self._events.write((self._clean(record)[1] + "\n").encode("utf-8", "backslashreplace"))
         self._events.flush()
 
     def _clean(self, value: Any, indent: int | None = None) -> tuple[Any, str]:
