@@ -29,6 +29,7 @@ from looplet_tui.breakpoints import Breakpoint
 from looplet_tui.cli import replay_session
 from looplet_tui.demo import SCRIPT, make_agent
 from looplet_tui.session import run_session
+from looplet_tui.widgets.details import StepDetails
 from tests.tui.pilot import FIXED_CLOCK, settled, until
 
 Ready = Callable[[Pilot[Any], DebuggerApp], Awaitable[None]]
@@ -124,6 +125,9 @@ async def ready_compaction(pilot: Pilot[Any], app: DebuggerApp) -> None:
     await until(pilot, lambda: app.controller.pause_point is not None, "the save_csv breakpoint")
     await settled(pilot, app)
     await pilot.press("1")
+    pane = app.query_one(StepDetails).prompt_pane
+    await until(pilot, lambda: pane.max_scroll_y > 0 and pane.scroll_y == pane.max_scroll_y,
+                "the prompt to open at its newest messages")
 
 
 def make_finished(_: Path) -> DebuggerApp:
