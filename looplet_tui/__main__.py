@@ -6,6 +6,7 @@ checkpointed run.
     looplet-tui run package.module:factory
     looplet-tui replay TRACE_DIR                  step through a saved trace, read-only
     looplet-tui resume CHECKPOINT_DIR [--run ID]  continue a paused or crashed run
+    looplet-tui diff TRACE_A TRACE_B              two runs side by side, first divergence marked
 
 Every problem with what was asked for (a missing file, a bad factory, a directory that is not a
 trace) is one line on stderr and exit status 2; a missing ``textual`` says which extra to install.
@@ -58,6 +59,9 @@ def _parser() -> argparse.ArgumentParser:
         help="the factory that built the run (default: the one "
         "recorded when the debugger started it)",
     )
+    diff = sub.add_parser("diff", help="compare two traces step by step, side by side")
+    diff.add_argument("trace_a", help="a trace directory (run A)")
+    diff.add_argument("trace_b", help="a trace directory (run B)")
     for command in (demo, run, resume):
         command.add_argument(
             "--checkpoints",
@@ -82,6 +86,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ImportError:
         print(_TUI_MISSING, file=sys.stderr)
         return 2
+    if args.command == "diff":
+        return _diff(args.trace_a, args.trace_b)
     from looplet_tui.cli import SessionError, build_session
 
     try:
@@ -90,6 +96,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"looplet-tui: {exc}", file=sys.stderr)
         return 2
     return _run(session, start_paused=not args.no_pause)
+
+
+def _diff(trace_a: str, trace_b: str) -> int:
+    from looplet_core import LoopletError
+    from looplet_tui.diffing import compare_traces
+    from looplet_tui.screens.run_diff import RunDiffApp
+
+    try:
+        comparison = compare_traces(trace_a, trace_b)
+    except (LoopletError, OSError) as exc:
+        print(f"looplet-tui: {exc}", file=sys.stderr)
+        return 2
+    return RunDiffApp(comparison).run() or 0
 
 
 def _run(session: object, *, start_paused: bool) -> int:

@@ -1,0 +1,160 @@
+"""Run comparison for ``looplet-tui diff``: two runs' steps aligned, with what differs in each pair.
+
+Plain Python, no Textual: the screen in ``looplet_tui.screens.run_diff`` only draws what this
+module computes.  Whether two steps agree, and the first field where they part, is decided by
+``looplet_core.provenance.compare.compare_steps`` (the same rule as ``python -m looplet_core diff``
+and replay's divergence report); this module adds the alignment and, for the pane that explains one
+pair, every field that differs rather than only the first.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from dataclasses import dataclass
+from itertools import zip_longest
+
+from looplet_core import Step, StopReason, TraceReader
+from looplet_core.provenance.compare import Divergence, canonical, compare_steps
+
+__all__ = [
+    "FIELDS",
+    "FieldDiff",
+    "RunComparison",
+    "StepPair",
+    "compare_runs",
+    "compare_traces",
+    "field_diffs",
+]
+
+FIELDS = ("tool", "args", "status", "result")
+"""The parts of a step compared, in the order ``compare_steps`` checks them."""
+
+
+@dataclass(frozen=True, slots=True)
+class FieldDiff:
+    """One compared part of a step pair: both sides as text, and whether they are equal."""
+
+    field: str
+    a: str
+    b: str
+
+    @property
+    def same(self) -> bool:
+        return self.a == self.b
+
+
+@dataclass(frozen=True, slots=True)
+class StepPair:
+    """Row ``position`` (1-based) of the alignment: run A's step, run B's step, and their verdict.
+
+    A side is None when that run had already ended.  ``divergence`` is None when they agree.
+    """
+
+    position: int
+    a: Step | None
+    b: Step | None
+    divergence: Divergence | None
+
+    @property
+    def agree(self) -> bool:
+        return self.divergence is None
+
+    @property
+    def number(self) -> int:
+        step = self.a or self.b
+        return step.number if step is not None else self.position
+
+
+@dataclass(frozen=True, slots=True)
+class RunComparison:
+    """Two runs side by side: the aligned pairs and how each run ended."""
+
+    label_a: str
+    label_b: str
+    pairs: tuple[StepPair, ...]
+    stop_a: StopReason | None = None
+    stop_b: StopReason | None = None
+
+    @property
+    def first(self) -> StepPair | None:
+        """The first pair that differs (the runs' first divergence), or None."""
+        return next((pair for pair in self.pairs if not pair.agree), None)
+
+    @property
+    def differing(self) -> list[int]:
+        """Row indexes (0-based) of every pair that differs."""
+        return [i for i, pair in enumerate(self.pairs) if not pair.agree]
+
+    def summary(self) -> str:
+        """One line: where the runs first part, or that they agree."""
+        first = self.first
+        if first is not None and first.divergence is not None:
+            d = first.divergence
+            count = len(self.differing)
+            return (
+                f"first divergence at step {d.step}: {d.field} differs "
+                f"({count} of {len(self.pairs)} steps differ)"
+            )
+        if self.stop_a != self.stop_b:
+            a = self.stop_a.value if self.stop_a else "?"
+            b = self.stop_b.value if self.stop_b else "?"
+            return f"same {len(self.pairs)} steps, different ends: A {a} vs B {b}"
+        return f"no divergence: {len(self.pairs)} steps agree"
+
+
+def compare_runs(
+    a: Iterable[Step],
+    b: Iterable[Step],
+    *,
+    label_a: str = "A",
+    label_b: str = "B",
+    stop_a: StopReason | None = None,
+    stop_b: StopReason | None = None,
+) -> RunComparison:
+    """Align two step sequences by position and judge each pair with ``compare_steps``."""
+    pairs = tuple(
+        StepPair(position, want, got, compare_steps(want, got))
+        for position, (want, got) in enumerate(zip_longest(a, b), 1)
+    )
+    return RunComparison(label_a, label_b, pairs, stop_a, stop_b)
+
+
+def compare_traces(path_a: str | os.PathLike[str], path_b: str | os.PathLike[str]) -> RunComparison:
+    """Read two trace directories (``TraceError`` if either is not a whole trace) and compare."""
+    a, b = TraceReader(path_a), TraceReader(path_b)
+    return compare_runs(
+        a.steps(),
+        b.steps(),
+        label_a=str(a.path),
+        label_b=str(b.path),
+        stop_a=a.stop_reason,
+        stop_b=b.stop_reason,
+    )
+
+
+def _fields(step: Step | None) -> dict[str, str]:
+    if step is None:
+        return dict.fromkeys(FIELDS, "(the run had ended)")
+    result = step.tool_result
+    if result.error is not None:
+        kind = result.error_kind.value if result.error_kind else "error"
+        outcome = f"{kind}: {result.error}"
+    else:
+        outcome = canonical(result.data)
+    return {
+        "tool": step.tool or "(no tool call)",
+        "args": canonical(step.tool_call.args) if step.tool_call else "",
+        "status": step.status.value,
+        "result": outcome,
+    }
+
+
+def field_diffs(pair: StepPair) -> list[FieldDiff]:
+    """Tool, arguments, status and result of both sides, each marked same or different.
+
+    Unlike ``compare_steps`` (which stops at the first difference) this lists every field, so a
+    pair whose arguments *and* result differ shows both.
+    """
+    a, b = _fields(pair.a), _fields(pair.b)
+    return [FieldDiff(name, a[name], b[name]) for name in FIELDS]
