@@ -45,7 +45,7 @@ from looplet_core import (  # noqa: E402 - the path above makes the checkout imp
     ToolSpec,
     composable_loop,
 )
-from looplet_core import engine as engine_module  # noqa: E402
+from looplet_core.engine import core as engine_module  # noqa: E402  (where Engine builds its meter)
 
 STEP_COUNTS = (100, 1_000, 10_000)
 TASK = "Call echo with x='hi' until told otherwise, then call done."
