@@ -36,6 +36,7 @@ from looplet_tui.widgets.approval_card import ApprovalCard
 from looplet_tui.widgets.details import StepDetails
 from looplet_tui.widgets.gauge import ContextGauge
 from looplet_tui.widgets.header import RunHeader, describe_pause
+from looplet_tui.widgets.prompt_diff import PromptDiffPane
 from looplet_tui.widgets.timeline import Row, StepTimeline
 
 __all__ = ["DebuggerApp"]
@@ -63,6 +64,7 @@ KEYS: tuple[tuple[str, str, str, str], ...] = (
     ("2", "tab('response')", "", "Response tab: text, reasoning, tool calls"),
     ("3", "tab('tool')", "", "Tool call tab: arguments and hook decisions"),
     ("4", "tab('result')", "", "Result tab: the tool's result or error"),
+    ("5", "tab('diff')", "", "Prompt diff tab: what changed since the previous model call"),
     ("f", "toggle_fold", "", "Fold: fold or unfold long messages in the Prompt tab"),
     ("question_mark", "help", "Keys", "Keys: this list"),
     ("q", "quit", "Quit", "Quit: cancel the run and leave"),
@@ -272,6 +274,7 @@ class DebuggerApp(App[int]):
         if isinstance(row, Step):
             self._load_prompt(row)
         self.main.query_one(StepDetails).show_row(row, version)
+        self.main.query_one(PromptDiffPane).show_row(row, ctl.step, self._load_prompt)
         gauge = self.main.query_one(ContextGauge)
         samples = ctl.samples
         gauge.history = tuple(s.stats.total if s.stats else None for s in samples)

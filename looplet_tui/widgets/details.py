@@ -115,6 +115,11 @@ class StepDetails(Widget):
                 yield DetailPane(id="pane-tool")
             with TabPane("Result", id="tab-result"):
                 yield DetailPane(id="pane-result")
+            with TabPane("Diff", id="tab-diff"):
+                # Imported here: the pane subclasses this module's DetailPane.
+                from looplet_tui.widgets.prompt_diff import PromptDiffPane
+
+                yield PromptDiffPane(id="pane-diff")
 
     def switch(self, tab: str) -> None:
         self.query_one(TabbedContent).active = f"tab-{tab}"
