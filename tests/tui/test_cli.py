@@ -118,3 +118,21 @@ def test_help_lists_every_command() -> None:
     assert out.returncode == 0
     for command in ("demo", "run", "replay", "resume"):
         assert command in out.stdout
+
+
+def test_the_example_agent_file_loads_by_path_and_by_module() -> None:
+    from argparse import Namespace
+
+    from looplet_tui.cli import build_session
+    from looplet_tui.session import RunSession
+
+    root = Path(__file__).resolve().parents[2]
+    for target in (
+        str(root / "looplet_tui/examples/notes_agent.py"),
+        "looplet_tui.examples.notes_agent:make_agent",
+    ):
+        session = build_session(Namespace(command="run", target=target, checkpoint_dir=None))
+        assert isinstance(session, RunSession)
+        assert session.tools.names() == ["list_notes", "add_note"]
+    assert session.breakpoints_file is not None
+    assert session.breakpoints_file.name == "notes_agent.breakpoints.json"

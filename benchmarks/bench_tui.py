@@ -1,0 +1,187 @@
+"""How fast the debugger feels: stepping latency, frame time under load, startup.
+
+    python benchmarks/bench_tui.py            (or: make bench)
+
+1. Keypress to updated screen, pressing ``n`` through a 1,000-step scripted run: the time from the
+   key to the screen showing the new step (worker resumed, step recorded, controller notified,
+   redraw done), split by where in the run it happens, so growth with run length would show.
+2. UI frame time while the worker runs flat out (the same kind of run, never paused): the lag of
+   a 60 Hz timer on the UI's event loop, and how often the screen redrew.
+3. Startup of ``looplet-tui demo`` to its first screen (a fresh process, headless), against
+   ``python -c "import textual.app"`` as the floor and ``python -c pass`` for the interpreter.
+
+Prints a table; asserts nothing about time (machines differ).  Headless: the compositor renders
+every frame as it would for a terminal, only the bytes are not written to one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from looplet_core import BaseToolRegistry, DefaultState, LoopConfig, MockLLMBackend, ToolSpec  # noqa: E402
+from looplet_tui.app import DebuggerApp  # noqa: E402
+from looplet_tui.session import RunSession  # noqa: E402
+
+STEPS = 1000
+SIZE = (120, 36)
+
+
+def session(steps: int) -> RunSession:
+    tools = BaseToolRegistry()
+    tools.register(
+        ToolSpec(
+            "count", "Count.", {"n": "int"}, lambda *, n: {"n": n, "next": n + 1}, read_only=True
+        )
+    )
+    script: list[Any] = [{"tool": "count", "args": {"n": i}} for i in range(steps)]
+    script.append({"tool": "done", "args": {"answer": "counted"}})
+    return RunSession(
+        llm=MockLLMBackend(script, report_usage=True),
+        tools=tools,
+        task="count",
+        config=LoopConfig(max_steps=steps + 1),
+        state=DefaultState(),
+        title="bench",
+    )
+
+
+def pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+async def stepping() -> dict[int, list[float]]:
+    """Milliseconds from ``n`` to the screen showing step k, bucketed by k."""
+    app = DebuggerApp(session(STEPS), timings=False)
+    buckets: dict[int, list[float]] = {}
+    async with app.run_test(size=SIZE) as pilot:
+        ctl = app.controller
+        while ctl.pause_point is None:
+            await asyncio.sleep(0.001)
+        for k in range(1, STEPS + 1):
+            started = time.perf_counter()
+            await pilot.press("n")
+            while not (ctl.steps_done >= k and ctl.pause_point is not None and not ctl.unread):
+                await asyncio.sleep(0)
+            await pilot.pause()  # the redraw that RunUpdated asked for
+            buckets.setdefault((k - 1) // 250, []).append((time.perf_counter() - started) * 1e3)
+        await pilot.press("q")
+    return buckets
+
+
+async def flat_out() -> tuple[list[float], int, float, int]:
+    """(timer lags in ms, redraws, seconds the run took, steps) for an unpaused run."""
+    app = DebuggerApp(session(STEPS * 5), start_paused=False, timings=False)
+    lags: list[float] = []
+    redraws = 0
+    original = app._refresh  # counting redraws from outside
+
+    def counting() -> None:
+        nonlocal redraws
+        redraws += 1
+        original()
+
+    app._refresh = counting  # type: ignore[method-assign]
+    async with app.run_test(size=SIZE) as pilot:
+        period = 1 / 60
+        started = time.perf_counter()
+        expected = started + period
+        while not app.controller.finished:
+            await asyncio.sleep(max(0.0, expected - time.perf_counter()))
+            now = time.perf_counter()
+            lags.append((now - expected) * 1e3)
+            expected = now + period
+        took = time.perf_counter() - started
+        steps = app.controller.steps_done
+        await pilot.press("q")
+    return lags, redraws, took, steps
+
+
+def startup(code: str, runs: int = 5) -> float:
+    """Median wall seconds of a fresh ``python -c code``."""
+    times = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT, capture_output=True)
+        times.append(time.perf_counter() - started)
+    return statistics.median(times)
+
+
+FIRST_SCREEN = """
+from looplet_tui.__main__ import _parser
+from looplet_tui.app import DebuggerApp
+from looplet_tui.cli import build_session
+app = DebuggerApp(build_session(_parser().parse_args(["demo"])))
+async def first_screen(pilot):
+    ctl = app.controller
+    while ctl.pause_point is None or ctl.unread:
+        await pilot.pause(0.001)
+    await pilot.pause()
+    app.exit()
+app.run(headless=True, auto_pilot=first_screen, size=(120, 36))
+"""
+
+
+def bare_loop_seconds(steps: int) -> float:
+    from looplet_core import composable_loop
+
+    s = session(steps)
+    started = time.perf_counter()
+    for _ in composable_loop(llm=s.llm, tools=s.tools, task=s.task, config=s.config, state=s.state):
+        pass
+    return time.perf_counter() - started
+
+
+def main() -> int:
+    print(f"looplet-tui benchmarks (Python {sys.version.split()[0]}, headless {SIZE[0]}x{SIZE[1]})")
+    print()
+    buckets = asyncio.run(stepping())
+    print(f"1. keypress `n` -> screen shows the next step, {STEPS}-step run (ms)")
+    print(f"   {'steps':<12}{'median':>8}{'p95':>8}{'max':>8}")
+    every: list[float] = []
+    for bucket, values in sorted(buckets.items()):
+        every += values
+        label = f"{bucket * 250 + 1}-{bucket * 250 + len(values)}"
+        print(
+            f"   {label:<12}{statistics.median(values):>8.2f}{pct(values, 0.95):>8.2f}"
+            f"{max(values):>8.2f}"
+        )
+    print(
+        f"   {'all':<12}{statistics.median(every):>8.2f}{pct(every, 0.95):>8.2f}{max(every):>8.2f}"
+    )
+    print()
+    lags, redraws, took, steps = asyncio.run(flat_out())
+    bare = bare_loop_seconds(steps - 1)
+    print(f"2. worker flat out, {steps} steps unpaused: UI timer lag at 60 Hz (ms)")
+    print(
+        f"   median {statistics.median(lags):.2f}  p95 {pct(lags, 0.95):.2f}  "
+        f"p99 {pct(lags, 0.99):.2f}  max {max(lags):.2f}  ({len(lags)} ticks)"
+    )
+    print(
+        f"   {redraws} redraws in {took:.2f} s ({redraws / took:.0f}/s); run {steps / took:,.0f} "
+        f"steps/s under the debugger vs {steps / bare:,.0f} steps/s bare loop"
+    )
+    print()
+    floor = startup("pass")
+    textual_floor = startup("import textual.app")
+    demo = startup(FIRST_SCREEN, runs=3)
+    print("3. startup, fresh process, median wall time (s)")
+    print(f"   {'python -c pass':<40}{floor:>8.3f}")
+    floor_label = 'python -c "import textual.app"'
+    print(f"   {floor_label:<40}{textual_floor:>8.3f}")
+    print(f"   {'looplet-tui demo to first screen':<40}{demo:>8.3f}")
+    print(f"   above the textual floor: {demo - textual_floor:.3f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Agents to open with ``looplet-tui run``; each file's ``make_agent`` is the factory."""
