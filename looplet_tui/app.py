@@ -60,6 +60,7 @@ KEYS: tuple[tuple[str, str, str, str], ...] = (
     ("D", "deny_with_message", "Deny+msg", "Deny with a message to the model"),
     ("e", "edit_args", "Edit", "Edit the call's arguments (JSON, checked) and approve"),
     ("slash", "search", "Search", "Search the timeline"),
+    ("t", "checkpoints", "", "Checkpoints: the run's branch tree; pick one to see the state then"),
     ("1", "tab('prompt')", "", "Prompt tab: the exact messages the model saw"),
     ("2", "tab('response')", "", "Response tab: text, reasoning, tool calls"),
     ("3", "tab('tool')", "", "Tool call tab: arguments and hook decisions"),
@@ -376,6 +377,15 @@ class DebuggerApp(App[int]):
             BreakpointsScreen(self.controller.breakpoints, self.session.breakpoints_file),
             lambda _: self._redraw_timeline(),
         )
+
+    def action_checkpoints(self) -> None:
+        from looplet_tui.screens.checkpoints import browser_for
+
+        found = browser_for(self.session)
+        if isinstance(found, str):
+            self.notify(found, severity="warning", markup=False)
+        else:
+            self.push_screen(found)
 
     def _redraw_timeline(self) -> None:
         self.main.query_one(StepTimeline).refresh()

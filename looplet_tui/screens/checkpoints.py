@@ -1,0 +1,214 @@
+"""``CheckpointScreen`` (``t``): the run's checkpoints as a branch tree, and the state at one.
+
+Each branch is listed flat, forks nest under the checkpoint they start from (see
+``looplet_tui.timetravel``).  Highlighting a checkpoint rebuilds its state with
+``looplet_core.checkpoints.load`` and shows what the run looked like then: counts and usage, the
+context gauge, the steps so far and the exact messages.  Reading only: nothing here changes the
+store or the running loop.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, ClassVar
+
+from rich.console import Group, RenderableType
+from rich.table import Table
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.screen import Screen
+from textual.widgets import Footer, Static, Tree
+from textual.widgets.tree import TreeNode
+
+from looplet_core import Checkpoint, CheckpointStore, LoopletError
+from looplet_core.checkpoints import Snapshot, load
+from looplet_tui import render
+from looplet_tui.context import estimate
+from looplet_tui.safe_text import literal
+from looplet_tui.timetravel import Branch, checkpoint_label, describe_state, run_branches
+from looplet_tui.widgets.gauge import ContextGauge
+
+__all__ = ["CheckpointScreen", "browser_for", "snapshot_renderable"]
+
+_STEPS_SHOWN = 30
+
+
+def snapshot_renderable(snapshot: Snapshot) -> RenderableType:
+    """The state at a checkpoint: facts, the steps so far (newest last), then the messages."""
+    facts = Table(box=None, show_header=False, pad_edge=False, expand=True)
+    facts.add_column("what", style="bold", no_wrap=True)
+    facts.add_column("value", ratio=1)
+    for label, value in describe_state(snapshot):
+        facts.add_row(label, literal(value, limit=400))
+    steps = list(snapshot.state.steps)
+    parts: list[RenderableType] = [facts, Text(""), Text(f"Steps ({len(steps)})", style="bold")]
+    if len(steps) > _STEPS_SHOWN:
+        parts.append(Text(f"… {len(steps) - _STEPS_SHOWN} earlier steps", style="dim"))
+    for step in steps[-_STEPS_SHOWN:]:
+        parts.append(literal(step.pretty(), "" if step.ok else "red", limit=300))
+    parts += [Text(""), Text("Messages", style="bold")]
+    parts.append(render.prompt_renderable(list(snapshot.state.conversation), folded=True))
+    return Group(*parts)
+
+
+class CheckpointScreen(Screen[None]):
+    """Browse ``run_id``'s checkpoints in ``store``; the highlighted one's state is shown.
+
+    ``window`` and ``tools`` size the context gauge (the run's window and tool schemas).
+    """
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("r", "reload", "Reload", tooltip="Read the store again (a live run adds more)"),
+        Binding("escape,q,t", "close", "Close", tooltip="Back to the debugger"),
+    ]
+
+    DEFAULT_CSS = """
+    CheckpointScreen {
+        & #cp-title { height: auto; padding: 0 1; background: $boost; }
+        & #cp-main { height: 1fr; }
+        & #cp-tree { width: 40%; min-width: 30; border-right: vkey $border-blurred; }
+        & #cp-right { width: 1fr; }
+        & #cp-gauge { height: 6; border-bottom: hkey $border-blurred; }
+        & #cp-state { height: 1fr; padding: 0 1; }
+        & #cp-state > Static { width: 1fr; }
+    }
+    """
+
+    def __init__(
+        self,
+        store: CheckpointStore,
+        run_id: str,
+        *,
+        window: int | None = None,
+        tools: Sequence[Any] = (),
+        id: str | None = None,
+    ) -> None:
+        super().__init__(id=id)
+        self.store = store
+        self.run_id = run_id
+        self.window = window
+        self.tools = tools
+        self.snapshot: Snapshot | None = None
+        """The state rebuilt at the highlighted checkpoint."""
+
+    def compose(self) -> ComposeResult:
+        yield Static(id="cp-title")
+        with Horizontal(id="cp-main"):
+            tree: Tree[Checkpoint] = Tree("checkpoints", id="cp-tree")
+            tree.show_root = False
+            yield tree
+            with Vertical(id="cp-right"):
+                yield ContextGauge(id="cp-gauge")
+                with VerticalScroll(id="cp-state"):
+                    yield Static(id="cp-state-body")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.action_reload()
+        self.query_one(Tree).focus()
+
+    @property
+    def branch_tree(self) -> Tree[Checkpoint]:
+        return self.query_one("#cp-tree", Tree)
+
+    def action_reload(self) -> None:
+        """(Re)build the tree from the store, keeping the highlighted checkpoint if it is there."""
+        tree = self.branch_tree
+        keep = self.snapshot.checkpoint.id if self.snapshot is not None else None
+        tree.clear()
+        try:
+            layout = run_branches(self.store, self.run_id)
+        except LoopletError as exc:
+            self._title(f"Cannot read the checkpoints: {exc}", "bold red")
+            return
+        count = sum(b.count() for b in layout)
+        names = {b.name for b in _all(layout)}
+        self._title(
+            f"run {self.run_id} · {count} checkpoints · {len(names)} "
+            f"branch{'es' if len(names) != 1 else ''} · enter/arrows: show the state then",
+            "bold",
+        )
+        for branch in layout:
+            self._add(tree.root, branch)
+        tree.root.expand_all()
+        marked = [n for n in _nodes(tree.root) if n.data is not None]
+        node = next((n for n in marked if n.data is not None and n.data.id == keep), None)
+        node = node or (marked[-1] if marked else None)
+        if node is not None and node.data is not None:
+            self.show(node.data)
+            self.call_after_refresh(tree.move_cursor, node)
+
+    def _title(self, text: str, style: str) -> None:
+        self.query_one("#cp-title", Static).update(literal(text, style))
+
+    def _add(self, parent: TreeNode[Checkpoint], branch: Branch) -> None:
+        head = parent.add(literal(f"branch {branch.name}", "bold"), expand=True)
+        for cp in branch.checkpoints:
+            forks = branch.forks.get(cp.id, [])
+            node = head.add(literal(checkpoint_label(cp)), data=cp, expand=True)
+            if not forks:
+                node.allow_expand = False
+            for fork in forks:
+                self._add(node, fork)
+
+    def on_tree_node_highlighted(self, event: Tree.NodeHighlighted[Checkpoint]) -> None:
+        event.stop()
+        if event.node.data is not None:
+            self.show(event.node.data)
+
+    def show(self, checkpoint: Checkpoint) -> None:
+        """Rebuild the state at ``checkpoint`` and show it (errors are shown, not raised)."""
+        body = self.query_one("#cp-state-body", Static)
+        try:
+            snapshot = load(self.store, checkpoint.id)
+        except LoopletError as exc:
+            body.update(literal(f"Cannot rebuild {checkpoint.id}: {exc}", "red"))
+            return
+        self.snapshot = snapshot
+        state = snapshot.state
+        gauge = self.query_one(ContextGauge)
+        gauge.stats = state.current_context or estimate(
+            list(state.conversation), self.tools, self.window
+        )
+        gauge.history = ()
+        body.update(snapshot_renderable(snapshot))
+        self.query_one("#cp-state", VerticalScroll).scroll_home(animate=False)
+
+    def action_close(self) -> None:
+        self.dismiss(None)
+
+
+def _all(layout: list[Branch]) -> list[Branch]:
+    found: list[Branch] = []
+    for branch in layout:
+        found.append(branch)
+        found += _all([b for bs in branch.forks.values() for b in bs])
+    return found
+
+
+def _nodes(node: TreeNode[Checkpoint]) -> list[TreeNode[Checkpoint]]:
+    found: list[TreeNode[Checkpoint]] = []
+    for child in node.children:
+        found.append(child)
+        found += _nodes(child)
+    return found
+
+
+def browser_for(session: object) -> CheckpointScreen | str:
+    """The checkpoint browser for a debugger session's run, or one line saying why there is none."""
+    from looplet_tui.session import RunSession
+
+    if not isinstance(session, RunSession):
+        return "A replayed trace has no checkpoints: the browser needs a run with --checkpoints."
+    store = session.config.checkpoint
+    if store is None:
+        return "This run keeps no checkpoints: start it with --checkpoints DIR to browse them."
+    run_id = session.state.run_id
+    try:
+        if not store.list(run_id):
+            return "No checkpoint yet: one is written after each step."
+    except LoopletError as exc:
+        return f"Cannot read the checkpoints: {exc}"
+    return CheckpointScreen(store, run_id, window=session.window, tools=session.tools.schemas())

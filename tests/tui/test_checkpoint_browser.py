@@ -1,0 +1,112 @@
+"""The checkpoint browser (``t``): flat branches, nested forks, the state at a checkpoint."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from rich.console import Console
+from textual.widgets import Static, Tree
+
+from looplet_core import (
+    LoopConfig,
+    MemoryCheckpointStore,
+    MockLLMBackend,
+    composable_loop,
+    fork,
+)
+from looplet_tui.screens.checkpoints import CheckpointScreen
+from looplet_tui.timetravel import checkpoint_label, run_branches
+
+from .helpers import GREET3, call, make_tools
+from .pilot import SIZE, app_for, screen_text, settled, until
+
+
+def run_with_fork(store: MemoryCheckpointStore) -> str:
+    """GREET3 checkpointed into ``store``, then a branch from step 2 greeting Zed instead."""
+    config = LoopConfig(max_steps=20, checkpoint=store)
+    loop = composable_loop(llm=MockLLMBackend(GREET3), tools=make_tools(), task="t", config=config)
+    steps = list(loop)
+    run_id = steps[0].run_id
+    at_step_2 = next(store.get(c) for c in store.list(run_id) if store.get(c).step == 2)
+    branch = fork(
+        store,
+        at_step_2.id,
+        args={"name": "Zed"},
+        llm=MockLLMBackend([call("done", answer="zed")]),
+        tools=make_tools(),
+        branch="zed",
+    )
+    list(branch)
+    return run_id
+
+
+def test_a_branch_is_flat_and_a_fork_nests_under_its_checkpoint() -> None:
+    store = MemoryCheckpointStore()
+    run_id = run_with_fork(store)
+    (main,) = run_branches(store, run_id)
+    assert main.name == "main"
+    assert [cp.step for cp in main.checkpoints] == sorted(cp.step for cp in main.checkpoints)
+    ((forked_at, (zed,)),) = main.forks.items()
+    assert store.get(forked_at).step == 2
+    assert zed.name == "zed" and zed.checkpoints[0].reason == "fork"
+    assert "edit: args" in checkpoint_label(zed.checkpoints[0])
+    assert main.count() == len(store.list(run_id))
+
+
+def body_text(screen: CheckpointScreen) -> str:
+    console = Console(width=160, record=True)
+    console.print(screen.query_one("#cp-state-body", Static).content)
+    return console.export_text()
+
+
+async def test_t_opens_the_tree_and_a_checkpoint_shows_the_state_then() -> None:
+    store = MemoryCheckpointStore()
+    app = app_for(GREET3, start_paused=False, config=LoopConfig(max_steps=20, checkpoint=store))
+    async with app.run_test(size=SIZE) as pilot:
+        await settled(pilot, app)
+        await until(pilot, lambda: app.controller.finished, "the end")
+        await pilot.press("t")
+        await pilot.pause()
+        screen = app.screen
+        assert isinstance(screen, CheckpointScreen)
+        tree: Tree[Any] = screen.query_one(Tree)
+        assert screen.snapshot is not None  # the newest checkpoint is selected
+        assert len(screen.snapshot.state.steps) == 4
+        text = screen_text(app)
+        assert "branch main" in text and "1 branch" in text
+        while screen.snapshot is not None and screen.snapshot.checkpoint.step != 1:
+            await pilot.press("up")
+        state = body_text(screen)
+        assert re.search(r"steps done +1 *\n", state)
+        assert "greet(name='Ada')" in state and "greet(name='Bob')" not in state
+        assert len(screen.snapshot.state.steps) == 1
+        assert tree.cursor_node is not None and tree.cursor_node.data is not None
+        await pilot.press("escape")
+        assert not isinstance(app.screen, CheckpointScreen)
+
+
+async def test_the_tree_shows_both_branches_after_a_fork() -> None:
+    store = MemoryCheckpointStore()
+    run_with_fork(store)
+    app = app_for([], start_paused=True)
+    app.session.config.checkpoint = store  # type: ignore[union-attr]
+    app.session.state.run_id = store.runs()[-1]  # type: ignore[union-attr]
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        await pilot.press("t")
+        await pilot.pause()
+        assert isinstance(app.screen, CheckpointScreen)
+        text = screen_text(app)
+        assert "2 branches" in text and "branch zed" in text and "edit: args" in text
+
+
+async def test_t_without_checkpoints_says_how_to_get_them() -> None:
+    app = app_for(GREET3)
+    said: list[str] = []
+    async with app.run_test(size=SIZE) as pilot:
+        app.notify = lambda message, **_: said.append(str(message))  # type: ignore[method-assign]
+        await pilot.press("t")
+        await pilot.pause()
+        assert not isinstance(app.screen, CheckpointScreen)
+        assert said and "--checkpoints DIR" in said[0]
