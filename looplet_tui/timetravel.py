@@ -9,13 +9,25 @@ was forked from.  ``describe_state`` summarises a rebuilt ``Snapshot`` for the p
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any, cast
 
-from looplet_core import Checkpoint, CheckpointStore, checkpoint_tree
+from looplet_core import BaseToolRegistry, Checkpoint, CheckpointStore, Step, checkpoint_tree
 from looplet_core.checkpoints import CheckpointNode, Snapshot
 
-__all__ = ["Branch", "branches", "checkpoint_label", "describe_state", "run_branches"]
+__all__ = [
+    "EDITS",
+    "Branch",
+    "branches",
+    "checkpoint_label",
+    "describe_state",
+    "fork_template",
+    "parse_fork_edit",
+    "run_branches",
+    "side_effect_steps",
+]
 
 
 @dataclass(slots=True)
@@ -94,3 +106,59 @@ def describe_state(snapshot: Snapshot) -> list[tuple[str, str]]:
     if state.data:
         rows.append(("data", ", ".join(sorted(map(str, state.data)))))
     return rows
+
+
+EDITS = ("args", "result", "messages")
+"""What a fork may change (one of them), as ``looplet_core.fork`` names them."""
+
+
+def side_effect_steps(steps: Sequence[Step], tools: BaseToolRegistry, after: int) -> list[Step]:
+    """The steps numbered above ``after`` whose tools are not marked ``read_only``: what a fork
+    from step ``after`` goes back past without undoing (files written, messages sent...)."""
+    found: list[Step] = []
+    for step in steps:
+        if step.number <= after or step.tool is None or step.tool == "done":
+            continue
+        spec = tools.get(step.tool)
+        if spec is None or not spec.read_only:
+            found.append(step)
+    return found
+
+
+def fork_template(snapshot: Snapshot) -> str:
+    """The editor's starting text: the checkpoint's last call's arguments as an ``args`` edit."""
+    steps = list(snapshot.state.steps)
+    last = steps[-1] if steps else None
+    if last is not None and last.tool_call is not None:
+        return json.dumps({"args": last.tool_call.args}, indent=2, ensure_ascii=False, default=str)
+    messages = [m.to_dict() for m in snapshot.state.conversation]
+    return json.dumps({"messages": messages}, indent=2, ensure_ascii=False, default=str)
+
+
+def parse_fork_edit(text: str) -> dict[str, Any]:
+    """The editor's JSON as keyword arguments for ``fork``: an object with at most one of
+    ``args`` (an object), ``result`` (any JSON) or ``messages`` (a list of message objects).
+    ``ValueError`` says what is wrong, in words for the editor."""
+    try:
+        data = json.loads(text) if text.strip() else {}
+    except ValueError as exc:
+        raise ValueError(f"not valid JSON: {exc}") from None
+    if not isinstance(data, dict):
+        raise ValueError(
+            'write a JSON object: {"args": {...}}, {"result": ...} or {"messages": [...]}'
+        )
+    edit = cast(dict[str, Any], data)
+    unknown = sorted(set(edit) - set(EDITS))
+    if unknown:
+        raise ValueError(f"unknown edit {', '.join(unknown)}: use one of {', '.join(EDITS)}")
+    if len(edit) > 1:
+        raise ValueError(f"one edit per fork, got {len(edit)}: {', '.join(edit)}")
+    if "args" in edit and not isinstance(edit["args"], dict):
+        raise ValueError("args must be a JSON object of argument names and values")
+    if "messages" in edit:
+        messages = edit["messages"]
+        if not isinstance(messages, list) or not all(
+            isinstance(m, dict) for m in cast(list[object], messages)
+        ):
+            raise ValueError("messages must be a list of message objects (role, content)")
+    return edit

@@ -15,19 +15,29 @@ from typing import Any, ClassVar
 from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
+from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Footer, Static, Tree
 from textual.widgets.tree import TreeNode
 
-from looplet_core import Checkpoint, CheckpointStore, LoopletError
+from looplet_core import BaseToolRegistry, CancelToken, Checkpoint, CheckpointStore, LoopletError
 from looplet_core.checkpoints import Snapshot, load
+from looplet_core.fork import fork as start_fork
 from looplet_tui import render
 from looplet_tui.context import estimate
 from looplet_tui.safe_text import literal
-from looplet_tui.timetravel import Branch, checkpoint_label, describe_state, run_branches
+from looplet_tui.timetravel import (
+    Branch,
+    checkpoint_label,
+    describe_state,
+    fork_template,
+    run_branches,
+    side_effect_steps,
+)
 from looplet_tui.widgets.gauge import ContextGauge
 
 __all__ = ["CheckpointScreen", "browser_for", "snapshot_renderable"]
@@ -61,6 +71,7 @@ class CheckpointScreen(Screen[None]):
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("r", "reload", "Reload", tooltip="Read the store again (a live run adds more)"),
+        Binding("f", "fork", "Fork", tooltip="Fork from this checkpoint with an edit; run it"),
         Binding("escape,q,t", "close", "Close", tooltip="Back to the debugger"),
     ]
 
@@ -76,6 +87,21 @@ class CheckpointScreen(Screen[None]):
     }
     """
 
+    class ForkStepped(Message):
+        """The fork running on the worker thread recorded ``step``."""
+
+        def __init__(self, step: str) -> None:
+            super().__init__()
+            self.step = step
+
+    class ForkEnded(Message):
+        """The fork stopped: ``outcome`` says how (done, paused for approval, failed)."""
+
+        def __init__(self, outcome: str, failed: bool = False) -> None:
+            super().__init__()
+            self.outcome = outcome
+            self.failed = failed
+
     def __init__(
         self,
         store: CheckpointStore,
@@ -83,6 +109,8 @@ class CheckpointScreen(Screen[None]):
         *,
         window: int | None = None,
         tools: Sequence[Any] = (),
+        llm: Any = None,
+        registry: BaseToolRegistry | None = None,
         id: str | None = None,
     ) -> None:
         super().__init__(id=id)
@@ -90,6 +118,11 @@ class CheckpointScreen(Screen[None]):
         self.run_id = run_id
         self.window = window
         self.tools = tools
+        self.llm = llm
+        """The model a fork runs with (None: forking is not offered)."""
+        self.registry = registry
+        self.cancel = CancelToken()
+        self.forking = False
         self.snapshot: Snapshot | None = None
         """The state rebuilt at the highlighted checkpoint."""
 
@@ -177,7 +210,83 @@ class CheckpointScreen(Screen[None]):
         self.query_one("#cp-state", VerticalScroll).scroll_home(animate=False)
 
     def action_close(self) -> None:
+        self.cancel.cancel("the checkpoint browser closed")
         self.dismiss(None)
+
+    def on_unmount(self) -> None:
+        self.cancel.cancel("the checkpoint browser closed")
+
+    # -- forking --------------------------------------------------------------------------------
+
+    def action_fork(self) -> None:
+        from looplet_tui.screens.fork import ForkEditScreen
+
+        snapshot = self.snapshot
+        if snapshot is None or self.llm is None or self.registry is None:
+            self.notify("Forking needs a checkpoint and the run's model.", markup=False)
+            return
+        if self.forking:
+            self.notify("A fork is still running.", severity="warning", markup=False)
+            return
+        cp = snapshot.checkpoint
+        risky = side_effect_steps(self._branch_steps(cp), self.registry, cp.step)
+
+        def chosen(edit: dict[str, Any] | None) -> None:
+            if edit is not None:
+                self.forking = True
+                self._title(f"forking from {cp.describe()} …", "bold yellow")
+                self.run_fork(cp.id, edit)
+
+        self.app.push_screen(ForkEditScreen(cp, fork_template(snapshot), risky), chosen)
+
+    def _branch_steps(self, cp: Checkpoint) -> list[Any]:
+        """The steps of ``cp``'s branch as far as it went (read from its newest checkpoint)."""
+        for branch in _all(run_branches(self.store, self.run_id)):
+            if any(c.id == cp.id for c in branch.checkpoints):
+                try:
+                    return list(load(self.store, branch.checkpoints[-1].id).state.steps)
+                except LoopletError:
+                    return []
+        return []
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="fork")
+    def run_fork(self, checkpoint_id: str, edit: dict[str, Any]) -> None:
+        """Run the branch on this thread; only messages go to the UI."""
+        assert self.registry is not None
+        try:
+            branch = start_fork(
+                self.store,
+                checkpoint_id,
+                llm=self.llm,
+                tools=self.registry,
+                cancel=self.cancel,
+                **edit,
+            )
+            for step in branch:
+                self.post_message(self.ForkStepped(step.pretty()))
+                if step.approval is not None and not step.approval.decided:
+                    self.post_message(
+                        self.ForkEnded(
+                            f"branch {branch.state.branch_id} paused: step {step.number} waits "
+                            "for approval (resume it with looplet-tui resume)"
+                        )
+                    )
+                    return
+            result = branch.result
+            how = result.stop_reason.value if result is not None else "stopped"
+            self.post_message(self.ForkEnded(f"branch {branch.state.branch_id} ended: {how}"))
+        except Exception as exc:  # the user's model or tools: shown, never raised into Textual
+            self.post_message(self.ForkEnded(f"the fork failed: {exc}", failed=True))
+
+    def on_checkpoint_screen_fork_stepped(self, message: ForkStepped) -> None:
+        self._title(f"fork running · {message.step}", "bold yellow")
+
+    def on_checkpoint_screen_fork_ended(self, message: ForkEnded) -> None:
+        self.forking = False
+        self.action_reload()
+        self.notify(
+            message.outcome, severity="error" if message.failed else "information", markup=False
+        )
 
 
 def _all(layout: list[Branch]) -> list[Branch]:
@@ -211,4 +320,11 @@ def browser_for(session: object) -> CheckpointScreen | str:
             return "No checkpoint yet: one is written after each step."
     except LoopletError as exc:
         return f"Cannot read the checkpoints: {exc}"
-    return CheckpointScreen(store, run_id, window=session.window, tools=session.tools.schemas())
+    return CheckpointScreen(
+        store,
+        run_id,
+        window=session.window,
+        tools=session.tools.schemas(),
+        llm=session.llm,
+        registry=session.tools,
+    )
