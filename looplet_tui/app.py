@@ -275,7 +275,8 @@ class DebuggerApp(App[int]):
         if isinstance(row, Step):
             self._load_prompt(row)
         self.main.query_one(StepDetails).show_row(row, version)
-        self.main.query_one(PromptDiffPane).show_row(row, ctl.step, self._load_prompt)
+        for diff_pane in self.main.query(PromptDiffPane):  # the Diff tab
+            diff_pane.show_row(row, ctl.step, self._load_prompt)
         gauge = self.main.query_one(ContextGauge)
         samples = ctl.samples
         gauge.history = tuple(s.stats.total if s.stats else None for s in samples)
