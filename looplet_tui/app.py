@@ -12,6 +12,7 @@ import contextlib
 import threading
 import time
 from collections.abc import Callable, Iterable
+from dataclasses import replace
 from typing import ClassVar
 
 from textual import work
@@ -21,9 +22,11 @@ from textual.containers import Horizontal, Vertical
 from textual.css.query import NoMatches
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import Footer, Input
+from textual.timer import Timer
+from textual.widgets import Footer, Input, TabbedContent
 
 from looplet_core import ApprovalError, LoopletError, LoopResult, Step, StopReason
+from looplet_core import Message as ModelMessage
 from looplet_tui.breakpoints import BreakpointSet
 from looplet_tui.context import stats_for
 from looplet_tui.controller import DebugController
@@ -70,6 +73,8 @@ KEYS: tuple[tuple[str, str, str, str], ...] = (
     ("question_mark", "help", "Keys", "Keys: this list"),
     ("q", "quit", "Quit", "Quit: cancel the run and leave"),
 )
+_RUNNING_FRAME = 1 / 30
+"""Seconds between redraws while the run goes on unattended (stops are drawn at once)."""
 _APPROVAL_ACTIONS = {"approve", "approve_always", "deny", "deny_with_message", "edit_args"}
 _STEPPING_ACTIONS = {"next_step", "next_phase", "resume", "pause"}
 
@@ -129,6 +134,10 @@ class DebuggerApp(App[int]):
         self.loop_done = threading.Event()
         """Set when the worker has returned: the CLI waits on it before leaving."""
         self._last_pause: object = None
+        self._keys_state: tuple[bool, bool] | None = None
+        self._last_redraw = 0.0
+        self._live_prompt: tuple[object, tuple[ModelMessage, ...]] = (None, ())
+        self._redraw_timer: Timer | None = None
         self._approvals_seen = 0
 
     # -- layout ---------------------------------------------------------------------------------
@@ -209,6 +218,25 @@ class DebuggerApp(App[int]):
         return bool(self.screen_stack) and self.main.is_attached
 
     def on_debugger_app_run_updated(self, _: RunUpdated) -> None:
+        """Redraw now, or (while the run goes flat out) at most every ``_RUNNING_FRAME``.
+
+        The controller announces nothing more until the redraw acknowledges it, so a throttled
+        redraw also throttles the messages: the UI stays light and the worker keeps the CPU.
+        A stop (pause, breakpoint, approval, end) is always drawn at once.
+        """
+        ctl = self.controller
+        stopped = ctl.pause_point is not None or bool(ctl.approvals) or ctl.finished
+        wait = self._last_redraw + _RUNNING_FRAME - time.monotonic()
+        if stopped or wait <= 0:
+            self._redraw()
+        elif self._redraw_timer is None:
+            self._redraw_timer = self.set_timer(wait, self._redraw)
+
+    def _redraw(self) -> None:
+        if self._redraw_timer is not None:
+            self._redraw_timer.stop()
+            self._redraw_timer = None
+        self._last_redraw = time.monotonic()
         self.controller.acknowledge()
         if self._main_screen_up:
             with contextlib.suppress(NoMatches):  # closing: a widget is already gone
@@ -235,7 +263,10 @@ class DebuggerApp(App[int]):
         if len(ctl.approvals) > self._approvals_seen:
             self.main.query_one(StepDetails).switch("tool")
         self._approvals_seen = len(ctl.approvals)
-        self.refresh_bindings()
+        keys = (bool(ctl.approvals), ctl.finished)  # what check_action depends on
+        if keys != self._keys_state:  # the footer rebuilds itself on every refresh: only then
+            self._keys_state = keys
+            self.refresh_bindings()
 
     def _detail(self) -> str:
         ctl = self.controller
@@ -274,9 +305,11 @@ class DebuggerApp(App[int]):
             version = None
         if isinstance(row, Step):
             self._load_prompt(row)
-        self.main.query_one(StepDetails).show_row(row, version)
-        for diff_pane in self.main.query(PromptDiffPane):  # the Diff tab
-            diff_pane.show_row(row, ctl.step, self._load_prompt)
+        details = self.main.query_one(StepDetails)
+        details.show_row(row, version)
+        if details.active == "diff":  # a diff walks whole prompts: only when it is on screen
+            for diff_pane in self.main.query(PromptDiffPane):
+                diff_pane.show_row(self._with_prompt(row), ctl.step, self._load_prompt)
         gauge = self.main.query_one(ContextGauge)
         samples = ctl.samples
         gauge.history = tuple(s.stats.total if s.stats else None for s in samples)
@@ -292,6 +325,28 @@ class DebuggerApp(App[int]):
         )
         gauge.selected = next(
             (i for i in range(len(samples) - 1, -1, -1) if samples[i].step == step.number), None
+        )
+
+    def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
+        if event.pane.id == "tab-diff":
+            self._show(self.main.query_one(StepTimeline).selected)
+
+    def _with_prompt(self, row: Row | None) -> Row | None:
+        """The live row with its prompt on its step, as the Diff tab reads it (copied once per
+        prompt: the live row keeps the loop's view instead, to stay cheap while running)."""
+        if not isinstance(row, Live) or row.prompt is None or row.step.prompt is not None:
+            return row
+        view, copied = self._live_prompt
+        if view is not row.prompt:
+            self._live_prompt = view, copied = row.prompt, tuple(row.prompt)
+        return Live(
+            replace(row.step, prompt=copied),
+            row.prompt,
+            row.phase,
+            row.activity,
+            row.text,
+            row.reasoning,
+            row.revision,
         )
 
     def _load_prompt(self, step: Step) -> None:

@@ -113,7 +113,7 @@ class DebugController:
         self._index: dict[int, int] = {}
         self._usage: Callable[[], Usage] | None = None
         self._last_percent: float | None = None
-        self._last_prompt: tuple[Message, ...] | None = None
+        self._last_prompt: Sequence[Message] | None = None
         self._last_context: ContextStats | None = None
         self._started: float | None = None
         self._ended: float | None = None
@@ -253,11 +253,12 @@ class DebugController:
             stats = ContextStats(
                 stats.by_role, stats.total, self.window, stats.measured, stats.tier
             )
-        prompt = tuple(ctx.messages)
+        prompt = ctx.messages  # the loop's immutable view: kept, not copied
         with self._cond:
             self._last_prompt, self._last_context = prompt, stats
             self.live = Live(
-                Step(number=step, prompt=prompt, context=stats),
+                Step(number=step, context=stats),
+                prompt,
                 Phase.PRE_PROMPT,
                 "about to call the model",
             )
@@ -272,7 +273,6 @@ class DebugController:
         provisional = Step(
             number=step,
             tool_call=tc,
-            prompt=self._last_prompt,
             context=self._last_context,
             llm_call=getattr(state, "current_call", None),
         )
@@ -438,7 +438,7 @@ class DebugController:
         with self._cond:
             if step is not None:
                 old = self.live
-                self.live = Live(step, phase, activity)
+                self.live = Live(step, self._last_prompt, phase, activity)
                 if old is not None and old.step.number == step.number:  # keep what streamed in
                     self.live.text, self.live.reasoning = old.text, old.reasoning
             elif self.live is not None:

@@ -27,7 +27,9 @@ __all__ = [
     "ROLE_STYLES",
     "compact_json",
     "json_text",
+    "message_renderable",
     "prompt_renderable",
+    "prompt_summary",
     "response_renderable",
     "result_renderable",
     "tool_call_renderable",
@@ -135,6 +137,12 @@ def message_renderable(index: int, message: Message, *, folded: bool) -> Rendera
     return Group(*parts)
 
 
+def prompt_summary(count: int, tokens: int, folded: bool) -> Text:
+    """The line above a prompt: how many messages, about how many tokens, whether folded."""
+    fold = " · long messages folded (f)" if folded else ""
+    return Text(f"{count} messages · ~{tokens:,} tokens{fold}\n", style="dim")
+
+
 def prompt_renderable(messages: Sequence[Message] | None, *, folded: bool = True) -> RenderableType:
     """The exact messages the model saw, by role, each with its (estimated) token count."""
     if messages is None:
@@ -144,15 +152,9 @@ def prompt_renderable(messages: Sequence[Message] | None, *, folded: bool = True
         )
     if not messages:
         return _note("The prompt is empty.")
-    total = sum(message_tokens(m) for m in messages)
-    head = Text(
-        f"{len(messages)} messages · ~{total:,} tokens"
-        f"{' · long messages folded (f)' if folded else ''}",
-        style="dim",
-    )
+    tokens = sum(message_tokens(m) for m in messages)
     return Group(
-        head,
-        Text(""),
+        prompt_summary(len(messages), tokens, folded),
         *(message_renderable(i, m, folded=folded) for i, m in enumerate(messages, 1)),
     )
 

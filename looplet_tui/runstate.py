@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
-from looplet_core import ContextStats, Step
+from looplet_core import ContextStats, Message, Step
 from looplet_tui.breakpoints import Phase
 
 __all__ = ["Entry", "Live", "Marker", "PausePoint", "RunState", "Sample"]
@@ -40,9 +41,14 @@ class Marker:
 
 @dataclass(slots=True)
 class Live:
-    """The step in progress, as far as it is known so far, for the timeline's ``●`` row."""
+    """The step in progress, as far as it is known so far, for the timeline's ``●`` row.
+
+    ``prompt`` is the message list being sent, kept as the loop's own immutable view rather
+    than copied: a copy per step would make a long run quadratic.
+    """
 
     step: Step
+    prompt: Sequence[Message] | None = None
     phase: Phase | None = None
     activity: str = ""
     text: str = ""

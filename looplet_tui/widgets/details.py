@@ -1,13 +1,12 @@
 """``StepDetails``: the tabs that explain one step (Prompt, Response, Tool call, Result).
 
-Each tab is a ``DetailPane``, a scrollable pane holding one renderable; the renderables come from
-``looplet_tui.render``.  Panes redraw only when the row or its revision changes, so a run that
-streams or steps fast does not rebuild a long prompt on every update.
+The Prompt tab is a ``PromptView`` (cached per message, drawn lazily); the others are
+``DetailPane``s, a scrollable pane holding one renderable from ``looplet_tui.render``.  Only the
+tab on screen is drawn when the selection changes; the others are drawn when you switch to them,
+so stepping fast through a long run costs one pane per step, not four.
 """
 
 from __future__ import annotations
-
-from collections.abc import Sequence
 
 from rich.console import RenderableType
 from rich.text import Text
@@ -17,15 +16,17 @@ from textual.reactive import reactive
 from textual.widget import Widget
 from textual.widgets import Static, TabbedContent, TabPane
 
-from looplet_core import Message, Step
+from looplet_core import Step
 from looplet_tui import render
 from looplet_tui.runstate import Live, Marker
+from looplet_tui.widgets.prompt_view import PromptView
 
-__all__ = ["DetailPane", "PromptPane", "StepDetails"]
+__all__ = ["DetailPane", "StepDetails"]
 
 Row = Step | Marker | Live
 
 TABS = ("prompt", "response", "tool", "result")
+"""The tabs drawn here, lazily; the Diff tab (``PromptDiffPane``) is fed by the app."""
 
 
 class DetailPane(VerticalScroll, can_focus=True):
@@ -45,48 +46,6 @@ class DetailPane(VerticalScroll, can_focus=True):
         self.query_one(Static).update(renderable)
 
 
-class PromptPane(DetailPane):
-    """The prompt tab; long messages are folded until ``folded`` is turned off (key ``f``).
-
-    A new prompt opens scrolled to its end, where the newest messages are; the same prompt
-    shown again (the step streamed, or was re-selected) keeps where you scrolled to.
-    """
-
-    folded: reactive[bool] = reactive(True)
-    """Long messages show their first lines only."""
-
-    def __init__(self, *, id: str | None = None) -> None:
-        super().__init__(id=id)
-        self._messages: Sequence[Message] | None = None
-        self._shown = False
-        self._to_end = False
-
-    def show_prompt(self, messages: Sequence[Message] | None, note: str = "") -> None:
-        if self._shown and messages is self._messages and not note:
-            return
-        self._messages, self._shown = messages, not note
-        if note:
-            self.show(Text(note, style="dim italic"))
-            return
-        self.show(render.prompt_renderable(messages, folded=self.folded))
-        self._to_end = bool(messages)
-        if self.display and self.size.height:
-            self.call_after_refresh(self._scroll_to_end)
-
-    def _scroll_to_end(self) -> None:
-        if self._to_end:
-            self._to_end = False
-            self.scroll_end(animate=False)
-
-    def on_show(self) -> None:
-        """A prompt set while its tab was hidden scrolls once the tab is shown."""
-        self.call_after_refresh(self._scroll_to_end)
-
-    def watch_folded(self) -> None:
-        if self.is_mounted and self._shown:
-            self.show(render.prompt_renderable(self._messages, folded=self.folded))
-
-
 class StepDetails(Widget):
     """Prompt, Response, Tool call and Result of the selected timeline row."""
 
@@ -103,12 +62,14 @@ class StepDetails(Widget):
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
-        self._shown: tuple[object, ...] | None = None
+        self._row: Row | None = None
+        self._key: tuple[object, ...] | None = None
+        self._drawn: dict[str, tuple[object, ...]] = {}
 
     def compose(self) -> ComposeResult:
         with TabbedContent(initial="tab-prompt"):
             with TabPane("Prompt", id="tab-prompt"):
-                yield PromptPane(id="pane-prompt")
+                yield PromptView(id="pane-prompt")
             with TabPane("Response", id="tab-response"):
                 yield DetailPane(id="pane-response")
             with TabPane("Tool call", id="tab-tool"):
@@ -121,32 +82,53 @@ class StepDetails(Widget):
 
                 yield PromptDiffPane(id="pane-diff")
 
+    @property
+    def active(self) -> str:
+        return (self.query_one(TabbedContent).active or "tab-prompt").removeprefix("tab-")
+
     def switch(self, tab: str) -> None:
         self.query_one(TabbedContent).active = f"tab-{tab}"
+        self._draw(tab)
 
     @property
-    def prompt_pane(self) -> PromptPane:
-        return self.query_one(PromptPane)
+    def prompt_pane(self) -> PromptView:
+        return self.query_one(PromptView)
 
     def show_row(self, row: Row | None, version: object) -> None:
         """Show ``row``; ``version`` changes whenever the row's content does."""
         key = (id(row), version, self.timings)
-        if key == self._shown:
+        if key == self._key:
             return
-        self._shown = key
-        panes = {name: self.query_one(f"#pane-{name}", DetailPane) for name in TABS}
+        self._row, self._key = row, key
+        self._draw(self.active)
+
+    def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
+        self._draw((event.pane.id or "").removeprefix("tab-"))
+
+    def _draw(self, tab: str) -> None:
+        if tab not in TABS or self._key is None or self._drawn.get(tab) == self._key:
+            return  # (the Diff tab draws itself: the app feeds it the selected row)
+        self._drawn[tab] = self._key
+        row = self._row
         if row is None or isinstance(row, Marker):
             note = row.text if isinstance(row, Marker) else "Nothing has run yet: press n or c."
-            self.prompt_pane.show_prompt(None, note)
-            for name, pane in panes.items():
-                if name != "prompt":
-                    pane.show(Text(note, style="dim italic"))
+            if tab == "prompt":
+                self.prompt_pane.show_prompt(None, note)
+            else:
+                self._pane(tab).show(Text(note, style="dim italic"))
             return
         step = row.step if isinstance(row, Live) else row
-        self.prompt_pane.show_prompt(step.prompt)
-        panes["response"].show(render.response_renderable(row, timings=self.timings))
-        panes["tool"].show(render.tool_call_renderable(step))
-        if isinstance(row, Live) and step.tool_result.data is None and step.tool_result.ok:
-            panes["result"].show(Text("Not run yet.", style="dim italic"))
+        if tab == "prompt":
+            live_prompt = row.prompt if isinstance(row, Live) else None
+            self.prompt_pane.show_prompt(live_prompt if live_prompt is not None else step.prompt)
+        elif tab == "response":
+            self._pane(tab).show(render.response_renderable(row, timings=self.timings))
+        elif tab == "tool":
+            self._pane(tab).show(render.tool_call_renderable(step))
+        elif isinstance(row, Live) and step.tool_result.data is None and step.tool_result.ok:
+            self._pane(tab).show(Text("Not run yet.", style="dim italic"))
         else:
-            panes["result"].show(render.result_renderable(step, timings=self.timings))
+            self._pane(tab).show(render.result_renderable(step, timings=self.timings))
+
+    def _pane(self, tab: str) -> DetailPane:
+        return self.query_one(f"#pane-{tab}", DetailPane)

@@ -1,0 +1,204 @@
+"""``PromptView``: the exact messages the model saw, newest last, drawn a window at a time.
+
+Prompts grow with the run: at step 1,000 the model may have been sent 2,000 messages, and the
+next step's prompt is the same 2,000 plus two.  Laying all of that out for every step made
+stepping slower the longer the run.  So this view:
+
+* renders each message to lines once per width and fold setting, keyed by the message itself
+  (messages are immutable and shared between the prompts of a run);
+* lays out only a window of the newest messages (``WINDOW``), and loads earlier ones a window at
+  a time when you scroll to the top (``home`` loads them all), keeping your place;
+* is a Line API widget: only the rows on screen are drawn.
+
+So a new prompt costs its new messages, whatever the length of the run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import ClassVar
+
+from rich.console import RenderableType
+from rich.text import Text
+from textual.binding import Binding, BindingType
+from textual.geometry import Size
+from textual.reactive import reactive
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
+
+from looplet_core import Message
+from looplet_tui import render
+from looplet_tui.context import message_tokens
+
+__all__ = ["WINDOW", "PromptView"]
+
+WINDOW = 150
+"""Messages laid out at first (the newest); scrolling to the top loads this many more."""
+_CACHE_LIMIT = 20_000
+"""Rendered messages kept (each entry pins its message, so an id cannot be reused meanwhile)."""
+
+
+class PromptView(ScrollView, can_focus=True):
+    """The prompt of the selected step; ``folded`` shortens long messages (key ``f``).
+
+    A new prompt opens scrolled to its end, where the newest messages are; the same prompt shown
+    again (the step streamed, or was selected again) keeps where you scrolled to.
+    """
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("up", "scroll_up", "Scroll up", show=False),
+        Binding("down", "scroll_down", "Scroll down", show=False),
+        Binding("pageup", "page_up", "Page up", show=False),
+        Binding("pagedown", "page_down", "Page down", show=False),
+        Binding("home", "load_all", "Top", show=False),
+        Binding("end", "scroll_end", "Bottom", show=False),
+    ]
+
+    DEFAULT_CSS = """
+    PromptView {
+        padding: 0 1;
+        overflow-x: hidden;
+        scrollbar-gutter: stable;  /* the same width with or without a scrollbar: no re-wrap */
+    }
+    """
+
+    folded: reactive[bool] = reactive(True)
+    """Long messages show their first lines only."""
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self._messages: Sequence[Message] | None = None
+        self._note = ""
+        self._shown = False
+        self._to_end = False
+        self._window = WINDOW
+        self._lines: list[Strip] = []
+        self._width = 0
+        self._cache: dict[tuple[int, int, bool, int], tuple[Message, list[Strip]]] = {}
+        self._tokens: dict[int, tuple[Message, int]] = {}
+
+    @property
+    def hidden_above(self) -> int:
+        """Messages of the prompt not laid out yet (above the first one shown)."""
+        return max(0, len(self._messages or ()) - self._window)
+
+    def show_prompt(self, messages: Sequence[Message] | None, note: str = "") -> None:
+        """Show ``messages`` (None: no prompt was recorded), or ``note`` instead of a prompt."""
+        if self._shown and messages is self._messages and note == self._note:
+            return
+        self._messages, self._note, self._shown = messages, note, True
+        self._to_end = bool(messages) and not note
+        self._window = WINDOW
+        self._rebuild()
+
+    # -- layout ---------------------------------------------------------------------------------
+
+    def _rebuild(self) -> None:
+        # Reading the newest messages stays that way through a re-layout (a narrower pane wraps
+        # into more lines; a scrollbar appearing narrows it).
+        at_end = bool(self._lines) and self.scroll_y >= self.max_scroll_y
+        width = self.scrollable_content_region.width
+        self._width = width
+        if width <= 0:  # not laid out yet (a hidden tab): on_resize / on_show come back here
+            self._lines = []
+            return
+        messages = self._messages
+        if self._note or not messages:
+            head: RenderableType = (
+                Text(self._note, style="dim italic")
+                if self._note
+                else render.prompt_renderable(messages, folded=self.folded)
+            )
+            self._lines = self._to_strips(head, width)
+        else:
+            tokens = sum(self._count(m) for m in messages)
+            head = render.prompt_summary(len(messages), tokens, self.folded)
+            if self.hidden_above:
+                head.append(
+                    f"… {self.hidden_above:,} earlier messages: scroll up for more, home for all\n",
+                    style="dim italic",
+                )
+            lines = self._to_strips(head, width)
+            first = self.hidden_above
+            for index in range(first, len(messages)):
+                lines += self._message_lines(index + 1, messages[index], width)
+            self._lines = lines
+        self.virtual_size = Size(width, len(self._lines))
+        self.refresh()
+        if (self._to_end or at_end) and self.size.height:
+            self._to_end = False  # after the refresh: only then does the new height count
+            self.call_after_refresh(self.scroll_end, animate=False, immediate=True)
+
+    def _count(self, message: Message) -> int:
+        cached = self._tokens.get(id(message))
+        if cached is not None and cached[0] is message:
+            return cached[1]
+        if len(self._tokens) >= _CACHE_LIMIT:
+            self._tokens.clear()
+        count = message_tokens(message)
+        self._tokens[id(message)] = (message, count)
+        return count
+
+    def _message_lines(self, index: int, message: Message, width: int) -> list[Strip]:
+        """The message's lines, rendered once per width and fold setting."""
+        key = (id(message), index, self.folded, width)
+        cached = self._cache.get(key)
+        if cached is not None and cached[0] is message:
+            return cached[1]
+        lines = self._to_strips(
+            render.message_renderable(index, message, folded=self.folded), width
+        )
+        if len(self._cache) >= _CACHE_LIMIT:
+            self._cache.clear()
+        self._cache[key] = (message, lines)
+        return lines
+
+    def _to_strips(self, renderable: RenderableType, width: int) -> list[Strip]:
+        console = self.app.console
+        options = console.options.update_width(width)
+        return [Strip(line) for line in console.render_lines(renderable, options, pad=False)]
+
+    def render_line(self, y: int) -> Strip:
+        scroll_x, scroll_y = self.scroll_offset
+        index = scroll_y + y
+        width = self.scrollable_content_region.width
+        style = self.rich_style
+        if index >= len(self._lines):
+            return Strip.blank(width, style)
+        strip = self._lines[index].apply_style(style).crop_extend(scroll_x, scroll_x + width, style)
+        return strip.apply_offsets(scroll_x, index)
+
+    # -- loading earlier messages ---------------------------------------------------------------
+
+    def _load_more(self, count: int) -> None:
+        """Lay out ``count`` more earlier messages, keeping the same lines in view."""
+        before = len(self._lines)
+        self._window += count
+        self._rebuild()
+        self.scroll_to(y=self.scroll_y + len(self._lines) - before, animate=False, immediate=True)
+
+    def watch_scroll_y(self, old_value: float, new_value: float) -> None:
+        super().watch_scroll_y(old_value, new_value)
+        if new_value < 1 and old_value >= new_value and self.hidden_above and self._lines:
+            self.call_later(self._load_more, WINDOW)
+
+    def action_load_all(self) -> None:
+        if self.hidden_above:
+            self._window = len(self._messages or ())
+            self._rebuild()
+        self.scroll_home(animate=False)
+
+    # -- events ---------------------------------------------------------------------------------
+
+    def on_resize(self) -> None:
+        if self.scrollable_content_region.width != self._width:
+            self._rebuild()
+
+    def on_show(self) -> None:
+        """A prompt set while its tab was hidden is laid out (and scrolled) once it shows."""
+        if self.scrollable_content_region.width != self._width or self._to_end:
+            self.call_after_refresh(self._rebuild)
+
+    def watch_folded(self) -> None:
+        if self.is_mounted:
+            self._rebuild()
