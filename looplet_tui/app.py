@@ -16,7 +16,7 @@ from dataclasses import replace
 from typing import ClassVar
 
 from textual import work
-from textual.app import App, ComposeResult, SystemCommand
+from textual.app import ComposeResult, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.css.query import NoMatches
@@ -25,61 +25,32 @@ from textual.screen import Screen
 from textual.timer import Timer
 from textual.widgets import Footer, Input, TabbedContent
 
-from looplet_core import ApprovalError, LoopletError, LoopResult, Step, StopReason
+from looplet_core import LoopletError, LoopResult, Step, StopReason
 from looplet_core import Message as ModelMessage
+from looplet_tui.approvals import ApprovalActions
 from looplet_tui.breakpoints import BreakpointSet
 from looplet_tui.context import stats_for
 from looplet_tui.controller import DebugController
+from looplet_tui.keys import KEYS, debugger_commands
 from looplet_tui.replay import replay_steps
-from looplet_tui.runstate import Live, Marker, RunState
-from looplet_tui.screens.approval import DenyMessageScreen, EditArgsScreen
-from looplet_tui.screens.help import key_display
+from looplet_tui.runstate import Live, Marker
 from looplet_tui.session import ReplaySession, RunSession, Session
 from looplet_tui.widgets.approval_card import ApprovalCard
 from looplet_tui.widgets.details import StepDetails
 from looplet_tui.widgets.gauge import ContextGauge
-from looplet_tui.widgets.header import RunHeader, describe_pause
+from looplet_tui.widgets.header import RunHeader, describe_run
 from looplet_tui.widgets.prompt_diff import PromptDiffPane
 from looplet_tui.widgets.timeline import Row, StepTimeline
 
 __all__ = ["DebuggerApp"]
 
-KEYS: tuple[tuple[str, str, str, str], ...] = (
-    # key, action, footer label, what it does (help screen, palette, footer tooltip)
-    ("n", "next_step", "Next", "Next step: run until the next step is recorded"),
-    (
-        "s",
-        "next_phase",
-        "Phase",
-        "Next phase: run to the next of pre_prompt, pre_dispatch, post_dispatch, check_done",
-    ),
-    ("c", "resume", "Continue", "Continue: run until a breakpoint, an approval or the end"),
-    ("p", "pause", "Pause", "Pause: stop at the next phase the run reaches"),
-    ("b", "toggle_breakpoint", "Break", "Toggle a breakpoint before the selected step's tool"),
-    ("B", "breakpoints", "Breakpoints", "Breakpoints: add, edit, enable, save and load"),
-    ("a", "approve", "Approve", "Approve the waiting call"),
-    ("A", "approve_always", "Always", "Approve always: this call and every later one of its tool"),
-    ("d", "deny", "Deny", "Deny the waiting call"),
-    ("D", "deny_with_message", "Deny+msg", "Deny with a message to the model"),
-    ("e", "edit_args", "Edit", "Edit the call's arguments (JSON, checked) and approve"),
-    ("slash", "search", "Search", "Search the timeline"),
-    ("t", "checkpoints", "", "Checkpoints: the run's branch tree; pick one to see the state then"),
-    ("1", "tab('prompt')", "", "Prompt tab: the exact messages the model saw"),
-    ("2", "tab('response')", "", "Response tab: text, reasoning, tool calls"),
-    ("3", "tab('tool')", "", "Tool call tab: arguments and hook decisions"),
-    ("4", "tab('result')", "", "Result tab: the tool's result or error"),
-    ("5", "tab('diff')", "", "Prompt diff tab: what changed since the previous model call"),
-    ("f", "toggle_fold", "", "Fold: fold or unfold long messages in the Prompt tab"),
-    ("question_mark", "help", "Keys", "Keys: this list"),
-    ("q", "quit", "Quit", "Quit: cancel the run and leave"),
-)
 _RUNNING_FRAME = 1 / 30
 """Seconds between redraws while the run goes on unattended (stops are drawn at once)."""
 _APPROVAL_ACTIONS = {"approve", "approve_always", "deny", "deny_with_message", "edit_args"}
 _STEPPING_ACTIONS = {"next_step", "next_phase", "resume", "pause"}
 
 
-class DebuggerApp(App[int]):
+class DebuggerApp(ApprovalActions):
     """Step through one agent run: timeline, detail tabs, context gauge, approvals.
 
     ``clock`` and ``timings`` exist for deterministic screenshots and snapshot tests: a fixed
@@ -207,12 +178,6 @@ class DebuggerApp(App[int]):
     # -- redrawing ------------------------------------------------------------------------------
 
     @property
-    def main(self) -> Screen[object]:
-        """The debugger's own screen, under any dialog on top (``App.query_one`` would search
-        the dialog)."""
-        return self.screen_stack[0]
-
-    @property
     def _main_screen_up(self) -> bool:
         """False while the app is starting or closing: updates then have nowhere to go."""
         return bool(self.screen_stack) and self.main.is_attached
@@ -252,7 +217,7 @@ class DebuggerApp(App[int]):
         usage = ctl.usage
         header.tokens_in, header.tokens_out = usage.input_tokens, usage.output_tokens
         header.elapsed = ctl.elapsed
-        header.detail = self._detail()
+        header.detail = describe_run(ctl)
         timeline = self.main.query_one(StepTimeline)
         pause = (ctl.pause_point, len(ctl.approvals))
         if pause != self._last_pause and (ctl.pause_point or ctl.approvals):
@@ -267,23 +232,6 @@ class DebuggerApp(App[int]):
         if keys != self._keys_state:  # the footer rebuilds itself on every refresh: only then
             self._keys_state = keys
             self.refresh_bindings()
-
-    def _detail(self) -> str:
-        ctl = self.controller
-        if ctl.run_state is RunState.PAUSED:
-            return describe_pause(ctl.pause_point)
-        waiting = list(ctl.approvals)  # the worker may change it while we read
-        if ctl.run_state is RunState.AWAITING_APPROVAL and waiting:
-            first = waiting[0]
-            return f"step {first.step} waits for approval of {first.tool}: a approve · d deny"
-        if ctl.run_state is RunState.FAILED:
-            return f"failed: {ctl.error}"
-        if ctl.result is not None:
-            answer = ctl.result.final_answer
-            shown = f" · answer: {str(answer)[:300]}" if answer is not None else ""
-            return f"{ctl.result.stop_reason.value}: {ctl.result.message}{shown}"
-        live = ctl.live
-        return live.activity if live is not None else ""
 
     def _tick(self) -> None:
         if not self.controller.finished and self._main_screen_up:
@@ -446,50 +394,6 @@ class DebuggerApp(App[int]):
     def _redraw_timeline(self) -> None:
         self.main.query_one(StepTimeline).refresh()
 
-    # -- actions: approvals ---------------------------------------------------------------------
-
-    def _decide(self, decide: Callable[[], None]) -> None:
-        card = self.main.query_one(ApprovalCard)
-        try:
-            decide()
-        except (ApprovalError, LookupError) as exc:
-            card.problem = str(exc)
-            return
-        card.problem = ""
-
-    def action_approve(self) -> None:
-        self._decide(self.controller.approve)
-
-    def action_approve_always(self) -> None:
-        self._decide(lambda: self.controller.approve(always=True))
-
-    def action_deny(self) -> None:
-        self._decide(self.controller.deny)
-
-    def action_deny_with_message(self) -> None:
-        waiting = list(self.controller.approvals)
-        if not waiting:
-            return
-        request = waiting[0]
-
-        def done(message: str | None) -> None:
-            if message is not None:
-                self._decide(lambda: self.controller.deny(request, message))
-
-        self.push_screen(DenyMessageScreen(request), done)
-
-    def action_edit_args(self) -> None:
-        waiting = list(self.controller.approvals)
-        if not waiting:
-            return
-        request = waiting[0]
-
-        def done(args: dict[str, object] | None) -> None:
-            if args is not None:
-                self._decide(lambda: self.controller.approve(request, args=args))
-
-        self.push_screen(EditArgsScreen(request), done)
-
     # -- actions: search, help, palette ---------------------------------------------------------
 
     def action_search(self) -> None:
@@ -517,15 +421,5 @@ class DebuggerApp(App[int]):
         self.push_screen(HelpScreen(self.BINDINGS, StepTimeline.BINDINGS))
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
-        for key, action, _, what in KEYS:
-            title, _, more = what.partition(": ")
-            shown = key_display(key)
-            yield SystemCommand(title, f"{more or title} ({shown})", _runner(self, action))
+        yield from debugger_commands(self)
         yield from super().get_system_commands(screen)
-
-
-def _runner(app: App[int], action: str) -> Callable[[], object]:
-    async def run() -> None:
-        await app.run_action(action)
-
-    return run

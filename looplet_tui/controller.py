@@ -6,16 +6,13 @@ decides whether to stop there: because the user is stepping, asked to pause, or 
 matched.  Stopping means blocking the worker thread on a condition variable until the UI says go,
 polling the run's ``CancelToken`` so that quitting never hangs.  Approvals block the same way.
 
-The UI never reads the worker's objects mid-change through callbacks: the controller calls
-``on_change()`` at most once until the UI calls ``acknowledge()``, and the UI then reads the
-controller's fields.  That coalesces a flood of updates (a fast run, a streaming reply) into one
-redraw per frame, whatever the worker's speed.  Nothing here imports Textual, so all of it is unit
-tested by driving hooks from plain threads.
+What it knows about the run (steps, the live step, context use, approvals waiting) and how the
+UI is told about changes is ``RunHistory``, which it extends.  Nothing here imports Textual, so
+all of it is unit tested by driving hooks from plain threads.
 """
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Callable, Sequence
 from enum import StrEnum
@@ -25,32 +22,19 @@ from looplet_core import (
     ApprovalRequest,
     CancelToken,
     ContextStats,
-    Event,
-    EventKind,
-    LoopResult,
-    Message,
     Prompt,
     Step,
     StepStatus,
     Stop,
-    StopReason,
     ToolCall,
     ToolResult,
-    Usage,
 )
 from looplet_tui.breakpoints import Breakpoint, BreakpointSet, Phase, Probe
-from looplet_tui.context import estimate, stats_for
-from looplet_tui.runstate import Entry, Live, Marker, PausePoint, RunState, Sample
+from looplet_tui.context import estimate
+from looplet_tui.history import RunHistory
+from looplet_tui.runstate import Live, PausePoint, RunState
 
 __all__ = ["DebugController"]
-
-_FAILED = {
-    StopReason.LLM_ERROR,
-    StopReason.HOOK_ERROR,
-    StopReason.PARSE_ERROR,
-    StopReason.CONTEXT_EXHAUSTED,
-}
-
 
 class _Mode(StrEnum):
     STEP = "step"  # stop after the next step is recorded (check_done)
@@ -59,7 +43,7 @@ class _Mode(StrEnum):
     PAUSE = "pause"  # stop at the next phase: the user pressed p, or the run starts paused
 
 
-class DebugController:
+class DebugController(RunHistory):
     """Pauses, steps and breakpoints for one run, plus what the UI shows about it.
 
     Hand it to the loop as the last hook; call ``request_approval`` from the thread that iterates
@@ -85,87 +69,13 @@ class DebugController:
         poll: float = 0.05,
         on_change: Callable[[], None] | None = None,
     ) -> None:
+        super().__init__(window=window, tool_schemas=tool_schemas, clock=clock, on_change=on_change)
         self.cancel_token = cancel or CancelToken()
         self.breakpoints = breakpoints or BreakpointSet()
-        self.window = window
-        self.tool_schemas = tool_schemas
-        self.clock = clock
         self.poll = poll
-        self.on_change = on_change
-        self.run_state = RunState.RUNNING
-        self.pause_point: PausePoint | None = None
-        self.entries: list[Entry] = []
-        """Steps and markers in order; append-only, so the UI may hold the list and read it."""
-        self.live: Live | None = None
-        self.approvals: list[ApprovalRequest] = []
-        self.samples: list[Sample] = []
-        self.model = ""
-        self.max_steps: int | None = None
-        self.result: LoopResult | None = None
-        self.error = ""
-        self.revisions: dict[int, int] = {}
-        """Step number -> a counter bumped whenever that step changes, so views redraw only then."""
         self._mode = _Mode.PAUSE if start_paused else _Mode.CONTINUE
-        self._cond = threading.Condition(threading.RLock())
         self._released = False
-        self._notified = False
         self._arrived = False
-        self._index: dict[int, int] = {}
-        self._usage: Callable[[], Usage] | None = None
-        self._last_percent: float | None = None
-        self._last_prompt: Sequence[Message] | None = None
-        self._last_context: ContextStats | None = None
-        self._started: float | None = None
-        self._ended: float | None = None
-
-    # -- what the UI reads ------------------------------------------------------------------------
-
-    @property
-    def usage(self) -> Usage:
-        return self._usage() if self._usage is not None else Usage()
-
-    @property
-    def elapsed(self) -> float:
-        if self._started is None:
-            return 0.0
-        return (self._ended if self._ended is not None else self.clock()) - self._started
-
-    @property
-    def steps_done(self) -> int:
-        return len(self._index)
-
-    @property
-    def finished(self) -> bool:
-        return self.run_state in (RunState.DONE, RunState.FAILED)
-
-    def step(self, number: int) -> Step | None:
-        with self._cond:
-            i = self._index.get(number)
-            entry = self.entries[i] if i is not None else None
-        return entry if isinstance(entry, Step) else None
-
-    def context(self) -> ContextStats | None:
-        """The newest context stats: the live prompt's, else the last step's."""
-        with self._cond:
-            return self.samples[-1].stats if self.samples else None
-
-    @property
-    def unread(self) -> bool:
-        """True while a change has been announced and the UI has not read it yet."""
-        return self._notified
-
-    def acknowledge(self) -> None:
-        """The UI is about to read: the next change calls ``on_change`` again."""
-        with self._cond:
-            self._notified = False
-
-    def _changed(self) -> None:
-        with self._cond:
-            if self._notified or self.on_change is None:
-                return
-            self._notified = True
-            callback = self.on_change
-        callback()
 
     # -- commands (any thread) --------------------------------------------------------------------
 
@@ -318,42 +228,6 @@ class DebugController:
             )
         )
 
-    def on_event(self, event: Event) -> None:
-        kind, data = event.kind, event.data
-        with self._cond:
-            if kind is EventKind.RUN_START:
-                self._started = self.clock()
-                self.max_steps = data.get("max_steps")
-            elif kind is EventKind.LLM_START and self.live is not None:
-                self.live.activity = "calling the model"
-                self.live.text = self.live.reasoning = ""
-                self.live.revision += 1
-            elif kind is EventKind.LLM_DELTA and self.live is not None:
-                if data.get("kind") == "reasoning":
-                    self.live.reasoning += str(data.get("text", ""))
-                else:
-                    self.live.text += str(data.get("text", ""))
-                self.live.revision += 1
-            elif kind is EventKind.LLM_END:
-                self.model = str(data.get("call", {}).get("model") or self.model)
-            elif kind is EventKind.TOOL_START and self.live is not None:
-                self.live.activity = f"running {data.get('tool')}"
-            elif kind is EventKind.TOOL_PROGRESS and self.live is not None:
-                fraction = data.get("fraction")
-                share = f" {fraction:.0%}" if isinstance(fraction, float) else ""
-                self.live.activity = f"running {data.get('tool')}{share} {data.get('message', '')}"
-            elif kind is EventKind.COMPACTION:
-                self.entries.append(Marker(self.steps_done, "compaction", _compaction(data)))
-            elif kind is EventKind.DECISION and data.get("decision") == "rewrite_history":
-                last = self.entries[-1] if self.entries else None
-                if isinstance(last, Marker) and last.after_step == self.steps_done:
-                    return  # the compaction event already marked this rewrite
-                text = f"history rewritten by {data.get('hook')}"
-                self.entries.append(Marker(self.steps_done, "compaction", text))
-            else:
-                return
-        self._changed()
-
     # -- the thread that iterates the loop --------------------------------------------------------
 
     def request_approval(self, step: Step) -> None:
@@ -380,71 +254,7 @@ class DebugController:
             self._bump(step.number)
         self._changed()
 
-    def record(self, step: Step) -> None:
-        """Put ``step`` on the timeline, or mark it changed if it is there already."""
-        stats = stats_for(step, self.window, self.tool_schemas)
-        with self._cond:
-            if step.number not in self._index:
-                self._index[step.number] = len(self.entries)
-                self.entries.append(step)
-                self._sample(step.number, stats)
-            self._bump(step.number)
-            self.live = None
-        self._changed()
-
-    def finish(self, result: LoopResult | None) -> None:
-        """The loop ended (``result`` is None when it ended without one)."""
-        with self._cond:
-            self.result = result
-            self._ended = self.clock()
-            failed = result is None or result.stop_reason in _FAILED
-            self.run_state = RunState.FAILED if failed else RunState.DONE
-            if result is not None and failed:
-                self.error = result.message
-            self.live = None
-            self.pause_point = None
-        self._changed()
-
-    def fail(self, error: BaseException | str) -> None:
-        """The loop raised (a broken factory, a scripted backend out of replies, ...)."""
-        with self._cond:
-            self.error = error if isinstance(error, str) else f"{type(error).__name__}: {error}"
-            self._ended = self.clock()
-            self.run_state = RunState.FAILED
-            self.live = None
-            self.pause_point = None
-        self._changed()
-
     # -- internals --------------------------------------------------------------------------------
-
-    def _attach(self, state: Any) -> None:
-        if self._usage is None:
-            self._usage = lambda: state.usage
-            if self._started is None:
-                self._started = self.clock()
-
-    def _sample(self, step: int, stats: ContextStats | None) -> None:
-        if self.samples and self.samples[-1].step == step:
-            self.samples[-1] = Sample(step, stats or self.samples[-1].stats)
-        else:
-            self.samples.append(Sample(step, stats))
-        if stats is not None and stats.percent is not None:
-            self._last_percent = stats.percent
-
-    def _bump(self, number: int) -> None:
-        self.revisions[number] = self.revisions.get(number, 0) + 1
-
-    def _set_live(self, step: Step | None, phase: Phase, activity: str) -> None:
-        with self._cond:
-            if step is not None:
-                old = self.live
-                self.live = Live(step, self._last_prompt, phase, activity)
-                if old is not None and old.step.number == step.number:  # keep what streamed in
-                    self.live.text, self.live.reasoning = old.text, old.reasoning
-            elif self.live is not None:
-                self.live.phase, self.live.activity = phase, activity
-                self.live.revision += 1
-        self._changed()
 
     def _stop_reason(self, probe: Probe, hit: Breakpoint | None) -> str | None:
         if hit is not None:
@@ -486,16 +296,3 @@ class DebugController:
             if not self.cancel_token.cancelled:
                 self.run_state = RunState.RUNNING
         self._changed()
-
-
-def _compaction(data: dict[str, Any]) -> str:
-    """``compacted 641 → 432 tokens, 20 → 17 msgs (prune+truncate, threshold)``: numbers first,
-    so they survive a narrow timeline cutting the line short."""
-    how = ", ".join(str(data[k]) for k in ("strategy", "trigger") if data.get(k))
-    before, after = data.get("tokens_before"), data.get("tokens_after")
-    if before == after and data.get("messages_before") == data.get("messages_after"):
-        return f"compaction found nothing to remove at {before} tokens ({how})"
-    text = f"compacted {before} → {after} tokens"
-    if data.get("messages_before") is not None:
-        text += f", {data.get('messages_before')} → {data.get('messages_after')} msgs"
-    return f"{text} ({how})"

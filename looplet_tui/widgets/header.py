@@ -8,10 +8,11 @@ from rich.text import Text
 from textual.reactive import reactive
 from textual.widget import Widget
 
+from looplet_tui.history import RunHistory
 from looplet_tui.runstate import PausePoint, RunState
 from looplet_tui.safe_text import clean
 
-__all__ = ["RunHeader", "format_duration", "format_tokens"]
+__all__ = ["RunHeader", "describe_pause", "describe_run", "format_duration", "format_tokens"]
 
 _ICONS = {
     RunState.RUNNING: "●",
@@ -131,3 +132,21 @@ def describe_pause(point: PausePoint | None) -> str:
     if point is None:
         return ""
     return f"stopped at step {point.step} {point.phase.value} · {point.reason}"
+
+
+def describe_run(run: RunHistory) -> str:
+    """The header's second line: where and why the run stopped, what it does, or how it ended."""
+    if run.run_state is RunState.PAUSED:
+        return describe_pause(run.pause_point)
+    waiting = list(run.approvals)  # the worker may change it while we read
+    if run.run_state is RunState.AWAITING_APPROVAL and waiting:
+        first = waiting[0]
+        return f"step {first.step} waits for approval of {first.tool}: a approve · d deny"
+    if run.run_state is RunState.FAILED:
+        return f"failed: {run.error}"
+    if run.result is not None:
+        answer = run.result.final_answer
+        shown = f" · answer: {str(answer)[:300]}" if answer is not None else ""
+        return f"{run.result.stop_reason.value}: {run.result.message}{shown}"
+    live = run.live
+    return live.activity if live is not None else ""

@@ -1,0 +1,60 @@
+"""The debugger's keys, in one table: bindings, the footer, the ``?`` screen and the palette.
+
+Each entry is ``(key, action, footer label, what it does)``.  An empty label keeps the key out of
+the footer (it is still in ``?`` and the palette).  ``what`` reads ``Title: details``; the title
+names the command in the palette.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+from textual.app import App, SystemCommand
+
+from looplet_tui.screens.help import key_display
+
+__all__ = ["KEYS", "debugger_commands"]
+
+KEYS: tuple[tuple[str, str, str, str], ...] = (
+    # key, action, footer label, what it does (help screen, palette, footer tooltip)
+    ("n", "next_step", "Next", "Next step: run until the next step is recorded"),
+    (
+        "s",
+        "next_phase",
+        "Phase",
+        "Next phase: run to the next of pre_prompt, pre_dispatch, post_dispatch, check_done",
+    ),
+    ("c", "resume", "Continue", "Continue: run until a breakpoint, an approval or the end"),
+    ("p", "pause", "Pause", "Pause: stop at the next phase the run reaches"),
+    ("b", "toggle_breakpoint", "Break", "Toggle a breakpoint before the selected step's tool"),
+    ("B", "breakpoints", "Breakpoints", "Breakpoints: add, edit, enable, save and load"),
+    ("a", "approve", "Approve", "Approve the waiting call"),
+    ("A", "approve_always", "Always", "Approve always: this call and every later one of its tool"),
+    ("d", "deny", "Deny", "Deny the waiting call"),
+    ("D", "deny_with_message", "Deny+msg", "Deny with a message to the model"),
+    ("e", "edit_args", "Edit", "Edit the call's arguments (JSON, checked) and approve"),
+    ("slash", "search", "Search", "Search the timeline"),
+    ("t", "checkpoints", "", "Checkpoints: the run's branch tree; pick one to see the state then"),
+    ("1", "tab('prompt')", "", "Prompt tab: the exact messages the model saw"),
+    ("2", "tab('response')", "", "Response tab: text, reasoning, tool calls"),
+    ("3", "tab('tool')", "", "Tool call tab: arguments and hook decisions"),
+    ("4", "tab('result')", "", "Result tab: the tool's result or error"),
+    ("5", "tab('diff')", "", "Prompt diff tab: what changed since the previous model call"),
+    ("f", "toggle_fold", "", "Fold: fold or unfold long messages in the Prompt tab"),
+    ("question_mark", "help", "Keys", "Keys: this list"),
+    ("q", "quit", "Quit", "Quit: cancel the run and leave"),
+)
+
+
+def debugger_commands(app: App[int]) -> Iterator[SystemCommand]:
+    """Every key's command for the palette (``ctrl+p``), with the key to press next time."""
+    for key, action, _, what in KEYS:
+        title, _, more = what.partition(": ")
+        yield SystemCommand(title, f"{more or title} ({key_display(key)})", _runner(app, action))
+
+
+def _runner(app: App[int], action: str) -> Callable[[], object]:
+    async def run() -> None:
+        await app.run_action(action)
+
+    return run
