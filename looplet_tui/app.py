@@ -254,6 +254,7 @@ class DebuggerApp(ApprovalActions):
         if isinstance(row, Step):
             self._load_prompt(row)
         details = self.main.query_one(StepDetails)
+        details.running = not (ctl.pause_point or ctl.approvals or ctl.finished)
         details.show_row(row, version)
         if details.active == "diff":  # a diff walks whole prompts: only when it is on screen
             for diff_pane in self.main.query(PromptDiffPane):

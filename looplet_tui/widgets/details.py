@@ -19,7 +19,7 @@ from textual.widgets import Static, TabbedContent, TabPane
 from looplet_core import Step
 from looplet_tui import render
 from looplet_tui.runstate import Live, Marker
-from looplet_tui.widgets.prompt_view import PromptView
+from looplet_tui.widgets.prompt_view import RUNNING_WINDOW, WINDOW, PromptView
 
 __all__ = ["DetailPane", "StepDetails"]
 
@@ -59,6 +59,9 @@ class StepDetails(Widget):
 
     timings: reactive[bool] = reactive(True)
     """Show durations (off for deterministic screenshots)."""
+    running: bool = False
+    """The run goes on unattended: the live row's prompt changes many times a second, so the
+    Prompt tab lays out only its newest messages until the run stops."""
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
@@ -96,7 +99,7 @@ class StepDetails(Widget):
 
     def show_row(self, row: Row | None, version: object) -> None:
         """Show ``row``; ``version`` changes whenever the row's content does."""
-        key = (id(row), version, self.timings)
+        key = (id(row), version, self.timings, self.running)
         if key == self._key:
             return
         self._row, self._key = row, key
@@ -120,7 +123,10 @@ class StepDetails(Widget):
         step = row.step if isinstance(row, Live) else row
         if tab == "prompt":
             live_prompt = row.prompt if isinstance(row, Live) else None
-            self.prompt_pane.show_prompt(live_prompt if live_prompt is not None else step.prompt)
+            window = RUNNING_WINDOW if self.running and isinstance(row, Live) else WINDOW
+            self.prompt_pane.show_prompt(
+                live_prompt if live_prompt is not None else step.prompt, window=window
+            )
         elif tab == "response":
             self._pane(tab).show(render.response_renderable(row, timings=self.timings))
         elif tab == "tool":

@@ -30,10 +30,13 @@ from looplet_core import Message
 from looplet_tui import render
 from looplet_tui.context import message_tokens
 
-__all__ = ["WINDOW", "PromptView"]
+__all__ = ["RUNNING_WINDOW", "WINDOW", "PromptView"]
 
 WINDOW = 150
 """Messages laid out at first (the newest); scrolling to the top loads this many more."""
+RUNNING_WINDOW = 20
+"""Messages laid out for a prompt that is replaced many times a second (a run going flat out):
+each redraw then renders a few dozen new messages, not hundreds."""
 _CACHE_LIMIT = 20_000
 """Rendered messages kept (each entry pins its message, so an id cannot be reused meanwhile)."""
 
@@ -82,13 +85,23 @@ class PromptView(ScrollView, can_focus=True):
         """Messages of the prompt not laid out yet (above the first one shown)."""
         return max(0, len(self._messages or ()) - self._window)
 
-    def show_prompt(self, messages: Sequence[Message] | None, note: str = "") -> None:
-        """Show ``messages`` (None: no prompt was recorded), or ``note`` instead of a prompt."""
-        if self._shown and messages is self._messages and note == self._note:
+    def show_prompt(
+        self, messages: Sequence[Message] | None, note: str = "", *, window: int = WINDOW
+    ) -> None:
+        """Show ``messages`` (None: no prompt was recorded), or ``note`` instead of a prompt.
+
+        ``window`` is how many of the newest messages to lay out at first.
+        """
+        if (
+            self._shown
+            and messages is self._messages
+            and note == self._note
+            and (window <= self._window)
+        ):
             return
         self._messages, self._note, self._shown = messages, note, True
         self._to_end = bool(messages) and not note
-        self._window = WINDOW
+        self._window = window
         self._rebuild()
 
     # -- layout ---------------------------------------------------------------------------------
