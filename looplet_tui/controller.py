@@ -36,6 +36,7 @@ from looplet_tui.runstate import Live, PausePoint, RunState
 
 __all__ = ["DebugController"]
 
+
 class _Mode(StrEnum):
     STEP = "step"  # stop after the next step is recorded (check_done)
     PHASE = "phase"  # stop at the next phase, whatever it is

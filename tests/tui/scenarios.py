@@ -126,8 +126,11 @@ async def ready_compaction(pilot: Pilot[Any], app: DebuggerApp) -> None:
     await settled(pilot, app)
     await pilot.press("1")
     pane = app.query_one(StepDetails).prompt_pane
-    await until(pilot, lambda: pane.max_scroll_y > 0 and pane.scroll_y == pane.max_scroll_y,
-                "the prompt to open at its newest messages")
+    await until(
+        pilot,
+        lambda: pane.max_scroll_y > 0 and pane.scroll_y == pane.max_scroll_y,
+        "the prompt to open at its newest messages",
+    )
 
 
 def make_finished(_: Path) -> DebuggerApp:
