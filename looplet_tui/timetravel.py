@@ -20,6 +20,8 @@ from looplet_core.checkpoints import CheckpointNode, Snapshot
 __all__ = [
     "EDITS",
     "Branch",
+    "branch_pair",
+    "branch_steps",
     "branches",
     "checkpoint_label",
     "describe_state",
@@ -162,3 +164,29 @@ def parse_fork_edit(text: str) -> dict[str, Any]:
         ):
             raise ValueError("messages must be a list of message objects (role, content)")
     return edit
+
+
+def branch_pair(layout: Sequence[Branch], checkpoint_id: str) -> tuple[Branch, Branch] | None:
+    """The two branches to compare from a highlighted checkpoint: the branch it is on and the one
+    that branch forked from, else its branch and the first fork starting at it; None if neither."""
+
+    def walk(branches: Sequence[Branch], parent: Branch | None) -> tuple[Branch, Branch] | None:
+        for branch in branches:
+            if any(c.id == checkpoint_id for c in branch.checkpoints):
+                if parent is not None:
+                    return parent, branch
+                forks = branch.forks.get(checkpoint_id)
+                return (branch, forks[0]) if forks else None
+            found = walk([b for bs in branch.forks.values() for b in bs], branch)
+            if found is not None:
+                return found
+        return None
+
+    return walk(layout, None)
+
+
+def branch_steps(store: CheckpointStore, branch: Branch) -> list[Step]:
+    """Every step of ``branch`` as far as it went (from its newest checkpoint)."""
+    from looplet_core.checkpoints import load
+
+    return list(load(store, branch.checkpoints[-1].id).state.steps)

@@ -32,6 +32,8 @@ from looplet_tui.context import estimate
 from looplet_tui.safe_text import literal
 from looplet_tui.timetravel import (
     Branch,
+    branch_pair,
+    branch_steps,
     checkpoint_label,
     describe_state,
     fork_template,
@@ -72,6 +74,7 @@ class CheckpointScreen(Screen[None]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("r", "reload", "Reload", tooltip="Read the store again (a live run adds more)"),
         Binding("f", "fork", "Fork", tooltip="Fork from this checkpoint with an edit; run it"),
+        Binding("d", "compare", "Diff", tooltip="Compare this branch with its parent or fork"),
         Binding("escape,q,t", "close", "Close", tooltip="Back to the debugger"),
     ]
 
@@ -238,6 +241,25 @@ class CheckpointScreen(Screen[None]):
                 self.run_fork(cp.id, edit)
 
         self.app.push_screen(ForkEditScreen(cp, fork_template(snapshot), risky), chosen)
+
+    def action_compare(self) -> None:
+        from looplet_tui.diffing import compare_runs
+        from looplet_tui.screens.run_diff import RunDiffScreen
+
+        if self.snapshot is None:
+            return
+        try:
+            pair = branch_pair(run_branches(self.store, self.run_id), self.snapshot.checkpoint.id)
+            if pair is None:
+                self.notify("Highlight a fork, or a checkpoint a fork starts from.", markup=False)
+                return
+            a, b = pair
+            steps = branch_steps(self.store, a), branch_steps(self.store, b)
+        except LoopletError as exc:
+            self.notify(f"Cannot read the branches: {exc}", severity="error", markup=False)
+            return
+        comparison = compare_runs(*steps, label_a=f"branch {a.name}", label_b=f"branch {b.name}")
+        self.app.push_screen(RunDiffScreen(comparison))
 
     def _branch_steps(self, cp: Checkpoint) -> list[Any]:
         """The steps of ``cp``'s branch as far as it went (read from its newest checkpoint)."""

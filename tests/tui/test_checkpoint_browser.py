@@ -16,6 +16,7 @@ from looplet_core import (
     fork,
 )
 from looplet_tui.screens.checkpoints import CheckpointScreen
+from looplet_tui.screens.run_diff import RunDiffScreen
 from looplet_tui.timetravel import checkpoint_label, run_branches
 
 from .helpers import GREET3, call, make_tools
@@ -99,6 +100,22 @@ async def test_the_tree_shows_both_branches_after_a_fork() -> None:
         assert isinstance(app.screen, CheckpointScreen)
         text = screen_text(app)
         assert "2 branches" in text and "branch zed" in text and "edit: args" in text
+        screen = app.screen
+        assert isinstance(screen, CheckpointScreen)
+        for _ in range(20):
+            if screen.snapshot is not None and screen.snapshot.checkpoint.branch_id == "zed":
+                break
+            await pilot.press("up")
+        await pilot.press("d")  # compare the fork with the branch it came from
+        await pilot.pause()
+        diff = app.screen
+        assert isinstance(diff, RunDiffScreen)
+        first = diff.comparison.first
+        assert first is not None and first.divergence is not None
+        assert (first.number, first.divergence.field) == (2, "args")
+        assert "branch main" in screen_text(app) and "branch zed" in screen_text(app)
+        await pilot.press("escape")
+        assert app.screen is screen
 
 
 async def test_t_without_checkpoints_says_how_to_get_them() -> None:
