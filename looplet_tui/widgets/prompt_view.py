@@ -106,10 +106,10 @@ class PromptView(ScrollView, can_focus=True):
 
     # -- layout ---------------------------------------------------------------------------------
 
-    def _rebuild(self) -> None:
+    def _rebuild(self, *, keep_end: bool = True) -> None:
         # Reading the newest messages stays that way through a re-layout (a narrower pane wraps
-        # into more lines; a scrollbar appearing narrows it).
-        at_end = bool(self._lines) and self.scroll_y >= self.max_scroll_y
+        # into more lines), unless the re-layout is for loading earlier ones.
+        at_end = keep_end and bool(self._lines) and self.scroll_y >= self.max_scroll_y
         width = self.scrollable_content_region.width
         self._width = width
         if width <= 0:  # not laid out yet (a hidden tab): on_resize / on_show come back here
@@ -187,7 +187,7 @@ class PromptView(ScrollView, can_focus=True):
         """Lay out ``count`` more earlier messages, keeping the same lines in view."""
         before = len(self._lines)
         self._window += count
-        self._rebuild()
+        self._rebuild(keep_end=False)
         self.scroll_to(y=self.scroll_y + len(self._lines) - before, animate=False, immediate=True)
 
     def watch_scroll_y(self, old_value: float, new_value: float) -> None:
@@ -198,8 +198,8 @@ class PromptView(ScrollView, can_focus=True):
     def action_load_all(self) -> None:
         if self.hidden_above:
             self._window = len(self._messages or ())
-            self._rebuild()
-        self.scroll_home(animate=False)
+            self._rebuild(keep_end=False)
+        self.call_after_refresh(self.scroll_home, animate=False, immediate=True)
 
     # -- events ---------------------------------------------------------------------------------
 
