@@ -66,7 +66,7 @@ if TYPE_CHECKING:
     from looplet_core.estimators import HeuristicEstimator, TiktokenEstimator, TokenEstimator
     from looplet_core.evals import EvalContext, EvalHook, EvalResult, discover_evals, run_evals
     from looplet_core.events import Event, EventKind
-    from looplet_core.fork import fork
+    from looplet_core.forking import fork
     from looplet_core.loop import async_composable_loop, composable_loop, run_loop
     from looplet_core.messages import Conversation, Message, ToolCall
     from looplet_core.permissions import PermissionHook, PermissionRule
@@ -85,7 +85,7 @@ if TYPE_CHECKING:
         ToolResult,
         Usage,
     )
-    from looplet_core.resume import ResumedRun, resume
+    from looplet_core.resuming import ResumedRun, resume
     from looplet_core.state import DefaultState, LoopConfig, StepLog
     from looplet_core.step import LoopResult, Step, StepStatus
     from looplet_core.summarize import Summarize
@@ -158,7 +158,7 @@ _LAZY: dict[str, str] = {
     "ReplayBackend": "looplet_core.provenance.replay",
     "ReplayResult": "looplet_core.provenance.replay",
     "ResponseFormatError": "looplet_core.errors",
-    "ResumedRun": "looplet_core.resume",
+    "ResumedRun": "looplet_core.resuming",
     "ScriptExhaustedError": "looplet_core.errors",
     "Step": "looplet_core.step",
     "StepLog": "looplet_core.state",
@@ -187,11 +187,11 @@ _LAZY: dict[str, str] = {
     "compact_chain": "looplet_core.compact",
     "composable_loop": "looplet_core.loop",
     "discover_evals": "looplet_core.evals",
-    "fork": "looplet_core.fork",
+    "fork": "looplet_core.forking",
     "history": "looplet_core.checkpoints",
     "latest_checkpoint": "looplet_core.checkpoints",
     "replay_loop": "looplet_core.provenance.replay",
-    "resume": "looplet_core.resume",
+    "resume": "looplet_core.resuming",
     "run_evals": "looplet_core.evals",
     "run_loop": "looplet_core.loop",
     "tool": "looplet_core.tools",

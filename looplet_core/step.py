@@ -9,6 +9,7 @@ import rich unless a renderer asks for it.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, cast
@@ -83,6 +84,8 @@ def _format_arg(value: Any) -> str:
         return repr(_shorten(value, _ARG_LIMIT))
     try:
         rendered = json.dumps(value, ensure_ascii=False, default=str)
+    except RecursionError:  # nested past what json (and repr) can walk: say so, don't crash
+        rendered = "…(nested too deep to show)"
     except (TypeError, ValueError):
         rendered = repr(value)
     return _shorten(rendered, _ARG_LIMIT)
@@ -126,7 +129,7 @@ class Step:
     finished_at: float = 0.0
     run_id: str = ""
     branch_id: str = "main"
-    prompt: tuple[Message, ...] | None = None
+    prompt: Sequence[Message] | None = None
     approval: ApprovalRequest | None = None
 
     @property

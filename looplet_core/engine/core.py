@@ -71,7 +71,7 @@ class EngineCore:
         self.backend_tools: Sequence[ToolSchema] = [] if self.json_mode else schemas
         self.on_delta: DeltaCallback | None = self._delta if config.stream else None
         self._pending_decisions: list[HookDecision] = []
-        self._last_prompt: tuple[Message, ...] | None = None
+        self._last_prompt: Sequence[Message] | None = None
         self._event_error: HookError | None = None
         self._step_started = 0.0
         self._attempts = 0

@@ -48,11 +48,12 @@ class Prompting(EngineCore):
             prompt.messages, self.backend_tools, st.conversation
         )
         prompt = self._pre_prompt(prompt)
+        self._check_interrupts()  # a cancel while hooks ran (a paused debugger) skips the call
         if self.hooks.pre_prompt:  # what is sent: hooks may have compacted, injected or edited
             stats = self.meter.measure(prompt.messages, self.backend_tools, st.conversation)
         self._context = stats
         if self.config.record_prompts:
-            self._last_prompt = tuple(prompt.messages)
+            self._last_prompt = prompt.messages  # an immutable view or a hook's own list: no copy
         self._step_started = now()
         response = yield from self._call_llm(prompt)
         st.llm_calls += 1
@@ -193,7 +194,7 @@ class Prompting(EngineCore):
             prompt.messages, self.backend_tools, self.state.conversation
         )
         if self.config.record_prompts:
-            self._last_prompt = tuple(prompt.messages)
+            self._last_prompt = prompt.messages  # an immutable view or a hook's own list: no copy
         return True
 
     def _llm_failed(self, error: BaseException) -> EngineGen:

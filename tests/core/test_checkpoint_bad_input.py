@@ -172,8 +172,8 @@ def test_checkpoint_modules_contain_no_code_loading_calls():
         "checkpoints.py",
         "checkpoint_stores.py",
         "checkpointer.py",
-        "resume.py",
-        "fork.py",
+        "resuming.py",
+        "forking.py",
     ):
         source = (root / name).read_text()
         for banned in ("pickle", "eval(", "exec(", "marshal", "shelve", "yaml"):

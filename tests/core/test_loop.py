@@ -297,3 +297,36 @@ async def test_async_loop_awaits_async_tools():
     )
     steps = [s async for s in async_composable_loop(llm=llm, tools=tools, task="t")]
     assert steps[0].tool_result.data == "<html>u</html>"
+
+
+def test_cancel_while_pre_prompt_hooks_run_skips_the_model_call():
+    cancel = CancelToken()
+
+    class PauseThenQuit:
+        def pre_prompt(self, state, log, ctx, step):
+            if step == 2:
+                cancel.cancel("quit in the debugger")
+
+    script = [{"tool": "greet", "args": {"name": "A"}}, {"tool": "done", "args": {"answer": "x"}}]
+    llm = MockLLMBackend(script)
+    state = DefaultState()
+    list(
+        composable_loop(
+            llm=llm,
+            tools=make_tools(),
+            task="t",
+            state=state,
+            cancel=cancel,
+            hooks=[PauseThenQuit()],
+        )
+    )
+    assert len(llm.requests) == 1
+    assert state.result is not None and state.result.stop_reason is StopReason.CANCELLED
+
+
+def test_recorded_prompts_share_the_conversation_instead_of_copying_it():
+    _, _, _, state = run(GREET_SCRIPT, config=LoopConfig(record_prompts=True))
+    first, second = state.steps[0].prompt, state.steps[1].prompt
+    assert first is not None and second is not None
+    assert len(first) == 2 and len(second) == 4
+    assert second[0] is first[0]  # the same Message objects, not copies

@@ -106,3 +106,11 @@ def test_approval_cannot_be_decided_twice():
     request.approve()
     with pytest.raises(ApprovalError, match="already decided"):
         request.deny("no")
+
+
+def test_pretty_survives_arguments_nested_past_the_recursion_limit():
+    deep: list = []
+    for _ in range(5000):
+        deep = [deep]
+    step = make_step([], args={"tree": deep})
+    assert "nested too deep" in step.pretty()

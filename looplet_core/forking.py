@@ -34,7 +34,7 @@ from looplet_core.checkpoints import Checkpoint, CheckpointStore, Snapshot, load
 from looplet_core.errors import ConfigError
 from looplet_core.messages import Conversation, Message, ToolCall
 from looplet_core.records import HookDecision, ToolResult
-from looplet_core.resume import ResumedRun, check_tool_set, run_config
+from looplet_core.resuming import ResumedRun, check_tool_set, run_config
 from looplet_core.state import DefaultState, LoopConfig, StepLog
 from looplet_core.step import Step, StepStatus
 from looplet_core.tools import BaseToolRegistry, result_to_text
