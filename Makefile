@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo check lint format-check format typecheck imports test real-llm test-fast bench screenshots clean
+.PHONY: demo hello check lint format-check format typecheck imports test real-llm test-fast bench screenshots clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -12,7 +12,11 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e ".[dev]"
 	touch $(STAMP)
 
+# The debugger on the data-cleanup agent (a terminal UI; q quits).  `make hello` is the plain loop.
 demo: $(STAMP)
+	$(VENV)/bin/looplet-tui demo
+
+hello: $(STAMP)
 	$(PY) -m looplet_core.examples.hello_world
 
 check: lint format-check typecheck imports test real-llm
@@ -49,6 +53,10 @@ real-llm: $(STAMP)
 
 bench: $(STAMP)
 	for f in benchmarks/bench_*.py; do $(PY) $$f || exit 1; done
+
+# SVGs of the debugger's main states, from the snapshot tests' deterministic scenarios.
+screenshots: $(STAMP)
+	$(PY) screenshots/make_screenshots.py
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info .pytest_cache .ruff_cache

@@ -111,7 +111,7 @@ def describe_state(snapshot: Snapshot) -> list[tuple[str, str]]:
 
 
 EDITS = ("args", "result", "messages")
-"""What a fork may change (one of them), as ``looplet_core.fork`` names them."""
+"""What a fork may change (one of them), as ``looplet_core.forking`` names them."""
 
 
 def side_effect_steps(steps: Sequence[Step], tools: BaseToolRegistry, after: int) -> list[Step]:

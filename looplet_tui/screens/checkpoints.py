@@ -26,7 +26,7 @@ from textual.widgets.tree import TreeNode
 
 from looplet_core import BaseToolRegistry, CancelToken, Checkpoint, CheckpointStore, LoopletError
 from looplet_core.checkpoints import Snapshot, load
-from looplet_core.fork import fork as start_fork
+from looplet_core.forking import fork as start_fork
 from looplet_tui import render
 from looplet_tui.context import estimate
 from looplet_tui.safe_text import literal
