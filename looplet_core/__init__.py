@@ -10,14 +10,12 @@ only for the parts it touches: the loop does not load checkpoints, provenance or
 
 from __future__ import annotations
 
-import importlib
+from looplet_core._lazy import lazy_exports
 
 # Not typing.TYPE_CHECKING: importing typing would cost this package most of its import time.
 TYPE_CHECKING = False
 
 if TYPE_CHECKING:
-    from typing import Any
-
     from looplet_core.approval import ApprovalDecision, ApprovalRequest
     from looplet_core.approval_hooks import ApprovalHook, Decision, TerminalApprover, auto_approve
     from looplet_core.backends.base import LLMBackend, LLMResponse
@@ -299,14 +297,4 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value  # later lookups skip __getattr__
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = lazy_exports(__name__, globals(), _LAZY)
