@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any, cast
 from looplet_core.checkpoints import Checkpoint, CheckpointStore, state_document
 from looplet_core.errors import CheckpointError, ConfigError
 from looplet_core.events import EventKind
-from looplet_core.jsonsafe import clip_depth
+from looplet_core.jsonsafe import clip_depth, jsonable
 from looplet_core.messages import Conversation, Message, MessageView
 from looplet_core.provenance.redact import Redactor
 from looplet_core.records import StopReason
@@ -183,7 +183,7 @@ class CheckpointHook:
     @staticmethod
     def _header(engine: Engine) -> dict[str, Any]:
         return {
-            "task": _jsonable(engine.task),
+            "task": jsonable(engine.task),
             "config": config_to_dict(engine.config),
             "tools": tool_fingerprints(engine.tools),
         }
@@ -228,13 +228,6 @@ def tool_fingerprints(tools: BaseToolRegistry) -> dict[str, str]:
         ).hexdigest()[:16]
         for schema in tools.schemas()
     }
-
-
-def _jsonable(value: Any) -> Any:
-    try:
-        return json.loads(json.dumps(value, default=repr))
-    except (TypeError, ValueError):
-        return repr(value)
 
 
 def install_checkpointing(engine: Engine, hooks: Sequence[object]) -> None:

@@ -10,10 +10,11 @@ the writers produce).  Normal data never pays for this: it is only used after a 
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from typing import Any, cast
 
-__all__ = ["DEPTH_LIMIT", "clip_depth"]
+__all__ = ["DEPTH_LIMIT", "clip_depth", "jsonable"]
 
 DEPTH_LIMIT = 100
 _NODE_BUDGET = 1_000_000
@@ -43,3 +44,14 @@ def clip_depth(value: Any, limit: int = DEPTH_LIMIT) -> Any:
             on_path.discard(key)
 
     return copy(value, 0)
+
+
+def jsonable(value: Any) -> Any:
+    """``value`` as plain JSON data for a record (a task in an event or a checkpoint): objects
+    JSON cannot hold become their ``repr``, and nesting is capped like ``clip_depth``."""
+    try:
+        return json.loads(json.dumps(value, default=repr))
+    except RecursionError:
+        return json.loads(json.dumps(clip_depth(value), default=repr))
+    except (TypeError, ValueError):
+        return repr(value)

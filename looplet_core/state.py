@@ -162,10 +162,6 @@ class DefaultState:
         """True once the run has ended for good (a paused approval is not an end)."""
         return self.result is not None and self.result.stop_reason.value != "awaiting_approval"
 
-    def budget_left(self, config_max: int) -> int:
-        limit = config_max if self.max_steps is None else min(config_max, self.max_steps)
-        return max(0, limit - self.step_number)
-
     def to_dict(self) -> dict[str, Any]:
         """All but the conversation and steps, which checkpoints store as append-only logs."""
         return {

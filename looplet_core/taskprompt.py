@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from typing import Any, cast
 
 from looplet_core.backends.base import ToolSchema
+from looplet_core.jsonsafe import clip_depth
 from looplet_core.messages import Message
 from looplet_core.state import LoopConfig
 from looplet_core.textcalls import render_tool_instructions
@@ -40,10 +41,17 @@ def render_task(task: Any) -> str:
         if goal is not None:
             lines.append(str(goal))
         for key, value in fields.items():
-            rendered = value if isinstance(value, str) else json.dumps(value, default=str)
+            rendered = value if isinstance(value, str) else _dump(value)
             lines.append(f"{key}: {rendered}")
         return "\n".join(lines)
-    return json.dumps(task, default=str)
+    return _dump(task)
+
+
+def _dump(value: Any) -> str:
+    try:
+        return json.dumps(value, default=str)
+    except RecursionError:  # a task nested past what json can walk: keep its top levels
+        return json.dumps(clip_depth(value), default=str)
 
 
 def initial_messages(

@@ -22,6 +22,7 @@ from looplet_core.engine.effects import CallModel, Effect, EngineGen, Finish, Ru
 from looplet_core.engine.prompting import Prompting
 from looplet_core.errors import HookError
 from looplet_core.events import EventKind
+from looplet_core.jsonsafe import jsonable
 from looplet_core.records import ErrorKind, HookDecision, StopReason, ToolResult
 from looplet_core.step import LoopResult, StepStatus
 from looplet_core.taskprompt import initial_messages
@@ -43,7 +44,7 @@ class Engine(Prompting, Dispatch):
             )
         st.result = None
         self.emit(
-            EventKind.RUN_START, task=_jsonable(self.task), resumed=resumed, max_steps=self.limit
+            EventKind.RUN_START, task=jsonable(self.task), resumed=resumed, max_steps=self.limit
         )
         try:
             yield from self._main()
@@ -110,13 +111,3 @@ class Engine(Prompting, Dispatch):
             usage=st.usage.to_dict(),
         )
         return result
-
-
-def _jsonable(value: Any) -> Any:
-    if value is None or isinstance(value, str | int | float | bool):
-        return value
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}  # type: ignore[misc]
-    if isinstance(value, list | tuple):
-        return [_jsonable(v) for v in value]  # type: ignore[misc]
-    return repr(value)

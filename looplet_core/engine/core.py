@@ -85,13 +85,7 @@ class EngineCore:
     def emit(self, event_kind: EventKind, step: int = 0, **data: Any) -> None:
         if not self.hooks.on_event:
             return
-        event = Event(event_kind, self.state.run_id, step or self.state.step_number, data)
-        for name, fn in self.hooks.on_event:
-            try:
-                fn(event)
-            except Exception as exc:
-                if self._event_error is None:
-                    self._event_error = HookError(name, "on_event", exc)
+        self._emit_event(Event(event_kind, self.state.run_id, step or self.state.step_number, data))
 
     def _delta(self, kind: str, text: str) -> None:
         self.emit(EventKind.LLM_DELTA, call=self.state.llm_calls + 1, kind=kind, text=text)

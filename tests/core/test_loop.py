@@ -330,3 +330,27 @@ def test_recorded_prompts_share_the_conversation_instead_of_copying_it():
     assert first is not None and second is not None
     assert len(first) == 2 and len(second) == 4
     assert second[0] is first[0]  # the same Message objects, not copies
+
+
+def test_run_start_event_carries_any_task_as_json_data():
+    import json
+
+    from looplet_core import EventKind
+
+    deep: list = []
+    for _ in range(5000):
+        deep = [deep]
+    seen: dict = {}
+
+    class Recorder:
+        def on_event(self, event):
+            if event.kind is EventKind.RUN_START:
+                seen.update(event.data)
+
+    task = {"goal": "g", "when": object(), "tree": deep}
+    _, result, _, _ = run(
+        [{"tool": "done", "args": {"answer": "x"}}], task=task, hooks=[Recorder()]
+    )
+    assert result.stop_reason is StopReason.DONE
+    json.dumps(seen["task"])  # plain JSON data, however odd or deep the task was
+    assert seen["task"]["goal"] == "g" and seen["task"]["when"].startswith("<object")
