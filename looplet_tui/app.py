@@ -86,22 +86,9 @@ class DebuggerApp(ApprovalActions):
         super().__init__()
         self.session = session
         self.timings = timings
-        breakpoints = BreakpointSet()
+        self.clock = clock or time.monotonic
         self.breakpoints_problem = ""
-        path = session.breakpoints_file
-        if path is not None and path.is_file():
-            try:
-                breakpoints.load(path)
-            except ValueError as exc:
-                self.breakpoints_problem = str(exc)
-        schemas = session.tools.schemas() if isinstance(session, RunSession) else ()
-        self.controller = DebugController(
-            start_paused=start_paused,
-            breakpoints=breakpoints,
-            window=session.window,
-            tool_schemas=schemas,
-            clock=clock or time.monotonic,
-        )
+        self.controller = self._controller_for(session, start_paused=start_paused)
         self.loop_done = threading.Event()
         """Set when the worker has returned: the CLI waits on it before leaving."""
         self._last_pause: object = None
@@ -110,6 +97,45 @@ class DebuggerApp(ApprovalActions):
         self._live_prompt: tuple[object, tuple[ModelMessage, ...]] = (None, ())
         self._redraw_timer: Timer | None = None
         self._approvals_seen = 0
+
+    def _controller_for(self, session: Session, *, start_paused: bool) -> DebugController:
+        """A controller for ``session``, with the breakpoints saved next to it."""
+        breakpoints = BreakpointSet()
+        path = session.breakpoints_file
+        if path is not None and path.is_file():
+            try:
+                breakpoints.load(path)
+            except ValueError as exc:
+                self.breakpoints_problem = str(exc)
+        schemas = session.tools.schemas() if isinstance(session, RunSession) else ()
+        return DebugController(
+            start_paused=start_paused,
+            breakpoints=breakpoints,
+            window=session.window,
+            tool_schemas=schemas,
+            clock=self.clock,
+        )
+
+    def open_session(self, session: Session, *, start_paused: bool = True) -> None:
+        """Debug ``session`` in place of the current one: a fork's branch, a re-run of a replay.
+
+        The current run is cancelled (a checkpointed run can be resumed later; its checkpoints
+        and the branch tree keep it), the screen is rebuilt around a new controller, and the new
+        run starts on its own worker, paused at its first phase unless ``start_paused`` is off.
+        """
+        self.controller.cancel("the debugger switched to another run")
+        self.session = session
+        self.breakpoints_problem = ""
+        self.controller = self._controller_for(session, start_paused=start_paused)
+        self.loop_done = threading.Event()
+        self._last_pause = None
+        self._keys_state = None
+        self._approvals_seen = 0
+        self._live_prompt = (None, ())
+        while len(self.screen_stack) > 1:  # back to the debugger's own screen
+            self.pop_screen()
+        self.main.query_one(StepTimeline).show_source(self.controller)
+        self._start()
 
     # -- layout ---------------------------------------------------------------------------------
 
@@ -127,19 +153,23 @@ class DebuggerApp(ApprovalActions):
         yield Footer()
 
     def on_mount(self) -> None:
+        self.main.query_one(StepTimeline).timings = self.timings
+        self.main.query_one(StepDetails).timings = self.timings
+        self.set_interval(1.0, self._tick)
+        self._start()
+
+    def _start(self) -> None:
+        """Point the screen at ``self.session`` and start its worker."""
         header = self.main.query_one(RunHeader)
         header.title = self.session.title
         header.replay = isinstance(self.session, ReplaySession)
         gauge = self.main.query_one(ContextGauge)
         gauge.warn_at, gauge.compact_at = self.session.thresholds
-        self.main.query_one(StepTimeline).timings = self.timings
-        self.main.query_one(StepDetails).timings = self.timings
         self.main.query_one(StepTimeline).focus()
         if self.breakpoints_problem:
             self.notify(self.breakpoints_problem, severity="error", markup=False)
         self.controller.on_change = self._post_update
-        self.set_interval(1.0, self._tick)
-        self.run_loop()
+        self.run_loop(self.controller, self.session, self.loop_done)
         self._refresh()
 
     def on_unmount(self) -> None:
@@ -154,10 +184,11 @@ class DebuggerApp(ApprovalActions):
     # -- the worker -----------------------------------------------------------------------------
 
     @work(thread=True, exclusive=True, exit_on_error=False, name="looplet run", group="run")
-    def run_loop(self) -> None:
-        """Drive the loop (or the replay) on this thread; only the controller talks to the UI."""
-        ctl = self.controller
-        session = self.session
+    def run_loop(self, ctl: DebugController, session: Session, done: threading.Event) -> None:
+        """Drive the loop (or the replay) on this thread; only the controller talks to the UI.
+
+        Takes its controller, session and done-event as arguments rather than reading them off
+        the app, so a run the user switched away from finishes against its own objects."""
         try:
             if isinstance(session, ReplaySession):
                 replay_steps(ctl, session.steps, session.events)
@@ -173,7 +204,7 @@ class DebuggerApp(ApprovalActions):
         except Exception as exc:  # a broken agent must show on screen, not kill the debugger
             ctl.fail(exc)
         finally:
-            self.loop_done.set()
+            done.set()
 
     # -- redrawing ------------------------------------------------------------------------------
 

@@ -110,6 +110,7 @@ def replay_session(path: Path) -> ReplaySession:
         breakpoints_file=path / "breakpoints.json",
         result=_result(reader),
         load_prompt=reader.prompt,
+        reader=reader,
     )
 
 

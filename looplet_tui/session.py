@@ -28,6 +28,7 @@ from looplet_core import (
     Message,
     ResumedRun,
     Step,
+    TraceReader,
     composable_loop,
 )
 
@@ -139,6 +140,10 @@ class ReplaySession:
     thresholds: tuple[float | None, float | None] = (None, None)
     result: LoopResult | None = None
     load_prompt: Callable[[int], Sequence[Message]] | None = None
+    reader: TraceReader | None = None
+    """The trace itself, for search, filters and re-running live (None for steps in memory)."""
+    agent: str | None = None
+    """``--agent FILE[:factory]``: the model and tools a live re-run uses instead of the trace's."""
 
 
 Session = RunSession | ReplaySession

@@ -144,6 +144,16 @@ class StepTimeline(ScrollView, can_focus=True):
         self._count = 0
         self._cache: dict[tuple[object, ...], Strip] = {}
 
+    def show_source(self, source: TimelineSource) -> None:
+        """Show another run's rows from the start (the debugger switched runs)."""
+        self.source = source
+        self._count = 0
+        self._cache.clear()
+        self.follow = True
+        self.cursor = 0
+        self.virtual_size = Size(self.size.width, 0)
+        self.sync()
+
     @property
     def row_count(self) -> int:
         return self._count
