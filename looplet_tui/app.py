@@ -25,14 +25,16 @@ from textual.screen import Screen
 from textual.timer import Timer
 from textual.widgets import Footer, Input, TabbedContent
 
-from looplet_core import LoopletError, LoopResult, Step, StopReason
+from looplet_core import LoopletError, Step
 from looplet_core import Message as ModelMessage
 from looplet_tui.approvals import ApprovalActions
 from looplet_tui.breakpoints import BreakpointSet
 from looplet_tui.context import stats_for
 from looplet_tui.controller import DebugController
+from looplet_tui.filters import StepFilter
 from looplet_tui.keys import KEYS, debugger_commands
-from looplet_tui.replay import replay_steps
+from looplet_tui.player import ReplayPlayer
+from looplet_tui.replaying import FRAME, REPLAY_ONLY, ReplayActions
 from looplet_tui.runstate import Live, Marker
 from looplet_tui.session import ReplaySession, RunSession, Session
 from looplet_tui.widgets.approval_card import ApprovalCard
@@ -40,6 +42,7 @@ from looplet_tui.widgets.details import StepDetails
 from looplet_tui.widgets.gauge import ContextGauge
 from looplet_tui.widgets.header import RunHeader, describe_run
 from looplet_tui.widgets.prompt_diff import PromptDiffPane
+from looplet_tui.widgets.scrubber import ReplayScrubber
 from looplet_tui.widgets.timeline import Row, StepTimeline
 
 __all__ = ["DebuggerApp"]
@@ -50,7 +53,7 @@ _APPROVAL_ACTIONS = {"approve", "approve_always", "deny", "deny_with_message", "
 _STEPPING_ACTIONS = {"next_step", "next_phase", "resume", "pause"}
 
 
-class DebuggerApp(ApprovalActions):
+class DebuggerApp(ApprovalActions, ReplayActions):
     """Step through one agent run: timeline, detail tabs, context gauge, approvals.
 
     ``clock`` and ``timings`` exist for deterministic screenshots and snapshot tests: a fixed
@@ -96,6 +99,7 @@ class DebuggerApp(ApprovalActions):
         self._last_redraw = 0.0
         self._live_prompt: tuple[object, tuple[ModelMessage, ...]] = (None, ())
         self._redraw_timer: Timer | None = None
+        self._history_shape: tuple[int, object] | None = None
         self._approvals_seen = 0
 
     def _controller_for(self, session: Session, *, start_paused: bool) -> DebugController:
@@ -107,6 +111,18 @@ class DebuggerApp(ApprovalActions):
                 breakpoints.load(path)
             except ValueError as exc:
                 self.breakpoints_problem = str(exc)
+        if isinstance(session, ReplaySession):
+            reader = session.reader
+            return ReplayPlayer(
+                session.steps,
+                session.events,
+                result=session.result,
+                numbers=list(dict.fromkeys(e.number for e in reader.entries)) if reader else None,
+                model=(reader.model or "") if reader is not None else "",
+                breakpoints=breakpoints,
+                window=session.window,
+                clock=self.clock,
+            )
         schemas = session.tools.schemas() if isinstance(session, RunSession) else ()
         return DebugController(
             start_paused=start_paused,
@@ -132,6 +148,8 @@ class DebuggerApp(ApprovalActions):
         self._keys_state = None
         self._approvals_seen = 0
         self._live_prompt = (None, ())
+        self._history_shape = None
+        self.hits, self._hits_query, self._index = (), "", None
         while len(self.screen_stack) > 1:  # back to the debugger's own screen
             self.pop_screen()
         self.main.query_one(StepTimeline).show_source(self.controller)
@@ -147,15 +165,18 @@ class DebuggerApp(ApprovalActions):
                 yield Input(
                     placeholder="search steps; enter: next match, escape: close", id="search"
                 )
+                yield Input(placeholder="go to step, enter", id="seek")
                 yield ContextGauge(id="gauge")
             yield StepDetails(id="details")
         yield ApprovalCard(id="approval")
+        yield ReplayScrubber(id="scrubber")
         yield Footer()
 
     def on_mount(self) -> None:
         self.main.query_one(StepTimeline).timings = self.timings
         self.main.query_one(StepDetails).timings = self.timings
         self.set_interval(1.0, self._tick)
+        self.set_interval(FRAME, self.play_tick)
         self._start()
 
     def _start(self) -> None:
@@ -169,7 +190,14 @@ class DebuggerApp(ApprovalActions):
         if self.breakpoints_problem:
             self.notify(self.breakpoints_problem, severity="error", markup=False)
         self.controller.on_change = self._post_update
-        self.run_loop(self.controller, self.session, self.loop_done)
+        self.main.query_one(ReplayScrubber).display = self.player is not None
+        self.main.query_one(StepTimeline).set_filter(None)
+        self.step_filter = StepFilter()
+        if self.player is not None:  # nothing runs: the player moves on the UI thread
+            self.loop_done.set()
+            self._guarded(self.player.forward)  # open on the first step, not an empty screen
+        else:
+            self.run_loop(self.controller, self.session, self.loop_done)
         self._refresh()
 
     def on_unmount(self) -> None:
@@ -190,10 +218,7 @@ class DebuggerApp(ApprovalActions):
         Takes its controller, session and done-event as arguments rather than reading them off
         the app, so a run the user switched away from finishes against its own objects."""
         try:
-            if isinstance(session, ReplaySession):
-                replay_steps(ctl, session.steps, session.events)
-                ctl.finish(session.result or LoopResult(StopReason.DONE, message="end of trace"))
-                return
+            assert isinstance(session, RunSession)  # a replay has no worker (ReplayPlayer)
             loop = session.start([ctl], ctl.cancel_token)
             for step in session.state.steps:  # a resumed run's history, before it continues
                 ctl.record(step)
@@ -259,6 +284,12 @@ class DebuggerApp(ApprovalActions):
         if len(ctl.approvals) > self._approvals_seen:
             self.main.query_one(StepDetails).switch("tool")
         self._approvals_seen = len(ctl.approvals)
+        player = self.player
+        if player is not None:
+            scrubber = self.main.query_one(ReplayScrubber)
+            scrubber.position, scrubber.total = player.position, player.total
+            scrubber.playing, scrubber.speed = player.playing, player.speed
+            scrubber.note = self._scrubber_note()
         keys = (bool(ctl.approvals), ctl.finished)  # what check_action depends on
         if keys != self._keys_state:  # the footer rebuilds itself on every refresh: only then
             self._keys_state = keys
@@ -292,7 +323,10 @@ class DebuggerApp(ApprovalActions):
                 diff_pane.show_row(self._with_prompt(row), ctl.step, self._load_prompt)
         gauge = self.main.query_one(ContextGauge)
         samples = ctl.samples
-        gauge.history = tuple(s.stats.total if s.stats else None for s in samples)
+        shape = (len(samples), samples[-1] if samples else None)
+        if shape != self._history_shape:  # samples only grow or are cut back: one check
+            self._history_shape = shape
+            gauge.history = tuple(s.stats.total if s.stats else None for s in samples)
         if isinstance(row, Marker):
             return
         step = row.step if isinstance(row, Live) else row
@@ -336,7 +370,7 @@ class DebuggerApp(ApprovalActions):
             return
         if step.prompt is None and step.llm_call is not None:
             try:
-                step.prompt = tuple(session.load_prompt(step.llm_call.index))
+                step.prompt = session.load_prompt(step.llm_call.index)
             except (LoopletError, IndexError) as exc:
                 self.notify(
                     f"Cannot read the prompt of step {step.number}: {exc}",
@@ -347,7 +381,17 @@ class DebuggerApp(ApprovalActions):
 
     # -- actions: stepping ----------------------------------------------------------------------
 
+    def _scrubber_note(self) -> str:
+        parts: list[str] = []
+        if self.step_filter.active:
+            parts.append(f"only {self.step_filter.describe()}")
+        if self.hits:
+            parts.append(f"{len(self.hits)} matches for {self._hits_query!r}")
+        return " · ".join(parts)
+
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action in REPLAY_ONLY:
+            return self.player is not None
         if action in _APPROVAL_ACTIONS:
             return bool(self.controller.approvals)
         if action in _STEPPING_ACTIONS and self.controller.finished:
@@ -438,14 +482,14 @@ class DebuggerApp(ApprovalActions):
             self.main.query_one(StepTimeline).search(event.value, include_current=True)
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
-        if event.input.id == "search" and not self.main.query_one(StepTimeline).search(event.value):
-            self.notify(f"No step matches {event.value!r}", severity="warning", markup=False)
+        if event.input.id == "search":
+            self.search_submitted(event.value)
+        elif event.input.id == "seek":
+            self.seek_to(event.value)
 
     def action_close_search(self) -> None:
-        search = self.main.query_one("#search", Input)
-        if search.has_class("-open"):
-            search.remove_class("-open")
-            self.main.query_one(StepTimeline).focus()
+        self.close_box("#search")
+        self.close_box("#seek")
 
     def action_help(self) -> None:
         from looplet_tui.screens.help import HelpScreen

@@ -66,7 +66,7 @@ def build_session(args: argparse.Namespace) -> Session:
         )
         return _checkpointed(session, args.checkpoint_dir, args.target)
     if args.command == "replay":
-        return replay_session(Path(args.trace))
+        return replay_session(Path(args.trace), agent=args.agent)
     return resume_session(Path(args.checkpoints), args.run_id, args.agent)
 
 
@@ -90,8 +90,13 @@ def _checkpointed(session: RunSession, directory: str | None, target: str) -> Ru
     return session
 
 
-def replay_session(path: Path) -> ReplaySession:
-    """Open a trace lazily; prompts are read when a step is shown, not up front."""
+def replay_session(path: Path, agent: str | None = None) -> ReplaySession:
+    """Open a trace lazily; prompts are read when a step is shown, not up front.
+
+    ``agent`` (``--agent FILE[:factory]``) is what a live re-run from a step may use for its model
+    or tools.  Its factory is looked up now, so a mistyped path is a one-line error at startup
+    rather than when re-running; it is only called (building a model, maybe a client) on re-run.
+    """
     if not path.exists():
         raise SessionError(f"no such directory: {path}")
     if not is_trace(path):
@@ -101,6 +106,8 @@ def replay_session(path: Path) -> ReplaySession:
         events = [_event(reader.run_id, record) for record in reader.events({"compaction"})]
     except (TraceError, ValueError, KeyError) as exc:
         raise SessionError(str(exc)) from None
+    if agent is not None:
+        load_factory(agent)
     task = reader.task
     title = f"replay · {path.name}" + (f" · {_short(task)}" if task else "")
     return ReplaySession(
@@ -109,8 +116,9 @@ def replay_session(path: Path) -> ReplaySession:
         title=title,
         breakpoints_file=path / "breakpoints.json",
         result=_result(reader),
-        load_prompt=reader.prompt,
+        load_prompt=reader.prompt_view,
         reader=reader,
+        agent=agent,
     )
 
 
@@ -131,7 +139,9 @@ class _LazySteps(Sequence[Step]):
 
     def __init__(self, reader: TraceReader) -> None:
         self.reader = reader
-        self.numbers = [entry.number for entry in reader.entries]
+        # A step logged twice (paused for approval, then finished) is one step: its file holds
+        # the final version.
+        self.numbers = list(dict.fromkeys(entry.number for entry in reader.entries))
 
     def __len__(self) -> int:
         return len(self.numbers)

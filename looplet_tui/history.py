@@ -58,7 +58,8 @@ class RunHistory:
         self.run_state = RunState.RUNNING
         self.pause_point: PausePoint | None = None
         self.entries: list[Entry] = []
-        """Steps and markers in order; append-only, so the UI may hold the list and read it."""
+        """Steps and markers in order.  Only appended to, except by a replay stepping back
+        (``rewind``), so the UI may hold the list and read it; it re-reads its length each time."""
         self.live: Live | None = None
         self.approvals: list[ApprovalRequest] = []
         self.samples: list[Sample] = []
@@ -175,6 +176,27 @@ class RunHistory:
                 self._sample(step.number, stats)
             self._bump(step.number)
             self.live = None
+        self._changed()
+
+    def rewind(self, last: int | None) -> None:
+        """Forget every entry after step ``last`` (None: all of them): a replay stepping back.
+
+        The only change to ``entries`` that is not an append; the UI notices the shorter list on
+        its next read.  The run is paused again, not finished.
+        """
+        with self._cond:
+            cut = 0 if last is None else self._index[last] + 1
+            for entry in self.entries[cut:]:
+                if isinstance(entry, Step):
+                    del self._index[entry.number]
+            del self.entries[cut:]
+            while self.samples and (last is None or self.samples[-1].step > last):
+                self.samples.pop()
+            self.result = None
+            self.error = ""
+            self._ended = None
+            self.live = None
+            self.run_state = RunState.PAUSED
         self._changed()
 
     def finish(self, result: LoopResult | None) -> None:

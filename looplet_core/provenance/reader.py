@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
@@ -24,6 +24,7 @@ from typing import Any, cast
 from looplet_core.errors import TraceError
 from looplet_core.messages import Message, optional
 from looplet_core.provenance import format as fmt
+from looplet_core.provenance.lazyprompt import LazyPrompt, PromptLines
 from looplet_core.provenance.manifest import is_trace, read_manifest
 from looplet_core.records import LLMCall, StopReason, Usage
 from looplet_core.step import LoopResult, Step
@@ -65,6 +66,7 @@ class TraceReader:
         self._run_end: dict[str, Any] | None = None
         self._offset = 0
         self._line_no = 0
+        self._prompt_lines: PromptLines | None = None
         self._index(final=self.manifest.get("status") == "ended")
         self._check_complete()
 
@@ -191,6 +193,23 @@ class TraceReader:
                 f"messages, found {len(messages)} (the file is truncated)"
             )
         return messages
+
+    def prompt_view(self, index: int) -> Sequence[Message]:
+        """Call ``index``'s prompt, read and parsed only as its messages are asked for.
+
+        For viewers: see ``looplet_core.provenance.lazyprompt``.  Problems show when a message is
+        read (as ``TraceError``), not here; ``prompt`` checks the whole prompt up front.
+        """
+        ref = cast(dict[str, int], self._llm_record(index).get("prompt") or {})
+        try:
+            offset, length, count = int(ref["offset"]), int(ref["length"]), int(ref["count"])
+        except _BAD_DATA as exc:
+            raise TraceError(
+                f"{self._events_file}: call {index} has no valid prompt ({exc})"
+            ) from exc
+        if self._prompt_lines is None:
+            self._prompt_lines = PromptLines(self.path / fmt.MESSAGES)
+        return LazyPrompt(self._prompt_lines, index, offset, length, count)
 
     def tools(self) -> list[dict[str, Any]]:
         """The tool schemas the model was offered."""

@@ -124,8 +124,16 @@ class StepDetails(Widget):
         if tab == "prompt":
             live_prompt = row.prompt if isinstance(row, Live) else None
             window = RUNNING_WINDOW if self.running and isinstance(row, Live) else WINDOW
+            context = step.context
+            tokens = (
+                sum(n for role, n in context.by_role.items() if role != "tools")
+                if context is not None
+                else None
+            )
             self.prompt_pane.show_prompt(
-                live_prompt if live_prompt is not None else step.prompt, window=window
+                live_prompt if live_prompt is not None else step.prompt,
+                window=window,
+                tokens=tokens,
             )
         elif tab == "response":
             self._pane(tab).show(render.response_renderable(row, timings=self.timings))

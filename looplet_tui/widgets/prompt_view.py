@@ -26,7 +26,7 @@ from textual.reactive import reactive
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-from looplet_core import Message
+from looplet_core import LoopletError, Message
 from looplet_tui import render
 from looplet_tui.context import message_tokens
 
@@ -38,6 +38,8 @@ RUNNING_WINDOW = 20
 """Messages laid out for a prompt that is replaced many times a second (a run going flat out):
 each redraw then renders a few dozen new messages, not hundreds."""
 _CACHE_LIMIT = 20_000
+SUM_LIMIT = 2_000
+"""Above this many messages the prompt's token figure is the loop's, not summed here."""
 """Rendered messages kept (each entry pins its message, so an id cannot be reused meanwhile)."""
 
 
@@ -79,6 +81,7 @@ class PromptView(ScrollView, can_focus=True):
         self._width = 0
         self._cache: dict[tuple[int, int, bool, int], tuple[Message, list[Strip]]] = {}
         self._tokens: dict[int, tuple[Message, int]] = {}
+        self._known_tokens: int | None = None
 
     @property
     def hidden_above(self) -> int:
@@ -86,12 +89,20 @@ class PromptView(ScrollView, can_focus=True):
         return max(0, len(self._messages or ()) - self._window)
 
     def show_prompt(
-        self, messages: Sequence[Message] | None, note: str = "", *, window: int = WINDOW
+        self,
+        messages: Sequence[Message] | None,
+        note: str = "",
+        *,
+        window: int = WINDOW,
+        tokens: int | None = None,
     ) -> None:
         """Show ``messages`` (None: no prompt was recorded), or ``note`` instead of a prompt.
 
-        ``window`` is how many of the newest messages to lay out at first.
+        ``window`` is how many of the newest messages to lay out at first.  ``tokens`` is the
+        loop's own count of the messages' tokens, when it recorded one: a prompt longer than
+        ``SUM_LIMIT`` messages shows it instead of re-estimating every message on each step.
         """
+        self._known_tokens = tokens
         if (
             self._shown
             and messages is self._messages
@@ -115,6 +126,18 @@ class PromptView(ScrollView, can_focus=True):
         if width <= 0:  # not laid out yet (a hidden tab): on_resize / on_show come back here
             self._lines = []
             return
+        try:
+            self._lines = self._layout(width)
+        except LoopletError as exc:  # a recorded prompt read lazily can turn out corrupt
+            problem = Text(f"Cannot read this prompt: {exc}", style="red")
+            self._lines = self._to_strips(problem, width)
+        self.virtual_size = Size(width, len(self._lines))
+        self.refresh()
+        if (self._to_end or at_end) and self.size.height:
+            self._to_end = False  # after the refresh: only then does the new height count
+            self.call_after_refresh(self.scroll_end, animate=False, immediate=True)
+
+    def _layout(self, width: int) -> list[Strip]:
         messages = self._messages
         if self._note or not messages:
             head: RenderableType = (
@@ -122,9 +145,12 @@ class PromptView(ScrollView, can_focus=True):
                 if self._note
                 else render.prompt_renderable(messages, folded=self.folded)
             )
-            self._lines = self._to_strips(head, width)
+            return self._to_strips(head, width)
         else:
-            tokens = sum(self._count(m) for m in messages)
+            if self._known_tokens is not None and len(messages) > SUM_LIMIT:
+                tokens = self._known_tokens
+            else:
+                tokens = sum(self._count(m) for m in messages)
             head = render.prompt_summary(len(messages), tokens, self.folded)
             if self.hidden_above:
                 head.append(
@@ -135,12 +161,7 @@ class PromptView(ScrollView, can_focus=True):
             first = self.hidden_above
             for index in range(first, len(messages)):
                 lines += self._message_lines(index + 1, messages[index], width)
-            self._lines = lines
-        self.virtual_size = Size(width, len(self._lines))
-        self.refresh()
-        if (self._to_end or at_end) and self.size.height:
-            self._to_end = False  # after the refresh: only then does the new height count
-            self.call_after_refresh(self.scroll_end, animate=False, immediate=True)
+            return lines
 
     def _count(self, message: Message) -> int:
         cached = self._tokens.get(id(message))

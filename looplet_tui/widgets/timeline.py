@@ -7,6 +7,8 @@ controller's append-only entry list directly instead of copying it on every upda
 
 from __future__ import annotations
 
+import bisect
+from collections.abc import Callable
 from typing import ClassVar, Protocol
 
 from rich.segment import Segment
@@ -80,6 +82,9 @@ class StepTimeline(ScrollView, can_focus=True):
         ),
         Binding("pageup", "page_up", "Page up", show=False, tooltip="One page up"),
         Binding("pagedown", "page_down", "Page down", show=False, tooltip="One page down"),
+        # The timeline never scrolls sideways; left and right belong to the replay's scrubber.
+        Binding("left", "app.step_back", "Back", show=False),
+        Binding("right", "app.step_forward", "Forward", show=False),
     ]
 
     COMPONENT_CLASSES: ClassVar[set[str]] = {
@@ -143,16 +148,65 @@ class StepTimeline(ScrollView, can_focus=True):
         self.source = source
         self._count = 0
         self._cache: dict[tuple[object, ...], Strip] = {}
+        self._filter: Callable[[Entry], bool] | None = None
+        self._visible: list[int] = []
+        """With a filter: the indices in ``source.entries`` of the rows shown, in order."""
+        self._scanned = 0
 
     def show_source(self, source: TimelineSource) -> None:
         """Show another run's rows from the start (the debugger switched runs)."""
         self.source = source
         self._count = 0
         self._cache.clear()
+        self._visible, self._scanned = [], 0
         self.follow = True
         self.cursor = 0
         self.virtual_size = Size(self.size.width, 0)
         self.sync()
+
+    def set_filter(self, keep: Callable[[Entry], bool] | None) -> None:
+        """Show only the entries ``keep`` accepts (None: all); the selected step stays selected
+        when it is still shown, else the nearest shown row before it."""
+        selected = self.selected
+        entries = self.source.entries
+        old = self._entry_index(self.cursor)
+        self._filter = keep
+        self._visible, self._scanned = [], 0
+        self._cache.clear()
+        self._count = -1  # recount on the next sync
+        self._scan()
+        if isinstance(selected, Live) or old is None:
+            cursor = len(self._visible) if keep else len(entries)
+        elif keep is None:
+            cursor = old
+        else:
+            cursor = max(0, bisect.bisect_right(self._visible, old) - 1)
+        self.cursor = max(0, cursor)
+        self.sync()
+
+    @property
+    def filtered(self) -> bool:
+        return self._filter is not None
+
+    def _scan(self) -> None:
+        """Bring ``_visible`` up to date with the entries (a replay may have cut them back)."""
+        keep = self._filter
+        if keep is None:
+            return
+        entries = self.source.entries
+        if len(entries) < self._scanned:
+            del self._visible[bisect.bisect_left(self._visible, len(entries)) :]
+            self._scanned = len(entries)
+        for index in range(self._scanned, len(entries)):
+            if keep(entries[index]):
+                self._visible.append(index)
+        self._scanned = len(entries)
+
+    def _entry_index(self, row: int) -> int | None:
+        """The index in ``source.entries`` of timeline row ``row`` (None for the live row)."""
+        if self._filter is None:
+            return row if row < len(self.source.entries) else None
+        return self._visible[row] if row < len(self._visible) else None
 
     @property
     def row_count(self) -> int:
@@ -160,10 +214,11 @@ class StepTimeline(ScrollView, can_focus=True):
 
     def row(self, index: int) -> Row | None:
         entries = self.source.entries
-        if 0 <= index < len(entries):
-            return entries[index]
+        shown = len(self._visible) if self._filter is not None else len(entries)
+        if 0 <= index < shown:
+            return entries[self._visible[index]] if self._filter is not None else entries[index]
         live = self.source.live
-        if live is not None and index == len(entries):
+        if live is not None and index == shown:
             return live
         return None
 
@@ -173,12 +228,14 @@ class StepTimeline(ScrollView, can_focus=True):
 
     def sync(self) -> None:
         """Pick up rows the run added or changed since the last call."""
-        count = len(self.source.entries) + (1 if self.source.live is not None else 0)
+        self._scan()
+        shown = len(self._visible) if self._filter is not None else len(self.source.entries)
+        count = shown + (1 if self.source.live is not None else 0)
         if count != self._count:
             self._count = count
             self.virtual_size = Size(self.size.width, count)
-        if self.follow and count:
-            self._move(count - 1, keep_follow=True)
+        if (self.follow or self.cursor >= count) and count:
+            self._move(count - 1, keep_follow=self.follow)
         self.refresh()
         self.post_message(self.Selected(self, self.selected))
 
@@ -281,24 +338,45 @@ class StepTimeline(ScrollView, can_focus=True):
 
     # -- search ---------------------------------------------------------------------------------
 
-    def search(self, query: str, *, include_current: bool = False) -> bool:
+    def search(self, query: str, *, include_current: bool = False, backwards: bool = False) -> bool:
         """Move to the next row (after the cursor, wrapping) whose text contains ``query``.
 
         ``include_current`` starts at the cursor itself: typing more of a query that already
-        matches the selected row keeps it selected.
+        matches the selected row keeps it selected.  ``backwards`` looks before the cursor.
         """
         self.search_text = query
         if not query or not self._count:
             return False
         needle = query.lower()
         first = 0 if include_current else 1
+        sign = -1 if backwards else 1
         for offset in range(first, self._count + first):
-            index = (self.cursor + offset) % self._count
+            index = (self.cursor + sign * offset) % self._count
             row = self.row(index)
             if row is not None and needle in self.row_text(row).plain.lower():
                 self._move(index)
                 return True
         return False
+
+    def select_step(self, number: int) -> bool:
+        """Select step ``number`` (or, when it is filtered out, the nearest shown row before it)."""
+        entries = self.source.entries
+        index = len(entries) - 1
+        while index >= 0:
+            entry = entries[index]
+            if isinstance(entry, Step) and entry.number <= number:
+                break
+            index -= 1
+        if index < 0:
+            return False
+        if self._filter is not None:
+            self._scan()
+            index = bisect.bisect_right(self._visible, index) - 1
+            if index < 0:
+                return False
+        self.follow = False
+        self._move(index)
+        return True
 
     # -- actions and mouse ----------------------------------------------------------------------
 

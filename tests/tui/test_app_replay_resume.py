@@ -37,14 +37,8 @@ async def test_replay_steps_through_the_recording_read_only(demo_trace: Path) ->
         await settled(pilot, app)
         text = screen_text(app)
         assert "REPLAY" in text and "PAUSED" in text
-        await pilot.press("n")
-        await until(
-            pilot,
-            lambda: app.controller.steps_done == 1 and app.controller.pause_point is not None,
-            "step 1",
-        )
-        await settled(pilot, app)
-        assert "#1 load_csv(path='customers.csv')" in screen_text(app)
+        assert app.controller.steps_done == 1  # it opens on the first step, not an empty screen
+        assert "#1 load_csv(path='customers.csv')" in text
         await pilot.press("1")  # the prompt is read from the trace when the step is shown
         await pilot.pause()
         assert "SYSTEM" in screen_text(app)
@@ -58,12 +52,16 @@ async def test_replay_steps_through_the_recording_read_only(demo_trace: Path) ->
 
 
 async def test_replay_honours_breakpoints(demo_trace: Path) -> None:
-    app = replay_app(demo_trace, start_paused=False)
+    app = replay_app(demo_trace)
     app.controller.breakpoints.add(Breakpoint(on_error=True))
     async with app.run_test(size=SIZE) as pilot:
-        await until(pilot, lambda: app.controller.pause_point is not None, "the error")
+        await settled(pilot, app)
+        await pilot.press("space")
+        await until(pilot, lambda: not app.controller.playing, "the error")
         point = app.controller.pause_point
         assert point is not None and (point.phase, point.step) == (Phase.CHECK_DONE, 3)
+        assert point.reason.startswith("breakpoint")
+        assert app.controller.steps_done == 3
 
 
 def paused_demo_run(directory: Path) -> str:

@@ -165,7 +165,11 @@ async def test_keys_help_and_command_palette_list_every_command() -> None:
             "Continue",
             "Approve always",
             "Edit the call",
-            "Search the timeline",
+            "Search: the timeline",
+            "Step back",
+            "Go to step",
+            "Filter: show only",
+            "Re-run live",
             "fold or unfold long messages",
         ):
             assert phrase in text, phrase

@@ -421,7 +421,8 @@ def test_streamed_text_accumulates_on_the_live_step() -> None:
 
 def test_controller_imports_no_ui() -> None:
     code = (
-        "import sys, looplet_tui.controller, looplet_tui.breakpoints, looplet_tui.replay; "
+        "import sys, looplet_tui.controller, looplet_tui.breakpoints, looplet_tui.player, "
+        "looplet_tui.filters, looplet_tui.tracesearch, looplet_tui.rerun; "
         "bad = [m for m in ('textual', 'rich') if m in sys.modules]; print(bad)"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
