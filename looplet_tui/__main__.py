@@ -4,7 +4,7 @@ checkpointed run.
     looplet-tui demo                              the data-cleanup agent (scripted, or OPENAI_*)
     looplet-tui run path/to/agent.py[:factory]    your agent: a factory returning the loop's args
     looplet-tui run package.module:factory
-    looplet-tui replay TRACE_DIR                  step through a saved trace, read-only
+    looplet-tui replay TRACE_DIR [--agent FILE]   step through a saved trace, read-only
     looplet-tui resume CHECKPOINT_DIR [--run ID]  continue a paused or crashed run
     looplet-tui diff TRACE_A TRACE_B              two runs side by side, first divergence marked
 
@@ -51,6 +51,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     replay = sub.add_parser("replay", help="step through a saved trace, read-only")
     replay.add_argument("trace", help="a trace directory written by ProvenanceSink")
+    replay.add_argument(
+        "--agent",
+        metavar="FILE[:factory]",
+        help="the agent whose model and tools a live re-run from a step may use "
+        "(path/to/agent.py[:factory] or module:factory)",
+    )
     resume = sub.add_parser("resume", help="continue a paused or crashed run")
     resume.add_argument("checkpoints", help="the checkpoint directory (FileCheckpointStore)")
     resume.add_argument("--run", dest="run_id", help="the run to resume (default: the newest)")

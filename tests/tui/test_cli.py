@@ -136,3 +136,28 @@ def test_the_example_agent_file_loads_by_path_and_by_module() -> None:
         assert session.tools.names() == ["list_notes", "add_note"]
     assert session.breakpoints_file is not None
     assert session.breakpoints_file.name == "notes_agent.breakpoints.json"
+
+
+def test_replay_takes_the_agent_a_rerun_may_use(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from argparse import Namespace
+
+    from looplet_tui.cli import build_session
+    from looplet_tui.session import ReplaySession
+    from tests.tui.scenarios import record_trace
+
+    trace = record_trace(tmp_path / "trace")
+    assert "no such file: nowhere/agent.py" in one_line_error(
+        capsys, "replay", str(trace), "--agent", "nowhere/agent.py"
+    )
+    agent = tmp_path / "agent.py"
+    agent.write_text("x = 1\n")
+    assert "has no make_agent()" in one_line_error(
+        capsys, "replay", str(trace), "--agent", str(agent)
+    )
+    target = "looplet_tui.demo:make_agent"
+    session = build_session(Namespace(command="replay", trace=str(trace), agent=target))
+    assert isinstance(session, ReplaySession) and session.agent == target
+    plain = build_session(Namespace(command="replay", trace=str(trace), agent=None))
+    assert isinstance(plain, ReplaySession) and plain.agent is None
