@@ -14,7 +14,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, cast
 
-from looplet_core import BaseToolRegistry, Checkpoint, CheckpointStore, Step, checkpoint_tree
+from looplet_core import (
+    BaseToolRegistry,
+    Checkpoint,
+    CheckpointStore,
+    Message,
+    Step,
+    checkpoint_tree,
+)
 from looplet_core.checkpoints import CheckpointNode, Snapshot
 
 __all__ = [
@@ -163,6 +170,13 @@ def parse_fork_edit(text: str) -> dict[str, Any]:
             isinstance(m, dict) for m in cast(list[object], messages)
         ):
             raise ValueError("messages must be a list of message objects (role, content)")
+        for i, message in enumerate(cast(list[dict[str, Any]], messages), 1):
+            try:  # read as the fork will read it, so a bad one is explained in the editor
+                Message.from_dict(message)
+            except KeyError as exc:  # the only required key below a message: a call's tool
+                raise ValueError(f"message {i}: a tool call has no {exc}") from None
+            except (ValueError, TypeError, AttributeError) as exc:
+                raise ValueError(f"message {i}: {exc}") from None
     return edit
 
 

@@ -4,7 +4,9 @@ Each branch is listed flat, forks nest under the checkpoint they start from (see
 ``looplet_tui.timetravel``).  Highlighting a checkpoint rebuilds its state with
 ``looplet_core.checkpoints.load`` and shows what the run looked like then: counts and usage, the
 context gauge, the steps so far and the exact messages.  Reading only: nothing here changes the
-store or the running loop.
+store or the running loop.  Forking (``f``) is the exception: it writes the branch's first
+checkpoint and hands the branch to the debugger, which runs it in the main timeline in place of
+the current run (``looplet_tui.forksession``).
 """
 
 from __future__ import annotations
@@ -15,21 +17,20 @@ from typing import Any, ClassVar
 from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
-from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Footer, Static, Tree
 from textual.widgets.tree import TreeNode
 
-from looplet_core import BaseToolRegistry, CancelToken, Checkpoint, CheckpointStore, LoopletError
+from looplet_core import Checkpoint, CheckpointStore, LoopletError
 from looplet_core.checkpoints import Snapshot, load
-from looplet_core.forking import fork as start_fork
 from looplet_tui import render
 from looplet_tui.context import estimate
+from looplet_tui.forksession import branch_session
 from looplet_tui.safe_text import literal
+from looplet_tui.session import RunSession
 from looplet_tui.timetravel import (
     Branch,
     branch_pair,
@@ -69,11 +70,18 @@ class CheckpointScreen(Screen[None]):
     """Browse ``run_id``'s checkpoints in ``store``; the highlighted one's state is shown.
 
     ``window`` and ``tools`` size the context gauge (the run's window and tool schemas).
+    ``session`` is the run being debugged: forks take its model, tools, hooks and settings, and
+    the tree opens on the checkpoint it is at.  Without one, nothing can be forked.
     """
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("r", "reload", "Reload", tooltip="Read the store again (a live run adds more)"),
-        Binding("f", "fork", "Fork", tooltip="Fork from this checkpoint with an edit; run it"),
+        Binding(
+            "f",
+            "fork",
+            "Fork",
+            tooltip="Fork from this checkpoint with an edit; debug the branch live",
+        ),
         Binding("d", "compare", "Diff", tooltip="Compare this branch with its parent or fork"),
         Binding("escape,q,t", "close", "Close", tooltip="Back to the debugger"),
     ]
@@ -90,21 +98,6 @@ class CheckpointScreen(Screen[None]):
     }
     """
 
-    class ForkStepped(Message):
-        """The fork running on the worker thread recorded ``step``."""
-
-        def __init__(self, step: str) -> None:
-            super().__init__()
-            self.step = step
-
-    class ForkEnded(Message):
-        """The fork stopped: ``outcome`` says how (done, paused for approval, failed)."""
-
-        def __init__(self, outcome: str, failed: bool = False) -> None:
-            super().__init__()
-            self.outcome = outcome
-            self.failed = failed
-
     def __init__(
         self,
         store: CheckpointStore,
@@ -112,8 +105,7 @@ class CheckpointScreen(Screen[None]):
         *,
         window: int | None = None,
         tools: Sequence[Any] = (),
-        llm: Any = None,
-        registry: BaseToolRegistry | None = None,
+        session: RunSession | None = None,
         id: str | None = None,
     ) -> None:
         super().__init__(id=id)
@@ -121,11 +113,7 @@ class CheckpointScreen(Screen[None]):
         self.run_id = run_id
         self.window = window
         self.tools = tools
-        self.llm = llm
-        """The model a fork runs with (None: forking is not offered)."""
-        self.registry = registry
-        self.cancel = CancelToken()
-        self.forking = False
+        self.session = session
         self.snapshot: Snapshot | None = None
         """The state rebuilt at the highlighted checkpoint."""
 
@@ -150,9 +138,13 @@ class CheckpointScreen(Screen[None]):
         return self.query_one("#cp-tree", Tree)
 
     def action_reload(self) -> None:
-        """(Re)build the tree from the store, keeping the highlighted checkpoint if it is there."""
+        """(Re)build the tree from the store, keeping the highlighted checkpoint if it is there
+        (at first: the one the debugged run is at, so a fork opens on its own branch)."""
         tree = self.branch_tree
-        keep = self.snapshot.checkpoint.id if self.snapshot is not None else None
+        if self.snapshot is not None:
+            keep = self.snapshot.checkpoint.id
+        else:
+            keep = self.session.state.checkpoint_id if self.session is not None else None
         tree.clear()
         try:
             layout = run_branches(self.store, self.run_id)
@@ -213,34 +205,35 @@ class CheckpointScreen(Screen[None]):
         self.query_one("#cp-state", VerticalScroll).scroll_home(animate=False)
 
     def action_close(self) -> None:
-        self.cancel.cancel("the checkpoint browser closed")
         self.dismiss(None)
-
-    def on_unmount(self) -> None:
-        self.cancel.cancel("the checkpoint browser closed")
 
     # -- forking --------------------------------------------------------------------------------
 
     def action_fork(self) -> None:
+        """Edit a fork of the highlighted checkpoint; the debugger then runs the branch live.
+
+        The debugger shows one run at a time, so the branch replaces the current run: the editor
+        says so when that run has not finished."""
+        from looplet_tui.app import DebuggerApp
         from looplet_tui.screens.fork import ForkEditScreen
 
-        snapshot = self.snapshot
-        if snapshot is None or self.llm is None or self.registry is None:
+        snapshot, parent, app = self.snapshot, self.session, self.app
+        if snapshot is None or parent is None or not isinstance(app, DebuggerApp):
             self.notify("Forking needs a checkpoint and the run's model.", markup=False)
             return
-        if self.forking:
-            self.notify("A fork is still running.", severity="warning", markup=False)
-            return
         cp = snapshot.checkpoint
-        risky = side_effect_steps(self._branch_steps(cp), self.registry, cp.step)
+        risky = side_effect_steps(self._branch_steps(cp), parent.tools, cp.step)
 
-        def chosen(edit: dict[str, Any] | None) -> None:
-            if edit is not None:
-                self.forking = True
-                self._title(f"forking from {cp.describe()} …", "bold yellow")
-                self.run_fork(cp.id, edit)
+        def start(edit: dict[str, Any]) -> RunSession:
+            return branch_session(parent, self.store, cp.id, edit)
 
-        self.app.push_screen(ForkEditScreen(cp, fork_template(snapshot), risky), chosen)
+        def chosen(session: RunSession | None) -> None:
+            if session is not None:
+                app.open_session(session)
+
+        stops = None if app.controller.finished else parent.state.branch_id
+        editor = ForkEditScreen(cp, fork_template(snapshot), risky, start=start, stops=stops)
+        app.push_screen(editor, chosen)
 
     def action_compare(self) -> None:
         from looplet_tui.diffing import compare_runs
@@ -271,45 +264,6 @@ class CheckpointScreen(Screen[None]):
                     return []
         return []
 
-    @work(thread=True, exclusive=True, exit_on_error=False, group="fork")
-    def run_fork(self, checkpoint_id: str, edit: dict[str, Any]) -> None:
-        """Run the branch on this thread; only messages go to the UI."""
-        assert self.registry is not None
-        try:
-            branch = start_fork(
-                self.store,
-                checkpoint_id,
-                llm=self.llm,
-                tools=self.registry,
-                cancel=self.cancel,
-                **edit,
-            )
-            for step in branch:
-                self.post_message(self.ForkStepped(step.pretty()))
-                if step.approval is not None and not step.approval.decided:
-                    self.post_message(
-                        self.ForkEnded(
-                            f"branch {branch.state.branch_id} paused: step {step.number} waits "
-                            "for approval (resume it with looplet-tui resume)"
-                        )
-                    )
-                    return
-            result = branch.result
-            how = result.stop_reason.value if result is not None else "stopped"
-            self.post_message(self.ForkEnded(f"branch {branch.state.branch_id} ended: {how}"))
-        except Exception as exc:  # the user's model or tools: shown, never raised into Textual
-            self.post_message(self.ForkEnded(f"the fork failed: {exc}", failed=True))
-
-    def on_checkpoint_screen_fork_stepped(self, message: ForkStepped) -> None:
-        self._title(f"fork running · {message.step}", "bold yellow")
-
-    def on_checkpoint_screen_fork_ended(self, message: ForkEnded) -> None:
-        self.forking = False
-        self.action_reload()
-        self.notify(
-            message.outcome, severity="error" if message.failed else "information", markup=False
-        )
-
 
 def _all(layout: list[Branch]) -> list[Branch]:
     found: list[Branch] = []
@@ -329,8 +283,6 @@ def _nodes(node: TreeNode[Checkpoint]) -> list[TreeNode[Checkpoint]]:
 
 def browser_for(session: object) -> CheckpointScreen | str:
     """The checkpoint browser for a debugger session's run, or one line saying why there is none."""
-    from looplet_tui.session import RunSession
-
     if not isinstance(session, RunSession):
         return "A replayed trace has no checkpoints: the browser needs a run with --checkpoints."
     store = session.config.checkpoint
@@ -347,6 +299,5 @@ def browser_for(session: object) -> CheckpointScreen | str:
         run_id,
         window=session.window,
         tools=session.tools.schemas(),
-        llm=session.llm,
-        registry=session.tools,
+        session=session,
     )

@@ -1,14 +1,20 @@
-"""``ForkEditScreen``: the edit a fork starts with, as JSON, checked before it is accepted.
+"""``ForkEditScreen``: the edit a fork starts with, as JSON, checked before the branch starts.
 
 Opened with ``f`` in the checkpoint browser.  The text is one JSON object holding at most one of
 ``args`` (re-run the checkpoint's last call with these arguments), ``result`` (that call returned
 this instead) or ``messages`` (the conversation becomes this list); ``{}`` re-runs unchanged.
-When the run went on past the checkpoint through tools not marked ``read_only``, the dialog says
-so: a fork rewinds the agent, not the world it changed.
+``ctrl+s`` hands the edit to ``start``, which forks (writing the branch's first checkpoint) and
+returns the branch's session; when the edit does not fit, the reason stays in the dialog and
+nothing is forked.  The debugger then runs the branch in place of the current run.
+
+Two warnings, because both are easy to miss and neither can be undone from here: a run that has
+not finished is stopped by the switch, and a fork rewinds the agent, not the world it changed
+(steps past the checkpoint whose tools are not ``read_only``).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, ClassVar
 
 from rich.text import Text
@@ -18,11 +24,12 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Static, TextArea
 
-from looplet_core import Checkpoint, Step
+from looplet_core import Checkpoint, LoopletError, Step
 from looplet_tui.safe_text import literal
+from looplet_tui.session import RunSession
 from looplet_tui.timetravel import parse_fork_edit
 
-__all__ = ["ForkEditScreen", "side_effect_warning"]
+__all__ = ["ForkEditScreen", "side_effect_warning", "stop_warning"]
 
 
 def side_effect_warning(steps: list[Step]) -> Text | None:
@@ -37,9 +44,25 @@ def side_effect_warning(steps: list[Step]) -> Text | None:
     return text
 
 
-class ForkEditScreen(ModalScreen[dict[str, Any] | None]):
-    """Edit the fork's JSON; ``ctrl+s`` checks it and dismisses with ``fork``'s keyword
-    arguments, ``escape`` cancels (dismisses with None)."""
+def stop_warning(branch: str) -> Text:
+    """The warning that forking stops the run being debugged (on ``branch``), and how to go on
+    with it afterwards: the debugger shows one run at a time."""
+    text = Text("⏹ The current run has not finished: forking stops it (branch ", style="bold")
+    text.append_text(literal(branch, "bold", limit=80))
+    text.append("). ", style="bold")
+    text.append(
+        "Nothing of it is lost: its checkpoints stay in the tree (t), and forking its newest "
+        "one with {} goes on from where it stopped."
+    )
+    return text
+
+
+class ForkEditScreen(ModalScreen[RunSession | None]):
+    """Edit the fork's JSON; ``ctrl+s`` checks it, starts the branch with ``start`` and
+    dismisses with the branch's session; ``escape`` cancels (dismisses with None).
+
+    ``stops`` names the branch of a run that has not finished (forking stops it), else None.
+    """
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("ctrl+s", "submit", "Fork", tooltip="Check the edit and run the new branch"),
@@ -53,11 +76,21 @@ class ForkEditScreen(ModalScreen[dict[str, Any] | None]):
     }
     """
 
-    def __init__(self, checkpoint: Checkpoint, template: str, risky: list[Step]) -> None:
+    def __init__(
+        self,
+        checkpoint: Checkpoint,
+        template: str,
+        risky: list[Step],
+        *,
+        start: Callable[[dict[str, Any]], RunSession],
+        stops: str | None = None,
+    ) -> None:
         super().__init__()
         self.checkpoint = checkpoint
         self.template = template
         self.risky = risky
+        self.start = start
+        self.stops = stops
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog wide"):
@@ -73,6 +106,8 @@ class ForkEditScreen(ModalScreen[dict[str, Any] | None]):
                     style="dim",
                 )
             )
+            if self.stops is not None:
+                yield Static(stop_warning(self.stops), id="fork-stops")
             warning = side_effect_warning(self.risky)
             if warning is not None:
                 yield Static(warning, id="fork-warning")
@@ -84,11 +119,11 @@ class ForkEditScreen(ModalScreen[dict[str, Any] | None]):
 
     def action_submit(self) -> None:
         try:
-            edit = parse_fork_edit(self.query_one(TextArea).text)
-        except ValueError as exc:
+            session = self.start(parse_fork_edit(self.query_one(TextArea).text))
+        except (ValueError, LoopletError) as exc:  # the edit's shape, or it does not fit
             self.query_one("#fork-error", Static).update(literal(str(exc)))
             return
-        self.dismiss(edit)
+        self.dismiss(session)
 
     def action_cancel(self) -> None:
         self.dismiss(None)

@@ -127,3 +127,24 @@ async def test_t_without_checkpoints_says_how_to_get_them() -> None:
         await pilot.pause()
         assert not isinstance(app.screen, CheckpointScreen)
         assert said and "--checkpoints DIR" in said[0]
+
+
+async def test_the_tree_opens_on_the_checkpoint_the_debugged_run_is_at() -> None:
+    store = MemoryCheckpointStore()
+    run_id = run_with_fork(store)
+    at = next(c for c in map(store.get, store.list(run_id)) if c.step == 1)  # not the newest
+    app = app_for([], start_paused=True)
+    app.session.config.checkpoint = store  # type: ignore[union-attr]
+    app.session.state.run_id = run_id  # type: ignore[union-attr]
+    app.session.state.checkpoint_id = at.id  # type: ignore[union-attr]
+    async with app.run_test(size=SIZE) as pilot:
+        await settled(pilot, app)
+        await pilot.press("t")
+        await pilot.pause()
+        screen = app.screen
+        assert isinstance(screen, CheckpointScreen)
+        assert screen.snapshot is not None and screen.snapshot.checkpoint.id == at.id
+        await until(pilot, lambda: screen.query_one(Tree).cursor_node is not None, "the cursor")
+        node = screen.query_one(Tree).cursor_node
+        assert node is not None and node.data is not None and node.data.id == at.id
+        assert re.search(r"steps done +1 *\n", body_text(screen))
