@@ -61,6 +61,9 @@ def _parser() -> argparse.ArgumentParser:
     resume.add_argument("checkpoints", help="the checkpoint directory (FileCheckpointStore)")
     resume.add_argument("--run", dest="run_id", help="the run to resume (default: the newest)")
     resume.add_argument(
+        "--branch", help="the branch to continue (default: the one checkpointed last)"
+    )
+    resume.add_argument(
         "--agent",
         help="the factory that built the run (default: the one "
         "recorded when the debugger started it)",

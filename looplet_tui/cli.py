@@ -67,7 +67,7 @@ def build_session(args: argparse.Namespace) -> Session:
         return _checkpointed(session, args.checkpoint_dir, args.target)
     if args.command == "replay":
         return replay_session(Path(args.trace), agent=args.agent)
-    return resume_session(Path(args.checkpoints), args.run_id, args.agent)
+    return resume_session(Path(args.checkpoints), args.run_id, args.agent, branch=args.branch)
 
 
 def _call(factory: Any, target: str) -> object:
@@ -174,7 +174,9 @@ def _result(reader: TraceReader) -> Any:
     )
 
 
-def resume_session(directory: Path, run_id: str | None, agent: str | None) -> RunSession:
+def resume_session(
+    directory: Path, run_id: str | None, agent: str | None, *, branch: str | None = None
+) -> RunSession:
     """Rebuild the agent from its factory and check the checkpoint now, so a bad directory is
     a one-line error; the run itself continues on the debugger's worker thread."""
     if not directory.is_dir():
@@ -184,7 +186,7 @@ def resume_session(directory: Path, run_id: str | None, agent: str | None) -> Ru
     made = run_session(_call(factory, target), where=target)
     store = FileCheckpointStore(directory)
     try:
-        snapshot = restore(store, run_id, tools=made.tools)
+        snapshot = restore(store, run_id, tools=made.tools, branch=branch)
     except CheckpointError as exc:
         raise SessionError(str(exc)) from None
     checkpoint = snapshot.checkpoint

@@ -51,9 +51,11 @@ def stop_warning(branch: str) -> Text:
     text.append_text(literal(branch, "bold", limit=80))
     text.append("). ", style="bold")
     text.append(
-        "Nothing of it is lost: its checkpoints stay in the tree (t), and forking its newest "
-        "one with {} goes on from where it stopped."
+        "Nothing of it is lost: its checkpoints stay in the tree (t); forking its newest one "
+        "with {}, or looplet-tui resume DIR --branch "
     )
+    text.append_text(literal(branch, limit=80))
+    text.append(", goes on from where it stopped.")
     return text
 
 

@@ -97,3 +97,20 @@ async def test_resume_reopens_a_run_paused_on_an_approval(tmp_path: Path) -> Non
         await until(pilot, lambda: app.controller.finished, "the end")
     result = app.session.state.result  # type: ignore[union-attr]
     assert result is not None and result.stop_reason is StopReason.DONE
+
+
+def test_resume_continues_the_branch_asked_for(tmp_path: Path) -> None:
+    from looplet_core.checkpoints import load
+    from looplet_core.forking import fork
+
+    run_id = paused_demo_run(tmp_path)
+    store = FileCheckpointStore(tmp_path)
+    early = next(cid for cid in store.list(run_id) if load(store, cid).checkpoint.step == 2)
+    agent = make_agent(delay=0)
+    branch = fork(store, early, llm=agent["llm"], tools=agent["tools"], branch="try-again")
+    next(branch)  # the fork is now the newest checkpoint of the run
+    newest = resume_session(tmp_path, None, None)
+    assert newest.state.branch_id == "try-again"
+    main = resume_session(tmp_path, None, None, branch="main")
+    assert main.state.branch_id == "main"
+    assert len(main.state.steps) == 5  # where main stopped: step 6 waits for approval
