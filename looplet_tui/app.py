@@ -51,6 +51,8 @@ _RUNNING_FRAME = 1 / 30
 """Seconds between redraws while the run goes on unattended (stops are drawn at once)."""
 _APPROVAL_ACTIONS = {"approve", "approve_always", "deny", "deny_with_message", "edit_args"}
 _STEPPING_ACTIONS = {"next_step", "next_phase", "resume", "pause"}
+_LIVE_ONLY = {"next_phase", "resume", "pause"}
+"""A replay has no phases to step through, and plays and pauses with space (or c and p)."""
 
 
 class DebuggerApp(ApprovalActions, ReplayActions):
@@ -70,6 +72,9 @@ class DebuggerApp(ApprovalActions, ReplayActions):
             for key, action, label, what in KEYS
         ),
         Binding("escape", "close_search", "Close search", show=False),
+        # In a replay, c and p keep working as play and pause without taking footer room.
+        Binding("c", "play", "Play", show=False),
+        Binding("p", "stop", "Pause", show=False),
     ]
 
     class RunUpdated(Message):
@@ -392,6 +397,8 @@ class DebuggerApp(ApprovalActions, ReplayActions):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action in REPLAY_ONLY:
             return self.player is not None
+        if action in _LIVE_ONLY and self.player is not None:
+            return False
         if action in _APPROVAL_ACTIONS:
             return bool(self.controller.approvals)
         if action in _STEPPING_ACTIONS and self.controller.finished:

@@ -18,6 +18,12 @@ __all__ = ["KEYS", "debugger_commands"]
 KEYS: tuple[tuple[str, str, str, str], ...] = (
     # key, action, footer label, what it does (help screen, palette, footer tooltip)
     ("n", "next_step", "Next", "Next step: run until the next step is recorded"),
+    ("space", "play_pause", "Play", "Play or pause the replay at its speed (stops at breakpoints)"),
+    ("left", "step_back", "", "Step back: the replay forgets its newest step"),
+    ("right", "step_forward", "", "Step forward: the replay plays its next step (as n does)"),
+    ("plus", "faster", "", "Faster: play more replayed steps a second"),
+    ("minus", "slower", "", "Slower: play fewer replayed steps a second"),
+    ("colon", "seek", "Go to", "Go to step: move the replay's playhead to a step number"),
     (
         "s",
         "next_phase",
@@ -33,12 +39,6 @@ KEYS: tuple[tuple[str, str, str, str], ...] = (
     ("d", "deny", "Deny", "Deny the waiting call"),
     ("D", "deny_with_message", "Deny+msg", "Deny with a message to the model"),
     ("e", "edit_args", "Edit", "Edit the call's arguments (JSON, checked) and approve"),
-    ("space", "play_pause", "Play", "Play or pause the replay at its speed (stops at breakpoints)"),
-    ("left", "step_back", "Back", "Step back: the replay forgets its newest step"),
-    ("right", "step_forward", "", "Step forward: the replay plays its next step (as n does)"),
-    ("plus", "faster", "", "Faster: play more replayed steps a second"),
-    ("minus", "slower", "", "Slower: play fewer replayed steps a second"),
-    ("colon", "seek", "Go to", "Go to step: move the replay's playhead to a step number"),
     ("R", "rerun", "Re-run", "Re-run live from the selected replayed step, with a model or tools"),
     (
         "slash",

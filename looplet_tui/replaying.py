@@ -38,6 +38,8 @@ __all__ = ["ReplayActions"]
 FRAME = 1 / 30
 """Seconds between the play timer's ticks; faster speeds play several steps per tick."""
 REPLAY_ONLY = {
+    "play",
+    "stop",
     "play_pause",
     "step_back",
     "step_forward",
@@ -91,6 +93,14 @@ class ReplayActions(App[int]):
         if steps:
             self._due -= steps
             player.tick(steps)
+
+    def action_play(self) -> None:
+        if self.player is not None:
+            self.player.play()
+
+    def action_stop(self) -> None:
+        if self.player is not None:
+            self.player.stop("paused")
 
     def action_play_pause(self) -> None:
         if self.player is not None:

@@ -83,7 +83,7 @@ class StepTimeline(ScrollView, can_focus=True):
         Binding("pageup", "page_up", "Page up", show=False, tooltip="One page up"),
         Binding("pagedown", "page_down", "Page down", show=False, tooltip="One page down"),
         # The timeline never scrolls sideways; left and right belong to the replay's scrubber.
-        Binding("left", "app.step_back", "Back", show=False),
+        Binding("left", "app.step_back", "Back", tooltip="Step the replay back"),
         Binding("right", "app.step_forward", "Forward", show=False),
     ]
 
