@@ -416,7 +416,9 @@ class DebuggerApp(ApprovalActions, ReplayActions):
         return True
 
     def action_next_step(self) -> None:
-        if self._can_step():
+        if self.player is not None:
+            self.action_step_forward()
+        elif self._can_step():
             self.controller.next_step()
 
     def action_next_phase(self) -> None:

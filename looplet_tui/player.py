@@ -24,6 +24,7 @@ from collections.abc import Callable, Sequence
 from looplet_core import (
     Event,
     EventKind,
+    LoopletError,
     LoopResult,
     Step,
     StepStatus,
@@ -83,7 +84,11 @@ class ReplayPlayer(DebugController):
         self._elapsed_at = [0.0]
         self._last_call: int | None = None
         self._calls_at: list[int | None] = [None]
+        self.problem: str | None = None
+        """Why the last move stopped short: a step the trace could not give back."""
         self.run_state = RunState.PAUSED
+        if not self.total:  # nothing to play: the recording is over before it starts
+            self.finish(result or LoopResult(StopReason.DONE, message="the trace has no steps"))
 
     # -- what the UI reads ------------------------------------------------------------------------
 
@@ -142,7 +147,8 @@ class ReplayPlayer(DebugController):
         """Play up to the next step the filter lets through; False at the end."""
         self.playing = False
         played = self._advance(check_breakpoints=False)
-        self._stopped("step" if played else "end of the recording")
+        if self.problem is None:
+            self._stopped("step" if played else "end of the recording")
         return played
 
     def back(self) -> bool:
@@ -163,7 +169,8 @@ class ReplayPlayer(DebugController):
         if target < self.position:
             self._rewind(target)
         while self.position < target:
-            self._play_one()
+            if self._read() is None:
+                return
         self._stopped(f"went to step {self.number_at(target)}" if target else "empty recording")
 
     def play(self) -> None:
@@ -201,7 +208,8 @@ class ReplayPlayer(DebugController):
             if not self.playing:
                 return
             if not self._advance(check_breakpoints=True):
-                self.stop("end of the recording")
+                if self.problem is None:
+                    self.stop("end of the recording")
                 return
 
     def set_filter(self, only: frozenset[int] | None) -> None:
@@ -216,8 +224,12 @@ class ReplayPlayer(DebugController):
 
     def _advance(self, *, check_breakpoints: bool) -> bool:
         """Play steps until one the filter shows (or a breakpoint fires); False at the end."""
+        self.problem = None
         while self.position < self.total:
-            step, new_call = self._play_one()
+            read = self._read()
+            if read is None:
+                return False
+            step, new_call = read
             hit = self._breakpoint(step, new_call) if check_breakpoints else None
             if hit is not None:
                 phase, bp = hit
@@ -227,6 +239,16 @@ class ReplayPlayer(DebugController):
             if self._shown(self.position):
                 return True
         return False
+
+    def _read(self) -> tuple[Step, bool] | None:
+        """Play the next step; a step the trace cannot give back stops the player, saying so."""
+        try:
+            return self._play_one()
+        except (LoopletError, OSError, IndexError) as exc:
+            self.playing = False
+            self.problem = f"step {self.position + 1} of the recording cannot be read: {exc}"
+            self._stopped(self.problem)
+            return None
 
     def _play_one(self) -> tuple[Step, bool]:
         step = self.steps[self.position]

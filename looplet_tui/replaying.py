@@ -20,7 +20,7 @@ from textual.screen import Screen
 from textual.widgets import Input
 from textual.worker import get_current_worker
 
-from looplet_core import LoopletError, Step
+from looplet_core import Step
 from looplet_tui.controller import DebugController
 from looplet_tui.filters import StepFilter
 from looplet_tui.player import ReplayPlayer
@@ -92,7 +92,7 @@ class ReplayActions(App[int]):
         steps = int(self._due)
         if steps:
             self._due -= steps
-            player.tick(steps)
+            self._guarded(lambda: player.tick(steps))
 
     def action_play(self) -> None:
         if self.player is not None:
@@ -111,8 +111,11 @@ class ReplayActions(App[int]):
             self.notify("At the first step.", severity="warning")
 
     def action_step_forward(self) -> None:
-        if self.player is not None and not self.player.forward():
-            self.notify("At the end of the recording.", severity="warning")
+        player = self.player
+        if player is not None:
+            self._guarded(player.forward)
+            if player.problem is None and player.finished and player.position == player.total:
+                self.notify("At the end of the recording.", severity="warning")
 
     def action_faster(self) -> None:
         if self.player is not None:
@@ -158,13 +161,12 @@ class ReplayActions(App[int]):
             self.main.query_one(StepTimeline).focus()
 
     def _guarded(self, move: Callable[[], object]) -> None:
-        """Run a player command; a step the trace cannot give back is reported, not raised."""
-        try:
-            move()
-        except (LoopletError, OSError, IndexError) as exc:
-            if self.player is not None:
-                self.player.stop("stopped: a step could not be read")
-            self.notify(f"Cannot read the trace: {exc}", severity="error", markup=False)
+        """Run a player command; a step the trace could not give back is said in a notice (the
+        player stopped short, and its header line says why too)."""
+        move()
+        player = self.player
+        if player is not None and player.problem is not None:
+            self.notify(player.problem, severity="error", markup=False)
 
     # -- filters ----------------------------------------------------------------------------------
 

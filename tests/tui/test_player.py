@@ -186,3 +186,11 @@ def test_an_unknown_status_is_refused_with_the_choices() -> None:
 
     with pytest.raises(ValueError, match="unknown status 'broken'; one of ok, error"):
         StepFilter(status="broken")
+
+
+def test_an_empty_recording_is_over_at_once() -> None:
+    p = player([])
+    assert p.finished and p.position == 0
+    assert not p.forward() and not p.back()
+    p.seek(3)
+    assert p.position == 0 and p.finished

@@ -195,3 +195,31 @@ async def test_re_run_live_from_a_replayed_step_with_recorded_model_and_tools(
             "the re-run to finish or ask",
         )
         assert app.controller.steps_done >= 4  # the history, then the new steps
+
+
+async def test_a_step_missing_from_the_trace_stops_the_replay_and_says_why(
+    demo_trace: Path, tmp_path: Path
+) -> None:
+    import shutil
+
+    broken = tmp_path / "broken"
+    shutil.copytree(demo_trace, broken)
+    (broken / "steps" / "000005.json").unlink()
+    app, player = replay_app(broken)
+    async with app.run_test(size=SIZE) as pilot:
+        await settled(pilot, app)
+        await pilot.press("n", "n", "n", "n", "n")
+        await pilot.pause()
+        assert player.position == 4 and not player.finished
+        assert player.problem is not None and "step 5" in player.problem
+        assert any("step 5 of the recording cannot be read" in n for n in notices(app))
+        assert "step 5 of the recording cannot" in screen_text(app)  # the header says why
+        await pilot.press("space")
+        await pilot.pause()
+        assert player.position == 4 and not player.playing
+        await pilot.press("colon", *"9", "enter")
+        await pilot.pause()
+        assert player.position == 4
+        await pilot.press("left")
+        await pilot.pause()
+        assert player.position == 3  # going back still works
