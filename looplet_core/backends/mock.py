@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, cast
 
 from looplet_core.backends.base import DeltaCallback, LLMResponse, ToolSchema
@@ -132,7 +132,9 @@ class MockLLMBackend:
 
     def _to_response(self, entry: Any) -> LLMResponse:
         if isinstance(entry, LLMResponse):
-            return entry
+            # A copy: usage and latency are set on the reply below, and a script (a module-level
+            # list, say) may be replayed by other backends, which must not see this run's usage.
+            return replace(entry, tool_calls=list(entry.tool_calls))
         if isinstance(entry, str):
             return LLMResponse(text=entry, stop_reason="stop", model=self.model)
         if isinstance(entry, dict):

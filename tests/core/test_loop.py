@@ -7,11 +7,13 @@ import pytest
 from looplet_core import (
     DefaultState,
     ErrorKind,
+    LLMResponse,
     LoopConfig,
     MockLLMBackend,
     ScriptExhaustedError,
     StepStatus,
     StopReason,
+    ToolCall,
     async_composable_loop,
     composable_loop,
 )
@@ -118,6 +120,21 @@ def test_usage_is_summed_from_reported_usage():
         c.usage.input_tokens for c in calls if c and c.usage
     )
     assert state.result.usage.input_tokens > 0
+
+
+def test_a_scripted_reply_is_not_changed_by_the_run_that_used_it():
+    reply = LLMResponse(text="", tool_calls=[ToolCall("done", {"answer": "x"}, "c1")])
+
+    def usage_of_a_run(task: str) -> int:
+        llm = MockLLMBackend([reply], report_usage=True)
+        steps = list(composable_loop(llm=llm, tools=make_tools(), task=task))
+        call = steps[-1].llm_call
+        assert call is not None and call.usage is not None
+        return call.usage.input_tokens
+
+    short = usage_of_a_run("short")
+    assert reply.usage is None  # the run's usage went on a copy, not on the script's reply
+    assert usage_of_a_run("a much longer task " * 20) > short  # its own count, not the first's
 
 
 def test_unknown_tool_is_an_error_step_that_names_the_closest_tool_then_continues():
