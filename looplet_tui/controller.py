@@ -22,6 +22,9 @@ from looplet_core import (
     ApprovalRequest,
     CancelToken,
     ContextStats,
+    Event,
+    EventKind,
+    HookDecision,
     Prompt,
     Step,
     StepStatus,
@@ -77,6 +80,9 @@ class DebugController(RunHistory):
         self._mode = _Mode.PAUSE if start_paused else _Mode.CONTINUE
         self._released = False
         self._arrived = False
+        self._prompt_decisions: list[HookDecision] = []
+        """``pre_prompt`` decisions of earlier hooks, for the live step: the loop only puts
+        them on the step when it is recorded, after the run may have paused inside it."""
 
     # -- commands (any thread) --------------------------------------------------------------------
 
@@ -167,8 +173,9 @@ class DebugController(RunHistory):
         prompt = ctx.messages  # the loop's immutable view: kept, not copied
         with self._cond:
             self._last_prompt, self._last_context = prompt, stats
+            decisions, self._prompt_decisions = self._prompt_decisions, []
             self.live = Live(
-                Step(number=step, context=stats),
+                Step(number=step, context=stats, decisions=decisions),
                 prompt,
                 Phase.PRE_PROMPT,
                 "about to call the model",
@@ -179,13 +186,24 @@ class DebugController(RunHistory):
             return Stop(self.cancel_token.reason)
         return None
 
+    def on_event(self, event: Event) -> None:
+        """The history's events, and the ``pre_prompt`` hook decisions (a compaction, a rewrite)
+        made before this hook's own ``pre_prompt``: the live step keeps them, so its prompt
+        diff can name who changed the prompt while the run is paused inside the step."""
+        super().on_event(event)
+        if event.kind is EventKind.DECISION and event.data.get("phase") == "pre_prompt":
+            with self._cond:
+                self._prompt_decisions.append(HookDecision.from_dict(event.data))
+
     def pre_dispatch(self, state: Any, log: Any, tc: ToolCall, step: int) -> None:
         self._attach(state)
+        live = self.live
         provisional = Step(
             number=step,
             tool_call=tc,
             context=self._last_context,
             llm_call=getattr(state, "current_call", None),
+            decisions=list(live.step.decisions) if live and live.step.number == step else [],
         )
         self._set_live(provisional, Phase.PRE_DISPATCH, f"about to run {tc.tool}")
         self._arrive(

@@ -86,7 +86,7 @@ def checkpoint_label(cp: Checkpoint) -> str:
         text += f" ({cp.reason})"
     if cp.fork:
         text += f" edit: {cp.fork.get('edit') or 'none'}"
-    if cp.pending_approval:
+    if cp.pending_approval and cp.reason != "approval":  # "(approval)" says it already
         text += " · awaiting approval"
     return text
 

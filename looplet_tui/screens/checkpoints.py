@@ -48,8 +48,11 @@ __all__ = ["CheckpointScreen", "browser_for", "snapshot_renderable"]
 _STEPS_SHOWN = 30
 
 
-def snapshot_renderable(snapshot: Snapshot) -> RenderableType:
-    """The state at a checkpoint: facts, the steps so far (newest last), then the messages."""
+def snapshot_renderable(snapshot: Snapshot, *, timings: bool = True) -> RenderableType:
+    """The state at a checkpoint: facts, the steps so far (newest last), then the messages.
+
+    ``timings=False`` leaves out each step's duration, as the debugger's timeline does with its
+    ``timings`` off (a wall-clock figure would make screenshots differ from run to run)."""
     facts = Table(box=None, show_header=False, pad_edge=False, expand=True)
     facts.add_column("what", style="bold", no_wrap=True)
     facts.add_column("value", ratio=1)
@@ -60,7 +63,10 @@ def snapshot_renderable(snapshot: Snapshot) -> RenderableType:
     if len(steps) > _STEPS_SHOWN:
         parts.append(Text(f"… {len(steps) - _STEPS_SHOWN} earlier steps", style="dim"))
     for step in steps[-_STEPS_SHOWN:]:
-        parts.append(literal(step.pretty(), "" if step.ok else "red", limit=300))
+        line = step.pretty()
+        if not timings:
+            line = line.removesuffix(f" [{step.elapsed_ms:.0f}ms]")
+        parts.append(literal(line, "" if step.ok else "red", limit=300))
     parts += [Text(""), Text("Messages", style="bold")]
     parts.append(render.prompt_renderable(list(snapshot.state.conversation), folded=True))
     return Group(*parts)
@@ -201,7 +207,7 @@ class CheckpointScreen(Screen[None]):
             list(state.conversation), self.tools, self.window
         )
         gauge.history = ()
-        body.update(snapshot_renderable(snapshot))
+        body.update(snapshot_renderable(snapshot, timings=getattr(self.app, "timings", True)))
         self.query_one("#cp-state", VerticalScroll).scroll_home(animate=False)
 
     def action_close(self) -> None:

@@ -73,7 +73,8 @@ class ForkEditScreen(ModalScreen[RunSession | None]):
 
     DEFAULT_CSS = """
     ForkEditScreen {
-        & #fork-text { height: 16; }
+        & > .dialog { height: 90%; }
+        & #fork-text { height: 1fr; min-height: 4; }
         & #fork-error { color: $error; height: auto; }
     }
     """

@@ -29,12 +29,20 @@ _CELL = 200
 """Characters of a step shown in a table cell; the pane below shows the rest."""
 
 
-def _cell(step: Step | None) -> Text:
+def _cell(step: Step | None, width: int) -> Text:
+    """One run's step in a cell ``width`` wide: what does not fit ends in an ellipsis, so a cut
+    result never reads as a whole one (the pane below shows it all)."""
     if step is None:
         return Text("(ended)", style="dim italic")
     mark = "✓ " if step.ok else "✗ "
     text = literal(f"{step.call_text()} → {step.outcome_text()}", limit=_CELL)
-    return Text(mark, style="green" if step.ok else "red") + text
+    cell = Text(mark, style="green" if step.ok else "red") + text
+    cell.truncate(width, overflow="ellipsis")
+    return cell
+
+
+_STEP, _MARK = 5, 1
+"""Widths of the step number and the agree mark columns."""
 
 
 def pair_renderable(pair: StepPair, label_a: str = "A", label_b: str = "B") -> RenderableType:
@@ -90,6 +98,8 @@ class RunDiffScreen(Screen[None]):
     def __init__(self, comparison: RunComparison, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self.comparison = comparison
+        self._width = 0
+        """The run columns' width the table was built for."""
 
     def compose(self) -> ComposeResult:
         yield Static(self._summary(), id="diff-summary")
@@ -108,11 +118,32 @@ class RunDiffScreen(Screen[None]):
         return text
 
     def on_mount(self) -> None:
-        table: DataTable[Text] = self.query_one("#diff-table", DataTable)
-        table.add_column("step", key="step", width=5)
-        table.add_column("", key="mark", width=1)
-        table.add_column(literal(self.comparison.label_a, limit=60), key="a", width=50)
-        table.add_column(literal(self.comparison.label_b, limit=60), key="b", width=50)
+        self._fill()
+        self._table().focus()
+        first = self.comparison.first
+        self.select(self.comparison.pairs.index(first) if first is not None else 0)
+
+    def on_resize(self) -> None:
+        if self._width != self._half():
+            row = self._table().cursor_row
+            self._fill()
+            self._table().move_cursor(row=row, scroll=True)
+
+    def _half(self) -> int:
+        """Each run's column width: the screen's width less the step and mark columns, each
+        column's padding (1 each side) and a scrollbar, split in two, so both runs show side by
+        side at 80 columns too."""
+        return max(16, (self.size.width - _STEP - _MARK - 4 * 2 - 2) // 2)
+
+    def _fill(self) -> None:
+        """(Re)build the table for the screen's width."""
+        table = self._table()
+        table.clear(columns=True)
+        width = self._width = self._half()
+        table.add_column("step", key="step", width=_STEP)
+        table.add_column("", key="mark", width=_MARK)
+        table.add_column(literal(self.comparison.label_a, limit=width), key="a", width=width)
+        table.add_column(literal(self.comparison.label_b, limit=width), key="b", width=width)
         first = self.comparison.first
         for pair in self.comparison.pairs:
             is_first = pair is first
@@ -121,13 +152,10 @@ class RunDiffScreen(Screen[None]):
             table.add_row(
                 Text(f"#{pair.number}", style=style),
                 mark,
-                _styled(_cell(pair.a), style),
-                _styled(_cell(pair.b), style),
+                _styled(_cell(pair.a, width), style),
+                _styled(_cell(pair.b, width), style),
                 key=str(pair.position),
             )
-        table.focus()
-        index = self.comparison.pairs.index(first) if first is not None else 0
-        self.select(index)
 
     def _table(self) -> DataTable[Text]:
         return self.query_one("#diff-table", DataTable)

@@ -103,6 +103,7 @@ class StepTimeline(ScrollView, can_focus=True):
     DEFAULT_CSS = """
     StepTimeline {
         background: $surface;
+        overflow-x: hidden;
         & > .step-timeline--cursor { background: $block-cursor-blurred-background; }
         &:focus > .step-timeline--cursor {
             background: $block-cursor-background;
@@ -161,7 +162,7 @@ class StepTimeline(ScrollView, can_focus=True):
         self._visible, self._scanned = [], 0
         self.follow = True
         self.cursor = 0
-        self.virtual_size = Size(self.size.width, 0)
+        self.virtual_size = Size(self.scrollable_content_region.width, 0)
         self.sync()
 
     def set_filter(self, keep: Callable[[Entry], bool] | None) -> None:
@@ -233,7 +234,7 @@ class StepTimeline(ScrollView, can_focus=True):
         count = shown + (1 if self.source.live is not None else 0)
         if count != self._count:
             self._count = count
-            self.virtual_size = Size(self.size.width, count)
+            self.virtual_size = Size(self.scrollable_content_region.width, count)
         if (self.follow or self.cursor >= count) and count:
             self._move(count - 1, keep_follow=self.follow)
         self.refresh()
@@ -255,7 +256,7 @@ class StepTimeline(ScrollView, can_focus=True):
 
     def render_line(self, y: int) -> Strip:
         index = self.scroll_offset.y + y
-        width = self.size.width
+        width = self.scrollable_content_region.width  # without the scrollbar, if shown
         row = self.row(index)
         base = self.rich_style
         if row is None:
