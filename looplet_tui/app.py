@@ -21,7 +21,7 @@ from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.css.query import NoMatches
 from textual.message import Message
-from textual.screen import Screen
+from textual.screen import ModalScreen, Screen
 from textual.timer import Timer
 from textual.widgets import Footer, Input, TabbedContent
 
@@ -51,6 +51,7 @@ _RUNNING_FRAME = 1 / 30
 """Seconds between redraws while the run goes on unattended (stops are drawn at once)."""
 _APPROVAL_ACTIONS = {"approve", "approve_always", "deny", "deny_with_message", "edit_args"}
 _STEPPING_ACTIONS = {"next_step", "next_phase", "resume", "pause"}
+_MAIN_SCREEN_ACTIONS = {action for _, action, _, _ in KEYS} - {"quit", "help"}
 _LIVE_ONLY = {"next_phase", "resume", "pause"}
 """A replay has no phases to step through, and plays and pauses with space (or c and p)."""
 
@@ -395,6 +396,8 @@ class DebuggerApp(ApprovalActions, ReplayActions):
         return " · ".join(parts)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if self._covered() and action in _MAIN_SCREEN_ACTIONS:
+            return False  # a full screen on top (checkpoints, run diff) has its own keys
         if action in REPLAY_ONLY:
             return self.player is not None
         if action in _LIVE_ONLY and self.player is not None:
@@ -404,6 +407,11 @@ class DebuggerApp(ApprovalActions, ReplayActions):
         if action in _STEPPING_ACTIONS and self.controller.finished:
             return None
         return True
+
+    def _covered(self) -> bool:
+        """Whether a full screen (not a dialog or the palette) hides the debugger's own."""
+        screen = self.screen
+        return screen is not self.main and not isinstance(screen, ModalScreen)
 
     def _can_step(self) -> bool:
         if self.controller.finished:

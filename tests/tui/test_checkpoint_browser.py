@@ -148,3 +148,23 @@ async def test_the_tree_opens_on_the_checkpoint_the_debugged_run_is_at() -> None
         node = screen.query_one(Tree).cursor_node
         assert node is not None and node.data is not None and node.data.id == at.id
         assert re.search(r"steps done +1 *\n", body_text(screen))
+
+
+async def test_the_debuggers_keys_do_nothing_behind_the_browser() -> None:
+    store = MemoryCheckpointStore()
+    app = app_for(GREET3, config=LoopConfig(max_steps=20, checkpoint=store))
+    async with app.run_test(size=SIZE) as pilot:
+        await settled(pilot, app)
+        for done in (1, 2):  # (a step's checkpoint is written as the next one starts)
+            await pilot.press("n")
+            await until(pilot, lambda d=done: app.controller.steps_done == d, f"step {done}")
+            await settled(pilot, app)
+        await pilot.press("t")
+        await pilot.pause()
+        assert isinstance(app.screen, CheckpointScreen)
+        await pilot.press("n", "c")  # stepping keys of the run hidden behind the browser
+        await pilot.pause()
+        assert app.controller.steps_done == 2 and app.controller.pause_point is not None
+        assert "Next" not in screen_text(app).splitlines()[-1]  # nor in the browser's footer
+        await pilot.press("escape", "n")
+        await until(pilot, lambda: app.controller.steps_done == 3, "step 3, back on the debugger")
