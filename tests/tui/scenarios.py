@@ -213,6 +213,6 @@ SCENARIOS = (
         "replay",
         make_replay,
         ready_replay,
-        "Replaying a saved trace, read-only, with the same stepping keys",
+        "Replaying a saved trace: the scrubber under the timeline, step 2 of 10",
     ),
 )
