@@ -49,6 +49,7 @@ from looplet_core import (
 from looplet_core.backends.base import DeltaCallback, ToolSchema
 from looplet_core.provenance.compare import canonical
 from looplet_core.provenance.format import dumps
+from looplet_core.provenance.replay import recorded_reply
 from looplet_core.records import LLMCall
 from looplet_core.taskprompt import BUILTIN_DONE_SCHEMA
 from looplet_core.tools import ToolContext
@@ -244,20 +245,7 @@ class RecordedModel:
             raise BackendError(self._exhausted())
         call = self.replies[self._next]
         self._next += 1
-        if on_delta is not None:
-            if call.reasoning:
-                on_delta("reasoning", call.reasoning)
-            if call.text:
-                on_delta("text", call.text)
-        return LLMResponse(
-            text=call.text,
-            tool_calls=list(call.tool_calls),
-            usage=copy.copy(call.usage),
-            stop_reason=call.stop_reason,
-            latency_ms=call.latency_ms,
-            model=call.model,
-            reasoning=call.reasoning,
-        )
+        return recorded_reply(call, on_delta)
 
     def _exhausted(self) -> str:
         asked = self.first + self._next

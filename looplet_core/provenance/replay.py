@@ -19,6 +19,7 @@ approval and stop rules behave exactly as in a live run.
 
 from __future__ import annotations
 
+import copy
 import os
 from collections.abc import Generator, Sequence
 from dataclasses import dataclass, field
@@ -32,18 +33,37 @@ from looplet_core.messages import Message
 from looplet_core.provenance.compare import Divergence, canonical, compare_steps, describe_step
 from looplet_core.provenance.reader import TraceReader
 from looplet_core.provenance.redact import Redactor
-from looplet_core.records import ErrorKind, ToolResult
+from looplet_core.records import ErrorKind, LLMCall, ToolResult
 from looplet_core.state import DefaultState, LoopConfig
 from looplet_core.step import LoopResult, Step, StepStatus
 from looplet_core.tools import BaseToolRegistry
 
-__all__ = ["ReplayBackend", "ReplayResult", "replay", "replay_loop"]
+__all__ = ["ReplayBackend", "ReplayResult", "recorded_reply", "replay", "replay_loop"]
 
 TraceLike = TraceReader | str | os.PathLike[str]
 
 
 def _reader(trace: TraceLike) -> TraceReader:
     return trace if isinstance(trace, TraceReader) else TraceReader(trace)
+
+
+def recorded_reply(call: LLMCall, on_delta: DeltaCallback | None = None) -> LLMResponse:
+    """``call``'s reply as a backend returns it, streamed to ``on_delta`` as it was recorded
+    (reasoning, then text); a new object each time, so a run never changes the recording."""
+    if on_delta is not None:
+        if call.reasoning:
+            on_delta("reasoning", call.reasoning)
+        if call.text:
+            on_delta("text", call.text)
+    return LLMResponse(
+        text=call.text,
+        tool_calls=list(call.tool_calls),
+        usage=copy.copy(call.usage),
+        stop_reason=call.stop_reason,
+        latency_ms=call.latency_ms,
+        model=call.model,
+        reasoning=call.reasoning,
+    )
 
 
 class ReplayBackend:
@@ -79,20 +99,7 @@ class ReplayBackend:
             )
         call = self.calls[self._position]
         self._position += 1
-        if on_delta is not None:
-            if call.reasoning:
-                on_delta("reasoning", call.reasoning)
-            if call.text:
-                on_delta("text", call.text)
-        return LLMResponse(
-            text=call.text,
-            tool_calls=list(call.tool_calls),
-            usage=call.usage,
-            stop_reason=call.stop_reason,
-            latency_ms=call.latency_ms,
-            model=call.model,
-            reasoning=call.reasoning,
-        )
+        return recorded_reply(call, on_delta)
 
     async def agenerate(
         self,

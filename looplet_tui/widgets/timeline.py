@@ -185,10 +185,6 @@ class StepTimeline(ScrollView, can_focus=True):
         self.cursor = max(0, cursor)
         self.sync()
 
-    @property
-    def filtered(self) -> bool:
-        return self._filter is not None
-
     def _scan(self) -> None:
         """Bring ``_visible`` up to date with the entries (a replay may have cut them back)."""
         keep = self._filter
