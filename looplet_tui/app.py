@@ -286,6 +286,7 @@ class DebuggerApp(ApprovalActions, ReplayActions):
             timeline.follow = True  # a debugger shows where it stopped
         self._last_pause = pause
         timeline.sync()
+        self._show(timeline.selected)  # now, in this frame: not a frame later via the message
         self.main.query_one(ApprovalCard).requests = tuple(ctl.approvals)
         if len(ctl.approvals) > self._approvals_seen:
             self.main.query_one(StepDetails).switch("tool")

@@ -315,7 +315,11 @@ def _step_call_text(step: Step) -> str:
         return ""
     original = step.original_args
     asked = "" if original is None or original == call.args else _flatten(original)
-    return f"{_call_text(call)}\n{asked}"
+    try:  # also as the timeline spells it, so what the timeline highlights is found here too
+        shown = step.call_text()
+    except RecursionError:
+        shown = ""
+    return f"{_call_text(call)}\n{asked}\n{shown}"
 
 
 def _scalar(value: object) -> str | None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import bisect
 from collections.abc import Callable
-from typing import ClassVar, Protocol
+from typing import ClassVar, Protocol, cast
 
 from rich.segment import Segment
 from rich.style import Style
@@ -18,9 +18,10 @@ from textual import events
 from textual.binding import Binding, BindingType
 from textual.geometry import Size
 from textual.message import Message
-from textual.reactive import reactive
+from textual.reactive import Reactive, reactive
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
+from textual.widget import Widget
 
 from looplet_core import Step, StepStatus
 from looplet_tui.runstate import Entry, Live, Marker
@@ -39,6 +40,7 @@ _ICONS = {
     StepStatus.AWAITING_APPROVAL: ("⏸", "awaiting"),
 }
 _CACHE_LIMIT = 2000
+_PLAIN_LIMIT = 50_000
 
 
 class Marks(Protocol):
@@ -153,6 +155,7 @@ class StepTimeline(ScrollView, can_focus=True):
         self._visible: list[int] = []
         """With a filter: the indices in ``source.entries`` of the rows shown, in order."""
         self._scanned = 0
+        self._plain: dict[tuple[int, int, int], str] = {}
 
     def show_source(self, source: TimelineSource) -> None:
         """Show another run's rows from the start (the debugger switched runs)."""
@@ -164,6 +167,23 @@ class StepTimeline(ScrollView, can_focus=True):
         self.cursor = 0
         self.virtual_size = Size(self.scrollable_content_region.width, 0)
         self.sync()
+
+    def _set_rows(self, count: int) -> None:
+        """Make the scrollable height ``count`` rows.
+
+        Setting ``virtual_size`` re-lays out the whole screen (it is a layout reactive), which
+        costs more than the rest of a step together.  Unless the scrollbar appears or goes, the
+        new height only needs the scrollbar told and a repaint.
+        """
+        size = Size(self.scrollable_content_region.width, count)
+        old = self.virtual_size
+        height = self.scrollable_content_region.height
+        if old.width != size.width or (old.height > height) != (count > height):
+            self.virtual_size = size
+            return
+        self.set_reactive(cast("Reactive[Size]", Widget.virtual_size), size)
+        self._scroll_update(size)  # Textual's own step after a size change, without the layout
+        self.refresh()
 
     def set_filter(self, keep: Callable[[Entry], bool] | None) -> None:
         """Show only the entries ``keep`` accepts (None: all); the selected step stays selected
@@ -230,7 +250,7 @@ class StepTimeline(ScrollView, can_focus=True):
         count = shown + (1 if self.source.live is not None else 0)
         if count != self._count:
             self._count = count
-            self.virtual_size = Size(self.scrollable_content_region.width, count)
+            self._set_rows(count)
         if (self.follow or self.cursor >= count) and count:
             self._move(count - 1, keep_follow=self.follow)
         self.refresh()
@@ -345,15 +365,28 @@ class StepTimeline(ScrollView, can_focus=True):
         if not query or not self._count:
             return False
         needle = query.lower()
+        if len(self._plain) > _PLAIN_LIMIT:
+            self._plain.clear()
         first = 0 if include_current else 1
         sign = -1 if backwards else 1
         for offset in range(first, self._count + first):
             index = (self.cursor + sign * offset) % self._count
             row = self.row(index)
-            if row is not None and needle in self.row_text(row).plain.lower():
+            if row is not None and needle in self._plain_text(row):
                 self._move(index)
                 return True
         return False
+
+    def _plain_text(self, row: Row) -> str:
+        """The row's text, lowercased, for search; kept per step and revision, because typing
+        a query that matches nothing scans every row once per key."""
+        if not isinstance(row, Step):
+            return self.row_text(row).plain.lower()
+        key = (row.number, self.source.revisions.get(row.number, 0), id(row))
+        found = self._plain.get(key)
+        if found is None:
+            found = self._plain[key] = self.row_text(row).plain.lower()
+        return found
 
     def select_step(self, number: int) -> bool:
         """Select step ``number`` (or, when it is filtered out, the nearest shown row before it)."""
