@@ -106,6 +106,7 @@ class DebuggerApp(ApprovalActions, ReplayActions):
         self._live_prompt: tuple[object, tuple[ModelMessage, ...]] = (None, ())
         self._redraw_timer: Timer | None = None
         self._history_shape: tuple[int, object] | None = None
+        self._shown_row: Row | None = None
         self._approvals_seen = 0
 
     def _controller_for(self, session: Session, *, start_paused: bool) -> DebugController:
@@ -155,6 +156,7 @@ class DebuggerApp(ApprovalActions, ReplayActions):
         self._approvals_seen = 0
         self._live_prompt = (None, ())
         self._history_shape = None
+        self._shown_row = None
         self.hits, self._hits_query, self._index = (), "", None
         while len(self.screen_stack) > 1:  # back to the debugger's own screen
             self.pop_screen()
@@ -308,11 +310,14 @@ class DebuggerApp(ApprovalActions, ReplayActions):
                 header.elapsed = self.controller.elapsed
 
     def on_step_timeline_selected(self, message: StepTimeline.Selected) -> None:
+        if message.row is self._shown_row and not isinstance(message.row, Live):
+            return  # the redraw showed it already: drawing it again only costs a frame
         if self._main_screen_up:
             with contextlib.suppress(NoMatches):  # closing: a widget is already gone
                 self._show(message.row)
 
     def _show(self, row: Row | None) -> None:
+        self._shown_row = row
         ctl = self.controller
         if isinstance(row, Step):
             version: object = ctl.revisions.get(row.number, 0)

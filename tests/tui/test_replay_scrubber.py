@@ -213,7 +213,8 @@ async def test_a_step_missing_from_the_trace_stops_the_replay_and_says_why(
         assert player.position == 4 and not player.finished
         assert player.problem is not None and "step 5" in player.problem
         assert any("step 5 of the recording cannot be read" in n for n in notices(app))
-        assert "step 5 of the recording cannot" in screen_text(app)  # the header says why
+        said = "step 5 of the recording cannot"
+        await until(pilot, lambda: said in screen_text(app), "the header to say why")
         await pilot.press("space")
         await pilot.pause()
         assert player.position == 4 and not player.playing
