@@ -37,9 +37,10 @@ WINDOW = 150
 RUNNING_WINDOW = 20
 """Messages laid out for a prompt that is replaced many times a second (a run going flat out):
 each redraw then renders a few dozen new messages, not hundreds."""
-_CACHE_LIMIT = 2_000
-"""Messages whose laid-out lines (and token counts) are kept: ten windows' worth.  Textual's
-strips cache what is derived from them, so a larger cache costs memory on every step played."""
+_CACHE_LIMIT = 500
+"""Messages whose laid-out lines (and token counts) are kept: three windows' worth.  Textual's
+strips cache what is derived from them (tens of KB a message once drawn), so a larger cache
+costs memory on every step played."""
 SUM_LIMIT = 2_000
 """Above this many messages the prompt's token figure is the loop's, not summed here."""
 """Rendered messages kept (each entry pins its message, so an id cannot be reused meanwhile)."""

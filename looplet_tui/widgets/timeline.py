@@ -39,7 +39,7 @@ _ICONS = {
     StepStatus.DENIED: ("✗", "denied"),
     StepStatus.AWAITING_APPROVAL: ("⏸", "awaiting"),
 }
-_CACHE_LIMIT = 2000
+_CACHE_LIMIT = 500
 _PLAIN_LIMIT = 50_000
 
 

@@ -216,8 +216,8 @@ async def test_a_step_missing_from_the_trace_stops_the_replay_and_says_why(
         said = "step 5 of the recording cannot"
         await until(pilot, lambda: said in screen_text(app), "the header to say why")
         await pilot.press("space")
-        await pilot.pause()
-        assert player.position == 4 and not player.playing
+        await until(pilot, lambda: not player.playing, "playing to stop at the missing step")
+        assert player.position == 4
         await pilot.press("colon", *"9", "enter")
         await pilot.pause()
         assert player.position == 4
