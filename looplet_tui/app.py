@@ -124,7 +124,7 @@ class DebuggerApp(ApprovalActions, ReplayActions):
                 session.steps,
                 session.events,
                 result=session.result,
-                numbers=list(dict.fromkeys(e.number for e in reader.entries)) if reader else None,
+                numbers=[e.number for e in reader.entries] if reader else None,
                 model=(reader.model or "") if reader is not None else "",
                 breakpoints=breakpoints,
                 window=session.window,

@@ -139,9 +139,7 @@ class _LazySteps(Sequence[Step]):
 
     def __init__(self, reader: TraceReader) -> None:
         self.reader = reader
-        # A step logged twice (paused for approval, then finished) is one step: its file holds
-        # the final version.
-        self.numbers = list(dict.fromkeys(entry.number for entry in reader.entries))
+        self.numbers = [entry.number for entry in reader.entries]
 
     def __len__(self) -> int:
         return len(self.numbers)

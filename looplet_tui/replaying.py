@@ -202,8 +202,7 @@ class ReplayActions(App[int]):
         """The whole recording's matching steps, from the trace's index (no step file read)."""
         session = self.session
         if isinstance(session, ReplaySession) and session.reader is not None:
-            final = {e.number: e for e in session.reader.entries}  # a step logged twice: its last
-            return chosen.select((e.number, e.tool, e.status) for e in final.values())
+            return chosen.select((e.number, e.tool, e.status) for e in session.reader.entries)
         steps: Sequence[Step] = session.steps if isinstance(session, ReplaySession) else ()
         return chosen.select((s.number, s.tool, s.status.value) for s in steps)
 

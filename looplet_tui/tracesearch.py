@@ -93,10 +93,7 @@ class TraceIndex:
 
     def __init__(self, reader: TraceReader) -> None:
         self._reader = reader
-        # The last record of each step number, in order of first appearance: a step logged twice
-        # (paused for approval, then finished) is one step, with its final status.
-        latest = {entry.number: entry for entry in reader.entries}
-        self._entries = list(latest.values())
+        self._entries = reader.entries
         self.problems: list[str] = []
         self._docs: list[tuple[int, Where, str]] = []
         self._lowers: list[str] = []

@@ -303,6 +303,10 @@ class TraceReader:
             raise TraceError(
                 f"{self._events_file}: line {self._line_no} is not a valid step record ({exc})"
             ) from exc
+        position = self._by_number.get(entry.number)
+        if position is not None:  # a step logged again: one step, its last record
+            self._entries[position] = entry
+            return
         self._by_number[entry.number] = len(self._entries)
         self._entries.append(entry)
 

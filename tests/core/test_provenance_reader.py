@@ -200,3 +200,19 @@ def test_reader_lists_events_by_kind_without_loading_steps(tmp_path):
     calls = list(reader.events({"llm_call"}))
     assert [c["call"]["index"] for c in calls] == [1, 2, 3, 4]
     assert "4 steps" not in repr(reader) and "5 steps" in repr(reader)
+
+
+def test_a_step_logged_twice_is_one_step_with_its_last_record(tmp_path):
+    trace = copy_fixture(tmp_path)
+    events = trace / "events.jsonl"
+    lines = events.read_bytes().splitlines(keepends=True)
+    first = next(i for i, line in enumerate(lines) if line.startswith(b'{"kind": "step"'))
+    again = json.loads(lines[first])
+    again["status"] = "denied"
+    lines.insert(first + 1, (json.dumps(again) + "\n").encode())
+    events.write_bytes(b"".join(lines))
+    reader = TraceReader(trace)
+    original = TraceReader(FIXTURE)
+    assert [e.number for e in reader.entries] == [e.number for e in original.entries]
+    assert reader.entries[0].status == "denied"
+    assert [s.number for s in reader.steps()] == [s.number for s in original.steps()]
