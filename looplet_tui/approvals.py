@@ -9,27 +9,16 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from textual.app import App
-from textual.screen import Screen
-
 from looplet_core import ApprovalError
-from looplet_tui.controller import DebugController
+from looplet_tui.appbase import DebuggerBase
 from looplet_tui.screens.approval import DenyMessageScreen, EditArgsScreen
 from looplet_tui.widgets.approval_card import ApprovalCard
 
 __all__ = ["ApprovalActions"]
 
 
-class ApprovalActions(App[int]):
-    """Actions deciding the first waiting approval; the app provides ``controller`` and ``main``."""
-
-    controller: DebugController
-
-    @property
-    def main(self) -> Screen[object]:
-        """The debugger's own screen, under any dialog on top (``App.query_one`` would search
-        the dialog)."""
-        return self.screen_stack[0]
+class ApprovalActions(DebuggerBase):
+    """Actions deciding the first waiting approval, through the app's controller."""
 
     def _decide(self, decide: Callable[[], None]) -> None:
         card = self.main.query_one(ApprovalCard)

@@ -20,6 +20,7 @@ from __future__ import annotations
 import bisect
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 from looplet_core import (
     Event,
@@ -40,6 +41,16 @@ __all__ = ["SPEEDS", "ReplayPlayer"]
 SPEEDS = (1.0, 2.0, 5.0, 10.0, 25.0, 50.0, 100.0, 250.0, 1000.0)
 """Playing speeds, in steps per second."""
 _DEFAULT_SPEED = 3  # 10 steps a second: fast enough to watch a long run, slow enough to read
+
+
+@dataclass(frozen=True, slots=True)
+class _Played:
+    """The playhead after a step: its number, its model call, and the recording's totals."""
+
+    number: int
+    call: int | None
+    usage: Usage
+    elapsed: float
 
 
 class ReplayPlayer(DebugController):
@@ -79,11 +90,8 @@ class ReplayPlayer(DebugController):
         )
         self._event_steps = [e.step for e in self._events]
         self._next_event = 0
-        self._played: list[int] = []
-        self._usage_at = [Usage()]
-        self._elapsed_at = [0.0]
-        self._last_call: int | None = None
-        self._calls_at: list[int | None] = [None]
+        self._played = [_Played(0, None, Usage(), 0.0)]
+        """Where the playhead has been: the start, then one entry per step played."""
         self.problem: str | None = None
         """Why the last move stopped short: a step the trace could not give back."""
         self.run_state = RunState.PAUSED
@@ -95,7 +103,7 @@ class ReplayPlayer(DebugController):
     @property
     def position(self) -> int:
         """How many steps are played (0 before the first)."""
-        return len(self._played)
+        return len(self._played) - 1
 
     @property
     def speed(self) -> float:
@@ -104,12 +112,12 @@ class ReplayPlayer(DebugController):
     @property
     def usage(self) -> Usage:
         """The recorded tokens of the model calls up to the playhead."""
-        return self._usage_at[-1]
+        return self._played[-1].usage
 
     @property
     def elapsed(self) -> float:
         """The recorded time of the steps up to the playhead, not the time spent replaying."""
-        return self._elapsed_at[-1]
+        return self._played[-1].elapsed
 
     def number_at(self, position: int) -> int:
         """The number of the step at ``position`` (1-based), reading the step only if needed."""
@@ -258,16 +266,16 @@ class ReplayPlayer(DebugController):
             self.on_event(self._events[self._next_event])
             self._next_event += 1
         call = step.llm_call
-        new_call = call is None or call.index != self._last_call
-        usage = self._usage_at[-1]
+        last = self._played[-1]
+        new_call = call is None or call.index != last.call
+        usage = last.usage
         if new_call and call is not None and call.usage is not None:
             usage = usage + call.usage
-        self._last_call = call.index if call is not None else None
+        index = call.index if call is not None else None
         with self._cond:
-            self._played.append(step.number)
-            self._usage_at.append(usage)
-            self._elapsed_at.append(self._elapsed_at[-1] + step.elapsed_ms / 1000)
-            self._calls_at.append(self._last_call)
+            self._played.append(
+                _Played(step.number, index, usage, last.elapsed + step.elapsed_ms / 1000)
+            )
         self.record(step)
         if self.position == self.total:
             self.finish(self.recorded_result or LoopResult(StopReason.DONE, message="end of trace"))
@@ -275,12 +283,8 @@ class ReplayPlayer(DebugController):
 
     def _rewind(self, target: int) -> None:
         with self._cond:
-            del self._played[target:]
-            del self._usage_at[target + 1 :]
-            del self._elapsed_at[target + 1 :]
-            del self._calls_at[target + 1 :]
-            self._last_call = self._calls_at[-1]
-            last = self._played[-1] if self._played else None
+            del self._played[target + 1 :]
+            last = self._played[-1].number if target else None
             self._next_event = 0 if last is None else bisect.bisect_right(self._event_steps, last)
         self.rewind(last)
 
@@ -288,7 +292,7 @@ class ReplayPlayer(DebugController):
         with self._cond:
             if self.position < self.total or self.result is None:
                 self.run_state = RunState.PAUSED
-                number = self._played[-1] if self._played else 0
+                number = self._played[-1].number
                 self.pause_point = PausePoint(phase, number, reason, bp)
         self._changed()
 

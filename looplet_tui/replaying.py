@@ -8,29 +8,28 @@ a message.  Filters and match-stepping also work on a live run, over the steps s
 
 from __future__ import annotations
 
+import bisect
 import contextlib
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from textual import work
-from textual.app import App
 from textual.css.query import NoMatches
 from textual.message import Message
-from textual.screen import Screen
 from textual.widgets import Input
 from textual.worker import get_current_worker
 
 from looplet_core import Step
-from looplet_tui.controller import DebugController
+from looplet_tui.appbase import DebuggerBase
 from looplet_tui.filters import StepFilter
 from looplet_tui.player import ReplayPlayer
 from looplet_tui.runstate import Entry
-from looplet_tui.screens.rerun import Source
 from looplet_tui.session import ReplaySession, RunSession, Session
 from looplet_tui.widgets.scrubber import ReplayScrubber
 from looplet_tui.widgets.timeline import StepTimeline
 
 if TYPE_CHECKING:
+    from looplet_tui.rerun import Source
     from looplet_tui.tracesearch import Hit, TraceIndex
 
 __all__ = ["ReplayActions"]
@@ -50,10 +49,9 @@ REPLAY_ONLY = {
 }
 
 
-class ReplayActions(App[int]):
+class ReplayActions(DebuggerBase):
     """Replay and filtering actions; the app provides ``controller``, ``session`` and ``main``."""
 
-    controller: DebugController
     session: Session
     step_filter: StepFilter = StepFilter()
     hits: Sequence[Hit] = ()
@@ -62,10 +60,6 @@ class ReplayActions(App[int]):
     _indexed: object = None  # the reader ``_index`` was built from
     _due = 0.0
     open_session: Callable[[Session], None]  # the app's: debug another session in place
-
-    @property
-    def main(self) -> Screen[object]:
-        return self.screen_stack[0]
 
     @property
     def player(self) -> ReplayPlayer | None:
@@ -261,12 +255,17 @@ class ReplayActions(App[int]):
             return
         row = timeline.selected
         current = row.number if isinstance(row, Step) else 0
-        least = 0 if include_current else 1
-        ahead = [h for h in self.hits if (h.step - current) * direction >= least]
-        if not ahead:
+        steps = [h.step for h in self.hits]  # in step order, as the search returns them
+        if direction > 0:
+            at = (bisect.bisect_left if include_current else bisect.bisect_right)(steps, current)
+            wrapped = at == len(steps)
+        else:
+            at = bisect.bisect_left(steps, current) - 1
+            wrapped = at < 0
+        if wrapped:
             self.notify("No more matches; wrapping around.", timeout=2)
-            ahead = list(self.hits)
-        hit = min(ahead, key=lambda h: (h.step - current) * direction % (1 << 40))
+            at = 0 if direction > 0 else -1
+        hit = self.hits[at]
         self.go_to_step(hit.step)
         self.notify(f"step {hit.step} · {hit.where}: {hit.excerpt}", markup=False, timeout=4)
 

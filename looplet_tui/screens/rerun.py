@@ -7,7 +7,7 @@ the dialog says, because the world outside is not the one the recording saw.
 
 from __future__ import annotations
 
-from typing import ClassVar, Literal
+from typing import ClassVar
 
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
@@ -16,9 +16,9 @@ from textual.screen import ModalScreen
 from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
-__all__ = ["CHOICES", "RerunScreen"]
+from looplet_tui.rerun import Source
 
-Source = Literal["agent", "recorded"]
+__all__ = ["CHOICES", "RerunScreen"]
 
 CHOICES: tuple[tuple[Source, Source, str], ...] = (
     ("agent", "recorded", "your model (--agent), recorded tool results: nothing outside changes"),
