@@ -4,13 +4,30 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo hello check lint format-check format typecheck imports test real-llm test-fast bench screenshots clean
+.PHONY: lock demo hello check lint format-check format typecheck imports test real-llm test-fast bench screenshots clean
 
-$(STAMP): pyproject.toml
+# Every tool and test dependency is installed at the version requirements/dev.lock pins, so a
+# new release upstream cannot change lint results or snapshots under an unchanged tree.
+UV := $(VENV)/bin/uv
+UV_VERSION := 0.13.9
+COMPILE := $(UV) pip compile --quiet --universal --python-version 3.11
+
+$(STAMP): pyproject.toml requirements/dev.lock
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e ".[dev]"
+	$(PY) -m pip install --quiet "pip==26.3"
+	$(PY) -m pip install --quiet -c requirements/dev.lock -e ".[dev]"
 	touch $(STAMP)
+
+$(UV):
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet "uv==$(UV_VERSION)"
+
+# Re-resolve every pin on purpose (new releases, a changed extra); review the diff, then commit.
+# The server lock is resolved under the dev lock: both share one venv, so shared packages agree.
+lock: $(UV)
+	$(COMPILE) --extra dev pyproject.toml -o requirements/dev.lock
+	$(COMPILE) --extra dev pyproject.toml requirements/real-llm-server.in \
+		-c requirements/dev.lock -o requirements/real-llm-server.lock
 
 # The debugger on the data-cleanup agent (a terminal UI; q quits).  `make hello` is the plain loop.
 demo: $(STAMP)

@@ -7,7 +7,8 @@ The tree::
     │   └── ToolRegistrationError    a tool was registered twice or its schema is invalid
     ├── BackendError                 the model server failed; the run ends with llm_error
     │   ├── TransientBackendError    worth retrying: timeout, connection reset, 5xx
-    │   │   └── RateLimitError       429; carries the server's Retry-After when it sent one
+    │   │   ├── RateLimitError       429; carries the server's Retry-After when it sent one
+    │   │   └── ReplyCutOffError     the server took the request, then the reply stopped short
     │   ├── ContextLengthError       the prompt is longer than the model's window
     │   └── ResponseFormatError      the server answered, but not with something usable
     ├── ScriptExhaustedError         MockLLMBackend ran out of scripted replies
@@ -32,6 +33,7 @@ __all__ = [
     "HookError",
     "LoopletError",
     "RateLimitError",
+    "ReplyCutOffError",
     "ResponseFormatError",
     "ScriptExhaustedError",
     "ToolRegistrationError",
@@ -72,6 +74,22 @@ class RateLimitError(TransientBackendError):
     ) -> None:
         super().__init__(message, status=status)
         self.retry_after = retry_after
+
+
+class ReplyCutOffError(TransientBackendError):
+    """When you see this: the server took the request but its reply stopped short, even on retry.
+
+    Two ways it happens, told apart by ``how`` (docs/reliability.md): ``"truncated"``, the stream
+    closed cleanly before its final chunk (no ``finish_reason`` / ``message_stop``); ``"dropped"``,
+    the server closed or reset the connection after it had the request (before or during the
+    reply).  ``received_chars`` is how much reply text had arrived.  A server that cannot be
+    reached at all is a plain TransientBackendError ("connection failed"), not this.
+    """
+
+    def __init__(self, message: str, *, how: str, received_chars: int = 0) -> None:
+        super().__init__(message)
+        self.how = how
+        self.received_chars = received_chars
 
 
 class ContextLengthError(BackendError):

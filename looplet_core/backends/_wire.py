@@ -23,6 +23,7 @@ from looplet_core.errors import (
     ContextLengthError,
     LoopletError,
     RateLimitError,
+    ReplyCutOffError,
     TransientBackendError,
 )
 from looplet_core.messages import ToolCall
@@ -66,6 +67,19 @@ _TRANSIENT_NAMES = frozenset(
         "TransportError",
         "EndOfStream",
         "BrokenResourceError",
+    }
+)
+
+# Class names (anywhere in the MRO of the error or its cause) saying the server had the request
+# and then closed or reset the connection: the reply was cut off, not the server unreachable.
+_DROPPED_NAMES = frozenset(
+    {
+        "ReadError",
+        "RemoteProtocolError",
+        "ConnectionResetError",
+        "EndOfStream",
+        "BrokenResourceError",
+        "IncompleteRead",
     }
 )
 
@@ -191,12 +205,18 @@ def redactor(client: object) -> Callable[[str], str]:
 
 
 def translate_error(
-    exc: BaseException, *, provider: str, model: str, redact: Callable[[str], str]
+    exc: BaseException,
+    *,
+    provider: str,
+    model: str,
+    redact: Callable[[str], str],
+    received_chars: int = 0,
 ) -> BackendError | None:
     """Map an SDK or transport exception to a looplet BackendError, or None if it is not one.
 
     None means the exception is not a provider failure (a bug, a TypeError from bad kwargs) and
-    should propagate unchanged.
+    should propagate unchanged.  ``received_chars`` is how much of a streamed reply had arrived,
+    reported when the connection drops part-way.
     """
     names = {klass.__name__ for klass in type(exc).__mro__}
     status = getattr(exc, "status_code", None)
@@ -219,18 +239,44 @@ def translate_error(
             return ContextLengthError(message, status=status)
         return BackendError(message, status=status)
     if names & _TRANSIENT_NAMES or isinstance(exc, (ConnectionError, TimeoutError)):
-        kind = "timed out" if "Timeout" in " ".join(names) else "connection failed"
+        timed_out = "Timeout" in " ".join(names)
         detail = str(exc) or type(exc).__name__
         cause = exc.__cause__
         if cause is not None and str(cause) and str(cause) not in detail:
             # The SDK's "Connection error." says little; the transport error says what broke.
             detail += f" ({type(cause).__name__}: {cause})"
-        return TransientBackendError(f"{prefix}: request {kind}: {_clip(redact(detail))}")
+        detail = _clip(redact(detail))
+        if not timed_out and _dropped(exc):
+            so_far = f"{received_chars} characters received"
+            return ReplyCutOffError(
+                f"{prefix}: the reply was cut off: the server dropped the connection "
+                f"({detail}; {so_far})",
+                how="dropped",
+                received_chars=received_chars,
+            )
+        kind = "timed out" if timed_out else "connection failed"
+        return TransientBackendError(f"{prefix}: request {kind}: {detail}")
     if "APIError" in names:
         # An error reported inside a stream, with no HTTP status to classify by.
         text = _clip(redact(_server_message(exc, error)))
         return BackendError(f"{prefix}: server reported an error: {text}")
     return None
+
+
+def _dropped(exc: BaseException) -> bool:
+    """Whether the server closed or reset a connection that had already carried the request.
+
+    The SDKs wrap the transport's error (``APIConnectionError`` from ``httpx.ReadError``), so
+    the cause chain is searched too; a refused or unresolvable connection is not a drop.
+    """
+    seen: BaseException | None = exc
+    for _ in range(4):
+        if seen is None:
+            return False
+        if {klass.__name__ for klass in type(seen).__mro__} & _DROPPED_NAMES:
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
 
 
 def _error_object(body: object) -> Mapping[str, Any] | None:
@@ -272,6 +318,11 @@ def _snippet(text: str) -> str:
 class Assembler(Protocol):
     """Builds one reply from stream items (chunks or events), forwarding text to ``on_delta``."""
 
+    @property
+    def received_chars(self) -> int:
+        """Characters of text and reasoning received so far (for a cut-off report)."""
+        ...
+
     def feed(self, item: object, /) -> None: ...
 
     def finish(self) -> LLMResponse: ...
@@ -311,10 +362,16 @@ class SDKBackend:
         """``stream=None`` streams exactly when someone listens; True/False force it."""
         return self.stream if self.stream is not None else on_delta is not None
 
-    def _translate(self, exc: Exception) -> Exception:
+    def _translate(self, exc: Exception, assembler: Assembler | None) -> Exception:
         if isinstance(exc, LoopletError):
             return exc
-        error = translate_error(exc, provider=self.provider, model=self.model, redact=self._redact)
+        error = translate_error(
+            exc,
+            provider=self.provider,
+            model=self.model,
+            redact=self._redact,
+            received_chars=assembler.received_chars if assembler is not None else 0,
+        )
         return error if error is not None else exc
 
     def _call(
@@ -340,7 +397,7 @@ class SDKBackend:
                     close()
             return _finish(assembler.finish(), started, None)
         except Exception as exc:
-            translated = self._translate(exc)
+            translated = self._translate(exc, assembler)
             if translated is exc:
                 raise
             raise translated from exc
@@ -370,7 +427,7 @@ class SDKBackend:
                         await result
             return _finish(assembler.finish(), started, None)
         except Exception as exc:
-            translated = self._translate(exc)
+            translated = self._translate(exc, assembler)
             if translated is exc:
                 raise
             raise translated from exc

@@ -27,7 +27,7 @@ from typing import Any, cast
 
 from looplet_core.backends._wire import SDKBackend, decode_tool_args, field
 from looplet_core.backends.base import DeltaCallback, LLMResponse, ToolSchema
-from looplet_core.errors import ResponseFormatError, TransientBackendError
+from looplet_core.errors import ReplyCutOffError, ResponseFormatError
 from looplet_core.messages import Message, ToolCall
 from looplet_core.records import Usage
 
@@ -179,6 +179,7 @@ class StreamAssembler:
         self._on_delta = on_delta
         self._remember = remember
         self._blocks: dict[int, Block] = {}
+        self._received = 0
         self._json: dict[int, list[str]] = {}
         self._message: Block = {"content": []}
         self._usage: dict[str, Any] = {}
@@ -233,7 +234,12 @@ class StreamAssembler:
         elif kind == "input_json_delta":
             self._json.setdefault(index, []).append(str(field(delta, "partial_json") or ""))
 
+    @property
+    def received_chars(self) -> int:
+        return self._received
+
     def _emit(self, kind: str, piece: str) -> None:
+        self._received += len(piece)
         if piece and self._on_delta is not None:
             self._on_delta(kind, piece)
 
@@ -245,9 +251,12 @@ class StreamAssembler:
 
     def finish(self) -> LLMResponse:
         if not self._done:
-            raise TransientBackendError(
-                f"{_PROVIDER} backend: the stream ended before message_stop "
-                f"({len(self._blocks)} content blocks received)"
+            raise ReplyCutOffError(
+                f"{_PROVIDER} backend: the reply was cut off: the stream ended before "
+                f"message_stop ({len(self._blocks)} content blocks, {self._received} characters "
+                "received)",
+                how="truncated",
+                received_chars=self._received,
             )
         for index, parts in self._json.items():
             # The full input arrives as JSON fragments; decode_tool_args reports bad JSON.

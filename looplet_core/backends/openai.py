@@ -27,7 +27,7 @@ from typing import Any, cast
 
 from looplet_core.backends._wire import SDKBackend, decode_tool_args, field
 from looplet_core.backends.base import DeltaCallback, LLMResponse, ToolSchema
-from looplet_core.errors import ResponseFormatError, TransientBackendError
+from looplet_core.errors import ReplyCutOffError, ResponseFormatError
 from looplet_core.messages import Message, ToolCall
 from looplet_core.records import Usage
 
@@ -232,11 +232,18 @@ class StreamAssembler:
             if isinstance(arguments, str):
                 pending.arguments.append(arguments)
 
+    @property
+    def received_chars(self) -> int:
+        return sum(map(len, self._text)) + sum(map(len, self._reasoning))
+
     def finish(self) -> LLMResponse:
         if self._finish is None and not self._saw_usage:
-            raise TransientBackendError(
-                f"{_PROVIDER} backend: the stream ended before the reply was complete "
-                f"(no finish_reason; {sum(map(len, self._text))} characters received)"
+            received = self.received_chars
+            raise ReplyCutOffError(
+                f"{_PROVIDER} backend: the reply was cut off: the stream ended before the reply "
+                f"was complete (no finish_reason; {received} characters received)",
+                how="truncated",
+                received_chars=received,
             )
         if not self._saw_choice:
             raise ResponseFormatError(f"{_PROVIDER} backend: the streamed reply held no choices")

@@ -19,6 +19,7 @@ from looplet_core.errors import (
     BackendError,
     ContextLengthError,
     RateLimitError,
+    ReplyCutOffError,
     ResponseFormatError,
     TransientBackendError,
 )
@@ -407,8 +408,9 @@ def test_streamed_malformed_tool_input_sets_parse_error(make):
 
 def test_stream_without_message_stop_is_transient(make):
     backend, server = make(stream_reply(events(*BODY[:9])))
-    with pytest.raises(TransientBackendError, match="message_stop"):
+    with pytest.raises(ReplyCutOffError, match="message_stop") as caught:
         backend.generate([Message("user", "x")], tools=[], on_delta=lambda k, t: None)
+    assert caught.value.how == "truncated"
     assert server.calls == 1
 
 
@@ -420,8 +422,9 @@ def test_stream_broken_by_the_transport_is_transient(make):
         )
 
     backend, _ = make(stream_reply(body()))
-    with pytest.raises(TransientBackendError):
+    with pytest.raises(ReplyCutOffError, match="dropped the connection") as caught:
         backend.generate([Message("user", "x")], tools=[], on_delta=lambda k, t: None)
+    assert caught.value.how == "dropped" and caught.value.received_chars > 0
 
 
 def test_overloaded_error_event_inside_a_stream_is_transient(make):

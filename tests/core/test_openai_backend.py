@@ -22,6 +22,7 @@ from looplet_core.errors import (
     BackendError,
     ContextLengthError,
     RateLimitError,
+    ReplyCutOffError,
     ResponseFormatError,
     TransientBackendError,
 )
@@ -443,8 +444,9 @@ def test_stream_false_still_hands_the_listener_the_whole_text_once(make, http):
 def test_stream_that_ends_before_finish_reason_is_transient(make, http):
     cut = sse(chunk({"role": "assistant", "content": ""}), chunk({"content": "half a"}), done=False)
     backend, server = make(stream_reply(http, cut))
-    with pytest.raises(TransientBackendError, match="stream ended"):
+    with pytest.raises(ReplyCutOffError, match="stream ended") as caught:
         backend.generate([Message("user", "x")], tools=[], on_delta=lambda k, t: None)
+    assert caught.value.how == "truncated"
     assert server.calls == 1
 
 
@@ -456,8 +458,9 @@ def test_stream_broken_by_the_transport_is_transient(make, http):
         )
 
     backend, _ = make(stream_reply(http, body()))
-    with pytest.raises(TransientBackendError):
+    with pytest.raises(ReplyCutOffError, match="dropped the connection") as caught:
         backend.generate([Message("user", "x")], tools=[], on_delta=lambda k, t: None)
+    assert caught.value.how == "dropped" and caught.value.received_chars > 0
 
 
 def test_error_event_inside_a_stream_is_translated(make, http):

@@ -13,6 +13,7 @@ from looplet_core.errors import (
     BackendError,
     ContextLengthError,
     RateLimitError,
+    ReplyCutOffError,
     ResponseFormatError,
     TransientBackendError,
 )
@@ -106,9 +107,9 @@ ERRORS: list[tuple[Fault, type[Exception]]] = [
     (Fault.RATE_LIMIT, RateLimitError),
     (Fault.SERVER_ERROR, TransientBackendError),
     (Fault.UNAVAILABLE, TransientBackendError),
-    (Fault.RESET, TransientBackendError),
+    (Fault.RESET, ReplyCutOffError),
     (Fault.SLOW, TransientBackendError),
-    (Fault.STREAM_CUT, TransientBackendError),
+    (Fault.STREAM_CUT, ReplyCutOffError),
     (Fault.CONTEXT_LENGTH, ContextLengthError),
     (Fault.UNAUTHORIZED, BackendError),
     (Fault.NO_CHOICES, ResponseFormatError),
@@ -134,6 +135,52 @@ def test_each_fault_raises_its_documented_error_after_one_request(
         assert caught.value.retry_after == 3.0
     if fault is Fault.UNAUTHORIZED:
         assert type(caught.value) is BackendError and caught.value.status == 401
+
+
+CUT_OFF = [
+    (Fault.RESET, "dropped"),
+    (Fault.STREAM_CUT, "dropped"),
+    (Fault.STREAM_SHORT, "truncated"),
+]
+
+
+@pytest.mark.parametrize(("fault", "how"), CUT_OFF, ids=[f.value for f, _ in CUT_OFF])
+def test_a_reply_cut_off_says_whether_the_stream_was_short_or_the_connection_dropped(
+    fake_openai_server, client, fault, how
+):
+    fake_openai_server.fail(fault)
+    backend = OpenAIBackend(client, "fake-model", stream=True)
+    shown: list[str] = []
+
+    with pytest.raises(ReplyCutOffError) as caught:
+        backend.generate(ASK, tools=[SEARCH], on_delta=lambda _kind, text: shown.append(text))
+
+    error = caught.value
+    assert error.how == how
+    assert "the reply was cut off" in str(error)
+    assert error.received_chars == sum(map(len, shown))
+    assert f"{error.received_chars} characters received" in str(error)
+    if fault is Fault.RESET:  # dropped before a byte of the reply: nothing was shown
+        assert error.received_chars == 0
+    else:
+        assert error.received_chars > 0
+    if how == "dropped":
+        assert "dropped the connection" in str(error)
+    else:
+        assert "stream ended before the reply was complete" in str(error)
+
+
+def test_a_server_that_cannot_be_reached_is_a_failed_connection_not_a_cut_off_reply():
+    server = FakeOpenAIServer().start()
+    base_url = server.base_url
+    server.stop()  # the port is closed now: connecting is refused
+    with openai.OpenAI(base_url=base_url, api_key="test-key", timeout=0.5) as gone:
+        backend = OpenAIBackend(gone, "fake-model", stream=True)
+        with pytest.raises(TransientBackendError) as caught:
+            backend.generate(ASK, tools=[SEARCH], on_delta=lambda _kind, _text: None)
+
+    assert not isinstance(caught.value, ReplyCutOffError)
+    assert "request connection failed" in str(caught.value)
 
 
 @pytest.mark.parametrize("stream", [False, True], ids=["plain", "stream"])

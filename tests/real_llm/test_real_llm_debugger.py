@@ -1,7 +1,8 @@
 """The debugger, headless, driving a run against the real model.
 
-Two facts about llama-cpp-python's server shape these: it cannot stream a reply in which the model
-calls a tool (the stream ends empty), and it reports no token usage in a stream.  So the native
+Two facts about llama-cpp-python's server shape these: it cannot stream a request that offers
+native tools (it gives up part-way: the reply is cut off), and it reports no token usage in a
+stream.  So the native
 run uses a backend that does not stream (``OpenAIBackend(stream=False)``: the debugger then gets
 each reply whole) and shows the server's usage; the streaming run uses JSON mode, whose replies
 are text, and shows them arriving token by token.
@@ -9,16 +10,17 @@ are text, and shows them arriving token by token.
 
 from __future__ import annotations
 
-import asyncio
-import time
+import io
 
 import pytest
+from rich.console import Console, RenderableType
 
 from looplet_core import DefaultState, Event, EventKind, LoopConfig
 from looplet_core.backends.openai import OpenAIBackend
 from looplet_core.examples.hello_world import build_tools
 from looplet_tui.app import DebuggerApp
 from looplet_tui.session import RunSession
+from looplet_tui.widgets.details import DetailPane
 from looplet_tui.widgets.header import format_tokens
 from looplet_tui.widgets.timeline import StepTimeline
 from tests.tui.pilot import SIZE, screen_text, settled, until
@@ -84,24 +86,30 @@ async def test_debugger_steps_a_real_run_and_shows_the_servers_usage(real_client
         assert "(est.)" not in shown
 
 
-async def test_debugger_shows_a_real_reply_while_it_streams(real_client, llama_server):
+async def test_debugger_shows_a_real_reply_while_it_streams(real_client, llama_server, monkeypatch):
     llm = OpenAIBackend(real_client, llama_server.model_id, temperature=0.0, max_tokens=96)
     config = LoopConfig(max_steps=2, tool_mode="json", max_parse_retries=5, llm_retries=1)
     deltas = Deltas()
     app = DebuggerApp(session(llm, config, [deltas]), start_paused=False, timings=False)
-    frames: list[str] = []
+    # Every picture the Response pane was given, as plain text. Sampling the screen instead
+    # misses a short reply that streams between two samples on a loaded machine.
+    shown: list[str] = []
+    original_show = DetailPane.show
+
+    def recording_show(pane: DetailPane, renderable: RenderableType) -> None:
+        if pane.id == "pane-response":
+            console = Console(file=io.StringIO(), width=SIZE[0], color_system=None)
+            console.print(renderable)
+            shown.append(console.file.getvalue())  # type: ignore[attr-defined]
+        original_show(pane, renderable)
+
+    monkeypatch.setattr(DetailPane, "show", recording_show)
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("2")  # the Response tab, which shows the live reply
-        deadline = time.monotonic() + 300
-        while not app.controller.finished and time.monotonic() < deadline:
-            text = screen_text(app)
-            if "Text (streaming)" in text:
-                frames.append(text)
-            await asyncio.sleep(0.01)
-            await pilot.pause()
-        assert app.controller.finished, "the run did not end"
+        await until(pilot, lambda: app.controller.finished, "the end", timeout=300)
+        await pilot.pause()
 
-    assert frames, "no reply was ever shown while it streamed"
-    # It arrived piece by piece. Counting the pieces, not distinct sampled frames: on a loaded
-    # machine a short reply can finish streaming between two samples of the screen.
-    assert deltas.count > 1
+    streaming = [text for text in shown if "Text (streaming)" in text]
+    assert streaming, "no reply was ever shown while it streamed"
+    assert all(text.rstrip().endswith("▍") for text in streaming)  # the cursor of a live reply
+    assert deltas.count > 1  # it arrived piece by piece

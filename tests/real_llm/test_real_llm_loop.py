@@ -119,18 +119,40 @@ def test_streamed_text_arrives_in_pieces_and_matches_the_reply(real_llm_backend)
         assert "".join(pieces) == call.text
 
 
-def test_native_streaming_this_server_cannot_do_ends_in_a_clear_error_or_works(real_llm_backend):
-    deltas = Deltas()
+def test_a_stream_the_server_gives_up_on_is_reported_as_a_reply_cut_off(
+    real_llm_backend, llama_server
+):
+    """llama-cpp-python takes a streamed request with native tools, then raises inside it
+    ("Automatic streaming tool choice is not supported").  Whether that ends the stream early or
+    resets the connection depends on its web stack; the loop must say the reply was cut off, and
+    which of the two happened.  With the stack requirements/real-llm-server.lock pins, the server
+    drops the connection before a byte of the reply."""
     config = LoopConfig(max_steps=1, stream=True, llm_retries=1, retry_backoff=0.01)
+    steps, state = run(real_llm_backend, config, hooks=[Deltas()])
+
+    [step] = steps
+    assert step.tool_result.error_kind is ErrorKind.LLM
+    assert state.result.stop_reason is StopReason.LLM_ERROR
+    message = state.result.message
+    assert message.startswith("ReplyCutOffError: ") and "the reply was cut off" in message
+    assert "the server dropped the connection" in message
+    assert "0 characters received" in message
+    assert "after 2 attempts" in message  # a cut-off reply is worth the retry
+    assert "Automatic streaming tool choice is not supported" in llama_server.log_tail(400)
+
+
+def test_a_request_this_server_can_stream_arrives_piece_by_piece(real_llm_backend):
+    """Tools described in the prompt (json mode) rather than sent natively: the server streams."""
+    deltas = Deltas()
+    config = LoopConfig(max_steps=1, stream=True, tool_mode="json")
     steps, state = run(real_llm_backend, config, hooks=[deltas])
 
     [step] = steps
-    if step.tool_result.error_kind is ErrorKind.LLM:  # the model picked a tool: empty stream
-        assert state.result.stop_reason is StopReason.LLM_ERROR
-        assert "stream ended before the reply was complete" in state.result.message
-        assert "after 2 attempts" in state.result.message
-    else:  # the model answered in text, which this server does stream
-        assert deltas.by_call
+    assert step.tool_result.error_kind is not ErrorKind.LLM, state.result.message
+    assert step.llm_call is not None
+    pieces = deltas.by_call[step.llm_call.index]
+    assert len(pieces) > 1
+    assert "".join(pieces) == step.llm_call.text
 
 
 def run_example(module: str, server, workdir: Path, *args: str) -> subprocess.CompletedProcess[str]:
