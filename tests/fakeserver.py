@@ -24,8 +24,8 @@ reset             TCP reset after reading the request                 ReplyCutOf
 slow              waits ``delay`` seconds, then answers "slow reply"  TransientBackendError if the
                                                                       client's timeout is shorter
 stream_cut        stops mid-body and drops the connection             ReplyCutOffError "dropped"
-stream_short      ends the body cleanly before the final chunk        ReplyCutOffError "truncated"
-                  (streamed; a plain reply is sent whole)             (streamed only)
+stream_short      ends the body early but cleanly (no reset): a       ReplyCutOffError: streamed
+                  stream without its final chunk, or half a body      "truncated", plain "dropped"
 context_length    400 ``context_length_exceeded``                     ContextLengthError
 unauthorized      401 echoing the bearer token it received            BackendError(status=401),
                                                                       key redacted
@@ -316,10 +316,7 @@ class _Handler(BaseHTTPRequestHandler):
         elif fault is Fault.STREAM_CUT:
             self._cut(stream)
         elif fault is Fault.STREAM_SHORT:
-            if not stream:
-                return Reply("this reply is whole")
-            reply = Reply("this reply ends before its finish_reason", usage=(10, 9))
-            self._stream(_chunks(reply, self.server.fake.model, 0, True), end_after=3)
+            self._short(stream)
         elif fault is Fault.SLOW:
             self.server.fake._stopping.wait(queued.delay)
             return Reply("slow reply")
@@ -387,6 +384,22 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(data[: len(data) // 2])
         self.wfile.flush()
         self._reset()
+
+    def _short(self, stream: bool) -> None:
+        """End the reply early but cleanly (no reset): a stream without its final chunk, or a
+        body shorter than its Content-Length."""
+        reply = Reply("this reply ends before its finish_reason", usage=(10, 9))
+        if stream:
+            self._stream(_chunks(reply, self.server.fake.model, 0, True), end_after=3)
+            return
+        data = json.dumps(_completion(reply, self.server.fake.model, 0)).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data[: len(data) // 2])
+        self.wfile.flush()
+        self.close_connection = True
 
     def _reset(self) -> None:
         """Drop the connection with a TCP RST (linger 0), as a crashed server would."""

@@ -47,6 +47,7 @@ RETRIED = {  # fault: what the retry event says went wrong
     Fault.RESET: "Connection reset by peer",
     Fault.SLOW: "request timed out",
     Fault.STREAM_CUT: "Connection reset by peer",
+    Fault.STREAM_SHORT: "the reply was cut off",
 }
 TOLD_TO_MODEL = {
     Fault.MALFORMED_ARGS: ErrorKind.PARSE,
