@@ -179,7 +179,7 @@ def _estimator_name(impl: str) -> str | None:
     if impl != "core":
         return None
     try:
-        from looplet_core.tokens import default_estimator
+        from looplet_core.context.tokens import default_estimator
     except ImportError:  # an older checkout without the meter
         return None
     return default_estimator().name

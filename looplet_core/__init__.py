@@ -10,28 +10,23 @@ only for the parts it touches: the loop does not load checkpoints, provenance or
 
 from __future__ import annotations
 
+from looplet_core import _moved
 from looplet_core._lazy import lazy_exports
+
+_moved.install(_moved.CORE_MOVES)
 
 # Not typing.TYPE_CHECKING: importing typing would cost this package most of its import time.
 TYPE_CHECKING = False
 
 if TYPE_CHECKING:
-    from looplet_core.approval import ApprovalDecision, ApprovalRequest
-    from looplet_core.approval_hooks import ApprovalHook, Decision, TerminalApprover, auto_approve
+    from looplet_core.approvals.hooks import ApprovalHook, Decision, TerminalApprover, auto_approve
+    from looplet_core.approvals.permissions import PermissionHook, PermissionRule
+    from looplet_core.approvals.requests import ApprovalDecision, ApprovalRequest
     from looplet_core.backends.base import LLMBackend, LLMResponse
     from looplet_core.backends.mock import MockLLMBackend
-    from looplet_core.budget import ContextBudget
     from looplet_core.cancel import CancelToken
-    from looplet_core.checkpoint_stores import FileCheckpointStore, MemoryCheckpointStore
-    from looplet_core.checkpointer import CheckpointHook
-    from looplet_core.checkpoints import (
-        Checkpoint,
-        CheckpointStore,
-        checkpoint_tree,
-        history,
-        latest_checkpoint,
-    )
-    from looplet_core.compact import (
+    from looplet_core.context.budget import ContextBudget
+    from looplet_core.context.compact import (
         CompactContext,
         Compacted,
         CompactionStage,
@@ -39,13 +34,30 @@ if TYPE_CHECKING:
         Truncate,
         compact_chain,
     )
-    from looplet_core.context_hooks import (
+    from looplet_core.context.estimators import (
+        HeuristicEstimator,
+        TiktokenEstimator,
+        TokenEstimator,
+    )
+    from looplet_core.context.hooks import (
         CompactionReport,
         ContextExhausted,
         ContextPressureHook,
         ThresholdCompactHook,
     )
+    from looplet_core.context.prompt import Prompt
+    from looplet_core.context.summarize import Summarize
+    from looplet_core.context.tokens import ContextMeter
     from looplet_core.decisions import Allow, AskApproval, Continue, Deny, InjectContext, Stop
+    from looplet_core.durable.checkpointer import CheckpointHook
+    from looplet_core.durable.checkpoints import (
+        Checkpoint,
+        CheckpointStore,
+        checkpoint_tree,
+        history,
+        latest_checkpoint,
+    )
+    from looplet_core.durable.stores import FileCheckpointStore, MemoryCheckpointStore
     from looplet_core.errors import (
         ApprovalError,
         BackendError,
@@ -62,14 +74,16 @@ if TYPE_CHECKING:
         TraceError,
         TransientBackendError,
     )
-    from looplet_core.estimators import HeuristicEstimator, TiktokenEstimator, TokenEstimator
-    from looplet_core.evals import EvalContext, EvalHook, EvalResult, discover_evals, run_evals
+    from looplet_core.evals.harness import (
+        EvalContext,
+        EvalHook,
+        EvalResult,
+        discover_evals,
+        run_evals,
+    )
     from looplet_core.events import Event, EventKind
-    from looplet_core.forking import fork
     from looplet_core.loop import async_composable_loop, composable_loop, run_loop
     from looplet_core.messages import Conversation, Message, ToolCall
-    from looplet_core.permissions import PermissionHook, PermissionRule
-    from looplet_core.prompt import Prompt
     from looplet_core.provenance.compare import Divergence
     from looplet_core.provenance.reader import TraceReader
     from looplet_core.provenance.redact import Redactor
@@ -84,56 +98,57 @@ if TYPE_CHECKING:
         ToolResult,
         Usage,
     )
-    from looplet_core.resuming import ResumedRun, resume
+    from looplet_core.runs.fork import fork
+    from looplet_core.runs.resume import ResumedRun, resume
     from looplet_core.state import DefaultState, LoopConfig, StepLog
     from looplet_core.step import LoopResult, Step, StepStatus
-    from looplet_core.summarize import Summarize
     from looplet_core.telemetry import MetricsHook, TracingHook
-    from looplet_core.tokens import ContextMeter
-    from looplet_core.tools import BaseToolRegistry, ToolContext, ToolSpec, tool
+    from looplet_core.tools.registry import BaseToolRegistry
+    from looplet_core.tools.run import ToolContext
+    from looplet_core.tools.spec import ToolSpec, tool
 
 __version__ = "0.1.0"
 
 # Where each public name lives; the module is imported on first access (PEP 562).
 _LAZY: dict[str, str] = {
     "Allow": "looplet_core.decisions",
-    "ApprovalDecision": "looplet_core.approval",
+    "ApprovalDecision": "looplet_core.approvals.requests",
     "ApprovalError": "looplet_core.errors",
-    "ApprovalHook": "looplet_core.approval_hooks",
-    "ApprovalRequest": "looplet_core.approval",
+    "ApprovalHook": "looplet_core.approvals.hooks",
+    "ApprovalRequest": "looplet_core.approvals.requests",
     "AskApproval": "looplet_core.decisions",
     "BackendError": "looplet_core.errors",
-    "BaseToolRegistry": "looplet_core.tools",
+    "BaseToolRegistry": "looplet_core.tools.registry",
     "CancelToken": "looplet_core.cancel",
-    "Checkpoint": "looplet_core.checkpoints",
+    "Checkpoint": "looplet_core.durable.checkpoints",
     "CheckpointError": "looplet_core.errors",
-    "CheckpointHook": "looplet_core.checkpointer",
-    "CheckpointStore": "looplet_core.checkpoints",
-    "CompactContext": "looplet_core.compact",
-    "Compacted": "looplet_core.compact",
-    "CompactionReport": "looplet_core.context_hooks",
-    "CompactionStage": "looplet_core.compact",
+    "CheckpointHook": "looplet_core.durable.checkpointer",
+    "CheckpointStore": "looplet_core.durable.checkpoints",
+    "CompactContext": "looplet_core.context.compact",
+    "Compacted": "looplet_core.context.compact",
+    "CompactionReport": "looplet_core.context.hooks",
+    "CompactionStage": "looplet_core.context.compact",
     "ConfigError": "looplet_core.errors",
-    "ContextBudget": "looplet_core.budget",
-    "ContextExhausted": "looplet_core.context_hooks",
+    "ContextBudget": "looplet_core.context.budget",
+    "ContextExhausted": "looplet_core.context.hooks",
     "ContextLengthError": "looplet_core.errors",
-    "ContextMeter": "looplet_core.tokens",
-    "ContextPressureHook": "looplet_core.context_hooks",
+    "ContextMeter": "looplet_core.context.tokens",
+    "ContextPressureHook": "looplet_core.context.hooks",
     "ContextStats": "looplet_core.records",
     "Continue": "looplet_core.decisions",
     "Conversation": "looplet_core.messages",
-    "Decision": "looplet_core.approval_hooks",
+    "Decision": "looplet_core.approvals.hooks",
     "DefaultState": "looplet_core.state",
     "Deny": "looplet_core.decisions",
     "Divergence": "looplet_core.provenance.compare",
     "ErrorKind": "looplet_core.records",
-    "EvalContext": "looplet_core.evals",
-    "EvalHook": "looplet_core.evals",
-    "EvalResult": "looplet_core.evals",
+    "EvalContext": "looplet_core.evals.harness",
+    "EvalHook": "looplet_core.evals.harness",
+    "EvalResult": "looplet_core.evals.harness",
     "Event": "looplet_core.events",
     "EventKind": "looplet_core.events",
-    "FileCheckpointStore": "looplet_core.checkpoint_stores",
-    "HeuristicEstimator": "looplet_core.estimators",
+    "FileCheckpointStore": "looplet_core.durable.stores",
+    "HeuristicEstimator": "looplet_core.context.estimators",
     "HookDecision": "looplet_core.records",
     "HookError": "looplet_core.errors",
     "InjectContext": "looplet_core.decisions",
@@ -143,58 +158,58 @@ _LAZY: dict[str, str] = {
     "LoopConfig": "looplet_core.state",
     "LoopResult": "looplet_core.step",
     "LoopletError": "looplet_core.errors",
-    "MemoryCheckpointStore": "looplet_core.checkpoint_stores",
+    "MemoryCheckpointStore": "looplet_core.durable.stores",
     "Message": "looplet_core.messages",
     "MetricsHook": "looplet_core.telemetry",
     "MockLLMBackend": "looplet_core.backends.mock",
-    "PermissionHook": "looplet_core.permissions",
-    "PermissionRule": "looplet_core.permissions",
-    "Prompt": "looplet_core.prompt",
+    "PermissionHook": "looplet_core.approvals.permissions",
+    "PermissionRule": "looplet_core.approvals.permissions",
+    "Prompt": "looplet_core.context.prompt",
     "ProvenanceSink": "looplet_core.provenance.sink",
-    "Prune": "looplet_core.compact",
+    "Prune": "looplet_core.context.compact",
     "RateLimitError": "looplet_core.errors",
     "ReplyCutOffError": "looplet_core.errors",
     "Redactor": "looplet_core.provenance.redact",
     "ReplayBackend": "looplet_core.provenance.replay",
     "ReplayResult": "looplet_core.provenance.replay",
     "ResponseFormatError": "looplet_core.errors",
-    "ResumedRun": "looplet_core.resuming",
+    "ResumedRun": "looplet_core.runs.resume",
     "ScriptExhaustedError": "looplet_core.errors",
     "Step": "looplet_core.step",
     "StepLog": "looplet_core.state",
     "StepStatus": "looplet_core.step",
     "Stop": "looplet_core.decisions",
     "StopReason": "looplet_core.records",
-    "Summarize": "looplet_core.summarize",
-    "TerminalApprover": "looplet_core.approval_hooks",
-    "ThresholdCompactHook": "looplet_core.context_hooks",
-    "TiktokenEstimator": "looplet_core.estimators",
-    "TokenEstimator": "looplet_core.estimators",
+    "Summarize": "looplet_core.context.summarize",
+    "TerminalApprover": "looplet_core.approvals.hooks",
+    "ThresholdCompactHook": "looplet_core.context.hooks",
+    "TiktokenEstimator": "looplet_core.context.estimators",
+    "TokenEstimator": "looplet_core.context.estimators",
     "ToolCall": "looplet_core.messages",
-    "ToolContext": "looplet_core.tools",
+    "ToolContext": "looplet_core.tools.run",
     "ToolRegistrationError": "looplet_core.errors",
     "ToolResult": "looplet_core.records",
-    "ToolSpec": "looplet_core.tools",
+    "ToolSpec": "looplet_core.tools.spec",
     "TraceError": "looplet_core.errors",
     "TraceReader": "looplet_core.provenance.reader",
     "TracingHook": "looplet_core.telemetry",
     "TransientBackendError": "looplet_core.errors",
-    "Truncate": "looplet_core.compact",
+    "Truncate": "looplet_core.context.compact",
     "Usage": "looplet_core.records",
     "async_composable_loop": "looplet_core.loop",
-    "auto_approve": "looplet_core.approval_hooks",
-    "checkpoint_tree": "looplet_core.checkpoints",
-    "compact_chain": "looplet_core.compact",
+    "auto_approve": "looplet_core.approvals.hooks",
+    "checkpoint_tree": "looplet_core.durable.checkpoints",
+    "compact_chain": "looplet_core.context.compact",
     "composable_loop": "looplet_core.loop",
-    "discover_evals": "looplet_core.evals",
-    "fork": "looplet_core.forking",
-    "history": "looplet_core.checkpoints",
-    "latest_checkpoint": "looplet_core.checkpoints",
+    "discover_evals": "looplet_core.evals.harness",
+    "fork": "looplet_core.runs.fork",
+    "history": "looplet_core.durable.checkpoints",
+    "latest_checkpoint": "looplet_core.durable.checkpoints",
     "replay_loop": "looplet_core.provenance.replay",
-    "resume": "looplet_core.resuming",
-    "run_evals": "looplet_core.evals",
+    "resume": "looplet_core.runs.resume",
+    "run_evals": "looplet_core.evals.harness",
     "run_loop": "looplet_core.loop",
-    "tool": "looplet_core.tools",
+    "tool": "looplet_core.tools.spec",
 }
 
 __all__ = [

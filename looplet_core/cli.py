@@ -21,7 +21,7 @@ from itertools import zip_longest
 from typing import Any, TextIO
 
 from looplet_core.errors import TraceError
-from looplet_core.evals import (
+from looplet_core.evals.harness import (
     DEFAULT_PASS_MARK,
     EvalContext,
     EvalReport,

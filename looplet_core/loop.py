@@ -17,7 +17,7 @@ from looplet_core.cancel import CancelToken
 from looplet_core.engine import CallModel, Engine, RunTool, Sleep
 from looplet_core.state import DefaultState, LoopConfig
 from looplet_core.step import LoopResult, Step
-from looplet_core.tools import BaseToolRegistry
+from looplet_core.tools.registry import BaseToolRegistry
 
 __all__ = ["async_composable_loop", "composable_loop", "run_loop"]
 
@@ -45,8 +45,8 @@ def _engine(
     )
     # A CheckpointHook can only be among the hooks if its module was imported, so a run without
     # checkpoints never pays for loading the checkpoint code.
-    if config.checkpoint is not None or "looplet_core.checkpointer" in sys.modules:
-        from looplet_core.checkpointer import install_checkpointing
+    if config.checkpoint is not None or "looplet_core.durable.checkpointer" in sys.modules:
+        from looplet_core.durable.checkpointer import install_checkpointing
 
         install_checkpointing(engine, hooks)
     return engine

@@ -12,7 +12,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, cast, overload
 
-from looplet_core.approval import ApprovalRequest, Approver
+from looplet_core.approvals.requests import ApprovalRequest, Approver
 from looplet_core.errors import ConfigError
 from looplet_core.messages import Conversation, ToolCall
 from looplet_core.records import ContextStats, LLMCall, Usage
@@ -21,8 +21,8 @@ from looplet_core.step import LoopResult, Step
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from looplet_core.budget import ContextBudget
-    from looplet_core.tokens import TokenEstimator
+    from looplet_core.context.budget import ContextBudget
+    from looplet_core.context.tokens import TokenEstimator
 
 __all__ = ["DefaultState", "LoopConfig", "StepLog"]
 

@@ -25,7 +25,7 @@ from looplet_core.records import (
 )
 
 if TYPE_CHECKING:
-    from looplet_core.approval import ApprovalRequest
+    from looplet_core.approvals.requests import ApprovalRequest
 
 __all__ = ["LoopResult", "Step", "StepStatus", "summarize_value"]
 
@@ -204,7 +204,7 @@ class Step:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Step:
-        from looplet_core.approval import ApprovalRequest
+        from looplet_core.approvals.requests import ApprovalRequest
 
         tc = data.get("tool_call")
         llm = data.get("llm_call")

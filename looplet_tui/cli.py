@@ -24,10 +24,7 @@ from looplet_core import (
     TraceReader,
 )
 from looplet_core.provenance.reader import is_trace
-
-# From the module, not the package: ``looplet_core.resuming`` is both a function and a submodule,
-# and once the submodule is imported the package attribute can be either.
-from looplet_core.resuming import restore, resume
+from looplet_core.runs.resume import restore, resume
 from looplet_tui.session import (
     ReplaySession,
     RunSession,

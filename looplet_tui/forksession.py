@@ -3,7 +3,7 @@
 The checkpoint browser forks; the branch then runs in the main timeline (``open_session``), where
 stepping, breakpoints and approvals work as they do for the run it came from.
 
-``branch_session`` forks *at once*, before the debugger switches: ``looplet_core.forking.fork``
+``branch_session`` forks *at once*, before the debugger switches: ``looplet_core.runs.fork.fork``
 checks the edit (arguments against the tool's schema, a result edit on a call that has a result,
 ...) and writes the branch's first checkpoint, or raises without writing anything.  So a mistake
 is explained in the fork editor while the current run goes on, instead of stopping that run for a
@@ -18,8 +18,8 @@ from dataclasses import replace
 from typing import Any
 
 from looplet_core import CancelToken, CheckpointStore, ResumedRun
-from looplet_core.checkpoints import load
-from looplet_core.forking import fork
+from looplet_core.durable.checkpoints import load
+from looplet_core.runs.fork import fork
 from looplet_tui.session import RunSession
 
 __all__ = ["branch_session"]

@@ -47,12 +47,12 @@ from looplet_core import (
     Usage,
 )
 from looplet_core.backends.base import DeltaCallback, ToolSchema
+from looplet_core.engine.taskprompt import BUILTIN_DONE_SCHEMA
 from looplet_core.provenance.compare import canonical
 from looplet_core.provenance.format import dumps
 from looplet_core.provenance.replay import recorded_reply
 from looplet_core.records import LLMCall
-from looplet_core.taskprompt import BUILTIN_DONE_SCHEMA
-from looplet_core.tools import ToolContext
+from looplet_core.tools.run import ToolContext
 from looplet_tui.session import ReplaySession, RunSession, SessionError, load_factory, run_session
 
 __all__ = ["RecordedModel", "RecordedTools", "Source", "rerun_session"]

@@ -22,7 +22,7 @@ from looplet_core import (
     Step,
     checkpoint_tree,
 )
-from looplet_core.checkpoints import CheckpointNode, Snapshot
+from looplet_core.durable.checkpoints import CheckpointNode, Snapshot
 
 __all__ = [
     "EDITS",
@@ -118,7 +118,7 @@ def describe_state(snapshot: Snapshot) -> list[tuple[str, str]]:
 
 
 EDITS = ("args", "result", "messages")
-"""What a fork may change (one of them), as ``looplet_core.forking`` names them."""
+"""What a fork may change (one of them), as ``looplet_core.runs.fork`` names them."""
 
 
 def side_effect_steps(steps: Sequence[Step], tools: BaseToolRegistry, after: int) -> list[Step]:
@@ -201,6 +201,6 @@ def branch_pair(layout: Sequence[Branch], checkpoint_id: str) -> tuple[Branch, B
 
 def branch_steps(store: CheckpointStore, branch: Branch) -> list[Step]:
     """Every step of ``branch`` as far as it went (from its newest checkpoint)."""
-    from looplet_core.checkpoints import load
+    from looplet_core.durable.checkpoints import load
 
     return list(load(store, branch.checkpoints[-1].id).state.steps)

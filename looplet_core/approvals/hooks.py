@@ -21,11 +21,11 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, TextIO, cast
 
-from looplet_core.approval import ApprovalDecision, ApprovalRequest
+from looplet_core.approvals.permissions import arg_text, args_match
+from looplet_core.approvals.requests import ApprovalDecision, ApprovalRequest
 from looplet_core.decisions import AskApproval
 from looplet_core.errors import ApprovalError
 from looplet_core.messages import ToolCall
-from looplet_core.permissions import arg_text, args_match
 
 __all__ = [
     "ApprovalHook",

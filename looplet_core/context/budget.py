@@ -19,14 +19,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from types import UnionType
-from typing import TYPE_CHECKING
 
 from looplet_core.errors import ConfigError
 
-if TYPE_CHECKING:
-    from looplet_core.tokens import ContextMeter
-
-__all__ = ["TIERS", "ContextBudget", "Threshold", "resolve_budget", "tier_rank"]
+__all__ = ["TIERS", "ContextBudget", "Threshold", "tier_rank"]
 
 TIERS = ("ok", "warning", "compact", "blocking")
 """The tiers from least to most pressure; ``ContextStats.tier`` holds one of them."""
@@ -177,19 +173,3 @@ class ContextBudget:
         if warn is not None and total >= warn:
             return "warning"
         return "ok"
-
-
-def resolve_budget(own: ContextBudget | None, meter: ContextMeter) -> ContextBudget:
-    """The budget a context hook acts on: its own (with the run's window filled in) or the run's.
-
-    Raises ``ConfigError`` when no threshold can be known in tokens: a hook that cannot tell
-    whether the window is full must say so rather than silently never act.
-    """
-    budget = own.with_window(meter.window) if own is not None else meter.budget
-    if not budget.resolved:
-        raise ConfigError(
-            "the context window is unknown, so fractional budget thresholds mean nothing: set "
-            "LoopConfig(context_window=...), use a backend with a context_window attribute, or "
-            "give the budget token counts (ints)"
-        )
-    return budget

@@ -26,9 +26,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Protocol, runtime_checkable
 
+from looplet_core.context.tokens import ContextMeter
 from looplet_core.errors import ConfigError
 from looplet_core.messages import Message
-from looplet_core.tokens import ContextMeter
 
 __all__ = [
     "SUMMARY_PREFIX",

@@ -20,19 +20,19 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from looplet_core.budget import ContextBudget, resolve_budget, tier_rank
-from looplet_core.compact import (
+from looplet_core.context.budget import ContextBudget, tier_rank
+from looplet_core.context.compact import (
     CompactContext,
     CompactionStage,
     default_compactor,
     head_length,
     rewrite_problem,
 )
+from looplet_core.context.prompt import Prompt
+from looplet_core.context.tokens import ContextMeter, resolve_budget
 from looplet_core.decisions import ContextExhausted, InjectContext
 from looplet_core.errors import ConfigError
 from looplet_core.events import EventKind
-from looplet_core.prompt import Prompt
-from looplet_core.tokens import ContextMeter
 
 __all__ = [
     "DEFAULT_WARNING",

@@ -11,7 +11,7 @@ from looplet_core.messages import Conversation, Message
 from looplet_core.records import ContextStats
 
 if TYPE_CHECKING:
-    from looplet_core.tokens import ContextMeter
+    from looplet_core.context.tokens import ContextMeter
 
 __all__ = ["Prompt"]
 

@@ -18,7 +18,7 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from looplet_core.compact import (
+from looplet_core.context.compact import (
     SUMMARY_PREFIX,
     CompactContext,
     Compacted,

@@ -14,18 +14,15 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any, TypeGuard
+from typing import Any, Protocol, TypeGuard
 
-from looplet_core.budget import ContextBudget
+from looplet_core.context.budget import ContextBudget
+from looplet_core.context.estimators import TokenEstimator, default_estimator
 from looplet_core.errors import ConfigError
-from looplet_core.estimators import TokenEstimator, default_estimator
 from looplet_core.messages import Conversation, Message
 from looplet_core.records import ContextStats
 
-if TYPE_CHECKING:
-    from looplet_core.state import LoopConfig
-
-__all__ = ["ROLES", "ContextMeter", "default_estimator"]
+__all__ = ["ROLES", "ContextMeter", "RunContextSettings", "default_estimator", "resolve_budget"]
 
 ROLES: tuple[str, ...] = ("system", "tools", "user", "assistant", "tool")
 """The keys of ``ContextStats.by_role``: "tools" are the tool schemas, "tool" the tool results."""
@@ -35,6 +32,20 @@ TOOL_CALL_OVERHEAD = 8  # id, type and function wrapper of one tool call
 TOOL_SCHEMA_OVERHEAD = 8  # the wrapper around each tool definition
 REPLY_PRIMING = 3  # the tokens that open the assistant's reply
 _RATIO_LIMITS = (0.25, 4.0)  # a report further off than this is a broken report, not a tokenizer
+
+
+class RunContextSettings(Protocol):
+    """The fields of ``LoopConfig`` a run's meter is made from (named here, not imported: the
+    config sits above this package and depends on it)."""
+
+    @property
+    def context_window(self) -> int | None: ...
+
+    @property
+    def context_budget(self) -> ContextBudget | None: ...
+
+    @property
+    def token_estimator(self) -> TokenEstimator | None: ...
 
 
 class ContextMeter:
@@ -187,7 +198,7 @@ class ContextMeter:
         return self.budget.tier(total)
 
     @classmethod
-    def for_run(cls, config: LoopConfig, llm: object = None) -> ContextMeter:
+    def for_run(cls, config: RunContextSettings, llm: object = None) -> ContextMeter:
         """The meter of a run: window from the config, else the budget's own, else the
         backend's ``context_window`` attribute."""
         window = config.context_window
@@ -256,3 +267,19 @@ def _apportion(raw: dict[str, int], total: int) -> dict[str, int]:
     for role in sorted(shares, key=lambda r: shares[r] - out[r], reverse=True)[:short]:
         out[role] += 1
     return out
+
+
+def resolve_budget(own: ContextBudget | None, meter: ContextMeter) -> ContextBudget:
+    """The budget a context hook acts on: its own (with the run's window filled in) or the run's.
+
+    Raises ``ConfigError`` when no threshold can be known in tokens: a hook that cannot tell
+    whether the window is full must say so rather than silently never act.
+    """
+    budget = own.with_window(meter.window) if own is not None else meter.budget
+    if not budget.resolved:
+        raise ConfigError(
+            "the context window is unknown, so fractional budget thresholds mean nothing: set "
+            "LoopConfig(context_window=...), use a backend with a context_window attribute, or "
+            "give the budget token counts (ints)"
+        )
+    return budget

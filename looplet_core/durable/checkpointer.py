@@ -25,7 +25,7 @@ from collections.abc import Sequence
 from dataclasses import fields
 from typing import TYPE_CHECKING, Any, cast
 
-from looplet_core.checkpoints import Checkpoint, CheckpointStore, state_document
+from looplet_core.durable.checkpoints import Checkpoint, CheckpointStore, state_document
 from looplet_core.errors import CheckpointError, ConfigError
 from looplet_core.events import EventKind
 from looplet_core.jsonsafe import clip_depth, jsonable
@@ -37,7 +37,7 @@ from looplet_core.step import LoopResult, Step, StepStatus
 
 if TYPE_CHECKING:
     from looplet_core.engine import Engine
-    from looplet_core.tools import BaseToolRegistry
+    from looplet_core.tools.registry import BaseToolRegistry
 
 __all__ = [
     "CheckpointHook",

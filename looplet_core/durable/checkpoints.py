@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, cast, runtime_checkable
 
-from looplet_core.checkpoint_format import (
+from looplet_core.durable.format import (
     FORMAT,
     FORMAT_VERSION,
     FROM_LAST_STEP,

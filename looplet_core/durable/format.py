@@ -2,7 +2,8 @@
 
 ``Checkpoint.to_json`` / ``Checkpoint.from_json`` are the only encoder and decoder: JSON in, plain
 constructors out, every field checked, every problem a ``CheckpointError`` naming the file.
-``docs/checkpoints.md`` describes each field; ``looplet_core.checkpoints`` rebuilds runs from them.
+``docs/checkpoints.md`` describes each field; ``looplet_core.durable.checkpoints`` rebuilds
+runs from them.
 """
 
 from __future__ import annotations

@@ -15,7 +15,7 @@ import threading
 from dataclasses import replace
 from pathlib import Path
 
-from looplet_core.checkpoints import Checkpoint, checkpoint_id, parse_checkpoint_id
+from looplet_core.durable.checkpoints import Checkpoint, checkpoint_id, parse_checkpoint_id
 from looplet_core.errors import CheckpointError
 
 __all__ = ["FileCheckpointStore", "MemoryCheckpointStore"]

@@ -20,12 +20,12 @@ from typing import Any
 from looplet_core.engine.dispatch import Dispatch
 from looplet_core.engine.effects import CallModel, Effect, EngineGen, Finish, RunTool, Sleep
 from looplet_core.engine.prompting import Prompting
+from looplet_core.engine.taskprompt import initial_messages
 from looplet_core.errors import HookError
 from looplet_core.events import EventKind
 from looplet_core.jsonsafe import jsonable
 from looplet_core.records import ErrorKind, HookDecision, StopReason, ToolResult
 from looplet_core.step import LoopResult, StepStatus
-from looplet_core.taskprompt import initial_messages
 
 __all__ = ["CallModel", "Effect", "Engine", "RunTool", "Sleep"]
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from looplet_core.approval import ApprovalDecision, ApprovalRequest
+from looplet_core.approvals.requests import ApprovalDecision, ApprovalRequest
 from looplet_core.engine.effects import EngineGen, Finish, now
 from looplet_core.engine.execution import Execution
 from looplet_core.errors import (
@@ -19,7 +19,7 @@ from looplet_core.records import (
     ToolResult,
 )
 from looplet_core.step import Step, StepStatus
-from looplet_core.tools import ToolSpec
+from looplet_core.tools.spec import ToolSpec
 
 
 class Approvals(Execution):
@@ -27,7 +27,7 @@ class Approvals(Execution):
 
     def _approval(self, step: Step, spec: ToolSpec | None, request: ApprovalRequest) -> EngineGen:
         st = self.state
-        from looplet_core.approval_hooks import recall_approval  # loaded with the first approval
+        from looplet_core.approvals.hooks import recall_approval  # loaded with the first approval
 
         remembered = recall_approval(st.approval_memory, request.tool, request.args)
         if remembered == "approve":
@@ -96,7 +96,7 @@ class Approvals(Execution):
             )
         )
         if request.scope == "always" and decision is not ApprovalDecision.STOP:
-            from looplet_core.approval_hooks import remember_approval
+            from looplet_core.approvals.hooks import remember_approval
 
             remember_approval(st.approval_memory, request)
         assert step.tool_call is not None

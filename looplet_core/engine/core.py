@@ -11,8 +11,10 @@ from typing import Any
 
 from looplet_core.backends.base import DeltaCallback, ToolSchema
 from looplet_core.cancel import CancelToken
+from looplet_core.context.tokens import ContextMeter
 from looplet_core.decisions import Continue, InjectContext, Stop
 from looplet_core.engine.effects import EngineGen, Finish, now
+from looplet_core.engine.taskprompt import BUILTIN_DONE_SCHEMA
 from looplet_core.errors import (
     HookError,
 )
@@ -27,9 +29,7 @@ from looplet_core.records import (
 )
 from looplet_core.state import DefaultState, LoopConfig
 from looplet_core.step import LoopResult, Step, StepStatus
-from looplet_core.taskprompt import BUILTIN_DONE_SCHEMA
-from looplet_core.tokens import ContextMeter
-from looplet_core.tools import BaseToolRegistry
+from looplet_core.tools.registry import BaseToolRegistry
 
 
 class EngineCore:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from looplet_core.approval import ApprovalRequest
+from looplet_core.approvals.requests import ApprovalRequest
 from looplet_core.decisions import Allow, AskApproval, Deny, Stop
 from looplet_core.engine.approvals import Approvals
 from looplet_core.engine.effects import EngineGen, Finish
@@ -18,7 +18,7 @@ from looplet_core.records import (
     ToolResult,
 )
 from looplet_core.step import Step, StepStatus
-from looplet_core.tools import ToolSpec
+from looplet_core.tools.spec import ToolSpec
 
 
 class Dispatch(Approvals):

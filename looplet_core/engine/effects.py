@@ -17,7 +17,8 @@ from looplet_core.records import (
     StopReason,
 )
 from looplet_core.step import Step
-from looplet_core.tools import ToolContext, ToolSpec
+from looplet_core.tools.run import ToolContext
+from looplet_core.tools.spec import ToolSpec
 
 __all__ = ["CallModel", "Effect", "EngineGen", "Finish", "RunTool", "Sleep", "now"]
 

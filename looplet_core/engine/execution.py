@@ -16,7 +16,9 @@ from looplet_core.records import (
     ToolResult,
 )
 from looplet_core.step import Step, StepStatus
-from looplet_core.tools import ToolContext, ToolSpec, result_to_text
+from looplet_core.tools.results import result_to_text
+from looplet_core.tools.run import ToolContext
+from looplet_core.tools.spec import ToolSpec
 
 
 class Execution(EngineCore):

@@ -6,6 +6,7 @@ from collections.abc import Generator
 from typing import Any
 
 from looplet_core.backends.base import LLMResponse
+from looplet_core.context.prompt import Prompt
 from looplet_core.decisions import ContextExhausted, InjectContext, Stop
 from looplet_core.engine.core import EngineCore
 from looplet_core.engine.effects import CallModel, Effect, EngineGen, Finish, Sleep, now
@@ -19,7 +20,6 @@ from looplet_core.errors import (
 )
 from looplet_core.events import EventKind
 from looplet_core.messages import Message
-from looplet_core.prompt import Prompt
 from looplet_core.records import (
     ErrorKind,
     LLMCall,
@@ -27,7 +27,7 @@ from looplet_core.records import (
     ToolResult,
 )
 from looplet_core.step import StepStatus
-from looplet_core.textcalls import parse_tool_calls
+from looplet_core.tools.textcalls import parse_tool_calls
 
 
 class Prompting(EngineCore):
@@ -181,7 +181,7 @@ class Prompting(EngineCore):
 
     def _compact_after_overflow(self, prompt: Prompt) -> bool:
         """The server said the prompt is too long: compact the history once, for one retry."""
-        from looplet_core.context_hooks import compact_after_overflow  # only on overflow
+        from looplet_core.context.hooks import compact_after_overflow  # only on overflow
 
         report = compact_after_overflow(prompt, self._hook_objects)
         change = f"{report.tokens_before} -> {report.tokens_after} estimated tokens"

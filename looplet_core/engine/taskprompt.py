@@ -10,7 +10,7 @@ from looplet_core.backends.base import ToolSchema
 from looplet_core.jsonsafe import clip_depth
 from looplet_core.messages import Message
 from looplet_core.state import LoopConfig
-from looplet_core.textcalls import render_tool_instructions
+from looplet_core.tools.textcalls import render_tool_instructions
 
 __all__ = ["BUILTIN_DONE_SCHEMA", "DEFAULT_SYSTEM_PROMPT", "initial_messages", "render_task"]
 

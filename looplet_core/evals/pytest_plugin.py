@@ -2,10 +2,11 @@
 
 Two ways.  The helper, which needs no plugin: ``eval_cases`` pairs every trace with every eval for
 ``pytest.mark.parametrize`` (see its docstring).  The plugin, which needs no test file: enable it
-with ``-p looplet_core.pytest_plugin`` (or with ``pytest_plugins = ["looplet_core.pytest_plugin"]``
-in your root ``conftest.py``) and point it at traces::
+with ``-p looplet_core.evals.pytest_plugin`` (or with
+``pytest_plugins = ["looplet_core.evals.pytest_plugin"]`` in your root ``conftest.py``) and point
+it at traces::
 
-    pytest -p looplet_core.pytest_plugin --looplet-traces traces/ evals/
+    pytest -p looplet_core.evals.pytest_plugin --looplet-traces traces/ evals/
 
 Then pytest also collects ``eval_*.py`` files and, in them, ``eval_*`` functions; each one runs once
 per trace, its single argument being that trace's ``EvalContext``.  A bool, float or
@@ -24,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from looplet_core.evals import (
+from looplet_core.evals.harness import (
     DEFAULT_PASS_MARK,
     EvalContext,
     EvalFunction,

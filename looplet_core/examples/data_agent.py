@@ -44,7 +44,7 @@ from looplet_core import (
     latest_checkpoint,
     resume,
 )
-from looplet_core.checkpoints import load
+from looplet_core.durable.checkpoints import load
 from looplet_core.examples._backend import pick_backend, real_backend_configured
 
 __all__ = ["build_tools", "main", "make_csv"]

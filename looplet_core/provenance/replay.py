@@ -36,7 +36,7 @@ from looplet_core.provenance.redact import Redactor
 from looplet_core.records import ErrorKind, LLMCall, ToolResult
 from looplet_core.state import DefaultState, LoopConfig
 from looplet_core.step import LoopResult, Step, StepStatus
-from looplet_core.tools import BaseToolRegistry
+from looplet_core.tools.registry import BaseToolRegistry
 
 __all__ = ["ReplayBackend", "ReplayResult", "recorded_reply", "replay", "replay_loop"]
 

@@ -25,10 +25,10 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import IO, Any, Literal, cast
 
+from looplet_core.context.prompt import Prompt
 from looplet_core.errors import TraceError
 from looplet_core.events import Event, EventKind
 from looplet_core.messages import Message
-from looplet_core.prompt import Prompt
 from looplet_core.provenance import format as fmt
 from looplet_core.provenance.manifest import read_manifest
 from looplet_core.provenance.prompts import PromptWriter

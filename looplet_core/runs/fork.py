@@ -26,18 +26,25 @@ from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
 
-from looplet_core.approval import Approver
+from looplet_core.approvals.requests import Approver
 from looplet_core.backends.base import LLMBackend
 from looplet_core.cancel import CancelToken
-from looplet_core.checkpointer import step_record
-from looplet_core.checkpoints import Checkpoint, CheckpointStore, Snapshot, load, state_document
+from looplet_core.durable.checkpointer import step_record
+from looplet_core.durable.checkpoints import (
+    Checkpoint,
+    CheckpointStore,
+    Snapshot,
+    load,
+    state_document,
+)
 from looplet_core.errors import ConfigError
 from looplet_core.messages import Conversation, Message, ToolCall
 from looplet_core.records import HookDecision, ToolResult
-from looplet_core.resuming import ResumedRun, check_tool_set, run_config
+from looplet_core.runs.resume import ResumedRun, check_tool_set, run_config
 from looplet_core.state import DefaultState, LoopConfig, StepLog
 from looplet_core.step import Step, StepStatus
-from looplet_core.tools import BaseToolRegistry, result_to_text
+from looplet_core.tools.registry import BaseToolRegistry
+from looplet_core.tools.results import result_to_text
 
 __all__ = ["fork"]
 

@@ -21,12 +21,12 @@ from dataclasses import fields, replace
 from pathlib import Path
 from typing import Any
 
-from looplet_core.approval import ApprovalRequest, Approver
-from looplet_core.approval_hooks import Decision
+from looplet_core.approvals.hooks import Decision
+from looplet_core.approvals.requests import ApprovalRequest, Approver
 from looplet_core.backends.base import LLMBackend
 from looplet_core.cancel import CancelToken
-from looplet_core.checkpointer import tool_fingerprints
-from looplet_core.checkpoints import (
+from looplet_core.durable.checkpointer import tool_fingerprints
+from looplet_core.durable.checkpoints import (
     Checkpoint,
     CheckpointStore,
     Snapshot,
@@ -40,7 +40,7 @@ from looplet_core.messages import ToolCall
 from looplet_core.records import ErrorKind, StopReason
 from looplet_core.state import DefaultState, LoopConfig
 from looplet_core.step import LoopResult, Step, StepStatus
-from looplet_core.tools import BaseToolRegistry
+from looplet_core.tools.registry import BaseToolRegistry
 
 __all__ = ["RESUMABLE", "ResumedRun", "restore", "resume"]
 

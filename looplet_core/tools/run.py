@@ -34,7 +34,7 @@ from looplet_core.records import ErrorKind, ToolResult
 if TYPE_CHECKING:
     import asyncio  # imported where used: it costs ~15 ms of `import looplet_core`
 
-    from looplet_core.tools import ToolSpec
+    from looplet_core.tools.spec import ToolSpec
 
 __all__ = ["ToolContext", "aexecute", "execute"]
 

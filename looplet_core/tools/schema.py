@@ -1,7 +1,7 @@
 """Where a tool's parameter schema comes from: the simple form, a JSON Schema, or a typed function.
 
 Every tool ends up with one JSON Schema object for its arguments; backends send it to the model and
-``looplet_core.toolargs`` checks the model's arguments against it.  Three ways in:
+``looplet_core.tools.args`` checks the model's arguments against it.  Three ways in:
 
 * **The simple form** (the seed's), one entry per argument::
 
@@ -33,7 +33,7 @@ from collections.abc import Callable, Mapping
 from typing import Annotated, Any, Literal, Union, cast, get_args, get_origin, get_type_hints
 
 from looplet_core.errors import ToolRegistrationError
-from looplet_core.toolargs import json_type_of
+from looplet_core.tools.args import json_type_of
 
 __all__ = ["function_schema", "is_json_schema", "normalize_parameters", "parse_docstring"]
 

@@ -1,46 +1,27 @@
-"""Tools: ``ToolSpec``, the ``@tool`` decorator, and the registry the loop validates calls with.
+"""``ToolSpec`` and the ``@tool`` decorator: a tool checked once, when it is declared.
 
 A tool is a name, a description, a parameter schema and a function called with the arguments as
-keywords.  Everything that can be checked is checked once, when the ``ToolSpec`` is built: the
-schema (``looplet_core.schema`` reads the simple form, JSON Schema, or a typed function), whether
+keywords.  Everything that can be checked is checked when the ``ToolSpec`` is built: the schema
+(``looplet_core.tools.schema`` reads the simple form, JSON Schema, or a typed function), whether
 the function fits it, whether it is ``async def``, and whether it takes a ``ctx`` keyword for the
 ``ToolContext``.  So a typo fails at registration with ``ToolRegistrationError``, and checking a
-model's call later is a few microseconds (``looplet_core.toolargs`` has the coercion rules).
-
-Calling a tool never raises for the tool's own failures: ``BaseToolRegistry.dispatch`` returns a
-``ToolResult`` whose ``error_kind`` says what went wrong (validation, execution, timeout,
-cancelled), and ``looplet_core.toolrun`` explains the threading.
+model's call later is a few microseconds (``looplet_core.tools.args`` has the coercion rules).
 """
 
 from __future__ import annotations
 
-import dataclasses
-import difflib
 import inspect
-import json
 import re
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, cast, overload
 
 from looplet_core.backends.base import ToolSchema
 from looplet_core.errors import ToolRegistrationError
-from looplet_core.jsonsafe import clip_depth
-from looplet_core.messages import ToolCall
-from looplet_core.records import ErrorKind, ToolResult
-from looplet_core.schema import function_schema, normalize_parameters
-from looplet_core.toolargs import ArgsValidator
-from looplet_core.toolrun import ToolContext, aexecute, execute
+from looplet_core.tools.args import ArgsValidator
+from looplet_core.tools.schema import function_schema, normalize_parameters
 
-__all__ = [
-    "BaseToolRegistry",
-    "ToolContext",
-    "ToolSpec",
-    "aexecute",
-    "execute",
-    "result_to_text",
-    "tool",
-]
+__all__ = ["Args", "ToolSpec", "tool"]
 
 _NAME_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 _KEYWORD_KINDS = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
@@ -50,8 +31,9 @@ Args = dict[str, Any]
 
 @dataclass(frozen=True, slots=True, eq=False)
 class ToolSpec:
-    """One tool.  ``parameters`` may be the simple form or a JSON Schema (``looplet_core.schema``
-    describes both); after construction it always holds the normalised JSON Schema object.
+    """One tool.  ``parameters`` may be the simple form or a JSON Schema
+    (``looplet_core.tools.schema`` describes both); after construction it always holds the
+    normalised JSON Schema object.
 
     ``execute`` is called with the arguments as keywords, plus ``ctx=ToolContext`` if it declares a
     ``ctx`` keyword parameter; it may be ``async def``.  ``timeout`` (seconds) overrides the loop's
@@ -191,7 +173,7 @@ def tool(
 
     The name defaults to the function's; the description to the first paragraph of its
     docstring, whose ``Args:`` (Google) or ``:param x:`` (reST) lines describe the arguments.
-    Annotations and defaults give the schema (``looplet_core.schema.function_schema``).  The
+    Annotations and defaults give the schema (``looplet_core.tools.schema.function_schema``).  The
     result is the ``ToolSpec``, which stays callable as the function.  Decorate plain functions,
     not methods: the spec does not bind ``self``.
     """
@@ -210,190 +192,3 @@ def tool(
         )
 
     return build if fn is None else build(fn)
-
-
-class BaseToolRegistry:
-    """The tools a run may call, in registration order, with their cached schemas.
-
-    ``validate`` / ``dispatch`` turn every problem into a message for the model (unknown tool with
-    the closest name, missing or unexpected arguments, wrong types).  ``execute`` / ``aexecute``
-    are the seam the loop runs tools through: subclass and override them to sandbox or record.
-    Iterating yields ``ToolSpec``s; ``in`` takes a name.
-    """
-
-    def __init__(self, tools: Iterable[ToolSpec] = ()) -> None:
-        self._tools: dict[str, ToolSpec] = {}
-        self._schemas: list[ToolSchema] | None = None
-        for spec in tools:
-            self.register(spec)
-
-    def register(self, spec: ToolSpec) -> ToolSpec:
-        """Add ``spec``; a second tool with the same name is refused with ToolRegistrationError."""
-        candidate = cast(object, spec)
-        if not isinstance(candidate, ToolSpec):
-            raise ToolRegistrationError(
-                f"register() takes a ToolSpec, got {type(spec).__name__}; "
-                "wrap a function with @registry.tool or tool(fn)"
-            )
-        if spec.name in self._tools:
-            raise ToolRegistrationError(f"a tool named {spec.name!r} is already registered")
-        self._tools[spec.name] = spec
-        self._schemas = None
-        return spec
-
-    @overload
-    def tool(self, fn: Callable[..., Any], /) -> ToolSpec: ...
-    @overload
-    def tool(
-        self,
-        /,
-        *,
-        name: str | None = None,
-        description: str | None = None,
-        timeout: float | None = None,
-        requires_approval: bool = False,
-        read_only: bool = False,
-    ) -> Callable[[Callable[..., Any]], ToolSpec]: ...
-    def tool(
-        self,
-        fn: Callable[..., Any] | None = None,
-        /,
-        *,
-        name: str | None = None,
-        description: str | None = None,
-        timeout: float | None = None,
-        requires_approval: bool = False,
-        read_only: bool = False,
-    ) -> ToolSpec | Callable[[Callable[..., Any]], ToolSpec]:
-        """``@registry.tool`` / ``@registry.tool(...)``: the ``tool`` decorator, then register."""
-        make = tool(
-            name=name,
-            description=description,
-            timeout=timeout,
-            requires_approval=requires_approval,
-            read_only=read_only,
-        )
-
-        def build(func: Callable[..., Any]) -> ToolSpec:
-            return self.register(make(func))
-
-        return build if fn is None else build(fn)
-
-    def get(self, name: str) -> ToolSpec | None:
-        return self._tools.get(name)
-
-    def names(self) -> list[str]:
-        return list(self._tools)
-
-    def __contains__(self, name: object) -> bool:
-        return name in self._tools
-
-    def __len__(self) -> int:
-        return len(self._tools)
-
-    def __iter__(self) -> Iterator[ToolSpec]:
-        return iter(list(self._tools.values()))
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}({', '.join(self._tools)})"
-
-    def schemas(self) -> list[ToolSchema]:
-        """The schemas backends send, in registration order; cached until the next register.
-
-        The list and its dicts are shared with later calls: treat them as read-only.
-        """
-        if self._schemas is None:
-            self._schemas = [spec.schema() for spec in self._tools.values()]
-        return self._schemas
-
-    def validate(self, tc: ToolCall) -> tuple[Args | None, str | None]:
-        """``(coerced_args, None)``, or ``(None, a message telling the model what to fix)``."""
-        spec = self._tools.get(tc.tool)
-        if spec is None:
-            return None, self._unknown(tc.tool)
-        if tc.parse_error is not None:
-            return None, f"The arguments for tool {tc.tool!r} were not valid JSON: {tc.parse_error}"
-        return spec.validator(tc.args)
-
-    def _unknown(self, name: str) -> str:
-        if not self._tools:
-            return f"Unknown tool {name!r}: no tools are registered."
-        close = difflib.get_close_matches(name, list(self._tools), n=1, cutoff=0.6)
-        hint = f" Did you mean {close[0]!r}?" if close else ""
-        return f"Unknown tool {name!r}.{hint} Available: {', '.join(self._tools)}."
-
-    def dispatch(
-        self, tc: ToolCall, ctx: ToolContext | None = None, *, timeout: float | None = None
-    ) -> ToolResult:
-        """Validate, then run.  Invalid calls return a ``validation`` result and never run."""
-        args, error = self.validate(tc)
-        if args is None:
-            return ToolResult(error=error, error_kind=ErrorKind.VALIDATION)
-        return self.execute(self._tools[tc.tool], args, ctx, timeout=timeout)
-
-    async def adispatch(
-        self, tc: ToolCall, ctx: ToolContext | None = None, *, timeout: float | None = None
-    ) -> ToolResult:
-        """The async twin of ``dispatch``."""
-        args, error = self.validate(tc)
-        if args is None:
-            return ToolResult(error=error, error_kind=ErrorKind.VALIDATION)
-        return await self.aexecute(self._tools[tc.tool], args, ctx, timeout=timeout)
-
-    def execute(
-        self,
-        spec: ToolSpec,
-        args: Args,
-        ctx: ToolContext | None = None,
-        *,
-        timeout: float | None = None,
-    ) -> ToolResult:
-        """Run validated ``args`` (see ``looplet_core.toolrun.execute``)."""
-        return execute(spec, args, ctx, timeout=timeout)
-
-    async def aexecute(
-        self,
-        spec: ToolSpec,
-        args: Args,
-        ctx: ToolContext | None = None,
-        *,
-        timeout: float | None = None,
-    ) -> ToolResult:
-        """Run validated ``args`` in the event loop (see ``looplet_core.toolrun.aexecute``)."""
-        return await aexecute(spec, args, ctx, timeout=timeout)
-
-
-_TRUNCATED = "…[truncated {} chars]"
-
-
-def result_to_text(data: Any, limit: int | None = None) -> str:
-    """The text the model is shown for a tool's result.
-
-    A string is used as is; anything else is JSON (``ensure_ascii=False``), with dataclasses as
-    dicts, sets as lists and other objects as ``str()``.  Past ``limit`` characters the text is cut
-    to its first ``limit`` characters followed by ``…[truncated N chars]``, N being what was cut.
-    """
-    if isinstance(data, str):
-        text = data
-    else:
-        try:
-            text = json.dumps(data, ensure_ascii=False, default=_json_default)
-        except RecursionError:  # nested too deep for json (and for repr): show the top levels
-            text = json.dumps(clip_depth(data), ensure_ascii=False, default=_json_default)
-        except (TypeError, ValueError):  # circular or exotic: show the repr
-            try:
-                text = repr(data)
-            except RecursionError:
-                text = json.dumps(clip_depth(data), ensure_ascii=False, default=_json_default)
-    if limit is not None and len(text) > limit:
-        cut = max(limit, 0)
-        return text[:cut] + _TRUNCATED.format(len(text) - cut)
-    return text
-
-
-def _json_default(value: Any) -> Any:
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return dataclasses.asdict(value)
-    if isinstance(value, set | frozenset):
-        return list(cast(Iterable[Any], value))
-    return str(value)

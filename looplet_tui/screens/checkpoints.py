@@ -2,11 +2,11 @@
 
 Each branch is listed flat, forks nest under the checkpoint they start from (see
 ``looplet_tui.timetravel``).  Highlighting a checkpoint rebuilds its state with
-``looplet_core.checkpoints.load`` and shows what the run looked like then: counts and usage, the
-context gauge, the steps so far and the exact messages.  Reading only: nothing here changes the
-store or the running loop.  Forking (``f``) is the exception: it writes the branch's first
-checkpoint and hands the branch to the debugger, which runs it in the main timeline in place of
-the current run (``looplet_tui.forksession``).
+``looplet_core.durable.checkpoints.load`` and shows what the run looked like then: counts and
+usage, the context gauge, the steps so far and the exact messages.  Reading only: nothing here
+changes the store or the running loop.  Forking (``f``) is the exception: it writes the
+branch's first checkpoint and hands the branch to the debugger, which runs it in the main
+timeline in place of the current run (``looplet_tui.forksession``).
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from textual.widgets import Footer, Static, Tree
 from textual.widgets.tree import TreeNode
 
 from looplet_core import Checkpoint, CheckpointStore, LoopletError
-from looplet_core.checkpoints import Snapshot, load
+from looplet_core.durable.checkpoints import Snapshot, load
 from looplet_tui import render
 from looplet_tui.context import estimate
 from looplet_tui.forksession import branch_session

@@ -20,7 +20,7 @@ from looplet_core import (
     composable_loop,
     resume,
 )
-from looplet_core.approval_hooks import recall_approval
+from looplet_core.approvals.hooks import recall_approval
 from tests.core.durable_helpers import Reply, backend, durable_tools
 
 DELETES: list[Reply] = [

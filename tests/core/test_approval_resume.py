@@ -22,7 +22,7 @@ from looplet_core import (
     composable_loop,
     resume,
 )
-from looplet_core.checkpoints import latest_checkpoint
+from looplet_core.durable.checkpoints import latest_checkpoint
 from tests.core.durable_agent import APPROVAL_PLAN
 from tests.core.durable_helpers import backend, durable_tools, requests_of
 

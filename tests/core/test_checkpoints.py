@@ -22,7 +22,7 @@ from looplet_core import (
     history,
     latest_checkpoint,
 )
-from looplet_core.checkpoints import FORMAT_VERSION, Checkpoint, CheckpointStore, load
+from looplet_core.durable.checkpoints import FORMAT_VERSION, Checkpoint, CheckpointStore, load
 from tests.core.durable_helpers import backend, counting_plan, durable_tools
 
 

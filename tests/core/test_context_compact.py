@@ -26,7 +26,7 @@ from looplet_core import (
     compact_chain,
 )
 from looplet_core.backends.mock import MockRequest
-from looplet_core.compact import cut_points, head_length, pairing_problem
+from looplet_core.context.compact import cut_points, head_length, pairing_problem
 
 from .context_helpers import Chars4, Recorder, big_tools, reads, run_ctx, texts, tokens
 from .helpers import assert_pairing_valid

@@ -20,8 +20,8 @@ from looplet_core import (
     TiktokenEstimator,
     ToolCall,
     Usage,
-    estimators,
 )
+from looplet_core.context import estimators
 
 from .context_helpers import Chars4, big_tools, reads, run_ctx, tokens
 

@@ -20,7 +20,7 @@ from looplet_core import (
     run_evals,
 )
 from looplet_core.evals import find_traces, run_eval
-from looplet_core.pytest_plugin import eval_cases
+from looplet_core.evals.pytest_plugin import eval_cases
 
 from .helpers import run
 from .trace_helpers import SCRIPT, record
@@ -206,7 +206,7 @@ def test_pytest_runs_eval_files_over_a_folder_of_traces(tmp_path):
             "-m",
             "pytest",
             "-p",
-            "looplet_core.pytest_plugin",
+            "looplet_core.evals.pytest_plugin",
             "-p",
             "no:cacheprovider",
             "--looplet-traces",
@@ -241,7 +241,7 @@ def test_plugin_does_nothing_without_traces(tmp_path):
             "-m",
             "pytest",
             "-p",
-            "looplet_core.pytest_plugin",
+            "looplet_core.evals.pytest_plugin",
             "-p",
             "no:cacheprovider",
             "evals",

@@ -21,7 +21,7 @@ from looplet_core import (
     composable_loop,
     fork,
 )
-from looplet_core.checkpoints import CheckpointStore, load
+from looplet_core.durable.checkpoints import CheckpointStore, load
 from tests.core.durable_helpers import Reply, backend, comparable, durable_tools, requests_of
 
 PLAN: list[Reply] = [

@@ -30,8 +30,8 @@ from looplet_core import (
     resume,
 )
 from looplet_core.backends.openai import to_openai_messages
-from looplet_core.checkpoints import Checkpoint, checkpoint_tree, latest_checkpoint, load
-from looplet_core.resuming import restore
+from looplet_core.durable.checkpoints import Checkpoint, checkpoint_tree, latest_checkpoint, load
+from looplet_core.runs.resume import restore
 from tests.core.durable_helpers import backend, durable_tools
 from tests.core.fuzz_helpers import deep_nesting, hostile_bytes, no_code_execution
 

@@ -34,7 +34,7 @@ from looplet_core import (
     TraceReader,
     composable_loop,
 )
-from looplet_core.checkpoints import latest_checkpoint, load
+from looplet_core.durable.checkpoints import latest_checkpoint, load
 from looplet_core.step import visible
 from tests.e2e.faults import bounded, written_bytes
 

@@ -18,7 +18,7 @@ from looplet_core import (
     ToolCall,
     composable_loop,
 )
-from looplet_core.permissions import allow, ask, deny
+from looplet_core.approvals.permissions import allow, ask, deny
 from tests.core.durable_helpers import Reply, backend, durable_tools
 
 

@@ -20,7 +20,7 @@ from looplet_core import (
     composable_loop,
     resume,
 )
-from looplet_core.checkpoints import CheckpointStore, latest_checkpoint, load
+from looplet_core.durable.checkpoints import CheckpointStore, latest_checkpoint, load
 from tests.core.durable_helpers import (
     Reply,
     backend,

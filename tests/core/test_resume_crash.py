@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from looplet_core import FileCheckpointStore, StopReason, resume
-from looplet_core.checkpoints import latest_checkpoint, load
+from looplet_core.durable.checkpoints import latest_checkpoint, load
 from tests.core.durable_helpers import backend, comparable, counting_plan, durable_tools
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -8,8 +8,8 @@ import time
 import pytest
 
 from looplet_core.messages import ToolCall
-from looplet_core.textcalls import MAX_SCAN_CHARS, parse_tool_calls, render_tool_instructions
 from looplet_core.tools import ToolSpec, tool
+from looplet_core.tools.textcalls import MAX_SCAN_CHARS, parse_tool_calls, render_tool_instructions
 
 
 @tool

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from looplet_core.errors import ToolRegistrationError
-from looplet_core.toolargs import ArgsValidator
+from looplet_core.tools.args import ArgsValidator
 
 
 def _check(prop: dict[str, Any], value: Any) -> tuple[Any, str | None]:

@@ -15,7 +15,7 @@ from looplet_core import (
     Step,
     TraceReader,
 )
-from looplet_core.checkpoints import Snapshot, latest_checkpoint, load
+from looplet_core.durable.checkpoints import Snapshot, latest_checkpoint, load
 from looplet_core.state import DefaultState
 from tests.fakeserver import FakeOpenAIServer, Fault
 

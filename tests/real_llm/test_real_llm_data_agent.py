@@ -22,7 +22,7 @@ from looplet_core import (
     composable_loop,
     latest_checkpoint,
 )
-from looplet_core.checkpoints import load
+from looplet_core.durable.checkpoints import load
 from looplet_core.examples import data_agent
 from tests.e2e.faults import bounded
 

@@ -100,8 +100,8 @@ async def test_resume_reopens_a_run_paused_on_an_approval(tmp_path: Path) -> Non
 
 
 def test_resume_continues_the_branch_asked_for(tmp_path: Path) -> None:
-    from looplet_core.checkpoints import load
-    from looplet_core.forking import fork
+    from looplet_core.durable.checkpoints import load
+    from looplet_core.runs.fork import fork
 
     run_id = paused_demo_run(tmp_path)
     store = FileCheckpointStore(tmp_path)

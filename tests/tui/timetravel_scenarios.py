@@ -9,9 +9,9 @@ Everything on screen must be the same on every machine and every run, so:
 * the run id is fixed (``DefaultState(run_id=...)``): checkpoint ids derive from it, and a default
   run id is random;
 * the fork is named (``fork(..., branch=...)``): the default branch name is random too;
-* the fork is made with ``looplet_core.forking.fork`` and run to its end before the browser opens,
-  not through the fork editor: what a fork started from the UI does next is the UI's business and
-  may change, while the tree it leaves in the store is what this picture is about;
+* the fork is made with ``looplet_core.runs.fork.fork`` and run to its end before the browser
+  opens, not through the fork editor: what a fork started from the UI does next is the UI's
+  business and may change, while the tree it leaves in the store is what this picture is about;
 * the checkpoint browser leaves step durations out, as the app's ``timings=False`` asks;
 * the run diff's labels are the names a user would type (``looplet-tui diff runs/a runs/b``),
   not the temporary directories the traces are written to;

@@ -1,0 +1,11 @@
+"""Durable runs: checkpoints of a run, their format, where they are kept, the hook writing them.
+
+Owns the ``Checkpoint`` record and what rebuilds a run from it (``checkpoints``), its JSON format
+(``format``), the stores (``stores``: memory and files), and the hook that writes one checkpoint
+per step and pauses a run for approval (``checkpointer``).
+
+May import: ``state`` and everything below it, and ``provenance.redact`` (secrets are redacted
+the same way in checkpoints and traces).  Not the engine or the loop: the loop installs the
+checkpointer, so this package sits below it; starting a run again from a checkpoint is
+``looplet_core.runs``, above the loop.
+"""
