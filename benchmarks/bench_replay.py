@@ -185,7 +185,7 @@ class Harness:
     def selected_number(self) -> int | None:
         """The step number of the timeline's selected row (None for a marker or nothing)."""
         from looplet_core import Step
-        from looplet_tui.runstate import Live
+        from looplet_tui.live.runstate import Live
 
         row = self.timeline.selected
         row = row.step if isinstance(row, Live) else row
@@ -199,7 +199,7 @@ class Harness:
 
     @property
     def playing(self) -> bool:
-        from looplet_tui.runstate import RunState
+        from looplet_tui.live.runstate import RunState
 
         return self.app.controller.run_state is RunState.RUNNING
 

@@ -109,7 +109,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _diff(trace_a: str, trace_b: str) -> int:
     from looplet_core import LoopletError
-    from looplet_tui.diffing import compare_traces
+    from looplet_tui.rundiff.align import compare_traces
     from looplet_tui.screens.run_diff import RunDiffApp
 
     try:
@@ -123,7 +123,7 @@ def _diff(trace_a: str, trace_b: str) -> int:
 def _run(session: object, *, start_paused: bool) -> int:
     import asyncio
 
-    from looplet_tui.app import DebuggerApp
+    from looplet_tui.app.debugger import DebuggerApp
     from looplet_tui.session import ReplaySession, RunSession
 
     assert isinstance(session, RunSession | ReplaySession)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from looplet_core import ApprovalError
-from looplet_tui.appbase import DebuggerBase
+from looplet_tui.app.base import DebuggerBase
 from looplet_tui.screens.approval import DenyMessageScreen, EditArgsScreen
 from looplet_tui.widgets.approval_card import ApprovalCard
 

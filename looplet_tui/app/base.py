@@ -9,7 +9,7 @@ from __future__ import annotations
 from textual.app import App
 from textual.screen import Screen
 
-from looplet_tui.controller import DebugController
+from looplet_tui.live.controller import DebugController
 
 __all__ = ["DebuggerBase"]
 

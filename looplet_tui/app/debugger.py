@@ -13,7 +13,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import replace
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from textual import work
 from textual.app import ComposeResult, SystemCommand
@@ -27,15 +27,15 @@ from textual.widgets import Footer, Input, TabbedContent
 
 from looplet_core import LoopletError, Step
 from looplet_core import Message as ModelMessage
-from looplet_tui.approvals import ApprovalActions
-from looplet_tui.breakpoints import BreakpointSet
-from looplet_tui.context import stats_for
-from looplet_tui.controller import DebugController
-from looplet_tui.filters import StepFilter
-from looplet_tui.keys import KEYS, debugger_commands
-from looplet_tui.player import ReplayPlayer
-from looplet_tui.replaying import FRAME, REPLAY_ONLY, ReplayActions
-from looplet_tui.runstate import Live, Marker
+from looplet_tui.app.approval_keys import ApprovalActions
+from looplet_tui.app.keys import KEYS, debugger_commands
+from looplet_tui.app.replay_keys import FRAME, REPLAY_ONLY, ReplayActions
+from looplet_tui.live.breakpoints import BreakpointSet
+from looplet_tui.live.context import stats_for
+from looplet_tui.live.controller import DebugController
+from looplet_tui.live.filters import StepFilter
+from looplet_tui.live.runstate import Live, Marker
+from looplet_tui.replay.player import ReplayPlayer
 from looplet_tui.session import ReplaySession, RunSession, Session
 from looplet_tui.widgets.approval_card import ApprovalCard
 from looplet_tui.widgets.details import StepDetails
@@ -44,6 +44,9 @@ from looplet_tui.widgets.header import RunHeader, describe_run
 from looplet_tui.widgets.prompt_diff import PromptDiffPane
 from looplet_tui.widgets.scrubber import ReplayScrubber
 from looplet_tui.widgets.timeline import Row, StepTimeline
+
+if TYPE_CHECKING:
+    from looplet_tui.screens.checkpoints import CheckpointScreen
 
 __all__ = ["DebuggerApp"]
 
@@ -484,11 +487,14 @@ class DebuggerApp(ApprovalActions, ReplayActions):
     def action_checkpoints(self) -> None:
         from looplet_tui.screens.checkpoints import browser_for
 
-        found = browser_for(self.session)
+        found = browser_for(self.session, lambda: self.controller.finished)
         if isinstance(found, str):
             self.notify(found, severity="warning", markup=False)
         else:
             self.push_screen(found)
+
+    def on_checkpoint_screen_branch_chosen(self, message: CheckpointScreen.BranchChosen) -> None:
+        self.open_session(message.session)
 
     def _redraw_timeline(self) -> None:
         self.main.query_one(StepTimeline).refresh()

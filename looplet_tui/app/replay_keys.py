@@ -20,17 +20,17 @@ from textual.widgets import Input
 from textual.worker import get_current_worker
 
 from looplet_core import Step
-from looplet_tui.appbase import DebuggerBase
-from looplet_tui.filters import StepFilter
-from looplet_tui.player import ReplayPlayer
-from looplet_tui.runstate import Entry
+from looplet_tui.app.base import DebuggerBase
+from looplet_tui.live.filters import StepFilter
+from looplet_tui.live.runstate import Entry
+from looplet_tui.replay.player import ReplayPlayer
 from looplet_tui.session import ReplaySession, RunSession, Session
 from looplet_tui.widgets.scrubber import ReplayScrubber
 from looplet_tui.widgets.timeline import StepTimeline
 
 if TYPE_CHECKING:
-    from looplet_tui.rerun import Source
-    from looplet_tui.tracesearch import Hit, TraceIndex
+    from looplet_tui.replay.rerun import Source
+    from looplet_tui.replay.search import Hit, TraceIndex
 
 __all__ = ["ReplayActions"]
 
@@ -217,7 +217,7 @@ class ReplayActions(DebuggerBase):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="search")
     def _search_trace(self, session: ReplaySession, query: str) -> None:
-        from looplet_tui.tracesearch import TraceIndex
+        from looplet_tui.replay.search import TraceIndex
 
         worker = get_current_worker()
         assert session.reader is not None
@@ -297,7 +297,7 @@ class ReplayActions(DebuggerBase):
         self.push_screen(RerunScreen(step, has_agent=session.agent is not None), chosen)
 
     def _rerun(self, session: ReplaySession, step: int, model: Source, tools: Source) -> None:
-        from looplet_tui.rerun import rerun_session
+        from looplet_tui.replay.rerun import rerun_session
         from looplet_tui.session import SessionError
 
         try:

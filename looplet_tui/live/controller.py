@@ -32,10 +32,10 @@ from looplet_core import (
     ToolCall,
     ToolResult,
 )
-from looplet_tui.breakpoints import Breakpoint, BreakpointSet, Phase, Probe
-from looplet_tui.context import estimate
-from looplet_tui.history import RunHistory
-from looplet_tui.runstate import Live, PausePoint, RunState
+from looplet_tui.live.breakpoints import Breakpoint, BreakpointSet, Phase, Probe
+from looplet_tui.live.context import estimate
+from looplet_tui.live.history import RunHistory
+from looplet_tui.live.runstate import Live, PausePoint, RunState
 
 __all__ = ["DebugController"]
 

@@ -26,9 +26,9 @@ from looplet_core import (
     StopReason,
     Usage,
 )
-from looplet_tui.breakpoints import Phase
-from looplet_tui.context import stats_for
-from looplet_tui.runstate import Entry, Live, Marker, PausePoint, RunState, Sample
+from looplet_tui.live.breakpoints import Phase
+from looplet_tui.live.context import stats_for
+from looplet_tui.live.runstate import Entry, Live, Marker, PausePoint, RunState, Sample
 
 __all__ = ["RunHistory"]
 

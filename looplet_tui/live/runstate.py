@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from looplet_core import ContextStats, Message, Step
-from looplet_tui.breakpoints import Phase
+from looplet_tui.live.breakpoints import Phase
 
 __all__ = ["Entry", "Live", "Marker", "PausePoint", "RunState", "Sample"]
 

@@ -32,9 +32,9 @@ from looplet_core import (
     StopReason,
     Usage,
 )
-from looplet_tui.breakpoints import Breakpoint, BreakpointSet, Phase, Probe
-from looplet_tui.controller import DebugController
-from looplet_tui.runstate import PausePoint, RunState
+from looplet_tui.live.breakpoints import Breakpoint, BreakpointSet, Phase, Probe
+from looplet_tui.live.controller import DebugController
+from looplet_tui.live.runstate import PausePoint, RunState
 
 __all__ = ["SPEEDS", "ReplayPlayer"]
 

@@ -2,7 +2,7 @@
 
 Replay shows a trace one step at a time; on a 10,000-step run you need to jump to "the step where
 the model first saw that error".  ``TraceIndex`` answers that (filters by tool and status are
-``looplet_tui.filters``, from the event-log index alone).  Search reads the trace once, on the
+``looplet_tui.live.filters``, from the event-log index alone).  Search reads the trace once, on the
 first search (or ``build``), into a corpus of lowercased text per step and place, and later
 searches only scan that corpus.
 

@@ -16,7 +16,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Input, Label, Static, TextArea
 
 from looplet_core import ApprovalRequest
-from looplet_tui.safe_text import clean
+from looplet_tui.text.safe import clean
 
 __all__ = ["DenyMessageScreen", "EditArgsScreen"]
 

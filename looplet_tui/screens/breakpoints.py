@@ -16,7 +16,7 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Checkbox, DataTable, Input, Select, Static
 
-from looplet_tui.breakpoints import Breakpoint, BreakpointSet, Phase
+from looplet_tui.live.breakpoints import Breakpoint, BreakpointSet, Phase
 
 __all__ = ["BreakpointTable", "BreakpointsScreen"]
 

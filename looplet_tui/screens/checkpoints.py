@@ -1,17 +1,17 @@
 """``CheckpointScreen`` (``t``): the run's checkpoints as a branch tree, and the state at one.
 
 Each branch is listed flat, forks nest under the checkpoint they start from (see
-``looplet_tui.timetravel``).  Highlighting a checkpoint rebuilds its state with
+``looplet_tui.timetravel.tree``).  Highlighting a checkpoint rebuilds its state with
 ``looplet_core.durable.checkpoints.load`` and shows what the run looked like then: counts and
 usage, the context gauge, the steps so far and the exact messages.  Reading only: nothing here
 changes the store or the running loop.  Forking (``f``) is the exception: it writes the
 branch's first checkpoint and hands the branch to the debugger, which runs it in the main
-timeline in place of the current run (``looplet_tui.forksession``).
+timeline in place of the current run (``looplet_tui.timetravel.forks``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, ClassVar
 
 from rich.console import Group, RenderableType
@@ -20,18 +20,19 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Footer, Static, Tree
 from textual.widgets.tree import TreeNode
 
 from looplet_core import Checkpoint, CheckpointStore, LoopletError
 from looplet_core.durable.checkpoints import Snapshot, load
-from looplet_tui import render
-from looplet_tui.context import estimate
-from looplet_tui.forksession import branch_session
-from looplet_tui.safe_text import literal
+from looplet_tui.live.context import estimate
 from looplet_tui.session import RunSession
-from looplet_tui.timetravel import (
+from looplet_tui.text import render
+from looplet_tui.text.safe import literal
+from looplet_tui.timetravel.forks import branch_session
+from looplet_tui.timetravel.tree import (
     Branch,
     branch_pair,
     branch_steps,
@@ -104,6 +105,13 @@ class CheckpointScreen(Screen[None]):
     }
     """
 
+    class BranchChosen(Message):
+        """A fork was edited and confirmed: the app runs ``session`` in place of the current run."""
+
+        def __init__(self, session: RunSession) -> None:
+            super().__init__()
+            self.session = session
+
     def __init__(
         self,
         store: CheckpointStore,
@@ -112,14 +120,18 @@ class CheckpointScreen(Screen[None]):
         window: int | None = None,
         tools: Sequence[Any] = (),
         session: RunSession | None = None,
+        run_finished: Callable[[], bool] | None = None,
         id: str | None = None,
     ) -> None:
+        """``session`` and ``run_finished`` (is the current run over?) make forking possible;
+        without them the browser only reads."""
         super().__init__(id=id)
         self.store = store
         self.run_id = run_id
         self.window = window
         self.tools = tools
         self.session = session
+        self.run_finished = run_finished
         self.snapshot: Snapshot | None = None
         """The state rebuilt at the highlighted checkpoint."""
 
@@ -220,11 +232,10 @@ class CheckpointScreen(Screen[None]):
 
         The debugger shows one run at a time, so the branch replaces the current run: the editor
         says so when that run has not finished."""
-        from looplet_tui.app import DebuggerApp
         from looplet_tui.screens.fork import ForkEditScreen
 
-        snapshot, parent, app = self.snapshot, self.session, self.app
-        if snapshot is None or parent is None or not isinstance(app, DebuggerApp):
+        snapshot, parent, finished = self.snapshot, self.session, self.run_finished
+        if snapshot is None or parent is None or finished is None:
             self.notify("Forking needs a checkpoint and the run's model.", markup=False)
             return
         cp = snapshot.checkpoint
@@ -235,14 +246,14 @@ class CheckpointScreen(Screen[None]):
 
         def chosen(session: RunSession | None) -> None:
             if session is not None:
-                app.open_session(session)
+                self.post_message(self.BranchChosen(session))
 
-        stops = None if app.controller.finished else parent.state.branch_id
+        stops = None if finished() else parent.state.branch_id
         editor = ForkEditScreen(cp, fork_template(snapshot), risky, start=start, stops=stops)
-        app.push_screen(editor, chosen)
+        self.app.push_screen(editor, chosen)
 
     def action_compare(self) -> None:
-        from looplet_tui.diffing import compare_runs
+        from looplet_tui.rundiff.align import compare_runs
         from looplet_tui.screens.run_diff import RunDiffScreen
 
         if self.snapshot is None:
@@ -287,8 +298,12 @@ def _nodes(node: TreeNode[Checkpoint]) -> list[TreeNode[Checkpoint]]:
     return found
 
 
-def browser_for(session: object) -> CheckpointScreen | str:
-    """The checkpoint browser for a debugger session's run, or one line saying why there is none."""
+def browser_for(
+    session: object, run_finished: Callable[[], bool] | None = None
+) -> CheckpointScreen | str:
+    """The checkpoint browser for a debugger session's run, or one line saying why there is none.
+
+    ``run_finished`` says whether the debugger's current run is over (a fork replaces it)."""
     if not isinstance(session, RunSession):
         return "A replayed trace has no checkpoints: the browser needs a run with --checkpoints."
     store = session.config.checkpoint
@@ -306,4 +321,5 @@ def browser_for(session: object) -> CheckpointScreen | str:
         window=session.window,
         tools=session.tools.schemas(),
         session=session,
+        run_finished=run_finished,
     )

@@ -11,7 +11,7 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Select, Static
 
-from looplet_tui.filters import STATUSES, StepFilter
+from looplet_tui.live.filters import STATUSES, StepFilter
 
 __all__ = ["FilterScreen"]
 

@@ -25,9 +25,9 @@ from textual.screen import ModalScreen
 from textual.widgets import Static, TextArea
 
 from looplet_core import Checkpoint, LoopletError, Step
-from looplet_tui.safe_text import literal
 from looplet_tui.session import RunSession
-from looplet_tui.timetravel import parse_fork_edit
+from looplet_tui.text.safe import literal
+from looplet_tui.timetravel.tree import parse_fork_edit
 
 __all__ = ["ForkEditScreen", "side_effect_warning", "stop_warning"]
 

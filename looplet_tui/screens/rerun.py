@@ -16,7 +16,7 @@ from textual.screen import ModalScreen
 from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
-from looplet_tui.rerun import Source
+from looplet_tui.replay.rerun import Source
 
 __all__ = ["CHOICES", "RerunScreen"]
 

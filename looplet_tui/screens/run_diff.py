@@ -3,7 +3,7 @@
 The table aligns the runs step by step; the first divergence is highlighted and selected when the
 screen opens; the pane below lists, for the selected pair, tool, arguments, status and result of
 both runs with the fields that differ marked.  What counts as a difference is looplet_core's rule
-(``compare_steps``), computed in ``looplet_tui.diffing``; this module only draws it.
+(``compare_steps``), computed in ``looplet_tui.rundiff.align``; this module only draws it.
 """
 
 from __future__ import annotations
@@ -20,8 +20,8 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 
 from looplet_core import Step
-from looplet_tui.diffing import RunComparison, StepPair, field_diffs
-from looplet_tui.safe_text import literal
+from looplet_tui.rundiff.align import RunComparison, StepPair, field_diffs
+from looplet_tui.text.safe import literal
 
 __all__ = ["RunDiffApp", "RunDiffScreen", "pair_renderable"]
 
@@ -73,8 +73,8 @@ def pair_renderable(pair: StepPair, label_a: str = "A", label_b: str = "B") -> R
 class RunDiffScreen(Screen[None]):
     """Two runs aligned step by step, the first divergence selected, one pair explained below.
 
-    ``comparison`` comes from ``looplet_tui.diffing.compare_traces`` (or ``compare_runs`` for two
-    in-memory branches).
+    ``comparison`` comes from ``looplet_tui.rundiff.align.compare_traces`` (or ``compare_runs``
+    for two in-memory branches).
     """
 
     BINDINGS: ClassVar[list[BindingType]] = [

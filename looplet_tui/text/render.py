@@ -17,9 +17,9 @@ from rich.table import Table
 from rich.text import Text
 
 from looplet_core import Message, Step
-from looplet_tui.context import message_tokens
-from looplet_tui.runstate import Live
-from looplet_tui.safe_text import MAX_SHOWN, clean, literal
+from looplet_tui.live.context import message_tokens
+from looplet_tui.live.runstate import Live
+from looplet_tui.text.safe import MAX_SHOWN, clean, literal
 
 __all__ = [
     "FOLD_CHARS",

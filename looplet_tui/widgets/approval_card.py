@@ -16,8 +16,8 @@ from textual.reactive import reactive
 from textual.widget import Widget
 
 from looplet_core import ApprovalRequest
-from looplet_tui.render import compact_json
-from looplet_tui.safe_text import clean
+from looplet_tui.text.render import compact_json
+from looplet_tui.text.safe import clean
 
 __all__ = ["ApprovalCard"]
 

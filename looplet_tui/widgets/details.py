@@ -1,49 +1,32 @@
 """``StepDetails``: the tabs that explain one step (Prompt, Response, Tool call, Result).
 
 The Prompt tab is a ``PromptView`` (cached per message, drawn lazily); the others are
-``DetailPane``s, a scrollable pane holding one renderable from ``looplet_tui.render``.  Only the
-tab on screen is drawn when the selection changes; the others are drawn when you switch to them,
-so stepping fast through a long run costs one pane per step, not four.
+``DetailPane``s, a scrollable pane holding one renderable from ``looplet_tui.text.render``.
+Only the tab on screen is drawn when the selection changes; the others are drawn when you switch
+to them, so stepping fast through a long run costs one pane per step, not four.
 """
 
 from __future__ import annotations
 
-from rich.console import RenderableType
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.containers import VerticalScroll
 from textual.reactive import reactive
 from textual.widget import Widget
-from textual.widgets import Static, TabbedContent, TabPane
+from textual.widgets import TabbedContent, TabPane
 
 from looplet_core import Step
-from looplet_tui import render
-from looplet_tui.runstate import Live, Marker
+from looplet_tui.live.runstate import Live, Marker
+from looplet_tui.text import render
+from looplet_tui.widgets.detail_pane import DetailPane
+from looplet_tui.widgets.prompt_diff import PromptDiffPane
 from looplet_tui.widgets.prompt_view import RUNNING_WINDOW, WINDOW, PromptView
 
-__all__ = ["DetailPane", "StepDetails"]
+__all__ = ["StepDetails"]
 
 Row = Step | Marker | Live
 
 TABS = ("prompt", "response", "tool", "result")
 """The tabs drawn here, lazily; the Diff tab (``PromptDiffPane``) is fed by the app."""
-
-
-class DetailPane(VerticalScroll, can_focus=True):
-    """A scrollable pane showing one renderable (focus it to scroll with the keyboard)."""
-
-    DEFAULT_CSS = """
-    DetailPane {
-        padding: 0 1;
-        & > Static { width: 1fr; }
-    }
-    """
-
-    def compose(self) -> ComposeResult:
-        yield Static()
-
-    def show(self, renderable: RenderableType) -> None:
-        self.query_one(Static).update(renderable)
 
 
 class StepDetails(Widget):
@@ -80,9 +63,6 @@ class StepDetails(Widget):
             with TabPane("Result", id="tab-result"):
                 yield DetailPane(id="pane-result")
             with TabPane("Diff", id="tab-diff"):
-                # Imported here: the pane subclasses this module's DetailPane.
-                from looplet_tui.widgets.prompt_diff import PromptDiffPane
-
                 yield PromptDiffPane(id="pane-diff")
 
     @property

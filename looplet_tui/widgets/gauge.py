@@ -17,7 +17,7 @@ from textual.reactive import reactive
 from textual.widget import Widget
 
 from looplet_core import ContextStats
-from looplet_tui.context import ROLES
+from looplet_tui.live.context import ROLES
 from looplet_tui.widgets.header import format_tokens
 
 __all__ = ["ContextGauge", "sparkline"]

@@ -8,9 +8,9 @@ from rich.text import Text
 from textual.reactive import reactive
 from textual.widget import Widget
 
-from looplet_tui.history import RunHistory
-from looplet_tui.runstate import PausePoint, RunState
-from looplet_tui.safe_text import clean
+from looplet_tui.live.history import RunHistory
+from looplet_tui.live.runstate import PausePoint, RunState
+from looplet_tui.text.safe import clean
 
 __all__ = ["RunHeader", "describe_pause", "describe_run", "format_duration", "format_tokens"]
 

@@ -1,6 +1,6 @@
 """``PromptDiffPane``: the Prompt diff tab, how the prompt changed since the previous model call.
 
-The diff itself is computed in ``looplet_tui.promptdiff`` (plain Python); this pane draws it:
+The diff itself is computed in ``looplet_tui.text.promptdiff`` (plain Python); this pane draws it:
 the hooks that changed the prompt first (by name), then each message removed (text taken out by
 compaction), rewritten (lines out and in) or added.  All model and tool text is literal.
 """
@@ -13,10 +13,10 @@ from rich.console import Group, RenderableType
 from rich.text import Text
 
 from looplet_core import Message, Step
-from looplet_tui.promptdiff import MessageChange, PromptDiff, previous_call_step, prompt_diff
-from looplet_tui.runstate import Live, Marker
-from looplet_tui.safe_text import literal
-from looplet_tui.widgets.details import DetailPane
+from looplet_tui.live.runstate import Live, Marker
+from looplet_tui.text.promptdiff import MessageChange, PromptDiff, previous_call_step, prompt_diff
+from looplet_tui.text.safe import literal
+from looplet_tui.widgets.detail_pane import DetailPane
 
 __all__ = ["PromptDiffPane", "prompt_diff_renderable"]
 

@@ -27,8 +27,8 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from looplet_core import LoopletError, Message
-from looplet_tui import render
-from looplet_tui.context import message_tokens
+from looplet_tui.live.context import message_tokens
+from looplet_tui.text import render
 
 __all__ = ["RUNNING_WINDOW", "WINDOW", "PromptView"]
 

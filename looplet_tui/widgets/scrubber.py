@@ -17,7 +17,7 @@ from textual.message import Message
 from textual.reactive import reactive
 from textual.widget import Widget
 
-from looplet_tui.safe_text import clean
+from looplet_tui.text.safe import clean
 
 __all__ = ["ReplayScrubber"]
 

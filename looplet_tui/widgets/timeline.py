@@ -24,8 +24,8 @@ from textual.strip import Strip
 from textual.widget import Widget
 
 from looplet_core import Step, StepStatus
-from looplet_tui.runstate import Entry, Live, Marker
-from looplet_tui.safe_text import clean
+from looplet_tui.live.runstate import Entry, Live, Marker
+from looplet_tui.text.safe import clean
 
 __all__ = ["Row", "StepTimeline", "TimelineSource"]
 

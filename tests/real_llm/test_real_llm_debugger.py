@@ -20,7 +20,7 @@ from looplet_core.backends.openai import OpenAIBackend
 from looplet_core.examples.hello_world import build_tools
 from looplet_tui.app import DebuggerApp
 from looplet_tui.session import RunSession
-from looplet_tui.widgets.details import DetailPane
+from looplet_tui.widgets.detail_pane import DetailPane
 from looplet_tui.widgets.header import format_tokens
 from looplet_tui.widgets.timeline import StepTimeline
 from tests.tui.pilot import SIZE, screen_text, settled, until

@@ -16,7 +16,7 @@ from looplet_core import (
     ToolSpec,
     composable_loop,
 )
-from looplet_tui.controller import DebugController
+from looplet_tui.live.controller import DebugController
 
 
 def make_tools(gate: threading.Event | None = None) -> BaseToolRegistry:

@@ -25,9 +25,9 @@ from looplet_core import (
 from looplet_core.backends.base import DeltaCallback, ToolSchema
 from looplet_core.messages import Message
 from looplet_tui.app import DebuggerApp
-from looplet_tui.breakpoints import Breakpoint
 from looplet_tui.cli import replay_session
 from looplet_tui.demo import SCRIPT, make_agent
+from looplet_tui.live.breakpoints import Breakpoint
 from looplet_tui.session import run_session
 from looplet_tui.widgets.details import StepDetails
 from tests.tui.pilot import FIXED_CLOCK, settled, until

@@ -11,7 +11,7 @@ from textual.widgets import Checkbox, Input, Select
 
 from looplet_core import LoopConfig
 from looplet_tui.app import DebuggerApp
-from looplet_tui.breakpoints import Breakpoint, Phase
+from looplet_tui.live.breakpoints import Breakpoint, Phase
 from looplet_tui.screens.breakpoints import BreakpointsScreen, BreakpointTable
 from looplet_tui.widgets.timeline import StepTimeline
 from tests.tui.helpers import call

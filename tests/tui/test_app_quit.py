@@ -6,7 +6,7 @@ import threading
 import time
 
 from looplet_core import StopReason, ToolSpec
-from looplet_tui.breakpoints import Breakpoint
+from looplet_tui.live.breakpoints import Breakpoint
 from looplet_tui.screens.help import HelpScreen
 from tests.tui.helpers import call, make_tools
 from tests.tui.pilot import SIZE, app_for, settled, until

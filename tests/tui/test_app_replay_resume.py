@@ -14,10 +14,10 @@ from looplet_core import (
     composable_loop,
 )
 from looplet_tui.app import DebuggerApp
-from looplet_tui.breakpoints import Breakpoint, Phase
 from looplet_tui.cli import AGENT_FILE, replay_session, resume_session
 from looplet_tui.demo import make_agent
-from looplet_tui.runstate import Marker, RunState
+from looplet_tui.live.breakpoints import Breakpoint, Phase
+from looplet_tui.live.runstate import Marker, RunState
 from tests.tui.pilot import FIXED_CLOCK, SIZE, screen_text, settled, until
 from tests.tui.scenarios import record_trace
 

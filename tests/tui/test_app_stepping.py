@@ -8,8 +8,8 @@ from rich.console import Console
 from textual.widgets import TabbedContent
 
 from looplet_core import StopReason
-from looplet_tui.breakpoints import Phase
-from looplet_tui.runstate import RunState
+from looplet_tui.live.breakpoints import Phase
+from looplet_tui.live.runstate import RunState
 from looplet_tui.screens.help import HelpScreen
 from looplet_tui.widgets.details import StepDetails
 from looplet_tui.widgets.timeline import StepTimeline

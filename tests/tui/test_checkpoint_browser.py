@@ -17,7 +17,7 @@ from looplet_core import (
 )
 from looplet_tui.screens.checkpoints import CheckpointScreen
 from looplet_tui.screens.run_diff import RunDiffScreen
-from looplet_tui.timetravel import checkpoint_label, run_branches
+from looplet_tui.timetravel.tree import checkpoint_label, run_branches
 
 from .helpers import GREET3, call, make_tools
 from .pilot import SIZE, app_for, screen_text, settled, until

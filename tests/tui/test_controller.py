@@ -16,9 +16,9 @@ from typing import Any
 import pytest
 
 from looplet_core import ApprovalError, LoopConfig, StopReason
-from looplet_tui.breakpoints import Breakpoint, BreakpointSet, Phase
-from looplet_tui.controller import DebugController
-from looplet_tui.runstate import Marker, RunState
+from looplet_tui.live.breakpoints import Breakpoint, BreakpointSet, Phase
+from looplet_tui.live.controller import DebugController
+from looplet_tui.live.runstate import Marker, RunState
 from tests.tui.helpers import GREET3, Run, call, make_tools, start
 
 
@@ -420,9 +420,15 @@ def test_streamed_text_accumulates_on_the_live_step() -> None:
 
 
 def test_controller_imports_no_ui() -> None:
+    # Every module of the activities' plain-Python packages, not only the controller.
     code = (
-        "import sys, looplet_tui.controller, looplet_tui.breakpoints, looplet_tui.player, "
-        "looplet_tui.filters, looplet_tui.tracesearch, looplet_tui.rerun; "
+        "import importlib, pkgutil, sys\n"
+        "import looplet_tui.live, looplet_tui.replay, looplet_tui.timetravel, looplet_tui.rundiff\n"
+        "for package in (looplet_tui.live, looplet_tui.replay, looplet_tui.timetravel,\n"
+        "                looplet_tui.rundiff):\n"
+        "    for info in pkgutil.iter_modules(package.__path__, package.__name__ + '.'):\n"
+        "        importlib.import_module(info.name)\n"
+        "assert 'looplet_tui.live.controller' in sys.modules\n"
         "bad = [m for m in ('textual', 'rich') if m in sys.modules]; print(bad)"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

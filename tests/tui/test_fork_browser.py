@@ -23,11 +23,11 @@ from looplet_core import (
     composable_loop,
 )
 from looplet_tui.app import DebuggerApp
-from looplet_tui.forksession import branch_session
 from looplet_tui.screens.checkpoints import CheckpointScreen, browser_for
 from looplet_tui.screens.fork import ForkEditScreen
 from looplet_tui.session import RunSession
-from looplet_tui.timetravel import parse_fork_edit, run_branches
+from looplet_tui.timetravel.forks import branch_session
+from looplet_tui.timetravel.tree import parse_fork_edit, run_branches
 
 from .helpers import GREET3, call, make_tools
 from .pilot import SIZE, app_for, screen_text, settled, until

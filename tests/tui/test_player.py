@@ -12,10 +12,10 @@ from looplet_core import (
     Usage,
     composable_loop,
 )
-from looplet_tui.breakpoints import Breakpoint, Phase
-from looplet_tui.filters import StepFilter
-from looplet_tui.player import SPEEDS, ReplayPlayer
-from looplet_tui.runstate import Marker, RunState
+from looplet_tui.live.breakpoints import Breakpoint, Phase
+from looplet_tui.live.filters import StepFilter
+from looplet_tui.live.runstate import Marker, RunState
+from looplet_tui.replay.player import SPEEDS, ReplayPlayer
 
 from .helpers import call, make_tools
 

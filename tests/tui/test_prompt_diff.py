@@ -18,7 +18,7 @@ from looplet_core import (
     ThresholdCompactHook,
     ToolCall,
 )
-from looplet_tui.promptdiff import diff_messages, previous_call_step, prompt_diff, same_message
+from looplet_tui.text.promptdiff import diff_messages, previous_call_step, prompt_diff, same_message
 from looplet_tui.widgets.details import StepDetails
 from looplet_tui.widgets.timeline import StepTimeline
 

@@ -9,8 +9,8 @@ from textual.widgets import Select
 
 from looplet_tui.app import DebuggerApp
 from looplet_tui.cli import replay_session
-from looplet_tui.player import ReplayPlayer
-from looplet_tui.runstate import RunState
+from looplet_tui.live.runstate import RunState
+from looplet_tui.replay.player import ReplayPlayer
 from looplet_tui.screens.filter import FilterScreen
 from looplet_tui.screens.rerun import RerunScreen
 from looplet_tui.session import RunSession

@@ -25,7 +25,7 @@ from looplet_core import (
     TraceReader,
 )
 from looplet_tui.cli import replay_session
-from looplet_tui.rerun import Source, rerun_session
+from looplet_tui.replay.rerun import Source, rerun_session
 from looplet_tui.session import ReplaySession, RunSession, SessionError, load_factory, run_session
 
 AGENT = """

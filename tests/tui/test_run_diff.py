@@ -19,7 +19,7 @@ from looplet_core import (
     composable_loop,
 )
 from looplet_tui.__main__ import main
-from looplet_tui.diffing import compare_runs, compare_traces, field_diffs
+from looplet_tui.rundiff.align import compare_runs, compare_traces, field_diffs
 from looplet_tui.screens.run_diff import RunDiffApp, RunDiffScreen
 
 from .helpers import call, make_tools

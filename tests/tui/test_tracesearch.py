@@ -22,7 +22,7 @@ from looplet_core import (
     TraceReader,
     composable_loop,
 )
-from looplet_tui.tracesearch import EXCERPT_WIDTH, Hit, TraceIndex
+from looplet_tui.replay.search import EXCERPT_WIDTH, Hit, TraceIndex
 
 from .helpers import GREET3, call, make_tools
 

@@ -44,8 +44,8 @@ from looplet_core import (
 )
 from looplet_tui.app import DebuggerApp
 from looplet_tui.demo import SCRIPT, make_agent, make_tools
-from looplet_tui.diffing import compare_traces
-from looplet_tui.runstate import Live
+from looplet_tui.live.runstate import Live
+from looplet_tui.rundiff.align import compare_traces
 from looplet_tui.screens.checkpoints import CheckpointScreen
 from looplet_tui.screens.fork import ForkEditScreen
 from looplet_tui.screens.run_diff import RunDiffApp, RunDiffScreen

@@ -1,0 +1,27 @@
+"""``DetailPane``: a scrollable pane holding one renderable; the detail tabs are made of these."""
+
+from __future__ import annotations
+
+from rich.console import RenderableType
+from textual.app import ComposeResult
+from textual.containers import VerticalScroll
+from textual.widgets import Static
+
+__all__ = ["DetailPane"]
+
+
+class DetailPane(VerticalScroll, can_focus=True):
+    """A scrollable pane showing one renderable (focus it to scroll with the keyboard)."""
+
+    DEFAULT_CSS = """
+    DetailPane {
+        padding: 0 1;
+        & > Static { width: 1fr; }
+    }
+    """
+
+    def compose(self) -> ComposeResult:
+        yield Static()
+
+    def show(self, renderable: RenderableType) -> None:
+        self.query_one(Static).update(renderable)
