@@ -107,7 +107,7 @@ if TYPE_CHECKING:
     from looplet_core.tools.run import ToolContext
     from looplet_core.tools.spec import ToolSpec, tool
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 # Where each public name lives; the module is imported on first access (PEP 562).
 _LAZY: dict[str, str] = {
