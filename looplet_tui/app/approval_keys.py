@@ -11,7 +11,8 @@ from collections.abc import Callable
 
 from looplet_core import ApprovalError
 from looplet_tui.app.base import DebuggerBase
-from looplet_tui.screens.approval import DenyMessageScreen, EditArgsScreen
+from looplet_tui.screens.deny_message import DenyMessageScreen
+from looplet_tui.screens.edit_args import EditArgsScreen
 from looplet_tui.widgets.approval_card import ApprovalCard
 
 __all__ = ["ApprovalActions"]

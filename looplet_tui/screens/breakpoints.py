@@ -14,37 +14,14 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
-from textual.widgets import Checkbox, DataTable, Input, Select, Static
+from textual.widgets import Checkbox, Input, Select, Static
 
 from looplet_tui.live.breakpoints import Breakpoint, BreakpointSet, Phase
+from looplet_tui.widgets.breakpoint_table import BreakpointTable
 
-__all__ = ["BreakpointTable", "BreakpointsScreen"]
+__all__ = ["BreakpointsScreen"]
 
 _PHASES = [(f"at {p.value}", p.value) for p in Phase]
-
-
-class BreakpointTable(DataTable[str]):
-    """The breakpoints, one row each; the keys act on the selected row."""
-
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding(
-            "space", "toggle_enabled", "Enable/disable", tooltip="Enable or disable the breakpoint"
-        ),
-        Binding("delete,x", "remove", "Remove", tooltip="Remove the breakpoint"),
-        Binding("e", "edit", "Edit", tooltip="Load the breakpoint into the form to change it"),
-    ]
-
-    def action_toggle_enabled(self) -> None:
-        if isinstance(self.screen, BreakpointsScreen):
-            self.screen.toggle_selected()
-
-    def action_remove(self) -> None:
-        if isinstance(self.screen, BreakpointsScreen):
-            self.screen.remove_selected()
-
-    def action_edit(self) -> None:
-        if isinstance(self.screen, BreakpointsScreen):
-            self.screen.edit_selected()
 
 
 class BreakpointsScreen(ModalScreen[None]):
@@ -127,6 +104,13 @@ class BreakpointsScreen(ModalScreen[None]):
         self.query_one("#bp-problem", Static).update(text)
 
     # -- table actions --------------------------------------------------------------------------
+
+    def on_breakpoint_table_row_action(self, message: BreakpointTable.RowAction) -> None:
+        {
+            "toggle": self.toggle_selected,
+            "remove": self.remove_selected,
+            "edit": self.edit_selected,
+        }[message.action]()
 
     def toggle_selected(self) -> None:
         bp = self._selected()

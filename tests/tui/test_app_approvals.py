@@ -9,7 +9,7 @@ from textual.widgets import Input, TextArea
 
 from looplet_core import ApprovalRequest, StepStatus
 from looplet_tui.app import DebuggerApp
-from looplet_tui.screens.approval import EditArgsScreen
+from looplet_tui.screens.edit_args import EditArgsScreen
 from looplet_tui.widgets.approval_card import ApprovalCard
 from looplet_tui.widgets.timeline import StepTimeline
 from tests.tui.helpers import call
