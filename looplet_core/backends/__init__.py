@@ -4,6 +4,9 @@ Importing this package imports no SDK: ``OpenAIBackend`` and ``AnthropicBackend`
 object that you build (``openai.OpenAI(...)``, ``anthropic.Anthropic(...)``) and only use it.
 
 The adapters load on first use, so the loop (which needs only ``base``) never loads them.
+
+May import: the loop's data (``messages``, ``records``, ``errors``) only; the engine, tools and
+context import ``base`` for ``LLMResponse`` and ``ToolSchema``.
 """
 
 from __future__ import annotations

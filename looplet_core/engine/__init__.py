@@ -10,6 +10,9 @@ appended to, never re-scanned, and the backend receives an O(1) view of it.
 
 The engine is split by phase, each module building on the one before: ``core`` (state, events,
 recording) → ``prompting`` (asking the model) and ``execution`` → ``approvals`` → ``dispatch``.
+
+May import: ``state`` and everything below it (``tools``, ``context``, ``approvals``, ``backends``
+and the loop's data); never ``loop``, ``durable``, ``provenance`` or ``runs``, which build on it.
 """
 
 from __future__ import annotations
