@@ -75,6 +75,9 @@ class ContextMeter:
         self._revision = -1
         self._messages: list[Message] = []  # the messages counted, in conversation order
         self._counts: list[int] = []  # raw count of each, parallel to _messages
+        # id(message) -> its count, for exactly the messages in _messages (which keeps them
+        # alive, so no id here can be reused by another object while it is listed).
+        self._known: dict[int, int] = {}
         self._totals: dict[str, int] = dict.fromkeys(ROLES, 0)  # raw totals of _messages
         self._tools: Sequence[Mapping[str, Any]] = ()
         self._tools_raw = 0
@@ -111,8 +114,12 @@ class ContextMeter:
         """Uncalibrated tokens of each message, reusing the counts the meter already holds for
         messages of the run's conversation (compaction plans with this; it prices only the
         messages it has never seen)."""
-        known = {id(m): c for m, c in zip(self._messages, self._counts, strict=True)}
-        return [known.get(id(m)) or self.message_tokens(m) for m in messages]
+        known = self._known
+        costs: list[int] = []
+        for message in messages:
+            tokens = known.get(id(message))
+            costs.append(self.message_tokens(message) if tokens is None else tokens)
+        return costs
 
     def count(self, messages: Sequence[Message], tools: Sequence[Mapping[str, Any]] = ()) -> int:
         """Calibrated total of a whole prompt, counted from scratch."""
@@ -223,12 +230,13 @@ class ContextMeter:
         """Bring the tally up to ``length`` messages of ``conversation``; raw totals by role."""
         if conversation is not self._conversation or conversation.revision != self._revision:
             self._restart(conversation)
-        messages, counts, totals = self._messages, self._counts, self._totals
+        messages, counts, totals, known = self._messages, self._counts, self._totals, self._known
         for index in range(len(messages), length):
             message = conversation[index]
             tokens = self.message_tokens(message)
             messages.append(message)
             counts.append(tokens)
+            known[id(message)] = tokens
             totals[message.role] += tokens
         out = dict(totals)
         for index in range(length, len(messages)):  # a view shorter than what was counted
@@ -238,8 +246,8 @@ class ContextMeter:
     def _restart(self, conversation: Conversation) -> None:
         """A new conversation or a rewrite: recount, reusing counts of messages that survived."""
         old = self._messages  # alive until we return, so no id in `known` is reused
-        known = {id(m): c for m, c in zip(old, self._counts, strict=True)}
-        self._messages, self._counts = [], []
+        known = self._known
+        self._messages, self._counts, self._known = [], [], {}
         self._totals = dict.fromkeys(ROLES, 0)
         self._conversation = conversation
         self._revision = conversation.revision
@@ -249,7 +257,9 @@ class ContextMeter:
                 tokens = self.message_tokens(message)
             self._messages.append(message)
             self._counts.append(tokens)
+            self._known[id(message)] = tokens
             self._totals[message.role] += tokens
+        del old
 
 
 def _positive_int(value: object) -> TypeGuard[int]:

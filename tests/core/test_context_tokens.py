@@ -136,6 +136,32 @@ def test_meter_recounts_after_replace_reusing_counts_of_surviving_messages():
     assert stats.total == ContextMeter(Chars4()).count(kept)
 
 
+def test_message_costs_reuse_counts_only_for_messages_the_meter_still_holds():
+    # The id -> count map is kept incrementally (compaction asks for costs many times a run);
+    # it must name exactly the messages counted, so a dropped message's id, once its object is
+    # gone and the id reused, can never lend its count to another message.
+    estimator = Chars4()
+    conversation = Conversation([Message("system", "s"), Message("user", "t")])
+    meter = ContextMeter(estimator)
+    for i in range(6):
+        conversation.extend(_turn(i))
+        meter.measure(conversation.view(), [], conversation)
+    held = {id(m): c for m, c in zip(meter._messages, meter._counts, strict=True)}
+    assert meter._known == held and len(held) == len(conversation)
+
+    before = estimator.calls
+    assert meter.message_costs(list(conversation)) == meter._counts
+    assert estimator.calls == before  # every message of the run was priced once, already
+
+    conversation.replace([*list(conversation)[:2], Message("user", "summary " * 40)])
+    meter.measure(conversation.view(), [], conversation)
+    held = {id(m): c for m, c in zip(meter._messages, meter._counts, strict=True)}
+    assert meter._known == held and len(held) == 3  # the dropped messages left the map too
+
+    stranger = Message("user", "never in the conversation " * 5)
+    assert meter.message_costs([stranger]) == [ContextMeter(Chars4()).message_tokens(stranger)]
+
+
 def test_observed_usage_is_the_measured_total_and_calibrates_the_next_estimate():
     meter = ContextMeter(Chars4(), window=10_000)
     conversation = Conversation([Message("system", "s" * 400), Message("user", "t" * 400)])
