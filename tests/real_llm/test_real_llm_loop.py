@@ -124,9 +124,9 @@ def test_a_stream_the_server_gives_up_on_is_reported_as_a_reply_cut_off(
 ):
     """llama-cpp-python takes a streamed request with native tools, then raises inside it
     ("Automatic streaming tool choice is not supported").  Whether that ends the stream early or
-    resets the connection depends on its web stack; the loop must say the reply was cut off, and
-    which of the two happened.  With the stack requirements/real-llm-server.lock pins, the server
-    drops the connection before a byte of the reply."""
+    resets the connection depends on its web stack and, with the stack the lock pins, on timing
+    inside the server (both were seen on one machine with the same versions); the loop must say
+    the reply was cut off, and which of the two happened."""
     config = LoopConfig(max_steps=1, stream=True, llm_retries=1, retry_backoff=0.01)
     steps, state = run(real_llm_backend, config, hooks=[Deltas()])
 
@@ -135,7 +135,9 @@ def test_a_stream_the_server_gives_up_on_is_reported_as_a_reply_cut_off(
     assert state.result.stop_reason is StopReason.LLM_ERROR
     message = state.result.message
     assert message.startswith("ReplyCutOffError: ") and "the reply was cut off" in message
-    assert "the server dropped the connection" in message
+    dropped = "the server dropped the connection" in message
+    truncated = "the stream ended before the reply was complete" in message
+    assert dropped != truncated, message  # it says which one happened, and only one
     assert "0 characters received" in message
     assert "after 2 attempts" in message  # a cut-off reply is worth the retry
     assert "Automatic streaming tool choice is not supported" in llama_server.log_tail(400)
