@@ -137,8 +137,15 @@ class PromptView(ScrollView, can_focus=True):
         self.virtual_size = Size(width, len(self._lines))
         self.refresh()
         if (self._to_end or at_end) and self.size.height:
-            self._to_end = False  # after the refresh: only then does the new height count
-            self.call_after_refresh(self.scroll_end, animate=False, immediate=True)
+            # After the refresh: only then does the new height count.  Until that scroll has
+            # happened the pane still owes it, so a re-layout in between (the scrollbar
+            # appearing narrows the pane) schedules it again instead of forgetting it.
+            self._to_end = True
+            self.call_after_refresh(self._scroll_to_end)
+
+    def _scroll_to_end(self) -> None:
+        self.scroll_end(animate=False, immediate=True)
+        self._to_end = False
 
     def _layout(self, width: int) -> list[Strip]:
         messages = self._messages
