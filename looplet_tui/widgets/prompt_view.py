@@ -141,9 +141,18 @@ class PromptView(ScrollView, can_focus=True):
             # happened the pane still owes it, so a re-layout in between (the scrollbar
             # appearing narrows the pane) schedules it again instead of forgetting it.
             self._to_end = True
-            self.call_after_refresh(self._scroll_to_end)
+            self.call_after_refresh(self._scroll_to_end, 10)
 
-    def _scroll_to_end(self) -> None:
+    def _scroll_to_end(self, tries: int) -> None:
+        """Scroll to the newest line once the new height is laid out.
+
+        On a busy app the refresh that applies ``virtual_size`` can come after the one this
+        was scheduled for; scrolling then would stop at 0 and lose the end, so it waits a few
+        more refreshes for the scroll range to appear (lines taller than the pane, no range).
+        """
+        if tries > 0 and self.max_scroll_y <= 0 and len(self._lines) > self.size.height > 0:
+            self.call_after_refresh(self._scroll_to_end, tries - 1)
+            return
         self.scroll_end(animate=False, immediate=True)
         self._to_end = False
 
