@@ -16,6 +16,7 @@ Textual is imported only after the arguments are checked, so ``--help`` works wi
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import sys
 from collections.abc import Sequence
@@ -38,7 +39,7 @@ def _parser() -> argparse.ArgumentParser:
     demo = sub.add_parser("demo", help="the data-cleanup agent in the debugger")
     demo.add_argument(
         "--delay",
-        type=float,
+        type=_seconds,
         default=0.35,
         help="seconds the scripted model takes per reply (default 0.35)",
     )
@@ -71,7 +72,8 @@ def _parser() -> argparse.ArgumentParser:
     diff = sub.add_parser("diff", help="compare two traces step by step, side by side")
     diff.add_argument("trace_a", help="a trace directory (run A)")
     diff.add_argument("trace_b", help="a trace directory (run B)")
-    for command in (demo, run, resume):
+    # `resume` keeps checkpointing into the directory it resumes from: no second way to name it.
+    for command in (demo, run):
         command.add_argument(
             "--checkpoints",
             dest="checkpoint_dir",
@@ -85,6 +87,17 @@ def _parser() -> argparse.ArgumentParser:
             help="start running instead of paused before the first step",
         )
     return parser
+
+
+def _seconds(text: str) -> float:
+    """A delay in seconds: a finite number, zero or more (checked here, not inside the UI)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not math.isfinite(value) or value < 0:
+        raise argparse.ArgumentTypeError(f"{text} is not a delay: give 0 or more seconds")
+    return value
 
 
 def main(argv: Sequence[str] | None = None) -> int:

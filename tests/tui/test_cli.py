@@ -161,3 +161,22 @@ def test_replay_takes_the_agent_a_rerun_may_use(
     assert isinstance(session, ReplaySession) and session.agent == target
     plain = build_session(Namespace(command="replay", trace=str(trace), agent=None))
     assert isinstance(plain, ReplaySession) and plain.agent is None
+
+
+@pytest.mark.parametrize("delay", ["-5", "nan", "inf", "soon"])
+def test_demo_rejects_a_delay_that_is_not_zero_or_more_seconds(
+    delay: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(["demo", "--delay", delay])
+    assert exited.value.code == 2
+    err = capsys.readouterr().err
+    assert "argument --delay" in err and ("seconds" in err or "delay" in err)
+    assert "Traceback" not in err
+
+
+def test_resume_names_its_checkpoint_directory_one_way_only() -> None:
+    shown = run_cli("resume", "--help")
+    assert shown.returncode == 0
+    assert "checkpoints" in shown.stdout  # the positional directory
+    assert "--checkpoints" not in shown.stdout
