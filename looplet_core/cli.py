@@ -32,7 +32,7 @@ from looplet_core.evals.harness import (
 )
 from looplet_core.provenance.compare import compare_steps
 from looplet_core.provenance.reader import TraceReader
-from looplet_core.step import Step
+from looplet_core.step import Step, answer_text
 
 __all__ = ["main"]
 
@@ -72,7 +72,7 @@ def show(path: str, out: TextIO) -> int:
         print(safe(step.pretty()), file=out)
     if reader.stop_reason is not None:
         print(f"stop   {reader.stop_reason.value}: {safe(str(m.get('message') or ''))}", file=out)
-        print(f"answer {safe(_one_line(reader.final_answer))}", file=out)
+        print(f"answer {safe(_one_line(answer_text(reader.final_answer)))}", file=out)
     else:
         print("stop   (the run has not ended: still running, or it crashed)", file=out)
     totals = reader.totals

@@ -233,6 +233,27 @@ class Step:
         )
 
 
+def answer_text(answer: Any) -> str:
+    """A final answer for printing: a ``done`` tool's ``{"answer": "..."}`` is its text.
+
+    ``final_answer`` is whatever the finishing tool returned, usually a one-key dict; shown as a
+    Python dict it reads as debug output.  A lone string (alone or as a dict's only value) is
+    shown as itself, anything else as compact JSON, and no answer as an empty string.
+    """
+    if answer is None:
+        return ""
+    if isinstance(answer, dict) and len(answer) == 1:  # pyright: ignore[reportUnknownArgumentType]
+        (only,) = cast(dict[str, Any], answer).values()
+        if isinstance(only, str):
+            return only
+    if isinstance(answer, str):
+        return answer
+    try:
+        return json.dumps(answer, ensure_ascii=False, default=str)
+    except (TypeError, ValueError):  # a circular structure
+        return str(answer)
+
+
 @dataclass(slots=True)
 class LoopResult:
     """How a run ended: the generator's return value, also kept on ``state.result``."""
@@ -248,6 +269,11 @@ class LoopResult:
     @property
     def ok(self) -> bool:
         return self.stop_reason in (StopReason.DONE, StopReason.FINAL_TEXT)
+
+    @property
+    def answer_text(self) -> str:
+        """The final answer as a person reads it (``final_answer`` keeps the tool's data)."""
+        return answer_text(self.final_answer)
 
     def to_dict(self) -> dict[str, Any]:
         return {

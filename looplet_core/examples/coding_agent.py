@@ -317,7 +317,7 @@ def main(argv: list[str] | None = None) -> int:
         print(step.pretty())
     result = state.result
     assert result is not None
-    print(f"stopped: {result.stop_reason.value}; answer: {result.final_answer!r}")
+    print(f"stopped: {result.stop_reason.value}; answer: {result.answer_text}")
     if trace_dir is not None:
         print(f"trace: {trace_dir}  (python -m looplet_core show {trace_dir})")
     return 0 if result.ok else 1

@@ -206,7 +206,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 1
         if run.finished and run.result is not None:
             print(f"run {run.state.run_id} already finished ({run.result.stop_reason.value}): "
-                  f"{run.result.final_answer!r}")  # fmt: skip
+                  f"{run.result.answer_text}")  # fmt: skip
             return 0
         print(f"resuming run {run.state.run_id} after step {run.state.step_number}")
         state = run.state
@@ -225,7 +225,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                                hooks=hooks), approver is None)  # fmt: skip
     result = state.result
     if result is not None and state.finished:
-        print(f"stopped: {result.stop_reason.value}; answer: {result.final_answer!r}")
+        print(f"stopped: {result.stop_reason.value}; answer: {result.answer_text}")
     print(f"{DATA}: {sum(1 for _ in (workdir / DATA).open()) - 1} rows")
     return 0 if result is None or result.ok or not state.finished else 1
 

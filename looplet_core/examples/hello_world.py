@@ -65,7 +65,7 @@ def main() -> int:
     result = state.result
     assert result is not None
     print(
-        f"stopped: {result.stop_reason.value}; answer: {result.final_answer!r}; "
+        f"stopped: {result.stop_reason.value}; answer: {result.answer_text}; "
         f"tokens in/out: {result.usage.input_tokens}/{result.usage.output_tokens}"
     )
     if not result.ok:

@@ -145,8 +145,8 @@ def describe_run(run: RunHistory) -> str:
     if run.run_state is RunState.FAILED:
         return f"failed: {run.error}"
     if run.result is not None:
-        answer = run.result.final_answer
-        shown = f" · answer: {str(answer)[:300]}" if answer is not None else ""
+        answer = run.result.answer_text
+        shown = f" · answer: {answer[:300]}" if answer else ""
         return f"{run.result.stop_reason.value}: {run.result.message}{shown}"
     live = run.live
     return live.activity if live is not None else ""

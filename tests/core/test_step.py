@@ -114,3 +114,15 @@ def test_pretty_survives_arguments_nested_past_the_recursion_limit():
         deep = [deep]
     step = make_step([], args={"tree": deep})
     assert "nested too deep" in step.pretty()
+
+
+def test_answer_text_shows_a_done_tools_answer_as_text_not_as_a_dict() -> None:
+    from looplet_core.step import LoopResult, StopReason, answer_text
+
+    done = LoopResult(StopReason.DONE, final_answer={"answer": "Wrote fizzbuzz.py."})
+    assert done.answer_text == "Wrote fizzbuzz.py."
+    assert answer_text("42") == "42"
+    assert answer_text(None) == ""
+    assert answer_text({"rows": 6, "saved": "out.csv"}) == '{"rows": 6, "saved": "out.csv"}'
+    assert answer_text({"n": 3}) == '{"n": 3}'  # a lone non-string value stays data
+    assert answer_text(["é"]) == '["é"]'
