@@ -114,6 +114,9 @@ class Step:
     own when a hook or approver changed them.  ``tool_call`` is None for a step that records a reply
     with no usable call (status ``error``, kind ``parse``).  ``prompt`` is the exact message list
     the model was sent for this step, kept only when ``LoopConfig(record_prompts=True)``.
+    ``elapsed_ms`` is the model's and the tool's time; ``hook_ms`` is what the step's hooks and an
+    in-process approver took (a debugger paused at a breakpoint included), kept apart so that a
+    person's pause never reads as a slow tool.
     """
 
     number: int
@@ -127,6 +130,7 @@ class Step:
     elapsed_ms: float = 0.0
     started_at: float = 0.0
     finished_at: float = 0.0
+    hook_ms: float = 0.0
     run_id: str = ""
     branch_id: str = "main"
     prompt: Sequence[Message] | None = None
@@ -196,6 +200,7 @@ class Step:
             "elapsed_ms": self.elapsed_ms,
             "started_at": self.started_at,
             "finished_at": self.finished_at,
+            **({"hook_ms": self.hook_ms} if self.hook_ms else {}),
             "run_id": self.run_id,
             "branch_id": self.branch_id,
             "prompt": [m.to_dict() for m in self.prompt] if self.prompt is not None else None,
@@ -226,6 +231,7 @@ class Step:
             elapsed_ms=float(data.get("elapsed_ms") or 0.0),
             started_at=float(data.get("started_at") or 0.0),
             finished_at=float(data.get("finished_at") or 0.0),
+            hook_ms=float(data.get("hook_ms") or 0.0),
             run_id=str(data.get("run_id") or ""),
             branch_id=str(data.get("branch_id") or "main"),
             prompt=tuple(Message.from_dict(m) for m in prompt) if prompt is not None else None,

@@ -36,10 +36,13 @@ class Approvals(Execution):
             request.deny("denied always for this tool", by="remembered (always)")
         elif self.config.approver is not None:
             request.validator = self._validator(step.tool_call or ToolCall(request.tool))
+            began = now()
             try:
                 self.config.approver(request)
             except Exception as exc:
                 raise HookError("approver", "approval", exc) from exc
+            finally:  # a person deciding is not the step's time (see Step.hook_ms)
+                self._hook_seconds += now() - began
         yield from self._resolve_approval(step, spec, request)
 
     def _validator(self, tc: ToolCall) -> Any:

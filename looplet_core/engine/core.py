@@ -74,6 +74,7 @@ class EngineCore:
         self._last_prompt: Sequence[Message] | None = None
         self._event_error: HookError | None = None
         self._step_started = 0.0
+        self._hook_seconds = 0.0  # spent inside hooks since the step began: not the step's time
         self._attempts = 0
         self._current: Step | None = None
         self._skipped: list[ToolCall] = []
@@ -124,6 +125,7 @@ class EngineCore:
             context=self._context,
         )
         self._step_started = 0.0
+        self._hook_seconds = 0.0
         if self._pending_decisions:
             step.decisions.extend(self._pending_decisions)
             self._pending_decisions.clear()
@@ -134,7 +136,10 @@ class EngineCore:
         """Finish a step: check_done, tell the model, log it, yield it, honour stop decisions."""
         st = self.state
         step.finished_at = now()
-        step.elapsed_ms = (step.finished_at - step.started_at) * 1000.0
+        # A step's time is the model's and the tool's: time a hook held it (a debugger paused at
+        # a breakpoint, a person reading) is kept apart, so a pause never reads as a slow tool.
+        step.hook_ms = self._hook_seconds * 1000.0
+        step.elapsed_ms = (step.finished_at - step.started_at) * 1000.0 - step.hook_ms
         st.step_number = step.number
         st.steps.append(step)
         # A denial is a decision, not a failure: it clears last_error (so a hook that denies "after
@@ -214,10 +219,13 @@ class EngineCore:
             st.pending_injections.clear()
 
     def _call(self, name: str, phase: str, fn: Any, *args: Any) -> Any:
+        began = now()
         try:
             return fn(*args)
         except Exception as exc:
             raise HookError(name, phase, exc) from exc
+        finally:
+            self._hook_seconds += now() - began
 
     def _decide(self, hook: str, phase: str, decision: str, detail: str = "") -> None:
         record = HookDecision(hook, phase, decision, detail)

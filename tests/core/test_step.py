@@ -126,3 +126,29 @@ def test_answer_text_shows_a_done_tools_answer_as_text_not_as_a_dict() -> None:
     assert answer_text({"rows": 6, "saved": "out.csv"}) == '{"rows": 6, "saved": "out.csv"}'
     assert answer_text({"n": 3}) == '{"n": 3}'  # a lone non-string value stays data
     assert answer_text(["é"]) == '["é"]'
+
+
+def test_time_a_hook_or_approver_holds_a_step_is_kept_apart_from_its_time() -> None:
+    import time
+
+    from looplet_core import AskApproval, LoopConfig
+    from tests.core.helpers import run
+
+    class Slow:
+        def pre_dispatch(self, state, log, tc, step):  # type: ignore[no-untyped-def]
+            time.sleep(0.2)
+            return AskApproval("look first") if step == 1 else None
+
+    def approver(request):  # type: ignore[no-untyped-def]
+        time.sleep(0.2)
+        request.approve()
+
+    script = [
+        {"tool": "greet", "args": {"name": "Ann"}},
+        {"tool": "done", "args": {"answer": "ok"}},
+    ]
+    steps, *_ = run(script, hooks=[Slow()], config=LoopConfig(approver=approver))
+    first = steps[0]
+    assert first.hook_ms >= 400 and first.elapsed_ms < 200
+    assert first.to_dict()["hook_ms"] == first.hook_ms
+    assert type(first).from_dict(first.to_dict()).hook_ms == first.hook_ms

@@ -14,3 +14,30 @@ def test_the_debuggers_header_shows_the_answer_text() -> None:
     )
     line = describe_run(run)
     assert line.endswith("answer: Wrote fizzbuzz.py.") and "{" not in line
+
+
+def test_a_pause_at_pre_dispatch_is_not_the_steps_time() -> None:
+    import time
+
+    from looplet_tui.live.breakpoints import Phase
+    from tests.tui.helpers import GREET3, start
+
+    run = start(GREET3)
+    run.wait_paused()
+    run.controller.next_phase()  # to pre_dispatch of step 1
+    run.wait(
+        lambda: (p := run.controller.pause_point) is not None and p.phase is Phase.PRE_DISPATCH
+    )
+    time.sleep(0.5)  # the person reads the call
+    run.controller.next_phase()  # post_dispatch
+    run.wait(
+        lambda: (p := run.controller.pause_point) is not None and p.phase is Phase.POST_DISPATCH
+    )
+    time.sleep(0.3)
+    run.controller.resume()
+    run.join()
+    first = run.state.steps[0]
+    assert first.hook_ms >= 800  # both pauses are kept, apart from the step's own time
+    assert first.elapsed_ms < 500  # a scripted model and a trivial tool: far below the pauses
+    wall = (first.finished_at - first.started_at) * 1000
+    assert abs(first.elapsed_ms + first.hook_ms - wall) < 1
