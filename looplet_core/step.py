@@ -248,10 +248,10 @@ def answer_text(answer: Any) -> str:
     """
     if answer is None:
         return ""
-    if isinstance(answer, dict) and len(answer) == 1:  # pyright: ignore[reportUnknownArgumentType]
-        (only,) = cast(dict[str, Any], answer).values()
-        if isinstance(only, str):
-            return only
+    if isinstance(answer, dict):
+        values = list(cast(dict[str, Any], answer).values())
+        if len(values) == 1 and isinstance(values[0], str):
+            return values[0]
     if isinstance(answer, str):
         return answer
     try:
