@@ -257,7 +257,7 @@ def answer_text(answer: Any) -> str:
     try:
         return json.dumps(answer, ensure_ascii=False, default=str)
     except (TypeError, ValueError):  # a circular structure
-        return str(answer)
+        return str(cast(object, answer))
 
 
 @dataclass(slots=True)
