@@ -29,7 +29,7 @@ from looplet_core import LoopletError, Step
 from looplet_core import Message as ModelMessage
 from looplet_tui.app.approval_keys import ApprovalActions
 from looplet_tui.app.keys import KEYS, debugger_commands
-from looplet_tui.app.replay_keys import FRAME, REPLAY_ONLY, ReplayActions
+from looplet_tui.app.replay_keys import FRAME, REPLAY_ONLY, ReplayActions, count_matches
 from looplet_tui.live.breakpoints import BreakpointSet
 from looplet_tui.live.context import stats_for
 from looplet_tui.live.controller import DebugController
@@ -174,7 +174,8 @@ class DebuggerApp(ApprovalActions, ReplayActions):
             with Vertical(id="left"):
                 yield StepTimeline(self.controller, id="timeline")
                 yield Input(
-                    placeholder="search steps; enter: next match, escape: close", id="search"
+                    placeholder="search steps · enter, then ] next, [ previous · escape closes",
+                    id="search",
                 )
                 yield Input(placeholder="go to step, enter", id="seek")
                 yield ContextGauge(id="gauge")
@@ -401,7 +402,7 @@ class DebuggerApp(ApprovalActions, ReplayActions):
         if self.step_filter.active:
             parts.append(f"only {self.step_filter.describe()}")
         if self.hits:
-            parts.append(f"{len(self.hits)} matches for {self._hits_query!r}")
+            parts.append(f"{count_matches(self.hits)} for {self._hits_query!r}")
         return " · ".join(parts)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
@@ -521,10 +522,18 @@ class DebuggerApp(ApprovalActions, ReplayActions):
         self.close_box("#seek")
 
     def action_help(self) -> None:
-        from looplet_tui.screens.help import HelpScreen
+        from looplet_tui.screens.help import HelpScreen, help_rows
 
-        self.push_screen(HelpScreen(self.BINDINGS, StepTimeline.BINDINGS))
+        rows = help_rows((self.BINDINGS, StepTimeline.BINDINGS), self.in_this_mode)
+        self.push_screen(HelpScreen(rows, "replay" if self.player is not None else "live run"))
+
+    def in_this_mode(self, action: str) -> bool:
+        """Whether ``action`` belongs to this debugger's mode: a replay's keys are not a live
+        run's (no phases to step through), and a live run has no playhead to move."""
+        if action in REPLAY_ONLY:
+            return self.player is not None
+        return not (action in _LIVE_ONLY and self.player is not None)
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
-        yield from debugger_commands(self)
+        yield from debugger_commands(self, self.in_this_mode)
         yield from super().get_system_commands(screen)

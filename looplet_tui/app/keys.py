@@ -61,9 +61,11 @@ KEYS: tuple[tuple[str, str, str, str], ...] = (
 )
 
 
-def debugger_commands(app: App[int]) -> Iterator[SystemCommand]:
-    """Every key's command for the palette (``ctrl+p``), with the key to press next time."""
+def debugger_commands(app: App[int], available: Callable[[str], bool]) -> Iterator[SystemCommand]:
+    """This mode's commands for the palette (``ctrl+p``), with the key to press next time."""
     for key, action, _, what in KEYS:
+        if not available(action):
+            continue
         title, _, more = what.partition(": ")
         yield SystemCommand(title, f"{more or title} ({key_display(key)})", _runner(app, action))
 

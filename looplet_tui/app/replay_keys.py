@@ -49,6 +49,15 @@ REPLAY_ONLY = {
 }
 
 
+def count_matches(hits: Sequence[Hit]) -> str:
+    """``6 matches in 3 steps``: a step matches once per place (prompt, response, result)."""
+    if not hits:
+        return "no match"
+    steps = len({hit.step for hit in hits})
+    matches = f"{len(hits)} match" + ("" if len(hits) == 1 else "es")
+    return f"{matches} in {steps} step" + ("" if steps == 1 else "s")
+
+
 class ReplayActions(DebuggerBase):
     """Replay and filtering actions; the app provides ``controller``, ``session`` and ``main``."""
 
@@ -203,8 +212,13 @@ class ReplayActions(DebuggerBase):
     # -- search matches ---------------------------------------------------------------------------
 
     def search_submitted(self, query: str) -> None:
-        """Enter in the search box: a replay searches the whole trace, a live run its timeline."""
+        """Enter in the search box: a replay searches the whole trace, a live run its timeline.
+
+        Either way the box closes and the timeline takes the keys again (as Enter in less or vim
+        returns to the text), so ``]`` and ``[`` move between matches instead of typing.
+        """
         session = self.session
+        self.close_box("#search")
         if isinstance(session, ReplaySession) and session.reader is not None and query:
             if query != self._hits_query:
                 self.notify(f"Searching the trace for {query!r} …", markup=False, timeout=2)
@@ -231,7 +245,7 @@ class ReplayActions(DebuggerBase):
     def on_replay_actions_search_done(self, message: SearchDone) -> None:
         self.hits, self._hits_query = message.hits, message.query
         places = sorted({hit.where for hit in message.hits})
-        found = f"{len(message.hits)} steps match {message.query!r}" + (
+        found = f"{count_matches(message.hits)} for {message.query!r}" + (
             f" (in {', '.join(places)})" if places else ""
         )
         if message.problems:

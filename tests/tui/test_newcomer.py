@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 
 def test_the_debuggers_header_shows_the_answer_text() -> None:
     from looplet_core.step import LoopResult, StopReason
@@ -41,3 +43,31 @@ def test_a_pause_at_pre_dispatch_is_not_the_steps_time() -> None:
     assert first.elapsed_ms < 500  # a scripted model and a trivial tool: far below the pauses
     wall = (first.finished_at - first.started_at) * 1000
     assert abs(first.elapsed_ms + first.hook_ms - wall) < 1
+
+
+async def test_help_in_a_replay_lists_the_replays_keys_each_once(tmp_path: Path) -> None:
+    import io
+
+    from rich.console import Console
+
+    from looplet_tui.screens.help import HelpScreen
+    from tests.tui.pilot import SIZE, settled
+    from tests.tui.scenarios import make_replay
+
+    app = make_replay(tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await settled(pilot, app)
+        await pilot.press("question_mark")
+        await pilot.pause()
+        assert isinstance(app.screen, HelpScreen)
+        console = Console(width=120, record=True, file=io.StringIO())
+        console.print(app.screen.table())
+        text = console.export_text()
+        assert "Keys of the replay" in str(app.screen.query_one(".title").render())
+        for phrase in ("Play or pause", "Step back", "Go to step", "Re-run live", "Next match"):
+            assert phrase in text, phrase
+        for live_only in ("Next phase", "Continue: run until"):
+            assert live_only not in text, live_only
+        keys = [key for shown, _ in app.screen.rows for key in shown.split(", ")]
+        assert len(keys) == len(set(keys)), keys
+        assert {"space", "c", "p", "←", "→", "+", "-", ":", "]", "["} <= set(keys)

@@ -125,12 +125,15 @@ async def test_search_finds_text_in_prompts_responses_and_results(demo_trace: Pa
         await until(pilot, lambda: app.hits, "the trace search")
         steps = [hit.step for hit in app.hits]
         assert steps == sorted(steps) and len(steps) >= 2
+        counted = f"{len(steps)} matches in {len(set(steps))} steps for 'duplicate'"
+        await until(pilot, lambda: any(counted in n for n in notices(app)), "the count")
         timeline = app.main.query_one(StepTimeline)
         await until(pilot, lambda: timeline.selected is not None, "a selection")
         first = timeline.selected
         assert getattr(first, "number", None) == steps[0]
         assert player.position >= steps[0]  # the replay played up to the match
-        await pilot.press("escape", "right_square_bracket")
+        assert timeline.has_focus  # enter gave the keys back to the view: ] moves, not types
+        await pilot.press("right_square_bracket")
         await pilot.pause()
         assert getattr(timeline.selected, "number", None) == steps[1]
         assert player.position >= steps[1]
@@ -144,7 +147,7 @@ async def test_search_without_a_match_says_so(demo_trace: Path) -> None:
     async with app.run_test(size=SIZE) as pilot:
         await settled(pilot, app)
         await pilot.press("slash", *"zebra crossing", "enter")
-        said = "0 steps match 'zebra crossing'"
+        said = "no match for 'zebra crossing'"
         await until(pilot, lambda: any(said in n for n in notices(app)), "the notice")
         assert not app.hits
 
