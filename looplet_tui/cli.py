@@ -23,7 +23,6 @@ from looplet_core import (
     TraceError,
     TraceReader,
 )
-from looplet_core.provenance.reader import is_trace
 from looplet_core.runs.resume import restore, resume
 from looplet_tui.session import (
     ReplaySession,
@@ -96,8 +95,6 @@ def replay_session(path: Path, agent: str | None = None) -> ReplaySession:
     """
     if not path.exists():
         raise SessionError(f"no such directory: {path}")
-    if not is_trace(path):
-        raise SessionError(f"{path} is not a trace directory (it has no manifest.json)")
     try:
         reader = TraceReader(path)
         events = [_event(reader.run_id, record) for record in reader.events({"compaction"})]
@@ -106,12 +103,12 @@ def replay_session(path: Path, agent: str | None = None) -> ReplaySession:
     if agent is not None:
         load_factory(agent)
     task = reader.task
-    title = f"replay · {path.name}" + (f" · {_short(task)}" if task else "")
+    title = f"replay · {reader.path.name}" + (f" · {_short(task)}" if task else "")
     return ReplaySession(
         steps=_LazySteps(reader),
         events=events,
         title=title,
-        breakpoints_file=path / "breakpoints.json",
+        breakpoints_file=reader.path / "breakpoints.json",
         result=_result(reader),
         load_prompt=reader.prompt_view,
         reader=reader,

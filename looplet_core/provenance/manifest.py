@@ -15,12 +15,36 @@ from looplet_core.errors import TraceError
 from looplet_core.provenance import format as fmt
 from looplet_core.records import StopReason
 
-__all__ = ["is_trace", "read_manifest"]
+__all__ = ["is_trace", "locate_trace", "read_manifest"]
 
 
 def is_trace(path: str | os.PathLike[str]) -> bool:
     """True when ``path`` is a directory holding a trace manifest."""
     return (Path(path) / fmt.MANIFEST).is_file()
+
+
+def locate_trace(path: str | os.PathLike[str]) -> Path:
+    """The trace at ``path``, or the one trace directly inside it.
+
+    ``ProvenanceSink(root)`` writes each run into ``root/<run id>/``, so the directory a user
+    named is often the one holding the trace: that one is opened.  When it holds several (or
+    none) the error lists what is there, so the next command is obvious.
+    """
+    where = Path(path)
+    if is_trace(where) or not where.is_dir():
+        return where  # read_manifest says what is wrong with a missing path
+    inside = sorted(child for child in where.iterdir() if is_trace(child))
+    if len(inside) == 1:
+        return inside[0]
+    if not inside:
+        raise TraceError(
+            f"{where} is not a trace: it has no {fmt.MANIFEST}, and no directory in it has one"
+        )
+    shown = ", ".join(child.name for child in inside[:5]) + (" …" if len(inside) > 5 else "")
+    raise TraceError(
+        f"{where} is not a trace: it holds {len(inside)} traces ({shown}); "
+        f"name one of them, e.g. {inside[0]}"
+    )
 
 
 def read_manifest(path: Path) -> dict[str, Any]:

@@ -25,7 +25,7 @@ from looplet_core.errors import TraceError
 from looplet_core.messages import Message, optional
 from looplet_core.provenance import format as fmt
 from looplet_core.provenance.lazyprompt import LazyPrompt, PromptLines
-from looplet_core.provenance.manifest import is_trace, read_manifest
+from looplet_core.provenance.manifest import is_trace, locate_trace, read_manifest
 from looplet_core.records import LLMCall, StopReason, Usage
 from looplet_core.step import LoopResult, Step
 
@@ -54,7 +54,7 @@ class TraceReader:
     """Read a trace directory (see the module docs for what is lazy and what is checked)."""
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
-        self.path = Path(path)
+        self.path = locate_trace(path)  # a sink's root holding one run's trace opens that trace
         self.manifest: dict[str, Any] = read_manifest(self.path)
         self._events_file = self.path / fmt.EVENTS
         if not self._events_file.is_file():

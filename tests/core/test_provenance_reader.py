@@ -88,6 +88,20 @@ def test_directory_without_a_manifest_is_not_a_trace(tmp_path):
         TraceReader(tmp_path)
 
 
+def test_a_sinks_root_holding_one_trace_opens_that_trace(tmp_path):
+    root = tmp_path / "traces"
+    shutil.copytree(FIXTURE, root / "run-1")
+    reader = TraceReader(root)
+    assert reader.path == root / "run-1" and len(reader) > 0
+
+
+def test_a_directory_holding_several_traces_names_them(tmp_path):
+    for name in ("run-a", "run-b"):
+        shutil.copytree(FIXTURE, tmp_path / name)
+    with pytest.raises(TraceError, match=r"holds 2 traces \(run-a, run-b\); name one of them"):
+        TraceReader(tmp_path)
+
+
 def test_missing_directory_is_reported(tmp_path):
     with pytest.raises(TraceError, match="no such trace directory"):
         TraceReader(tmp_path / "nope")

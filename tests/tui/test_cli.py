@@ -75,7 +75,8 @@ def test_module_factory_that_does_not_exist(capsys: pytest.CaptureFixture[str]) 
 def test_replay_of_a_directory_that_is_not_a_trace(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert "is not a trace directory" in one_line_error(capsys, "replay", str(tmp_path))
+    err = one_line_error(capsys, "replay", str(tmp_path))
+    assert "is not a trace: it has no manifest.json, and no directory in it has one" in err
     assert "no such directory" in one_line_error(capsys, "replay", str(tmp_path / "gone"))
 
 
@@ -180,3 +181,13 @@ def test_resume_names_its_checkpoint_directory_one_way_only() -> None:
     assert shown.returncode == 0
     assert "checkpoints" in shown.stdout  # the positional directory
     assert "--checkpoints" not in shown.stdout
+
+
+def test_replay_of_the_directory_given_to_trace_opens_the_run_inside(tmp_path: Path) -> None:
+    from looplet_tui.cli import replay_session
+    from tests.tui.scenarios import record_trace
+
+    record_trace(tmp_path / "traces" / "run-1")
+    session = replay_session(tmp_path / "traces")
+    assert session.reader is not None and session.reader.path == tmp_path / "traces" / "run-1"
+    assert session.title.startswith("replay · run-1")
