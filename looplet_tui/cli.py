@@ -31,6 +31,7 @@ from looplet_tui.session import (
     SessionError,
     load_factory,
     run_session,
+    state_dir,
 )
 
 __all__ = ["AGENT_FILE", "SessionError", "build_session", "replay_session", "resume_session"]
@@ -49,7 +50,7 @@ def build_session(args: argparse.Namespace) -> Session:
             make_agent(delay=args.delay),
             where="the demo",
             title="demo · clean customers.csv",
-            breakpoints_file=Path.cwd() / "looplet-demo.breakpoints.json",
+            breakpoints_file=state_dir() / "demo.breakpoints.json",
         )
         return _checkpointed(session, args.checkpoint_dir, DEMO_TARGET)
     if args.command == "run":
@@ -83,6 +84,7 @@ def _checkpointed(session: RunSession, directory: str | None, target: str) -> Ru
     except OSError as exc:
         raise SessionError(f"cannot use {path} for checkpoints: {exc}") from None
     session.config.checkpoint = FileCheckpointStore(path)
+    session.breakpoints_file = path / "breakpoints.json"  # where `resume DIR` looks for them
     return session
 
 

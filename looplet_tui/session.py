@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import os
 import sys
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -192,6 +193,14 @@ def run_session(
     )
 
 
+def state_dir() -> Path:
+    """Where the debugger keeps what belongs to no run directory (a demo's or a module agent's
+    breakpoints): ``$XDG_STATE_HOME/looplet``, by default ``~/.local/state/looplet``.  Never the
+    current directory, which is often a repository the user did not mean to write into."""
+    base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return Path(base) / "looplet"
+
+
 def load_factory(target: str) -> tuple[Callable[[], object], Path]:
     """``(factory, file next to which the breakpoints are kept)`` for a ``run`` target."""
     spec, named, name = target.partition(":")
@@ -207,7 +216,7 @@ def load_factory(target: str) -> tuple[Callable[[], object], Path]:
             module = importlib.import_module(spec)
         except ImportError as exc:
             raise SessionError(f"cannot import module {spec!r}: {exc}") from None
-        breakpoints = Path.cwd() / f"{spec.rsplit('.', 1)[-1]}.breakpoints.json"
+        breakpoints = state_dir() / f"{spec}.breakpoints.json"
     factory = getattr(module, name, None)
     if factory is None:
         hint = "" if named else f" (name the factory: {spec}:your_factory)"

@@ -263,6 +263,7 @@ class BreakpointSet:
 
     def save(self, path: Path) -> None:
         """Write atomically (temp file + rename) so a crash never leaves half a file."""
+        path.parent.mkdir(parents=True, exist_ok=True)  # the state directory, on first save
         tmp = path.with_name(path.name + ".tmp")
         tmp.write_text(json.dumps(self.to_dict(), indent=2) + "\n", encoding="utf-8")
         tmp.replace(path)

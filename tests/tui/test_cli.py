@@ -136,7 +136,7 @@ def test_the_example_agent_file_loads_by_path_and_by_module() -> None:
         assert isinstance(session, RunSession)
         assert session.tools.names() == ["list_notes", "add_note"]
     assert session.breakpoints_file is not None
-    assert session.breakpoints_file.name == "notes_agent.breakpoints.json"
+    assert session.breakpoints_file.name == "looplet_tui.examples.notes_agent.breakpoints.json"
 
 
 def test_replay_takes_the_agent_a_rerun_may_use(
@@ -191,3 +191,27 @@ def test_replay_of_the_directory_given_to_trace_opens_the_run_inside(tmp_path: P
     session = replay_session(tmp_path / "traces")
     assert session.reader is not None and session.reader.path == tmp_path / "traces" / "run-1"
     assert session.title.startswith("replay · run-1")
+
+
+def test_breakpoints_are_kept_with_the_run_or_in_the_state_directory_never_here(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from looplet_tui.__main__ import _parser
+    from looplet_tui.cli import build_session
+
+    here, state = tmp_path / "repo", tmp_path / "state"
+    here.mkdir()
+    monkeypatch.chdir(here)
+    monkeypatch.setenv("XDG_STATE_HOME", str(state))
+    demo = build_session(_parser().parse_args(["demo"]))
+    assert demo.breakpoints_file == state / "looplet" / "demo.breakpoints.json"
+    checkpointed = build_session(_parser().parse_args(["demo", "--checkpoints", "runs"]))
+    assert checkpointed.breakpoints_file == Path("runs") / "breakpoints.json"
+    module = build_session(_parser().parse_args(["run", "looplet_tui.demo:make_agent"]))
+    assert module.breakpoints_file == state / "looplet" / "looplet_tui.demo.breakpoints.json"
+    assert module.breakpoints_file is not None
+    from looplet_tui.live.breakpoints import BreakpointSet
+
+    BreakpointSet().save(module.breakpoints_file)  # the state directory is made on first save
+    assert module.breakpoints_file.is_file()
+    assert sorted(p.name for p in here.iterdir()) == ["runs"]  # only what was asked for
