@@ -17,3 +17,10 @@ def fake_openai_server() -> Iterator[FakeOpenAIServer]:
     """
     with FakeOpenAIServer() as server:
         yield server
+
+
+@pytest.fixture(autouse=True)
+def _state_directory(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch):
+    """The debugger's state directory (saved breakpoints) is a temporary one in every test, so
+    no test writes into the home directory of whoever runs the suite."""
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path_factory.mktemp("state")))
