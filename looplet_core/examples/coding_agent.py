@@ -30,7 +30,14 @@ import threading
 from pathlib import Path
 from typing import IO, Any
 
-from looplet_core import BaseToolRegistry, DefaultState, LoopConfig, composable_loop, tool
+from looplet_core import (
+    BaseToolRegistry,
+    DefaultState,
+    LoopConfig,
+    MockLLMBackend,
+    composable_loop,
+    tool,
+)
 from looplet_core.examples._backend import pick_backend
 from looplet_core.provenance.redact import is_secret_env_name
 from looplet_core.provenance.sink import ProvenanceSink
@@ -289,9 +296,13 @@ SYSTEM_PROMPT = (
 )
 
 
+SCRIPTED_TASK = "implement fizzbuzz"
+"""The one task the scripted model knows; it plays the same script whatever it is asked."""
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m looplet_core.examples.coding_agent")
-    parser.add_argument("task", nargs="?", default="implement fizzbuzz")
+    parser.add_argument("task", nargs="?", default=SCRIPTED_TASK)
     parser.add_argument("--trace", help="write a provenance trace to DIR/<run id>")
     parser.add_argument("--workspace", help="folder the agent works in (default: a new temp dir)")
     parser.add_argument("--max-steps", type=int, default=30)
@@ -307,6 +318,12 @@ def main(argv: list[str] | None = None) -> int:
         trace_dir = Path(args.trace) / state.run_id
         hooks.append(ProvenanceSink(trace_dir, llm=llm))
     print(f"coding agent on {where}; workspace {workspace.root}")
+    if isinstance(llm, MockLLMBackend) and " ".join(args.task.lower().split()) != SCRIPTED_TASK:
+        print(
+            f"note: the scripted model knows one task, {SCRIPTED_TASK!r}, and plays it whatever "
+            f"the task says; set OPENAI_BASE_URL, OPENAI_API_KEY and OPENAI_MODEL to give "
+            f"{args.task!r} to a real model"
+        )
     config = LoopConfig(
         max_steps=args.max_steps, system_prompt=SYSTEM_PROMPT, workspace=workspace.root
     )

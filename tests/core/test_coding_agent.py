@@ -123,3 +123,16 @@ def test_scripted_run_writes_fizzbuzz_and_a_trace(tmp_path, monkeypatch, capsys)
     bash = reader.step(3).tool_result.data
     assert bash["exit_code"] == 0 and "FizzBuzz" in bash["output"]
     assert f"python -m looplet_core show {trace}" in capsys.readouterr().out
+
+
+def test_the_scripted_model_says_when_it_was_given_a_task_it_does_not_know(
+    tmp_path, monkeypatch, capsys
+):
+    for name in ("OPENAI_BASE_URL", "OPENAI_API_KEY", "OPENAI_MODEL"):
+        monkeypatch.delenv(name, raising=False)
+    assert main(["write a hello world script", "--workspace", str(tmp_path / "a")]) == 0
+    out = capsys.readouterr().out
+    assert "the scripted model knows one task, 'implement fizzbuzz'" in out
+    assert "'write a hello world script' to a real model" in out
+    assert main(["Implement  FizzBuzz", "--workspace", str(tmp_path / "b")]) == 0
+    assert "note:" not in capsys.readouterr().out
