@@ -428,9 +428,9 @@ class DebuggerApp(ApprovalActions, ReplayActions):
             self.notify("The run has ended.", severity="warning")
             return False
         if self.controller.approvals:
-            self.notify(
-                "A call is waiting for approval: a approve, d deny, e edit.", severity="warning"
-            )
+            # On the card, not in a toast: the hint goes when the call is decided, never lingers.
+            card = self.main.query_one(ApprovalCard)
+            card.problem = "Decide this call first (a approve, d deny, e edit); then it goes on."
         return True
 
     def action_next_step(self) -> None:

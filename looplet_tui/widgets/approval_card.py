@@ -62,10 +62,13 @@ class ApprovalCard(Widget):
     """Approvals waiting, oldest first; the card shows the first."""
     problem: reactive[str] = reactive("")
     """Why the last attempted decision was refused (e.g. invalid edited arguments)."""
+    _shown: ApprovalRequest | None = None
 
     def watch_requests(self, requests: Sequence[ApprovalRequest]) -> None:
         self.set_class(bool(requests), "-waiting")
         first = requests[0] if requests else None
+        if first is not self._shown:  # a decided call takes its hint or refusal with it
+            self._shown, self.problem = first, ""
         self.set_class(bool(first and first.dangerous), "-dangerous")
         if first is not None:
             queue = f" (1 of {len(requests)})" if len(requests) > 1 else ""

@@ -150,3 +150,20 @@ async def test_approval_keys_do_nothing_without_a_waiting_call() -> None:
         await pilot.press("a", "d", "e")
         await pilot.pause()
         assert app.screen is app.screen_stack[0]
+
+
+async def test_the_decide_first_hint_goes_with_the_call_it_was_about() -> None:
+    app = app_for(RM, start_paused=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await waiting(pilot, app, 1)
+        await pilot.press("n")  # stepping while a call waits: the card says what to do
+        await pilot.pause()
+        assert "Decide this call first" in screen_text(app)
+        await pilot.press("a")  # approved: the step runs, then n's stop after it
+        await until(pilot, lambda: app.controller.pause_point is not None, "the stop after it")
+        await settled(pilot, app)
+        assert "Decide this call first" not in screen_text(app)
+        await pilot.press("c")
+        await waiting(pilot, app, 2)  # the next call's card starts clean
+        assert "Decide this call first" not in screen_text(app)
+        app.controller.cancel()
