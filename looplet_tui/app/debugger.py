@@ -196,6 +196,7 @@ class DebuggerApp(ApprovalActions, ReplayActions):
         header = self.main.query_one(RunHeader)
         header.title = self.session.title
         header.replay = isinstance(self.session, ReplaySession)
+        self.main.query_one(StepDetails).replay = header.replay
         gauge = self.main.query_one(ContextGauge)
         gauge.warn_at, gauge.compact_at = self.session.thresholds
         self.main.query_one(StepTimeline).focus()

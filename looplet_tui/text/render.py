@@ -28,6 +28,7 @@ __all__ = [
     "compact_json",
     "json_text",
     "message_renderable",
+    "missing_prompt",
     "prompt_renderable",
     "prompt_summary",
     "response_renderable",
@@ -141,6 +142,27 @@ def prompt_summary(count: int, tokens: int, folded: bool) -> Text:
     """The line above a prompt: how many messages, about how many tokens, whether folded."""
     fold = " · long messages folded (f)" if folded else ""
     return Text(f"{count} messages · ~{tokens:,} tokens{fold}\n", style="dim")
+
+
+def missing_prompt(step: Step, *, replay: bool) -> str:
+    """Why ``step`` has no prompt to show, in the words of where it came from.
+
+    A run the debugger watches keeps every prompt, so there a step without one was restored from
+    a checkpoint (which keeps the conversation, not each step's prompt): a resumed run's history,
+    the history a fork starts from, or the call a fork made again without asking the model.
+    """
+    if replay:
+        return (
+            f"The trace holds no prompt for step {step.number}: its run was recorded with "
+            "LoopConfig(record_prompts=False), or this step was restored from a checkpoint."
+        )
+    forked = any(d.phase == "fork" for d in step.decisions) or step.branch_id != "main"
+    where = "the fork's checkpoint" if forked else "a checkpoint"
+    return (
+        f"Step {step.number} was restored from {where}, which keeps the conversation, not each "
+        "step's prompt; no model call was made for it here. The next step's Prompt tab shows "
+        "what the model read, this step's call and result included."
+    )
 
 
 def prompt_renderable(messages: Sequence[Message] | None, *, folded: bool = True) -> RenderableType:

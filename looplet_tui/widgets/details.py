@@ -42,6 +42,8 @@ class StepDetails(Widget):
 
     timings: reactive[bool] = reactive(True)
     """Show durations (off for deterministic screenshots)."""
+    replay: bool = False
+    """Rows come from a trace, not from a run the debugger watches (which keeps every prompt)."""
     running: bool = False
     """The run goes on unattended: the live row's prompt changes many times a second, so the
     Prompt tab lays out only its newest messages until the run stops."""
@@ -110,8 +112,10 @@ class StepDetails(Widget):
                 if context is not None
                 else None
             )
+            prompt = live_prompt if live_prompt is not None else step.prompt
             self.prompt_pane.show_prompt(
-                live_prompt if live_prompt is not None else step.prompt,
+                prompt,
+                "" if prompt is not None else render.missing_prompt(step, replay=self.replay),
                 window=window,
                 tokens=tokens,
             )

@@ -28,6 +28,7 @@ from looplet_tui.screens.fork import ForkEditScreen
 from looplet_tui.session import RunSession
 from looplet_tui.timetravel.forks import branch_session
 from looplet_tui.timetravel.tree import parse_fork_edit, run_branches
+from looplet_tui.widgets.timeline import StepTimeline
 
 from .helpers import GREET3, call, make_tools
 from .pilot import SIZE, app_for, screen_text, settled, until
@@ -193,6 +194,13 @@ async def test_a_fork_runs_live_in_the_main_timeline_with_its_edit(
         steps = steps_of(app)
         assert steps[-1].tool_result.data == "forked"
         assert check(steps), [s.pretty() for s in steps]
+        if steps[0].prompt is None:  # restored, not unrecorded: the Prompt tab says which
+            app.main.query_one(StepTimeline).select_step(1)
+            await pilot.press("1")
+            await settled(pilot, app)
+            text = screen_text(app)
+            assert "Step 1 was restored from" in text
+            assert "did not keep prompts" not in text
 
         # the original branch is untouched; the fork nests under the checkpoint it came from
         (main,) = run_branches(store, original.state.run_id)
