@@ -18,6 +18,7 @@ from looplet_core import (
     Event,
     EventKind,
     FileCheckpointStore,
+    MockLLMBackend,
     ResumedRun,
     Step,
     TraceError,
@@ -184,6 +185,8 @@ def resume_session(
     except CheckpointError as exc:
         raise SessionError(str(exc)) from None
     checkpoint = snapshot.checkpoint
+    if isinstance(made.llm, MockLLMBackend):  # a scripted agent goes on with its script
+        made.llm.skip(snapshot.state.llm_calls)
 
     def resumer(hooks: Sequence[object], cancel: CancelToken) -> ResumedRun:
         return resume(

@@ -70,6 +70,14 @@ class MockLLMBackend:
     def remaining(self) -> int:
         return len(self.script) - self._position
 
+    def skip(self, replies: int) -> None:
+        """Go on after the first ``replies`` replies: a resumed run's model was asked that many
+        times already (``state.llm_calls``), so a scripted run continues its script instead of
+        starting it again (a demo resumed after ``drop_rows`` must not load the CSV anew)."""
+        if replies < 0:
+            raise ValueError(f"cannot skip {replies} replies: give 0 or more")
+        self._position = min(len(self.script), self._position + replies)
+
     def generate(
         self,
         messages: Sequence[Message],

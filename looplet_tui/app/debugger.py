@@ -233,6 +233,7 @@ class DebuggerApp(ApprovalActions, ReplayActions):
         try:
             assert isinstance(session, RunSession)  # a replay has no worker (ReplayPlayer)
             loop = session.start([ctl], ctl.cancel_token)
+            ctl.watch(session.state)  # its usage so far shows now, not after the next model call
             for step in session.state.steps:  # a resumed run's history, before it continues
                 ctl.record(step)
             for step in loop:

@@ -224,6 +224,10 @@ class RunHistory:
 
     # -- internals --------------------------------------------------------------------------------
 
+    def watch(self, state: Any) -> None:
+        """Read usage (and the run's clock) from ``state``: the loop's, once it is known."""
+        self._attach(state)
+
     def _attach(self, state: Any) -> None:
         if self._usage is None:
             self._usage = lambda: state.usage

@@ -371,3 +371,13 @@ def test_run_start_event_carries_any_task_as_json_data():
     assert result.stop_reason is StopReason.DONE
     json.dumps(seen["task"])  # plain JSON data, however odd or deep the task was
     assert seen["task"]["goal"] == "g" and seen["task"]["when"].startswith("<object")
+
+
+def test_a_scripted_model_can_go_on_after_the_replies_a_resumed_run_used() -> None:
+    llm = MockLLMBackend([{"tool": "greet", "args": {"name": n}} for n in "abc"])
+    llm.skip(2)
+    assert llm.remaining == 1
+    llm.skip(5)  # never past the end
+    assert llm.remaining == 0
+    with pytest.raises(ValueError, match="give 0 or more"):
+        llm.skip(-1)

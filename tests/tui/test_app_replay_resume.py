@@ -87,6 +87,7 @@ async def test_resume_reopens_a_run_paused_on_an_approval(tmp_path: Path) -> Non
         assert app.controller.approvals[0].tool == "drop_rows"
         assert app.controller.steps_done == 6  # the history before the pause is on screen
         assert "#5 find_duplicates(key='email')" in screen_text(app)
+        assert " 0 in · 0 out" not in screen_text(app)  # the usage so far, before any new call
         await pilot.press("A")
         await until(
             pilot,
@@ -97,6 +98,8 @@ async def test_resume_reopens_a_run_paused_on_an_approval(tmp_path: Path) -> Non
         await until(pilot, lambda: app.controller.finished, "the end")
     result = app.session.state.result  # type: ignore[union-attr]
     assert result is not None and result.stop_reason is StopReason.DONE
+    tools = [s.tool for s in app.session.state.steps]  # type: ignore[union-attr]
+    assert "load_csv" not in tools[6:]  # the scripted model went on with its script
 
 
 def test_resume_continues_the_branch_asked_for(tmp_path: Path) -> None:
