@@ -21,14 +21,14 @@ from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.css.query import NoMatches
 from textual.message import Message
-from textual.screen import ModalScreen, Screen
+from textual.screen import Screen
 from textual.timer import Timer
 from textual.widgets import Footer, Input, TabbedContent
 
 from looplet_core import LoopletError, Step
 from looplet_core import Message as ModelMessage
 from looplet_tui.app.approval_keys import ApprovalActions
-from looplet_tui.app.keys import KEYS, debugger_commands
+from looplet_tui.app.keys import KEY_BINDINGS, KEYS, debugger_commands, footer_order
 from looplet_tui.app.replay_keys import FRAME, REPLAY_ONLY, ReplayActions, count_matches
 from looplet_tui.live.breakpoints import BreakpointSet
 from looplet_tui.live.context import stats_for
@@ -71,10 +71,9 @@ class DebuggerApp(ApprovalActions, ReplayActions):
     ENABLE_COMMAND_PALETTE = True
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        *(
-            Binding(key, action, label or what.split(":")[0], show=bool(label), tooltip=what)
-            for key, action, label, what in KEYS
-        ),
+        # The footer lists keys in this order and cuts what does not fit at the right, so the
+        # ones a person must always find (? and q), then the approval keys, come first.
+        *footer_order(KEY_BINDINGS),
         Binding("escape", "close_search", "Close search", show=False),
         # In a replay, c and p keep working as play and pause without taking footer room.
         Binding("c", "play", "Play", show=False),
@@ -182,7 +181,7 @@ class DebuggerApp(ApprovalActions, ReplayActions):
             yield StepDetails(id="details")
         yield ApprovalCard(id="approval")
         yield ReplayScrubber(id="scrubber")
-        yield Footer()
+        yield Footer(compact=True, show_command_palette=False)  # ctrl+p is listed in ?
 
     def on_mount(self) -> None:
         self.main.query_one(StepTimeline).timings = self.timings
@@ -409,7 +408,7 @@ class DebuggerApp(ApprovalActions, ReplayActions):
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if self._covered() and action in _MAIN_SCREEN_ACTIONS:
-            return False  # a full screen on top (checkpoints, run diff) has its own keys
+            return False  # a screen or dialog on top (checkpoints, fork editor) has its own keys
         if action in REPLAY_ONLY:
             return self.player is not None
         if action in _LIVE_ONLY and self.player is not None:
@@ -421,9 +420,9 @@ class DebuggerApp(ApprovalActions, ReplayActions):
         return True
 
     def _covered(self) -> bool:
-        """Whether a full screen (not a dialog or the palette) hides the debugger's own."""
-        screen = self.screen
-        return screen is not self.main and not isinstance(screen, ModalScreen)
+        """Whether another screen or dialog is in front: its keys are the only ones that act,
+        and the footer lists only them (the fork editor must not offer ``n Next``)."""
+        return self.screen is not self.main
 
     def _can_step(self) -> bool:
         if self.controller.finished:
@@ -526,7 +525,7 @@ class DebuggerApp(ApprovalActions, ReplayActions):
     def action_help(self) -> None:
         from looplet_tui.screens.help import HelpScreen, help_rows
 
-        rows = help_rows((self.BINDINGS, StepTimeline.BINDINGS), self.in_this_mode)
+        rows = help_rows((KEY_BINDINGS, self.BINDINGS, StepTimeline.BINDINGS), self.in_this_mode)
         self.push_screen(HelpScreen(rows, "replay" if self.player is not None else "live run"))
 
     def in_this_mode(self, action: str) -> bool:

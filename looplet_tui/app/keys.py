@@ -7,13 +7,14 @@ names the command in the palette.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 
 from textual.app import App, SystemCommand
+from textual.binding import Binding
 
 from looplet_tui.screens.help import key_display
 
-__all__ = ["KEYS", "debugger_commands"]
+__all__ = ["KEYS", "KEY_BINDINGS", "debugger_commands", "footer_order"]
 
 KEYS: tuple[tuple[str, str, str, str], ...] = (
     # key, action, footer label, what it does (help screen, palette, footer tooltip)
@@ -59,6 +60,30 @@ KEYS: tuple[tuple[str, str, str, str], ...] = (
     ("question_mark", "help", "Keys", "Keys: this list"),
     ("q", "quit", "Quit", "Quit: cancel the run and leave"),
 )
+
+
+KEY_BINDINGS: tuple[Binding, ...] = tuple(
+    Binding(key, action, label or what.split(":")[0], show=bool(label), tooltip=what)
+    for key, action, label, what in KEYS
+)
+"""The table as bindings, in its order (the ``?`` screen's order)."""
+
+FOOTER_FIRST = (
+    "help",
+    "quit",
+    "approve",
+    "approve_always",
+    "deny",
+    "deny_with_message",
+    "edit_args",
+)
+"""Actions the footer shows before all others: it cuts at the right edge, and these must stay."""
+
+
+def footer_order(bindings: Sequence[Binding]) -> list[Binding]:
+    """``bindings`` with ``FOOTER_FIRST``'s actions first; the rest keep the table's order."""
+    first = {action: n for n, action in enumerate(FOOTER_FIRST)}
+    return sorted(bindings, key=lambda b: first.get(b.action, len(first)))
 
 
 def debugger_commands(app: App[int], available: Callable[[str], bool]) -> Iterator[SystemCommand]:

@@ -104,7 +104,6 @@ class RunHeader(Widget):
         if self.replay:
             line.append(" REPLAY ", style=dim + style)
         line.append("  ")
-        line.append(clean(self.title), style=self.get_component_rich_style("run-header--title"))
         budget = f"/{self.max_steps}" if self.max_steps else ""
         parts = [f"step {self.step}{budget}"]
         if self.model:
@@ -112,16 +111,28 @@ class RunHeader(Widget):
         parts.append(f"{format_tokens(self.tokens_in)} in · {format_tokens(self.tokens_out)} out")
         parts.append(format_duration(self.elapsed))
         stats = Text("  ·  ".join(parts), style=dim, no_wrap=True)
-        gap = self.size.width - line.cell_len - stats.cell_len
-        if gap > 1:
-            line.append(" " * gap)
+        # Line two is why the run stopped: it always starts there, whatever the width.  The
+        # title gives way first (shortened), then the figures move after the reason.
+        title = Text(clean(self.title), style=self.get_component_rich_style("run-header--title"))
+        room = self.size.width - line.cell_len - stats.cell_len - 2
+        detail = Text(clean(self.detail), style=dim, no_wrap=True, overflow="ellipsis")
+        if room >= min(title.cell_len, _MIN_TITLE):
+            if title.cell_len > room:
+                title.truncate(room, overflow="ellipsis")
+            line.append_text(title)
+            line.append(" " * (self.size.width - line.cell_len - stats.cell_len))
             line.append_text(stats)
-        detail = Text(no_wrap=True, overflow="ellipsis")
-        if gap <= 1:
+        else:
+            line.append_text(title)
+            detail.append("  ·  " if self.detail else "")
             detail.append_text(stats)
-            detail.append("  ")
-        detail.append(clean(self.detail), style=dim)
+        for part in (line, detail):  # joined lines wrap: cut each at the edge instead
+            part.truncate(self.size.width, overflow="ellipsis")
         return Text("\n").join([line, detail])
+
+
+_MIN_TITLE = 12
+"""Columns of the title worth keeping on line one before the figures move to line two."""
 
 
 def _component(state: RunState) -> str:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 
 def test_the_debuggers_header_shows_the_answer_text() -> None:
     from looplet_core.step import LoopResult, StopReason
@@ -71,3 +73,46 @@ async def test_help_in_a_replay_lists_the_replays_keys_each_once(tmp_path: Path)
         keys = [key for shown, _ in app.screen.rows for key in shown.split(", ")]
         assert len(keys) == len(set(keys)), keys
         assert {"space", "c", "p", "←", "→", "+", "-", ":", "]", "["} <= set(keys)
+
+
+@pytest.mark.parametrize("size", [(80, 24), (120, 36)], ids=["80x24", "120x36"])
+async def test_why_it_stopped_and_the_keys_to_leave_or_ask_always_show(
+    size: tuple[int, int],
+) -> None:
+    from tests.tui.helpers import call
+    from tests.tui.pilot import app_for, screen_text, settled, until
+
+    script = [call("rm", path="/tmp/a"), call("done", answer="ok")]
+    app = app_for(script, start_paused=False)
+    app.session.title = "a title long enough to push everything else off the line " * 2
+    async with app.run_test(size=size) as pilot:
+        await until(pilot, lambda: app.controller.approvals, "the approval")
+        await settled(pilot, app)
+        lines = screen_text(app).splitlines()
+        assert lines[1].strip().startswith("step 1 waits for approval of rm: a approve · d deny")
+        footer = lines[-1]
+        for key in ("? Keys", "q Quit", "a Approve", "d Deny", "e Edit"):
+            assert key in footer, (key, footer)
+        await pilot.press("a")
+        await until(pilot, lambda: app.controller.finished, "the end")
+        await settled(pilot, app)
+        footer = screen_text(app).splitlines()[-1]
+        assert "? Keys" in footer and "q Quit" in footer
+
+
+async def test_a_dialogs_footer_lists_its_own_keys_not_the_debuggers() -> None:
+    from looplet_tui.screens.deny_message import DenyMessageScreen
+    from tests.tui.helpers import call
+    from tests.tui.pilot import SIZE, app_for, screen_text, settled, until
+
+    app = app_for([call("rm", path="/tmp/a"), call("done", answer="ok")], start_paused=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: app.controller.approvals, "the approval")
+        await settled(pilot, app)
+        await pilot.press("D")
+        await pilot.pause()
+        assert isinstance(app.screen, DenyMessageScreen)
+        footer = screen_text(app).splitlines()[-1]
+        for behind in ("n Next", "s Phase", "c Continue", "a Approve", "B Breakpoints"):
+            assert behind not in footer, (behind, footer)
+        app.controller.cancel()
