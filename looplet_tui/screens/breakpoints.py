@@ -24,6 +24,15 @@ __all__ = ["BreakpointsScreen"]
 _PHASES = [(f"at {p.value}", p.value) for p in Phase]
 
 
+_FIELD_NAMES = {
+    "#bp-tool": "tool glob",
+    "#bp-args": "args regex",
+    "#bp-context": "context % above",
+    "#bp-after": "after N hits",
+    "#bp-table": "breakpoints",
+}
+
+
 class BreakpointsScreen(ModalScreen[None]):
     """Edit the run's ``BreakpointSet`` in place."""
 
@@ -57,8 +66,8 @@ class BreakpointsScreen(ModalScreen[None]):
             yield Static("Breakpoints", classes="title")
             yield BreakpointTable(id="bp-table", cursor_type="row", zebra_stripes=True)
             yield Static(
-                "space enable/disable · x remove · e edit · ctrl+s save · ctrl+l load "
-                "· escape close",
+                "in the list: space enable/disable · x remove · e edit  ·  in the form: tab next "
+                "field, enter adds  ·  ctrl+s save · ctrl+l load · escape close",
                 classes="hint",
             )
             yield Static(
@@ -80,6 +89,9 @@ class BreakpointsScreen(ModalScreen[None]):
         table = self.query_one(BreakpointTable)
         table.add_columns("#", "on", "breakpoint", "hits")
         self.refresh_table()
+        # Each field keeps its name on its border once typed into (a placeholder goes away).
+        for field, name in _FIELD_NAMES.items():
+            self.query_one(field).border_title = name
         self.query_one("#bp-tool", Input).focus()
 
     def refresh_table(self) -> None:

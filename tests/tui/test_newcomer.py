@@ -116,3 +116,34 @@ async def test_a_dialogs_footer_lists_its_own_keys_not_the_debuggers() -> None:
         for behind in ("n Next", "s Phase", "c Continue", "a Approve", "B Breakpoints"):
             assert behind not in footer, (behind, footer)
         app.controller.cancel()
+
+
+@pytest.mark.parametrize("size", [(80, 24), (120, 36)], ids=["80x24", "120x36"])
+async def test_the_focused_field_of_the_breakpoints_form_is_marked_and_named(
+    size: tuple[int, int],
+) -> None:
+    from textual.widgets import Input
+
+    from tests.tui.helpers import GREET3
+    from tests.tui.pilot import app_for, screen_text, settled
+
+    app = app_for(GREET3)
+    async with app.run_test(size=size) as pilot:
+        await settled(pilot, app)
+        await pilot.press("B")
+        await pilot.pause()
+        tool, args = (
+            app.screen.query_one("#bp-tool", Input),
+            app.screen.query_one("#bp-args", Input),
+        )
+        assert app.focused is tool  # the form opens on the tool field
+        await pilot.press(*"save_*", "tab")
+        await pilot.pause()
+        assert app.focused is args and tool.value == "save_*"
+        marked, plain = args.styles.border_top, tool.styles.border_top
+        assert marked != plain  # the focused field's border differs from the others'
+        assert marked[1].hex == app.current_theme.to_color_system().generate()["accent"]
+        text = screen_text(app)
+        assert "tool glob" in text and "args regex" in text  # names stay once typed into
+        assert "in the list: space enable/disable · x remove" in text
+        app.controller.cancel()
