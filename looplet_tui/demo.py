@@ -29,8 +29,9 @@ from looplet_core.examples._backend import real_backend_configured
 
 __all__ = ["make_agent", "make_tools"]
 
-WINDOW = 1000
-"""A small context window, so the gauge moves and compaction happens within a short demo."""
+WINDOW = 1750
+"""A small context window (the tool schemas alone take a quarter of it), so the gauge moves
+and compaction happens once within a short demo."""
 BUDGET = ContextBudget(warn=0.45, compact=0.6)
 """Warn at half the window, compact at 60%: the demo crosses both."""
 

@@ -16,6 +16,7 @@ list is the loop's immutable view, so recording costs O(1)).  When the script ru
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
@@ -37,8 +38,13 @@ class MockRequest:
     tools: Sequence[ToolSchema]
 
 
-def _estimate_tokens(messages: Sequence[Message]) -> int:
-    return sum(len(m.content) + 16 * len(m.tool_calls) for m in messages) // 4 + 4 * len(messages)
+def _estimate_tokens(messages: Sequence[Message], tools: Sequence[ToolSchema] = ()) -> int:
+    """What a server would report as the prompt's size: the messages *and* the tool schemas
+    (a real server counts both; leaving the schemas out made the loop calibrate every later
+    estimate down by several times, so a demo's gauge fell from 53% to 7% after one reply)."""
+    schemas = len(json.dumps(list(tools), ensure_ascii=False, default=str)) if tools else 0
+    size = sum(len(m.content) + 16 * len(m.tool_calls) for m in messages) + schemas
+    return size // 4 + 4 * len(messages)
 
 
 class MockLLMBackend:
@@ -110,7 +116,9 @@ class MockLLMBackend:
                 on_delta("text", response.text[i : i + chunk])
         if self.report_usage and response.usage is None:
             response.usage = Usage(
-                _estimate_tokens(messages), max(1, len(response.text) // 4) + 8, measured=True
+                _estimate_tokens(messages, tools),
+                max(1, len(response.text) // 4) + 8,
+                measured=True,
             )
         response.latency_ms = (time.perf_counter() - started) * 1000.0
         return response

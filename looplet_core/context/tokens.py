@@ -30,7 +30,6 @@ ROLES: tuple[str, ...] = ("system", "tools", "user", "assistant", "tool")
 MESSAGE_OVERHEAD = 4  # role and delimiters of the chat format around each message
 TOOL_CALL_OVERHEAD = 8  # id, type and function wrapper of one tool call
 TOOL_SCHEMA_OVERHEAD = 8  # the wrapper around each tool definition
-REPLY_PRIMING = 3  # the tokens that open the assistant's reply
 _RATIO_LIMITS = (0.25, 4.0)  # a report further off than this is a broken report, not a tokenizer
 
 
@@ -123,7 +122,7 @@ class ContextMeter:
 
     def count(self, messages: Sequence[Message], tools: Sequence[Mapping[str, Any]] = ()) -> int:
         """Calibrated total of a whole prompt, counted from scratch."""
-        raw = sum(self.message_costs(messages)) + REPLY_PRIMING
+        raw = sum(self.message_costs(messages))
         return self.scale(raw + self.tools_tokens(tools))
 
     @property
@@ -137,9 +136,9 @@ class ContextMeter:
 
     @property
     def overhead(self) -> int:
-        """Calibrated tokens every prompt pays besides its messages: the last tool schemas sent
-        and the reply priming.  Compaction strategies plan with it."""
-        return self.scale(self._tools_raw + REPLY_PRIMING)
+        """Calibrated tokens every prompt pays besides its messages: the last tool schemas sent.
+        Compaction strategies plan with it."""
+        return self.scale(self._tools_raw)
 
     # -- the run's prompts ------------------------------------------------------------------------
 
@@ -170,8 +169,10 @@ class ContextMeter:
             raw = dict.fromkeys(ROLES, 0)
             for message in messages:
                 raw[message.role] += self.message_tokens(message)
+        # The few tokens that open the model's reply are left to calibration (the server's own
+        # count includes them): "assistant" counts only what the model said, so it is 0 before
+        # its first reply, and the Prompt tab's per-message counts add up to the gauge's.
         raw["tools"] = self.tools_tokens(tools)
-        raw["assistant"] += REPLY_PRIMING
         self._last_raw = raw
         ratio = self.ratio
         by_role = raw if ratio == 1.0 else {role: round(t * ratio) for role, t in raw.items()}

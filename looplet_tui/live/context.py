@@ -2,41 +2,47 @@
 
 ``Step.context`` (and ``Prompt.stats``) carry the loop's accounting of how full the window was,
 by role.  A run that predates it, a trace recorded without it, or a backend that reports no usage
-still has the exact messages on ``Step.prompt``; for those the debugger estimates at four
-characters a token and says so (``measured=False`` shows as "est." on screen), rather than
-showing nothing.
+still has the exact messages on ``Step.prompt``; for those the debugger estimates them with the
+loop's own estimator (one count everywhere: the gauge, the Prompt tab, the summaries)
+and says so (``measured=False`` shows as "est." on screen), rather than showing nothing.
 """
 
 from __future__ import annotations
 
-import json
+import threading
 from collections.abc import Sequence
 from typing import Any
 
 from looplet_core import ContextStats, Message, Step
+from looplet_core.context.tokens import ROLES as CORE_ROLES
+from looplet_core.context.tokens import ContextMeter
 
 __all__ = ["ROLES", "estimate", "message_tokens", "stats_for"]
 
-ROLES = ("system", "tools", "user", "assistant", "tool")
-"""The gauge's segments, in the order they are stacked."""
+ROLES = CORE_ROLES
+"""The gauge's segments, in the order they are stacked (the loop's own roles)."""
+
+
+_METER = ContextMeter()
+"""The loop's own pricing, uncalibrated: the debugger counts a message as the loop does."""
+_TOOLS_LOCK = threading.Lock()  # the meter caches the last schemas; the worker and UI share it
 
 
 def message_tokens(message: Message) -> int:
-    """Rough token count of one message: characters / 4, tool calls included."""
-    size = len(message.content) + len(message.reasoning or "")
-    for call in message.tool_calls:
-        size += len(call.tool) + len(json.dumps(call.args, ensure_ascii=False, default=str))
-    return (size + 3) // 4 + 4  # + per-message overhead of the chat format
+    """Tokens of one message as the loop estimates them (framing and tool calls included)."""
+    return _METER.message_tokens(message)
 
 
 def estimate(
     messages: Sequence[Message], tools: Sequence[Any] = (), window: int | None = None
 ) -> ContextStats:
+    """The loop's uncalibrated estimate of a prompt, by role, for steps that carry none."""
     by_role: dict[str, int] = dict.fromkeys(ROLES, 0)
     for message in messages:
-        by_role[message.role] += message_tokens(message)
+        by_role[message.role] += _METER.message_tokens(message)
     if tools:
-        by_role["tools"] = len(json.dumps(list(tools), ensure_ascii=False, default=str)) // 4
+        with _TOOLS_LOCK:
+            by_role["tools"] = _METER.tools_tokens(tools)
     return ContextStats(by_role=by_role, total=sum(by_role.values()), window=window, measured=False)
 
 

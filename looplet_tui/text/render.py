@@ -27,6 +27,8 @@ __all__ = [
     "ROLE_STYLES",
     "compact_json",
     "json_text",
+    "message_body",
+    "message_head",
     "message_renderable",
     "missing_prompt",
     "prompt_renderable",
@@ -108,17 +110,37 @@ def _fold(content: str) -> tuple[str, str]:
     return kept, f"… {hidden_lines} more lines, {len(content) - len(kept):,} more chars (f unfolds)"
 
 
-def message_renderable(index: int, message: Message, *, folded: bool) -> RenderableType:
+def message_renderable(
+    index: int, message: Message, *, folded: bool, tokens: int | None = None
+) -> RenderableType:
+    """One message by role: its head line, then its body."""
+    return Group(message_head(index, message, tokens), message_body(message, folded=folded))
+
+
+def message_head(index: int, message: Message, tokens: int | None = None) -> Text:
+    """The message's role, place and size; ``tokens`` is its count as the step's gauge has it
+    (the loop's estimate scaled by what the server reported), else the loop's plain estimate.
+
+    Kept apart from the body because it changes from step to step (the place, the scale) while
+    the body does not, so a view can lay the body out once.
+    """
     style = ROLE_STYLES.get(message.role, "")
     head = Text()
     head.append(f" {message.role.upper()} ", style=f"bold reverse {style}")
-    detail = f"  #{index}  ~{message_tokens(message)} tok"
+    count = message_tokens(message) if tokens is None else tokens
+    detail = f"  #{index}  ~{count} tok"
     if message.name:
         detail += f"  {clean(message.name)}"
     if message.tool_call_id:
         detail += f"  ← {clean(message.tool_call_id)}"
     head.append(detail, style="dim")
-    parts: list[RenderableType] = [head]
+    return head
+
+
+def message_body(message: Message, *, folded: bool) -> RenderableType:
+    """The message's reasoning, content and tool calls, literal, with a blank line after."""
+    style = ROLE_STYLES.get(message.role, "")
+    parts: list[RenderableType] = []
     if message.reasoning:
         parts.append(literal(message.reasoning, "dim italic"))
     content, hidden = _fold(message.content) if folded else (message.content, "")

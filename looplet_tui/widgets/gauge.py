@@ -112,7 +112,7 @@ class ContextGauge(Widget):
             title.append(f"{format_tokens(stats.total)} tokens (window unknown)", style=dim)
         title.append("" if stats.measured else "  est.", style=dim)
         return Text("\n").join(
-            [title, self._bar(stats, width), self._legend(stats), self._spark(width)]
+            [title, self._bar(stats, width), self._legend(stats, width), self._spark(width)]
         )
 
     def _bar(self, stats: ContextStats, width: int) -> Text:
@@ -132,15 +132,23 @@ class ContextGauge(Widget):
             bar.append(char, style=self._style(f"context-gauge--{role}"))
         return bar
 
-    def _legend(self, stats: ContextStats) -> Text:
-        legend = Text()
-        for role in ROLES:
-            tokens = stats.by_role.get(role, 0)
+    def _legend(self, stats: ContextStats, width: int) -> Text:
+        """One line, never wrapped: the roles that hold tokens (an empty role is no news), with
+        the spaces squeezed out when the pane is narrow, and cut at the edge as a last resort."""
+        shown = [(role, stats.by_role.get(role, 0)) for role in ROLES]
+        shown = [(role, n) for role, n in shown if n > 0] or shown[:1]
+        for gap in (" ", ""):
+            parts = [
+                (role, f"{_SHORT.get(role, role)}{gap}{format_tokens(n)}") for role, n in shown
+            ]
+            if sum(len(text) + 2 for _, text in parts) - 1 <= width:
+                break
+        legend = Text(no_wrap=True, overflow="ellipsis")
+        for role, text in parts:
             legend.append("■", style=self._style(f"context-gauge--{role}"))
-            legend.append(
-                f"{_SHORT.get(role, role)} {format_tokens(tokens)} ",
-                style=self._style("context-gauge--dim"),
-            )
+            legend.append(f"{text} ", style=self._style("context-gauge--dim"))
+        legend.rstrip()
+        legend.truncate(width, overflow="ellipsis")
         return legend
 
     def _spark(self, width: int) -> Text:
@@ -148,7 +156,7 @@ class ContextGauge(Widget):
         dim = self._style("context-gauge--dim")
         if not history:
             return Text("")
-        label = f" {len(history)} steps"
+        label = f" {len(history)} step" + ("" if len(history) == 1 else "s")
         room = max(1, width - len(label))
         known = [v for v in history if v is not None]
         top = float(self.stats.window or 0) if self.stats else 0.0

@@ -82,9 +82,10 @@ class PromptView(ScrollView, can_focus=True):
         self._window = WINDOW
         self._lines: list[Strip] = []
         self._width = 0
-        self._cache: dict[tuple[int, int, bool, int], tuple[Message, list[Strip]]] = {}
+        self._cache: dict[tuple[int, bool, int], tuple[Message, list[Strip]]] = {}
         self._tokens: dict[int, tuple[Message, int]] = {}
         self._known_tokens: int | None = None
+        self._scale = 1.0  # the loop's calibration of this step: known tokens / our estimate
 
     @property
     def hidden_above(self) -> int:
@@ -105,14 +106,15 @@ class PromptView(ScrollView, can_focus=True):
         loop's own count of the messages' tokens, when it recorded one: a prompt longer than
         ``SUM_LIMIT`` messages shows it instead of re-estimating every message on each step.
         """
-        self._known_tokens = tokens
         if (
             self._shown
             and messages is self._messages
             and note == self._note
+            and tokens == self._known_tokens  # the server's count arrived: the counts change
             and (window <= self._window)
         ):
             return
+        self._known_tokens = tokens
         self._messages, self._note, self._shown = messages, note, True
         self._to_end = bool(messages) and not note
         self._window = window
@@ -166,10 +168,13 @@ class PromptView(ScrollView, can_focus=True):
             )
             return self._to_strips(head, width)
         else:
+            self._scale = 1.0
             if self._known_tokens is not None and len(messages) > SUM_LIMIT:
                 tokens = self._known_tokens
             else:
                 tokens = sum(self._count(m) for m in messages)
+                if self._known_tokens and tokens:  # per message as the gauge counts: they add up
+                    self._scale, tokens = self._known_tokens / tokens, self._known_tokens
             head = render.prompt_summary(len(messages), tokens, self.folded)
             if self.hidden_above:
                 head.append(
@@ -193,18 +198,19 @@ class PromptView(ScrollView, can_focus=True):
         return count
 
     def _message_lines(self, index: int, message: Message, width: int) -> list[Strip]:
-        """The message's lines, rendered once per width and fold setting."""
-        key = (id(message), index, self.folded, width)
+        """The message's lines: its head (place and count change per step) drawn each time,
+        its body laid out once per width and fold setting, however many prompts hold it."""
+        tokens = round(self._count(message) * self._scale)
+        head = self._to_strips(render.message_head(index, message, tokens), width)
+        key = (id(message), self.folded, width)
         cached = self._cache.get(key)
         if cached is not None and cached[0] is message:
-            return cached[1]
-        lines = self._to_strips(
-            render.message_renderable(index, message, folded=self.folded), width
-        )
+            return head + cached[1]
+        body = self._to_strips(render.message_body(message, folded=self.folded), width)
         if len(self._cache) >= _CACHE_LIMIT:
             self._cache.clear()
-        self._cache[key] = (message, lines)
-        return lines
+        self._cache[key] = (message, body)
+        return head + body
 
     def _to_strips(self, renderable: RenderableType, width: int) -> list[Strip]:
         console = self.app.console

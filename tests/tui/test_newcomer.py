@@ -147,3 +147,39 @@ async def test_the_focused_field_of_the_breakpoints_form_is_marked_and_named(
         assert "tool glob" in text and "args regex" in text  # names stay once typed into
         assert "in the list: space enable/disable · x remove" in text
         app.controller.cancel()
+
+
+@pytest.mark.parametrize("size", [(80, 24), (120, 36)], ids=["80x24", "120x36"])
+async def test_the_gauge_and_the_prompt_tab_count_alike_before_and_after_a_reply(
+    size: tuple[int, int],
+) -> None:
+    import re
+
+    from tests.tui.pilot import demo_app, screen_text, settled, until
+
+    def counts(text: str) -> tuple[dict[str, int], dict[str, int]]:
+        prompt: dict[str, int] = {}
+        for role, n in re.findall(r" (SYSTEM|USER|ASSISTANT|TOOL)\s+#\d+\s+~(\d+) tok", text):
+            prompt[role] = prompt.get(role, 0) + int(n)
+        legend = {role: int(n) for role, n in re.findall(r"■(\w+) ?(\d+)", text)}
+        return prompt, legend
+
+    app = demo_app()
+    async with app.run_test(size=size) as pilot:
+        await settled(pilot, app)
+        for moment in ("before the first reply", "after it"):
+            await pilot.press("1")
+            await settled(pilot, app)
+            text = screen_text(app)
+            prompt, legend = counts(text)
+            assert prompt["SYSTEM"] == legend["sys"], (moment, prompt, legend)
+            assert prompt["USER"] == legend["user"], (moment, prompt, legend)
+            assert "asst" not in legend  # no assistant message yet: no assistant tokens
+            legend_lines = [line for line in text.splitlines() if "■" in line]
+            assert len(legend_lines) == 1, legend_lines  # the legend never wraps
+            assert " 1 step" in text and " 1 steps" not in text
+            if moment == "before the first reply":
+                await pilot.press("n")
+                await until(pilot, lambda: app.controller.steps_done == 1, "step 1")
+                await settled(pilot, app)
+        app.controller.cancel()
