@@ -64,6 +64,7 @@ if TYPE_CHECKING:
         CheckpointError,
         ConfigError,
         ContextLengthError,
+        DeadlineError,
         HookError,
         LoopletError,
         RateLimitError,
@@ -90,6 +91,7 @@ if TYPE_CHECKING:
     from looplet_core.provenance.replay import ReplayBackend, ReplayResult, replay_loop
     from looplet_core.provenance.sink import ProvenanceSink
     from looplet_core.records import (
+        AttemptFailure,
         ContextStats,
         ErrorKind,
         HookDecision,
@@ -154,6 +156,8 @@ _LAZY: dict[str, str] = {
     "InjectContext": "looplet_core.decisions",
     "LLMBackend": "looplet_core.backends.base",
     "LLMCall": "looplet_core.records",
+    "AttemptFailure": "looplet_core.records",
+    "DeadlineError": "looplet_core.errors",
     "LLMResponse": "looplet_core.backends.base",
     "LoopConfig": "looplet_core.state",
     "LoopResult": "looplet_core.step",
@@ -219,6 +223,7 @@ __all__ = [
     "ApprovalHook",
     "ApprovalRequest",
     "AskApproval",
+    "AttemptFailure",
     "BackendError",
     "BaseToolRegistry",
     "CancelToken",
@@ -239,6 +244,7 @@ __all__ = [
     "ContextStats",
     "Continue",
     "Conversation",
+    "DeadlineError",
     "Decision",
     "DefaultState",
     "Deny",

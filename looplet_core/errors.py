@@ -8,7 +8,8 @@ The tree::
     ├── BackendError                 the model server failed; the run ends with llm_error
     │   ├── TransientBackendError    worth retrying: timeout, connection reset, 5xx
     │   │   ├── RateLimitError       429; carries the server's Retry-After when it sent one
-    │   │   └── ReplyCutOffError     the server took the request, then the reply stopped short
+    │   │   ├── ReplyCutOffError     the server took the request, then the reply stopped short
+    │   │   └── DeadlineError        a reply took longer than llm_deadline, or the run ran out
     │   ├── ContextLengthError       the prompt is longer than the model's window
     │   └── ResponseFormatError      the server answered, but not with something usable
     ├── ScriptExhaustedError         MockLLMBackend ran out of scripted replies
@@ -30,6 +31,7 @@ __all__ = [
     "CheckpointError",
     "ConfigError",
     "ContextLengthError",
+    "DeadlineError",
     "HookError",
     "LoopletError",
     "RateLimitError",
@@ -92,6 +94,22 @@ class ReplyCutOffError(TransientBackendError):
         self.received_chars = received_chars
 
 
+class DeadlineError(TransientBackendError):
+    """When you see this: the model's reply did not arrive within a deadline of the loop's.
+
+    ``limit`` names the setting that ran out: ``"llm_deadline"`` (one attempt, from the request
+    to the reply's last byte, streamed or not) or ``"run_deadline"`` (the whole run).  A server
+    that sends a byte now and then, or keep-alive lines forever, never trips a read timeout; it
+    trips this.  An attempt past ``llm_deadline`` is retried like a timeout while the run's own
+    deadline leaves room; raise the limit if the model is simply slow.
+    """
+
+    def __init__(self, message: str, *, limit: str, seconds: float) -> None:
+        super().__init__(message)
+        self.limit = limit
+        self.seconds = seconds
+
+
 class ContextLengthError(BackendError):
     """When you see this: the prompt did not fit the model's window even after compaction."""
 
@@ -119,7 +137,16 @@ class ApprovalError(LoopletError):
 
 
 class CheckpointError(LoopletError):
-    """When you see this: a checkpoint file is unreadable; the message names file and problem."""
+    """When you see this: a checkpoint file is unreadable; the message names file and problem.
+
+    When the newest checkpoint of a run is damaged but an older one loads, ``intact`` is that
+    one's id and ``problem`` the damage alone, so a command can word its own way out.
+    """
+
+    def __init__(self, message: str, *, intact: str | None = None, problem: str = "") -> None:
+        super().__init__(message)
+        self.intact = intact
+        self.problem = problem or message
 
 
 class TraceError(LoopletError):

@@ -65,7 +65,13 @@ def build_session(args: argparse.Namespace) -> Session:
         return _checkpointed(session, args.checkpoint_dir, args.target)
     if args.command == "replay":
         return replay_session(Path(args.trace), agent=args.agent)
-    return resume_session(Path(args.checkpoints), args.run_id, args.agent, branch=args.branch)
+    return resume_session(
+        Path(args.checkpoints),
+        args.run_id,
+        args.agent,
+        branch=args.branch,
+        checkpoint_id=args.checkpoint,
+    )
 
 
 def _call(factory: Any, target: str) -> object:
@@ -170,7 +176,12 @@ def _result(reader: TraceReader) -> Any:
 
 
 def resume_session(
-    directory: Path, run_id: str | None, agent: str | None, *, branch: str | None = None
+    directory: Path,
+    run_id: str | None,
+    agent: str | None,
+    *,
+    branch: str | None = None,
+    checkpoint_id: str | None = None,
 ) -> RunSession:
     """Rebuild the agent from its factory and check the checkpoint now, so a bad directory is
     a one-line error; the run itself continues on the debugger's worker thread."""
@@ -181,8 +192,15 @@ def resume_session(
     made = run_session(_call(factory, target), where=target)
     store = FileCheckpointStore(directory)
     try:
-        snapshot = restore(store, run_id, tools=made.tools, branch=branch)
+        snapshot = restore(
+            store, run_id, tools=made.tools, branch=branch, checkpoint_id=checkpoint_id
+        )
     except CheckpointError as exc:
+        if exc.intact is not None:  # the way out, in this command's words
+            raise SessionError(
+                f"{exc.problem}; the newest intact checkpoint of this run is {exc.intact}: "
+                f"add --checkpoint {exc.intact} to resume from it"
+            ) from None
         raise SessionError(str(exc)) from None
     checkpoint = snapshot.checkpoint
     if isinstance(made.llm, MockLLMBackend):  # a scripted agent goes on with its script
