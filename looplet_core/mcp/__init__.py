@@ -24,15 +24,16 @@ from looplet_core._lazy import lazy_exports
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from looplet_core.mcp.connection import MCPConnection, MCPTool, connect_http, connect_stdio
+    from looplet_core.mcp.connection import MCPConnection, connect_http, connect_stdio
     from looplet_core.mcp.results import result_data
     from looplet_core.mcp.servers import HttpServer, StdioServer
-    from looplet_core.mcp.tools import MCPToolFunction, make_tools, mcp_origin
+    from looplet_core.mcp.tools import MCPCaller, MCPTool, MCPToolFunction, make_tools, mcp_origin
 
 _LAZY: dict[str, str] = {
     "HttpServer": "looplet_core.mcp.servers",
     "MCPConnection": "looplet_core.mcp.connection",
-    "MCPTool": "looplet_core.mcp.connection",
+    "MCPCaller": "looplet_core.mcp.tools",
+    "MCPTool": "looplet_core.mcp.tools",
     "MCPToolFunction": "looplet_core.mcp.tools",
     "StdioServer": "looplet_core.mcp.servers",
     "connect_http": "looplet_core.mcp.connection",
@@ -44,6 +45,7 @@ _LAZY: dict[str, str] = {
 
 __all__ = [
     "HttpServer",
+    "MCPCaller",
     "MCPConnection",
     "MCPTool",
     "MCPToolFunction",

@@ -24,7 +24,6 @@ import tempfile
 import threading
 import weakref
 from collections.abc import AsyncGenerator, Callable, Coroutine, Iterable, Mapping
-from dataclasses import dataclass
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self, TextIO, TypeVar, cast
 
@@ -32,6 +31,7 @@ from looplet_core.cancel import CancelToken
 from looplet_core.errors import MCPCallError, MCPConnectError, MCPError
 from looplet_core.mcp.results import result_data
 from looplet_core.mcp.servers import HttpServer, StdioServer
+from looplet_core.mcp.tools import MCPTool, make_tools
 
 if TYPE_CHECKING:
     import asyncio
@@ -40,7 +40,7 @@ if TYPE_CHECKING:
 
     from looplet_core.tools.spec import ToolSpec
 
-__all__ = ["MCPConnection", "MCPTool", "connect_http", "connect_stdio"]
+__all__ = ["MCPConnection", "connect_http", "connect_stdio"]
 
 T = TypeVar("T")
 
@@ -50,18 +50,6 @@ _CLOSE_WAIT_S = 10.0  # how long close() waits for the session and server to win
 _CONNECTION_CLOSED = -32000  # JSON-RPC codes the SDK uses (mcp_types.CONNECTION_CLOSED)
 _REQUEST_TIMEOUT = -32001
 _OPEN: weakref.WeakSet[MCPConnection] = weakref.WeakSet()
-
-
-@dataclass(frozen=True, slots=True)
-class MCPTool:
-    """A tool as the server lists it: its own name, description, JSON Schema and annotations
-    (hints such as ``readOnlyHint``, which the server asserts and nobody checks)."""
-
-    name: str
-    description: str
-    input_schema: Mapping[str, Any]
-    annotations: Mapping[str, Any]
-    server: str
 
 
 class MCPConnection:
@@ -201,17 +189,26 @@ class MCPConnection:
         from mcp import ClientSession
 
         self._stop = asyncio.Event()
-        async with contextlib.AsyncExitStack() as stack:
+        stack = contextlib.AsyncExitStack()
+        try:
+            # Only the handshake is under the timeout: the transport's task groups must be
+            # left in the scope they were entered in, and spawning does not hang.
+            read, write = await stack.enter_async_context(self._transport())
+            session = await stack.enter_async_context(ClientSession(read, write))
+            with anyio.fail_after(self.connect_timeout):
+                init = await session.initialize()
+        except BaseException as exc:
+            # The transport's own failure (connection refused, say) often surfaces only when
+            # its task group is left; the handshake then just saw itself cancelled.
+            cause = exc
             try:
-                # Only the handshake is under the timeout: the transport's task groups must be
-                # left in the scope they were entered in, and spawning does not hang.
-                read, write = await stack.enter_async_context(self._transport())
-                session = await stack.enter_async_context(ClientSession(read, write))
-                with anyio.fail_after(self.connect_timeout):
-                    init = await session.initialize()
-            except BaseException as exc:
-                ready.set_exception(self._connect_error(exc))
-                return
+                await stack.aclose()
+            except BaseException as closing:
+                if isinstance(exc, asyncio.CancelledError | anyio.get_cancelled_exc_class()):
+                    cause = closing
+            ready.set_exception(self._connect_error(cause))
+            return
+        async with stack:
             self._session = session
             ready.set_result(init.model_dump(mode="json", by_alias=True, exclude_none=True))
             await self._stop.wait()
@@ -356,8 +353,6 @@ class MCPConnection:
         timeout: float | None = 60.0,
     ) -> list[ToolSpec]:
         """The server's tools as ``ToolSpec``s; ``looplet_core.mcp.tools`` has the rules."""
-        from looplet_core.mcp.tools import make_tools
-
         return make_tools(
             self,
             self.list_tools(),

@@ -25,19 +25,49 @@ import fnmatch
 import re
 from collections.abc import Coroutine, Iterable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, cast
+from typing import Any, Protocol, cast
 
+from looplet_core.cancel import CancelToken
 from looplet_core.errors import ConfigError, MCPSchemaError, ToolRegistrationError
 from looplet_core.tools.run import ToolContext
 from looplet_core.tools.spec import ToolSpec
 
-if TYPE_CHECKING:
-    from looplet_core.mcp.connection import MCPConnection, MCPTool
-
-__all__ = ["MCPToolFunction", "make_tools", "mcp_origin"]
+__all__ = ["MCPCaller", "MCPTool", "MCPToolFunction", "make_tools", "mcp_origin"]
 
 _BAD_CHARS = re.compile(r"[^A-Za-z0-9_-]")
 _MAX_NAME = 64
+
+
+@dataclass(frozen=True, slots=True)
+class MCPTool:
+    """A tool as the server lists it: its own name, description, JSON Schema and annotations
+    (hints such as ``readOnlyHint``, which the server asserts and nobody checks)."""
+
+    name: str
+    description: str
+    input_schema: Mapping[str, Any]
+    annotations: Mapping[str, Any]
+    server: str
+
+
+class MCPCaller(Protocol):
+    """What a tool calls through: ``MCPConnection`` (``looplet_core.mcp.connection``)."""
+
+    @property
+    def name(self) -> str: ...
+
+    def call(
+        self,
+        name: str,
+        arguments: Mapping[str, Any],
+        *,
+        timeout: float | None = None,
+        cancel: CancelToken | None = None,
+    ) -> Any: ...
+
+    def acall(
+        self, name: str, arguments: Mapping[str, Any], *, timeout: float | None = None
+    ) -> Coroutine[Any, Any, Any]: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,7 +79,7 @@ class MCPToolFunction:
     returns a coroutine the loop awaits, so that loop never blocks.
     """
 
-    connection: MCPConnection
+    connection: MCPCaller
     tool: str
     timeout: float | None
 
@@ -82,7 +112,7 @@ def mcp_origin(spec: ToolSpec) -> tuple[str, str] | None:
 
 
 def make_tools(
-    connection: MCPConnection,
+    connection: MCPCaller,
     listing: Iterable[MCPTool],
     *,
     prefix: str = "",
@@ -139,10 +169,16 @@ def make_tools(
 
 
 def _schema(tool: MCPTool) -> Mapping[str, Any]:
-    schema = cast(object, tool.input_schema)
-    if not isinstance(schema, Mapping) or not schema:
-        raise ToolRegistrationError(f"inputSchema must be a JSON Schema object, got {schema!r}")
-    schema = cast(Mapping[str, Any], schema)
+    raw = cast(object, tool.input_schema)
+    if not isinstance(raw, Mapping):
+        raise ToolRegistrationError(f"inputSchema must be a JSON Schema object, got {raw!r}")
+    schema = dict(cast(Mapping[str, Any], raw)) or {"type": "object"}  # {}: no arguments
+    if schema.get("type", "object") != "object":
+        raise ToolRegistrationError(
+            f"the top-level schema must have type 'object' (MCP requires it), got "
+            f"{schema.get('type')!r}"
+        )
+    schema["type"] = "object"
     properties = schema.get("properties")
     if isinstance(properties, Mapping) and "ctx" in properties:
         raise ToolRegistrationError(

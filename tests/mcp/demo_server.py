@@ -14,7 +14,8 @@ import sys
 import time
 from typing import Any
 
-from mcp.server.mcpserver import MCPServer
+from mcp.server.mcpserver import Context, MCPServer
+from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import (
     AudioContent,
     EmbeddedResource,
@@ -68,7 +69,7 @@ def picture() -> list[Any]:
 @app.tool()
 def refuse(reason: str) -> str:
     """Always fails with the reason (the result has isError set)."""
-    raise ValueError(reason)
+    raise ToolError(reason)
 
 
 @app.tool(structured_output=False)
@@ -89,6 +90,12 @@ def crash(code: int = 3) -> str:
     """Exit the server process at once, mid-call."""
     print("demo server: crashing on purpose", file=sys.stderr, flush=True)
     os._exit(code)
+
+
+@app.tool()
+def header(name: str, ctx: Context) -> str:
+    """The value of one HTTP request header ('' on stdio, or when it was not sent)."""
+    return (ctx.headers or {}).get(name.lower(), "")
 
 
 @app.tool(name="files.read-v2")
