@@ -375,8 +375,8 @@ class MCPConnection:
         """Call tool ``name`` (the server's name for it) and wait; the step data for its result.
 
         Raises ``MCPToolError`` (the server said the tool failed), ``MCPCallError`` (no answer:
-        the server is gone or refused the request), ``TimeoutError`` after ``timeout`` seconds.
-        ``cancel`` abandons the call (and cancels it on the server) once it is set.
+        the server is gone or refused the request, or ``cancel`` was set, which also cancels the
+        request on the server), ``TimeoutError`` after ``timeout`` seconds.
         """
         future = self._submit(self._call(name, dict(arguments), timeout))
         try:
@@ -386,9 +386,11 @@ class MCPConnection:
                     break
                 except concurrent.futures.TimeoutError:
                     if cancel is not None and cancel.cancelled:
-                        future.cancel()
-                        raise TimeoutError(
-                            f"MCP tool {name!r} was abandoned: {cancel.reason}"
+                        future.cancel()  # the SDK tells the server to stop the request
+                        raise MCPCallError(
+                            f"the call to MCP tool {name!r} was abandoned ({cancel.reason}); "
+                            "the server was asked to cancel it",
+                            server=self.name,
                         ) from None
         except concurrent.futures.CancelledError:
             raise MCPCallError(

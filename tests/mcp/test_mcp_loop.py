@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +13,10 @@ import pytest
 
 from looplet_core import (
     BaseToolRegistry,
+    CancelToken,
     ErrorKind,
+    Event,
+    EventKind,
     FileCheckpointStore,
     LoopConfig,
     MockLLMBackend,
@@ -213,6 +218,7 @@ def test_restart_brings_a_crashed_server_back_under_the_same_tools():
 async def test_the_async_loop_keeps_running_while_an_mcp_call_waits(demo, timeout):
     tools = BaseToolRegistry(demo.tools(timeout=timeout))
     ticks = 0
+    during: dict[str, int] = {}
 
     async def ticker() -> None:
         nonlocal ticks
@@ -220,16 +226,22 @@ async def test_the_async_loop_keeps_running_while_an_mcp_call_waits(demo, timeou
             await asyncio.sleep(0.01)
             ticks += 1
 
+    class TicksDuringTheSlowCall:
+        def on_event(self, event: Event) -> None:
+            if event.data.get("tool") == "slow":
+                during[event.kind.value] = ticks
+
     task = asyncio.create_task(ticker())
     llm = MockLLMBackend(
         [call("slow", seconds=0.5), call("lookup", city="Rome"), call("done", answer="")]
     )
-    steps = [s async for s in async_composable_loop(llm=llm, tools=tools, task="t")]
+    hooks = [TicksDuringTheSlowCall()]
+    steps = [s async for s in async_composable_loop(llm=llm, tools=tools, task="t", hooks=hooks)]
     task.cancel()
     assert steps[0].tool_result.data == "slept 0.5 s"
     assert steps[1].tool_result.data["city"] == "Rome"
     # The event loop ran the ticker all through the half-second call: it was never blocked.
-    assert ticks >= 20
+    assert during[EventKind.TOOL_END.value] - during[EventKind.TOOL_START.value] >= 10
 
 
 def test_a_run_with_the_pypi_time_server(time_server):
@@ -275,3 +287,28 @@ def test_a_run_with_the_real_openai_sdk_calling_mcp_tools(
         "tool_call_id": server.requests[1]["messages"][-2]["tool_calls"][0]["id"],
         "content": "42",
     }
+
+
+def test_one_connection_serves_calls_from_many_threads_at_once(demo):
+    with ThreadPoolExecutor(8) as pool:
+        results = list(pool.map(lambda i: demo.call("add", {"a": i, "b": i}), range(40)))
+    assert results == [2 * i for i in range(40)]
+
+
+def test_cancelling_the_run_abandons_the_call_it_is_waiting_for():
+    token = CancelToken()
+
+    class CancelSoonAfterTheToolStarts:
+        def on_event(self, event: Event) -> None:
+            if event.kind is EventKind.TOOL_START:
+                threading.Timer(0.2, token.cancel, args=("stopped by the user",)).start()
+
+    with demo_server() as conn:
+        tools = BaseToolRegistry(conn.tools(timeout=None))
+        llm = MockLLMBackend([call("slow", seconds=5.0), call("done", answer="")])
+        hooks = [CancelSoonAfterTheToolStarts()]
+        steps = list(composable_loop(llm=llm, tools=tools, task="t", cancel=token, hooks=hooks))
+    [step] = steps
+    assert step.status is StepStatus.ERROR
+    error = step.tool_result.error
+    assert "abandoned (stopped by the user); the server was asked to cancel it" in error
