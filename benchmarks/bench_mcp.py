@@ -11,8 +11,9 @@ is the same function declared with ``@tool``.
 **Per call** (median and p95 of ``--calls`` calls after ``--warmup``): the local tool through
 ``tools.run.execute`` (inline, and with a timeout, which puts it on the worker pool); the MCP tool
 through the same ``execute`` (inline: the caller's thread waits on the connection's loop; with a
-timeout, as ``tools()`` makes it by default: a worker waits); ``MCPConnection.call`` directly; and
-``acall`` awaited in an event loop.
+timeout, as ``tools()`` makes it by default: a worker waits); ``MCPConnection.call`` directly;
+``acall`` awaited in an event loop; and, for the floor, the SDK alone (``await
+ClientSession.call_tool`` in its own event loop, no looplet in between).
 
 **Per step**: a ``composable_loop`` run of ``--steps`` steps with ``MockLLMBackend`` calling the
 tool each step, wall time divided by steps (best of 3, after one untimed warm-up run), for the
@@ -73,6 +74,31 @@ def atimed(make: Callable[[], Any], calls: int, warmup: int) -> list[float]:
             await make()
             out.append((time.perf_counter() - start) * 1e6)
         return out
+
+    return asyncio.run(main())
+
+
+def sdk_alone(calls: int, warmup: int) -> list[float]:
+    """``await ClientSession.call_tool`` in the SDK's own loop: no looplet in between."""
+    from mcp import ClientSession, StdioServerParameters
+    from mcp.client.stdio import stdio_client
+
+    async def main() -> list[float]:
+        params = StdioServerParameters(command=sys.executable, args=[DEMO])
+        with open(os.devnull, "w") as quiet:
+            async with (
+                stdio_client(params, errlog=quiet) as (read, write),
+                ClientSession(read, write) as session,
+            ):
+                await session.initialize()
+                for _ in range(warmup):
+                    await session.call_tool("add", {"a": 1, "b": 2})
+                out: list[float] = []
+                for _ in range(calls):
+                    start = time.perf_counter()
+                    await session.call_tool("add", {"a": 1, "b": 2})
+                    out.append((time.perf_counter() - start) * 1e6)
+                return out
 
     return asyncio.run(main())
 
@@ -141,6 +167,7 @@ def main() -> None:
     step_rows: list[tuple[str, float]] = [
         ("local tool", per_step(BaseToolRegistry([add]), "add", args.steps))
     ]
+    rows.append(("MCP stdio, the SDK alone: await session.call_tool()", sdk_alone(n, w)))
     with MCPConnection(StdioServer(sys.executable, [DEMO], name="demo")) as conn:
         [untimed] = conn.tools(allow=["add"], timeout=None)
         [timed_spec] = conn.tools(allow=["add"])
