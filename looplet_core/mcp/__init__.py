@@ -27,7 +27,14 @@ if TYPE_CHECKING:
     from looplet_core.mcp.connection import MCPConnection, connect_http, connect_stdio
     from looplet_core.mcp.results import result_data
     from looplet_core.mcp.servers import HttpServer, StdioServer
-    from looplet_core.mcp.tools import MCPCaller, MCPTool, MCPToolFunction, make_tools, mcp_origin
+    from looplet_core.mcp.tools import (
+        MCPCaller,
+        MCPTool,
+        MCPToolFunction,
+        make_tools,
+        mcp_origin,
+        offline_tools,
+    )
 
 _LAZY: dict[str, str] = {
     "HttpServer": "looplet_core.mcp.servers",
@@ -40,6 +47,7 @@ _LAZY: dict[str, str] = {
     "connect_stdio": "looplet_core.mcp.connection",
     "make_tools": "looplet_core.mcp.tools",
     "mcp_origin": "looplet_core.mcp.tools",
+    "offline_tools": "looplet_core.mcp.tools",
     "result_data": "looplet_core.mcp.results",
 }
 
@@ -54,6 +62,7 @@ __all__ = [
     "connect_stdio",
     "make_tools",
     "mcp_origin",
+    "offline_tools",
     "result_data",
 ]
 

@@ -28,11 +28,11 @@ from dataclasses import dataclass
 from typing import Any, Protocol, cast
 
 from looplet_core.cancel import CancelToken
-from looplet_core.errors import ConfigError, MCPSchemaError, ToolRegistrationError
+from looplet_core.errors import ConfigError, MCPCallError, MCPSchemaError, ToolRegistrationError
 from looplet_core.tools.run import ToolContext
 from looplet_core.tools.spec import ToolSpec
 
-__all__ = ["MCPCaller", "MCPTool", "MCPToolFunction", "make_tools", "mcp_origin"]
+__all__ = ["MCPCaller", "MCPTool", "MCPToolFunction", "make_tools", "mcp_origin", "offline_tools"]
 
 _BAD_CHARS = re.compile(r"[^A-Za-z0-9_-]")
 _MAX_NAME = 64
@@ -166,6 +166,44 @@ def make_tools(
             ) from exc
         specs.append(spec)
     return specs
+
+
+def offline_tools(
+    schemas: Iterable[Mapping[str, Any]], *, done_tool: str = "done"
+) -> list[ToolSpec]:
+    """Tools with the names and schemas a trace recorded (``TraceReader.tools()``), and no server.
+
+    For ``replay_loop(mode="recorded")`` of a run whose MCP server is not running: the replay
+    serves each call its recorded result, so nothing runs; a call that does run (a live replay,
+    or a divergence) fails with ``MCPCallError`` saying the tool is offline.  The loop's own
+    ``done_tool`` is left out (the replay adds its own).
+    """
+    specs: list[ToolSpec] = []
+    for schema in schemas:
+        name = str(schema.get("name", ""))
+        if name == done_tool:
+            continue
+        specs.append(
+            ToolSpec(
+                name=name,
+                description=str(schema.get("description") or ""),
+                parameters=cast(Mapping[str, Any], schema.get("parameters") or {}),
+                execute=_Offline(name),
+            )
+        )
+    return specs
+
+
+@dataclass(frozen=True, slots=True)
+class _Offline:
+    tool: str
+
+    def __call__(self, **arguments: Any) -> Any:
+        raise MCPCallError(
+            f"tool {self.tool!r} is offline: it was rebuilt from a trace for a recorded replay, "
+            "and there is no server to run it; connect to the server for a live run",
+            server="",
+        )
 
 
 def _schema(tool: MCPTool) -> Mapping[str, Any]:

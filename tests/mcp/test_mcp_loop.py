@@ -21,8 +21,10 @@ from looplet_core import (
     LoopConfig,
     MockLLMBackend,
     PermissionHook,
+    ProvenanceSink,
     StepStatus,
     StopReason,
+    TraceReader,
     async_composable_loop,
     composable_loop,
     resume,
@@ -30,6 +32,8 @@ from looplet_core import (
 from looplet_core.approvals.permissions import allow, deny
 from looplet_core.backends.openai import OpenAIBackend
 from looplet_core.durable.checkpoints import history, latest_checkpoint
+from looplet_core.mcp import offline_tools
+from looplet_core.provenance.replay import replay
 from tests.core.durable_helpers import Reply, backend
 from tests.fakeserver import FakeOpenAIServer
 from tests.mcp.conftest import demo_server
@@ -312,3 +316,30 @@ def test_cancelling_the_run_abandons_the_call_it_is_waiting_for():
     assert step.status is StepStatus.ERROR
     error = step.tool_result.error
     assert "abandoned (stopped by the user); the server was asked to cancel it" in error
+
+
+def test_a_traced_mcp_run_replays_from_its_recording_with_the_server_gone(tmp_path: Path):
+    trace = tmp_path / "trace"
+    plan = [
+        call("demo_add", a=2, b=3),
+        call("demo_lookup", city="Oslo"),
+        call("demo_refuse", reason="closed"),
+        call("done", answer="ok"),
+    ]
+    with demo_server() as conn:
+        tools = BaseToolRegistry(conn.tools(prefix="demo_"))
+        live = list(
+            composable_loop(
+                llm=MockLLMBackend(plan), tools=tools, task="t", hooks=[ProvenanceSink(trace)]
+            )
+        )
+    assert not conn.alive  # no server from here on
+    offline = BaseToolRegistry(offline_tools(TraceReader(trace).tools()))
+    assert set(offline.names()) == set(tools.names())
+    outcome = replay(trace, offline)
+    assert not outcome.diverged, str(outcome)
+    assert [s.tool_result.data for s in outcome.steps] == [s.tool_result.data for s in live]
+    assert outcome.steps[2].status is StepStatus.ERROR
+    # A live replay has no server to call, and says so on each step.
+    again = replay(trace, offline, mode="live")
+    assert again.diverged and "is offline" in str(again.steps[0].tool_result.error)
