@@ -161,6 +161,7 @@ class MCPConnection:
         if thread is not None and thread is not threading.current_thread():
             thread.join(_CLOSE_WAIT_S)
         self._loop = self._thread = self._stop = self._session = None
+        self._lost = None  # closed on purpose: "not connected" from here on, not "lost"
         if self._stderr is not None:
             self._stderr.close()
             self._stderr = None
@@ -176,9 +177,16 @@ class MCPConnection:
         except BaseException as exc:  # the session task failed after it was ready
             if not ready.done():
                 ready.set_exception(exc)
-            self._lost = self._lost or f"the session ended: {type(exc).__name__}: {exc}"
+            self._lost = self._lost or f"the session ended ({_describe(exc)})"
         finally:
+            # Calls still in flight must not wait forever on a loop that is gone: cancel them,
+            # so their callers see the session end (``_ended``).
+            self._lost = self._lost or "the session ended"
+            pending = asyncio.all_tasks(loop)
+            for task in pending:
+                task.cancel()
             with contextlib.suppress(Exception):
+                loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
                 loop.run_until_complete(loop.shutdown_asyncgens())
             loop.close()
 
@@ -278,16 +286,32 @@ class MCPConnection:
     # -- work on the session's loop --------------------------------------------------------
 
     def _submit(self, coro: Coroutine[Any, Any, T]) -> concurrent.futures.Future[T]:
-        loop = self._loop
-        if loop is None or self._session is None:
-            coro.close()
-            raise MCPCallError(
-                f"{self._where()} is not connected; call start() (or use `with`) first.",
-                server=self.name,
-            )
         import asyncio
 
-        return asyncio.run_coroutine_threadsafe(coro, loop)
+        loop = self._loop
+        try:
+            if loop is None or self._session is None:
+                raise MCPCallError(
+                    f"{self._where()} is not connected; call start() (or use `with`) first.",
+                    server=self.name,
+                )
+            if self._lost is not None:
+                raise self._ended()
+            try:
+                return asyncio.run_coroutine_threadsafe(coro, loop)
+            except RuntimeError:  # its loop closed between the check and the call
+                raise self._ended() from None
+        except BaseException:
+            coro.close()
+            raise
+
+    def _ended(self, during: str | None = None) -> MCPCallError:
+        what = f" during the call to {during!r}" if during else ""
+        return MCPCallError(
+            f"{self._where()} cannot take calls{what}: {self._lost or 'the session ended'}."
+            f"{self.stderr_tail()} Call restart() on the connection to start it again.",
+            server=self.name,
+        )
 
     def run(self, work: Callable[[ClientSession], Coroutine[Any, Any, T]]) -> T:
         """Run ``work(session)`` on the session's loop and wait for it: the way to reach any
@@ -392,10 +416,8 @@ class MCPConnection:
                             "the server was asked to cancel it",
                             server=self.name,
                         ) from None
-        except concurrent.futures.CancelledError:
-            raise MCPCallError(
-                f"the call to MCP tool {name!r} was cancelled", server=self.name
-            ) from None
+        except concurrent.futures.CancelledError:  # the session's loop ended under the call
+            raise self._ended(name) from None
         return self._data(name, wire)
 
     async def acall(
@@ -405,7 +427,13 @@ class MCPConnection:
         import asyncio
 
         future = self._submit(self._call(name, dict(arguments), timeout))
-        wire = await asyncio.wrap_future(future)
+        try:
+            wire = await asyncio.wrap_future(future)
+        except asyncio.CancelledError:
+            task = asyncio.current_task()
+            if task is not None and task.cancelling():  # the caller is cancelled: let it be
+                raise
+            raise self._ended(name) from None  # the session's loop ended under the call
         return self._data(name, wire)
 
     def _data(self, name: str, wire: Mapping[str, Any]) -> Any:
@@ -417,11 +445,7 @@ class MCPConnection:
         from mcp import MCPError as SDKError
 
         if self._lost is not None:
-            raise MCPCallError(
-                f"{self._where()} cannot take calls: {self._lost}. Call restart() on the "
-                "connection to start it again.",
-                server=self.name,
-            )
+            raise self._ended()
         session = self._require_session()
         try:
             result = await session.call_tool(name, arguments, read_timeout_seconds=timeout)
