@@ -86,6 +86,12 @@ def slow(seconds: float) -> str:
 
 
 @app.tool()
+def pid() -> int:
+    """The server's process id."""
+    return os.getpid()
+
+
+@app.tool()
 def crash(code: int = 3) -> str:
     """Exit the server process at once, mid-call."""
     print("demo server: crashing on purpose", file=sys.stderr, flush=True)

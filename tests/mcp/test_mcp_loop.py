@@ -343,3 +343,25 @@ def test_a_traced_mcp_run_replays_from_its_recording_with_the_server_gone(tmp_pa
     # A live replay has no server to call, and says so on each step.
     again = replay(trace, offline, mode="live")
     assert again.diverged and "is offline" in str(again.steps[0].tool_result.error)
+
+
+def test_a_dangerous_call_paused_for_approval_runs_on_the_restarted_server_when_resumed(
+    tmp_path: Path,
+):
+    plan: list[Reply] = [
+        call("echo", text="hello"),
+        call("add", a=20, b=22),
+        call("done", answer="42"),
+    ]
+    store = FileCheckpointStore(tmp_path / "runs")
+    with demo_server() as conn:
+        tools = BaseToolRegistry(conn.tools(dangerous=["add"]))
+        config = LoopConfig(checkpoint=store)
+        steps = list(composable_loop(llm=backend(plan), tools=tools, task="t", config=config))
+    assert [s.status for s in steps] == [StepStatus.OK, StepStatus.AWAITING_APPROVAL]
+    # The process is gone, and its server with it.  Later, a new one approves the pending call.
+    with demo_server() as again:
+        tools = BaseToolRegistry(again.tools(dangerous=["add"]))
+        rest = list(resume(store, llm=backend(plan), tools=tools, decision="approve"))
+    assert [(s.number, s.status) for s in rest] == [(2, StepStatus.OK), (3, StepStatus.DONE)]
+    assert rest[0].tool_result.data == 42

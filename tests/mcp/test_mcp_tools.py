@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 
 import pytest
@@ -134,7 +135,11 @@ def test_a_server_that_never_answers_the_handshake_times_out():
 def test_close_stops_the_server_process_and_calls_after_it_say_so():
     conn = demo_server().start()
     assert conn.alive and conn.call("add", {"a": 1, "b": 1}) == 2
+    server_pid = conn.call("pid", {})
+    os.kill(server_pid, 0)  # running
     conn.close()
+    with pytest.raises(ProcessLookupError):  # gone, and reaped: not even a zombie
+        os.kill(server_pid, 0)
     conn.close()  # twice is fine
     assert not conn.alive
     with pytest.raises(LoopletError, match="is not connected; call start"):
