@@ -89,13 +89,16 @@ class MCPConnection:
         return self._session is not None and self._lost is None
 
     def start(self) -> Self:
-        """Start the server (stdio) or reach it (HTTP) and do the MCP handshake; blocks.
+        """Start the server (stdio) or reach it (HTTP) and do the MCP handshake; blocks.  Does
+        nothing on a live connection; on one whose server went away it is ``restart()``.
 
         Raises ``MCPConnectError`` naming the command or URL and what went wrong.
         """
         with self._lock:
             if self._thread is not None:
-                return self
+                if self._lost is None:
+                    return self  # already up
+                self._shutdown()  # its session ended: start a new one
             if isinstance(self.server, StdioServer):
                 self.server.resolve_command()  # a missing command is named before any thread
             import asyncio

@@ -19,6 +19,7 @@ from looplet_core import (
     EventKind,
     FileCheckpointStore,
     LoopConfig,
+    LoopletError,
     MockLLMBackend,
     PermissionHook,
     ProvenanceSink,
@@ -216,6 +217,11 @@ def test_restart_brings_a_crashed_server_back_under_the_same_tools():
             )
         )
         assert again[0].tool_result.data == 2
+        # start() on a connection whose server went away starts it again too.
+        with pytest.raises(LoopletError):
+            conn.call("crash", {})
+        assert not conn.alive
+        assert conn.start().alive and conn.call("add", {"a": 2, "b": 2}) == 4
 
 
 @pytest.mark.parametrize("timeout", [None, 5.0], ids=["awaited-in-the-loop", "on-a-worker"])
