@@ -16,11 +16,17 @@ The tree::
     ├── HookError                    a hook raised; names the hook and the phase
     ├── ApprovalError                an approval was resolved twice, or with invalid arguments
     ├── CheckpointError              a checkpoint is missing, corrupt, or of an unknown format
-    └── TraceError                   a provenance trace is missing, corrupt, or of an unknown format
+    ├── TraceError                   a provenance trace is missing, corrupt, or of an unknown format
+    └── MCPError                     an MCP server (looplet_core.mcp) failed; the message names it
+        ├── MCPConnectError          the server did not start, or did not answer the handshake
+        ├── MCPSchemaError           a tool the server lists cannot be registered as it is
+        ├── MCPCallError             a call got no answer: the server exited, closed or refused it
+        └── MCPToolError             the server ran the tool and reported an error (``isError``)
 
 Errors *inside* a run (a tool that raises, bad arguments from the model, a malformed reply) do not
 raise: they become error steps the model is told about.  Only failures of the caller's own setup, of
-the scripted backend, or of persisted files raise.
+the scripted backend, or of persisted files raise.  (``MCPCallError`` and ``MCPToolError`` are
+raised inside an MCP tool, so in a run they arrive as error steps, like any tool's exception.)
 """
 
 from __future__ import annotations
@@ -34,6 +40,11 @@ __all__ = [
     "DeadlineError",
     "HookError",
     "LoopletError",
+    "MCPCallError",
+    "MCPConnectError",
+    "MCPError",
+    "MCPSchemaError",
+    "MCPToolError",
     "RateLimitError",
     "ReplyCutOffError",
     "ResponseFormatError",
@@ -151,3 +162,35 @@ class CheckpointError(LoopletError):
 
 class TraceError(LoopletError):
     """When you see this: a trace directory is unreadable; the message names file and problem."""
+
+
+class MCPError(LoopletError):
+    """When you see this: an MCP server misbehaved; ``server`` names it (its name or command)."""
+
+    def __init__(self, message: str, *, server: str = "") -> None:
+        super().__init__(message)
+        self.server = server
+
+
+class MCPConnectError(MCPError):
+    """When you see this: the server's command is missing or failed, or its URL did not answer;
+    the message says which, with the end of what the server wrote to stderr."""
+
+
+class MCPSchemaError(MCPError):
+    """When you see this: a tool's name or input schema from the server is unusable; leave the
+    tool out with ``deny=[...]`` or fix the server.  ``tool`` is the server's name for it."""
+
+    def __init__(self, message: str, *, server: str = "", tool: str = "") -> None:
+        super().__init__(message, server=server)
+        self.tool = tool
+
+
+class MCPCallError(MCPError):
+    """When you see this (usually as an error step): a tool call got no answer because the server
+    exited or closed the connection, or it refused the request; ``restart()`` the connection."""
+
+
+class MCPToolError(MCPError):
+    """When you see this (usually as an error step): the server ran the tool and said it failed
+    (``isError``); the message is the server's own text."""
