@@ -106,6 +106,7 @@ if TYPE_CHECKING:
     from looplet_core.tools.registry import BaseToolRegistry
     from looplet_core.tools.run import ToolContext
     from looplet_core.tools.spec import ToolSpec, tool
+    from looplet_core.tools.view import ToolView
 
 __version__ = "0.2.0"
 
@@ -190,6 +191,7 @@ _LAZY: dict[str, str] = {
     "ToolRegistrationError": "looplet_core.errors",
     "ToolResult": "looplet_core.records",
     "ToolSpec": "looplet_core.tools.spec",
+    "ToolView": "looplet_core.tools.view",
     "TraceError": "looplet_core.errors",
     "TraceReader": "looplet_core.provenance.reader",
     "TracingHook": "looplet_core.telemetry",
@@ -292,6 +294,7 @@ __all__ = [
     "ToolRegistrationError",
     "ToolResult",
     "ToolSpec",
+    "ToolView",
     "TraceError",
     "TraceReader",
     "TracingHook",
