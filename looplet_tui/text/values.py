@@ -135,17 +135,30 @@ def _compact(value: Any) -> str:
 
 
 def is_inline(value: Any) -> bool:
-    """Whether ``value`` fits after its key on one line."""
+    """Whether ``value`` fits after its key on one line (a few short scalars at most)."""
+    return _inline_size(value, 0) <= INLINE_CHARS
+
+
+def _inline_size(value: Any, depth: int) -> int:
+    """About how wide ``value`` is as one line of JSON; past the budget (a line break, a long or
+    deep value) it stops counting and returns more than ``INLINE_CHARS``, so a huge value costs
+    no more than a small one."""
+    over = INLINE_CHARS + 1
     if isinstance(value, str):
-        return "\n" not in value and len(value) <= INLINE_CHARS
+        return over if "\n" in value else len(value) + 2
     if isinstance(value, Mapping | list | tuple):
-        if not value:
-            return True
-        if len(value) > 8:  # pyright: ignore[reportUnknownArgumentType]
-            return False
-        dumped = _compact(value)
-        return "\\n" not in dumped and len(dumped) <= INLINE_CHARS
-    return True
+        if depth >= 3 or len(value) > 8:  # pyright: ignore[reportUnknownArgumentType]
+            return over
+        items: list[Any] = (
+            [*value.keys(), *value.values()] if isinstance(value, Mapping) else list(value)  # pyright: ignore[reportUnknownArgumentType,reportUnknownMemberType]
+        )
+        size = 2
+        for item in items:
+            size += _inline_size(item, depth + 1) + 2
+            if size > INLINE_CHARS:
+                return over
+        return size
+    return len(_compact(value))
 
 
 def value_renderable(

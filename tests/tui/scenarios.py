@@ -219,7 +219,7 @@ def replay_to(number: int, *keys: str) -> Ready:
         while app.controller.steps_done < number:
             done = app.controller.steps_done
             await pilot.press("n")
-            await until(pilot, lambda: app.controller.steps_done > done, f"step {done + 1}")
+            await until(pilot, lambda d=done: app.controller.steps_done > d, f"step {done + 1}")
         await settled(pilot, app)
         for key in keys:
             await pilot.press(key)
@@ -245,8 +245,9 @@ def approval_of(tool: str, *, approve: Sequence[str] = ()) -> Ready:
         for name in approve:
             await until(
                 pilot,
-                lambda name=name: app.controller.approvals
-                and app.controller.approvals[0].tool == name,
+                lambda name=name: (
+                    app.controller.approvals and app.controller.approvals[0].tool == name
+                ),
                 f"the {name} approval",
             )
             await pilot.press("a")
