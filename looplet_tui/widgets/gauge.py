@@ -112,7 +112,10 @@ class ContextGauge(Widget):
                 f"  {format_tokens(stats.total)} / {format_tokens(window or 0)} tokens", style=dim
             )
         else:
-            title.append(f"{format_tokens(stats.total)} tokens · window unknown", style=dim)
+            unknown = f"{format_tokens(stats.total)} tokens · window unknown"
+            if len(unknown) + 14 > width:  # a narrow pane: one line still, never wrapped
+                unknown = f"{format_tokens(stats.total)} tok · window ?"
+            title.append(unknown, style=dim)
         title.append("" if stats.measured else "  est.", style=dim)
         lines = [title, self._bar(stats, width)] if window else [title]
         return Text("\n").join([*lines, self._legend(stats, width), self._spark(width)])
