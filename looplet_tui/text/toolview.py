@@ -15,6 +15,7 @@ from __future__ import annotations
 import difflib
 import json
 from collections.abc import Iterator, Mapping
+from functools import lru_cache
 from typing import Any
 
 from rich.console import Group, RenderableType
@@ -48,10 +49,11 @@ Views = Mapping[str, ToolView]
 """The views the tools declared, by tool name (``ToolSpec.view``)."""
 DIFF_CONTEXT = 3
 """Unchanged lines shown around each change of an edit's diff."""
-_FULL_MATCH_LIMIT = 4_000_000
+_FULL_MATCH_LIMIT = 25_000_000
 """Above this many line pairs (old lines x new lines, after the common head and tail are cut),
-an edit is drawn as all old lines removed then all new added: a best diff of two unrelated
-10,000-line texts costs seconds, and the viewer must not stall."""
+an edit is drawn as all old lines removed then all new added: difflib's matching costs about
+lines x changes, so two 10,000-line texts with a change every 100 lines take most of a second,
+and the viewer must not stall.  5,000 x 5,000 lines are still matched line by line."""
 
 
 def view_for(tool: str, args: Mapping[str, Any], views: Views | None = None) -> ToolView:
@@ -144,8 +146,19 @@ def call_renderable(
 # -- diffs ----------------------------------------------------------------------------------------
 
 
+@lru_cache(maxsize=16)
+def _cached_diff(old: str, new: str, path: str) -> tuple[str, ...]:
+    return tuple(_diff(old, new, path))
+
+
 def diff_lines(old: str, new: str, path: str = "") -> list[str]:
-    """A unified diff turning ``old`` into ``new`` (``path`` names both sides), as lines."""
+    """A unified diff turning ``old`` into ``new`` (``path`` names both sides), as lines.
+
+    The last few are kept: folding, unfolding or showing the step again does not diff again."""
+    return list(_cached_diff(old, new, path))
+
+
+def _diff(old: str, new: str, path: str) -> list[str]:
     a, b = old.splitlines(), new.splitlines()
     head = 0
     while head < min(len(a), len(b)) and a[head] == b[head]:

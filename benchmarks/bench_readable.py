@@ -1,0 +1,119 @@
+"""How long a tool call or result takes to draw for reading, at sizes that could stall the UI.
+
+    python benchmarks/bench_readable.py
+
+Each row builds the renderable (``looplet_tui.text.toolview``) and lays it out to lines at the
+detail pane's width, as the pane does before anything shows: the cost the UI thread pays when you
+select the step or press ``f``/``r``.  Cases: a 1 MB file write (about 25,000 lines of Python),
+folded (the default) and unfolded; an edit of a 10,000-line file with a change every 100 lines
+(a real diff) and of two unrelated 10,000-line texts (the diff drawn as replaced, not matched); a
+shell result with 1 MB of output; a 1 MB one-line argument; the same write's raw JSON (``r``).
+
+Prints a table (median and worst of 5 runs); asserts nothing about time (machines differ).
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from rich.console import Console, RenderableType  # noqa: E402
+
+from looplet_tui.text.render import json_text  # noqa: E402
+from looplet_tui.text.toolview import (  # noqa: E402
+    _cached_diff,  # pyright: ignore[reportPrivateUsage]
+    call_renderable,
+    result_value_renderable,
+)
+
+WIDTH = 64
+"""The detail pane's width at 120x36 (the right side, less padding and scrollbar)."""
+RUNS = 5
+
+
+def python_file(size: int) -> str:
+    lines: list[str] = []
+    total = 0
+    n = 0
+    while total < size:
+        line = f"def function_{n}(x):\n    return x * {n} + len('{n:08d}')  # line {n}\n"
+        lines.append(line)
+        total += len(line)
+        n += 1
+    return "".join(lines)[:size]
+
+
+def lay_out(renderable: RenderableType) -> int:
+    console = Console(width=WIDTH, color_system="truecolor", file=open("/dev/null", "w"))  # noqa: SIM115
+    return len(console.render_lines(renderable, console.options, pad=False))
+
+
+def timed(make: Callable[[], RenderableType]) -> tuple[float, float, int]:
+    times: list[float] = []
+    lines = 0
+    for _ in range(RUNS):
+        _cached_diff.cache_clear()  # each run diffs afresh, as a first look at the step does
+        start = time.perf_counter()
+        lines = lay_out(make())
+        times.append((time.perf_counter() - start) * 1000)
+    return statistics.median(times), max(times), lines
+
+
+def main() -> None:
+    code = python_file(1_000_000)
+    old = "\n".join(f"line {n}: {'x' * 40}" for n in range(10_000))
+    new = "\n".join(
+        f"line {n}: {'y' * 40}" if n % 100 == 0 else f"line {n}: {'x' * 40}" for n in range(10_000)
+    )
+    old5 = "\n".join(old.split("\n")[:5000])
+    new5 = "\n".join(new.split("\n")[:5000]) + "\nend"
+    unrelated = "\n".join(f"other {n}: {'z' * 40}" for n in range(10_000))
+    output = "\n".join(f"{n:>6} PASSED tests/test_{n}.py::test_case" for n in range(25_000))
+    result = json.dumps({"exit_code": 0, "output": output[:1_000_000]})
+    one_line = "q" * 1_000_000
+    write = {"path": "big.py", "content": code}
+    cases: list[tuple[str, Callable[[], RenderableType]]] = [
+        ("write 1 MB .py, folded", lambda: call_renderable("write", write)),
+        ("write 1 MB .py, unfolded (f)", lambda: call_renderable("write", write, fold=None)),
+        ("write 1 MB .py, raw JSON (r)", lambda: json_text(write)),
+        (
+            "edit 10k lines, 100 changes, folded",
+            lambda: call_renderable("edit", {"path": "a.txt", "old": old, "new": new}),
+        ),
+        (
+            "edit 10k lines, 100 changes, unfolded",
+            lambda: call_renderable("edit", {"path": "a.txt", "old": old, "new": new}, fold=None),
+        ),
+        (
+            "edit 5k lines, 50 changes, unfolded",
+            lambda: call_renderable("edit", {"path": "a.txt", "old": old5, "new": new5}, fold=None),
+        ),
+        (
+            "edit 10k lines, unrelated texts, unfolded",
+            lambda: call_renderable(
+                "edit", {"path": "a.txt", "old": old, "new": unrelated}, fold=None
+            ),
+        ),
+        ("bash result, 1 MB output, folded", lambda: result_value_renderable("bash", result)),
+        (
+            "bash result, 1 MB output, unfolded",
+            lambda: result_value_renderable("bash", result, fold=None),
+        ),
+        ("1 MB one-line argument, folded", lambda: call_renderable("put", {"blob": one_line})),
+    ]
+    print(f"width {WIDTH}, {RUNS} runs each; build + lay out to lines")
+    print(f"{'case':<44} {'median ms':>10} {'worst ms':>10} {'lines':>8}")
+    for name, make in cases:
+        median, worst, lines = timed(make)
+        print(f"{name:<44} {median:>10.1f} {worst:>10.1f} {lines:>8,}")
+
+
+if __name__ == "__main__":
+    main()
