@@ -26,6 +26,7 @@ from looplet_core.tools.view import ToolView, guess_view, language_for_path
 from looplet_tui.text.safe import MAX_SHOWN, clean
 from looplet_tui.text.values import (
     BLOCK_FOLD,
+    UNFOLDED_LINES,
     code_block,
     fold_keep,
     fold_lines,
@@ -204,6 +205,9 @@ def diff_text(lines: list[str], *, fold: int | None = BLOCK_FOLD) -> Text:
         keep = fold_keep(fold)
         shown_lines = lines[:keep]
         note = f"… {total - keep:,} more diff lines (f unfolds)"
+    elif fold is None and total > UNFOLDED_LINES:
+        shown_lines = lines[:UNFOLDED_LINES]
+        note = f"… {total - UNFOLDED_LINES:,} more diff lines not drawn here"
     text = Text()
     size = 0
     for index, line in enumerate(shown_lines):

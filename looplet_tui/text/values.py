@@ -24,6 +24,7 @@ __all__ = [
     "BLOCK_FOLD",
     "HIGHLIGHT_CHARS",
     "INLINE_CHARS",
+    "UNFOLDED_LINES",
     "block",
     "code_block",
     "fold_keep",
@@ -35,10 +36,15 @@ __all__ = [
 
 BLOCK_FOLD = 40
 """A block longer than this many lines shows its first ``fold_keep(BLOCK_FOLD)`` when folded."""
+UNFOLDED_LINES = 1_000
+"""Lines of one block drawn even when unfolded (``f``); a note counts the rest."""
 INLINE_CHARS = 80
 """A string up to this long, on one line, is shown after its key; longer ones are blocks."""
-HIGHLIGHT_CHARS = 100_000
-"""Code longer than this is shown plain: highlighting a megabyte would stall the screen."""
+HIGHLIGHT_CHARS = 16_000
+"""Code longer than this (about 400 lines) is shown plain: highlighting costs about 10 µs a
+character, so a whole 2,000-line file would take most of a second to draw."""
+_LINE_CHARS = 120
+"""A folded block also stops at ``fold`` lines of this many characters."""
 THEME = "ansi_dark"
 """Syntax colours from the terminal's own palette, so they follow its theme."""
 _MAX_DEPTH = 40
@@ -52,8 +58,10 @@ def fold_keep(fold: int) -> int:
 
 
 def fold_lines(text: str, fold: int | None) -> tuple[str, str]:
-    """``text`` cut to its first lines when longer than ``fold`` lines (None: never), and a
-    note saying what was hidden (empty when nothing was).  Never more than ``MAX_SHOWN`` chars."""
+    """``text`` cut to its first lines when longer than ``fold`` lines, and a note saying what was
+    hidden (empty when nothing was).  Unfolded (``fold`` None) it still stops at
+    ``UNFOLDED_LINES`` lines and ``MAX_SHOWN`` characters: laying out more would stall the
+    screen, and nobody scrolls through it in a pane."""
     note = ""
     if fold is not None:
         keep = fold_keep(fold)
@@ -64,6 +72,16 @@ def fold_lines(text: str, fold: int | None) -> tuple[str, str]:
             hidden = text.count("\n") + (0 if text.endswith("\n") else 1) - keep
             note = f"… {hidden:,} more lines, {len(text) - len(shown):,} more chars (f unfolds)"
             text = shown
+        elif len(text) > fold * _LINE_CHARS:  # few lines, but long ones (a 1 MB one-liner)
+            shown = text[: fold_keep(fold) * _LINE_CHARS]
+            note = f"… {len(text) - len(shown):,} more chars (f unfolds)"
+            text = shown
+    else:
+        end = _nth_newline(text, UNFOLDED_LINES)
+        if end is not None:
+            hidden = text.count("\n", end + 1) + (0 if text.endswith("\n") else 1)
+            note = f"… {hidden:,} more lines not drawn here ({len(text):,} chars in all)"
+            text = text[:end]
     if len(text) > MAX_SHOWN:
         rest = len(text) - MAX_SHOWN
         text = text[:MAX_SHOWN]
@@ -102,6 +120,8 @@ def code_block(
     """
     shown, note = fold_lines(text.removesuffix("\n"), fold)
     if len(shown) > HIGHLIGHT_CHARS or language in ("", "text"):
+        if language not in ("", "text"):
+            note = " · ".join(n for n in (note, f"plain: over {HIGHLIGHT_CHARS:,} chars") if n)
         body: RenderableType = Padding(literal(shown), (0, 0, 0, 2), expand=False)
     else:
         body = Syntax(
