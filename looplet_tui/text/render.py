@@ -232,7 +232,12 @@ def prompt_renderable(messages: Sequence[Message] | None, *, folded: bool = True
 
 
 def response_renderable(
-    row: Step | Live, *, timings: bool = True, raw: bool = False, views: Views | None = None
+    row: Step | Live,
+    *,
+    timings: bool = True,
+    raw: bool = False,
+    views: Views | None = None,
+    folded: bool = True,
 ) -> RenderableType:
     """The model's reply behind the step: text, reasoning, tool calls; live while it streams."""
     if isinstance(row, Live):
@@ -242,7 +247,9 @@ def response_renderable(
         if row.text:
             parts += [_heading("Text (streaming)"), literal(row.text + "▍")]
         if row.step.llm_call is not None and not row.text:
-            shown = response_renderable(row.step, timings=timings, raw=raw, views=views)
+            shown = response_renderable(
+                row.step, timings=timings, raw=raw, views=views, folded=folded
+            )
             return Group(*parts, Text(""), shown)
         return Group(*parts)
     call = row.llm_call
@@ -274,7 +281,7 @@ def response_renderable(
                 line.append(f"  {clean(tc.id)}", style="dim")
             if mine:
                 line.append("  (this step)", style="dim")
-            parts += [line, _args(tc.tool, tc.args, raw, views, BLOCK_FOLD)]
+            parts += [line, _args(tc.tool, tc.args, raw, views, BLOCK_FOLD if folded else None)]
             if tc.parse_error:
                 parts.append(literal(f"unparseable arguments: {tc.parse_error}", "red"))
     return Group(*parts)

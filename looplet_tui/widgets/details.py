@@ -148,7 +148,7 @@ class StepDetails(Widget):
             )
         elif tab == "response":
             shown = render.response_renderable(
-                row, timings=self.timings, raw=self.raw, views=self.views
+                row, timings=self.timings, raw=self.raw, views=self.views, folded=self.folded
             )
             self._pane(tab).show(shown)
         elif tab == "tool":
