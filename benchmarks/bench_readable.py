@@ -7,7 +7,7 @@ detail pane's width, as the pane does before anything shows: the cost the UI thr
 select the step or press ``f``/``r``.  Cases: a 1 MB file write (about 25,000 lines of Python),
 folded (the default) and unfolded; an edit of a 10,000-line file with a change every 100 lines
 (a real diff) and of two unrelated 10,000-line texts (the diff drawn as replaced, not matched); a
-shell result with 1 MB of output; a 1 MB one-line argument; the same write's raw JSON (``r``).
+shell result with 1 MB of output; an edit of a 1 MB one-line (minified) file; a 1 MB one-line argument; the same write's raw JSON (``r``).
 
 Prints a table (median and worst of 5 runs); asserts nothing about time (machines differ).
 """
@@ -99,6 +99,12 @@ def main() -> None:
             "edit 10k lines, unrelated texts, unfolded",
             lambda: call_renderable(
                 "edit", {"path": "a.txt", "old": old, "new": unrelated}, fold=None
+            ),
+        ),
+        (
+            "edit of a 1 MB one-line file, unfolded",
+            lambda: call_renderable(
+                "edit", {"path": "a.min.js", "old": one_line, "new": one_line + "!"}, fold=None
             ),
         ),
         ("bash result, 1 MB output, folded", lambda: result_value_renderable("bash", result)),

@@ -23,7 +23,7 @@ from rich.table import Table
 from rich.text import Text
 
 from looplet_core.tools.view import ToolView, guess_view, language_for_path
-from looplet_tui.text.safe import MAX_SHOWN, clean
+from looplet_tui.text.safe import clean
 from looplet_tui.text.values import (
     BLOCK_FOLD,
     UNFOLDED_LINES,
@@ -37,7 +37,6 @@ __all__ = [
     "DIFF_CONTEXT",
     "Views",
     "call_renderable",
-    "call_summary",
     "diff_lines",
     "diff_text",
     "filled_in",
@@ -81,21 +80,6 @@ def filled_in(original: Mapping[str, Any], args: Mapping[str, Any]) -> tuple[str
     if any(k not in args or args[k] != v for k, v in original.items()):
         return None
     return tuple(k for k in args if k not in original)
-
-
-def call_summary(tool: str, args: Mapping[str, Any], views: Views | None = None) -> str:
-    """One line for lists and cards: ``$ pytest -q``, ``write fizzbuzz.py (12 lines)``."""
-    view = view_for(tool, args, views)
-    if view.kind == "shell":
-        first, _, rest = str(args[view.code or ""]).partition("\n")
-        return clean("$ " + first + (" …" if rest else ""))
-    path = str(args.get(view.path or "", "") or "")
-    if view.kind == "code":
-        text = str(args[view.code or ""])
-        return clean(f"{tool} {path} ({_count_lines(text)} lines)".replace("  ", " "))
-    if view.kind in ("diff", "patch"):
-        return clean(f"{tool} {path}".strip())
-    return clean(f"{tool} " + json.dumps(dict(args), ensure_ascii=False, default=str)[:120])
 
 
 def _count_lines(text: str) -> int:
@@ -193,6 +177,10 @@ def _blunt_diff(a: list[str], b: list[str], head: int, tail: int, name: str) -> 
     yield from (" " + line for line in a[a_end : a_end + after])
 
 
+_LINE_CHARS = 120
+"""A folded diff stops at ``fold`` lines' worth of this many characters (long lines count more)."""
+_LINE_CUT = 20 * _LINE_CHARS
+"""Characters of one diff line drawn; the rest is counted (each side of a one-line edit shows)."""
 _DIFF_STYLES = (("+++", "bold"), ("---", "bold"), ("@@", "cyan"), ("+", "green"), ("-", "red"))
 
 
@@ -209,14 +197,18 @@ def diff_text(lines: list[str], *, fold: int | None = BLOCK_FOLD) -> Text:
         shown_lines = lines[:UNFOLDED_LINES]
         note = f"… {total - UNFOLDED_LINES:,} more diff lines not drawn here"
     text = Text()
-    size = 0
-    for index, line in enumerate(shown_lines):
-        if size > MAX_SHOWN:
+    budget = (UNFOLDED_LINES if fold is None else max(fold, 1)) * _LINE_CHARS
+    for index, whole in enumerate(shown_lines):
+        if budget <= 0:
             note = f"… {len(shown_lines) - index:,} more diff lines not shown"
             break
-        style = next((s for prefix, s in _DIFF_STYLES if line.startswith(prefix)), "")
+        style = next((s for prefix, s in _DIFF_STYLES if whole.startswith(prefix)), "")
+        line = whole
+        room = min(budget, _LINE_CUT)
+        if len(line) > room:  # one huge line (a minified file) is cut, not laid out whole
+            line = line[:room] + f" … {len(whole) - room:,} more chars"
         text.append(clean(line) + "\n", style=style)
-        size += len(line)
+        budget -= len(line)
     if note:
         text.append(note, style="dim italic")
     else:

@@ -60,7 +60,7 @@ def fold_keep(fold: int) -> int:
 def fold_lines(text: str, fold: int | None) -> tuple[str, str]:
     """``text`` cut to its first lines when longer than ``fold`` lines, and a note saying what was
     hidden (empty when nothing was).  Unfolded (``fold`` None) it still stops at
-    ``UNFOLDED_LINES`` lines and ``MAX_SHOWN`` characters: laying out more would stall the
+    ``UNFOLDED_LINES`` lines of ``_LINE_CHARS`` characters: laying out more would stall the
     screen, and nobody scrolls through it in a pane."""
     note = ""
     if fold is not None:
@@ -82,10 +82,11 @@ def fold_lines(text: str, fold: int | None) -> tuple[str, str]:
             hidden = text.count("\n", end + 1) + (0 if text.endswith("\n") else 1)
             note = f"… {hidden:,} more lines not drawn here ({len(text):,} chars in all)"
             text = text[:end]
-    if len(text) > MAX_SHOWN:
-        rest = len(text) - MAX_SHOWN
-        text = text[:MAX_SHOWN]
-        note = note or f"… {rest:,} more characters not shown"
+    limit = min(MAX_SHOWN, UNFOLDED_LINES * _LINE_CHARS)
+    if len(text) > limit:
+        rest = len(text) - limit
+        text = text[:limit]
+        note = note or f"… {rest:,} more characters not drawn here"
     return text, note
 
 
