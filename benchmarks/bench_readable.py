@@ -5,9 +5,10 @@
 Each row builds the renderable (``looplet_tui.text.toolview``) and lays it out to lines at the
 detail pane's width, as the pane does before anything shows: the cost the UI thread pays when you
 select the step or press ``f``/``r``.  Cases: a 1 MB file write (about 25,000 lines of Python),
-folded (the default) and unfolded; an edit of a 10,000-line file with a change every 100 lines
-(a real diff) and of two unrelated 10,000-line texts (the diff drawn as replaced, not matched); a
-shell result with 1 MB of output; an edit of a 1 MB one-line (minified) file; a 1 MB one-line argument; the same write's raw JSON (``r``).
+folded (the default) and unfolded; an edit of a 10,000-line file with a change every 100 lines,
+of 5,000 lines with 50 changes, of two unrelated 10,000-line texts, and of a 1 MB one-line
+(minified) file; a shell result with 1 MB of output; a 1 MB one-line argument; the same write's
+raw JSON (``r``).
 
 Prints a table (median and worst of 5 runs); asserts nothing about time (machines differ).
 """
