@@ -10,11 +10,15 @@ of 5,000 lines with 50 changes, of two unrelated 10,000-line texts, and of a 1 M
 (minified) file; a shell result with 1 MB of output; a 1 MB one-line argument; the same write's
 raw JSON (``r``).
 
-Prints a table (median and worst of 5 runs); asserts nothing about time (machines differ).
+Then the same inside the debugger (headless, 120x36): a live run whose model writes the 1 MB
+file, timed from a key (``3`` the Tool call tab, ``f``, ``r``) to the screen having drawn it.
+
+Prints tables (median and worst of 5 runs); asserts nothing about time (machines differ).
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import statistics
 import sys
@@ -27,12 +31,16 @@ sys.path.insert(0, str(ROOT))
 
 from rich.console import Console, RenderableType  # noqa: E402
 
+from looplet_core import BaseToolRegistry, DefaultState, LoopConfig, MockLLMBackend  # noqa: E402
+from looplet_tui.app import DebuggerApp  # noqa: E402
+from looplet_tui.session import RunSession  # noqa: E402
 from looplet_tui.text.render import json_text  # noqa: E402
 from looplet_tui.text.toolview import (  # noqa: E402
     _cached_diff,  # pyright: ignore[reportPrivateUsage]
     call_renderable,
     result_value_renderable,
 )
+from looplet_tui.widgets.timeline import StepTimeline  # noqa: E402
 
 WIDTH = 64
 """The detail pane's width at 120x36 (the right side, less padding and scrollbar)."""
@@ -122,5 +130,67 @@ def main() -> None:
         print(f"{name:<44} {median:>10.1f} {worst:>10.1f} {lines:>8,}")
 
 
+def write_app(content: str) -> DebuggerApp:
+    tools = BaseToolRegistry()
+
+    @tools.tool
+    def write(path: str, content: str) -> dict[str, int]:
+        """Pretend to write a file."""
+        return {"bytes": len(content)}
+
+    script = [
+        {"tool": "write", "args": {"path": "big.py", "content": content}},
+        {"tool": "done", "args": {"answer": "ok"}},
+    ]
+    session = RunSession(
+        llm=MockLLMBackend(script),
+        tools=tools,
+        task="write",
+        config=LoopConfig(max_steps=3),
+        state=DefaultState(),
+        title="bench",
+    )
+    return DebuggerApp(session, start_paused=False, timings=False)
+
+
+async def in_app(content: str) -> dict[str, list[float]]:
+    """Key to drawn screen, in the debugger, for the Tool call tab of a 1 MB write."""
+    app = write_app(content)
+    times: dict[str, list[float]] = {"3 (Tool call tab)": [], "f (unfold)": [], "f (fold)": []}
+    times["r (raw JSON)"], times["r (readable)"] = [], []
+    async with app.run_test(size=(120, 36)) as pilot:
+        while not app.controller.finished:
+            await pilot.pause(0.05)
+        await pilot.press("g")
+        timeline = app.query_one(StepTimeline)
+        while getattr(timeline.selected, "number", None) != 1:
+            await pilot.pause(0.01)
+        for _ in range(RUNS):
+            for key, name in (
+                ("1", ""),
+                ("3", "3 (Tool call tab)"),
+                ("f", "f (unfold)"),
+                ("f", "f (fold)"),
+                ("r", "r (raw JSON)"),
+                ("r", "r (readable)"),
+            ):
+                start = time.perf_counter()
+                await pilot.press(key)
+                await pilot.pause()  # the frame after the key's work
+                if name:
+                    times[name].append((time.perf_counter() - start) * 1000)
+    return times
+
+
 if __name__ == "__main__":
     main()
+    print()
+    print("in the debugger, 120x36: key to drawn screen, a write's Tool call tab")
+    print(f"{'key':<30} {'1 KB median':>12} {'1 MB median':>12} {'1 MB worst':>11}")
+    small = asyncio.run(in_app(python_file(1_000)))
+    big = asyncio.run(in_app(python_file(1_000_000)))
+    for name, values in big.items():
+        print(
+            f"{name:<30} {statistics.median(small[name]):>12.1f} "
+            f"{statistics.median(values):>12.1f} {max(values):>11.1f}"
+        )
