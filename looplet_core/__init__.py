@@ -108,6 +108,7 @@ if TYPE_CHECKING:
     from looplet_core.tools.registry import BaseToolRegistry
     from looplet_core.tools.run import ToolContext
     from looplet_core.tools.spec import ToolSpec, tool
+    from looplet_core.tools.view import ToolView
 
 __version__ = "0.2.0"
 
@@ -194,6 +195,7 @@ _LAZY: dict[str, str] = {
     "ToolRegistrationError": "looplet_core.errors",
     "ToolResult": "looplet_core.records",
     "ToolSpec": "looplet_core.tools.spec",
+    "ToolView": "looplet_core.tools.view",
     "TraceError": "looplet_core.errors",
     "TraceReader": "looplet_core.provenance.reader",
     "TracingHook": "looplet_core.telemetry",
@@ -298,6 +300,7 @@ __all__ = [
     "ToolRegistrationError",
     "ToolResult",
     "ToolSpec",
+    "ToolView",
     "TraceError",
     "TraceReader",
     "TracingHook",

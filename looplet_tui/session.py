@@ -32,6 +32,7 @@ from looplet_core import (
     TraceReader,
     composable_loop,
 )
+from looplet_core.tools.view import ToolView
 
 __all__ = [
     "DEFAULT_FACTORY",
@@ -41,6 +42,7 @@ __all__ = [
     "SessionError",
     "load_factory",
     "run_session",
+    "tool_views",
 ]
 
 DEFAULT_FACTORY = "make_agent"
@@ -148,6 +150,15 @@ class ReplaySession:
 
 
 Session = RunSession | ReplaySession
+
+
+def tool_views(session: Session) -> dict[str, ToolView]:
+    """The views ``session``'s tools declared (``ToolSpec.view``), by tool name.
+
+    A replay has only the recorded calls, so its tools are shown with the guessed views."""
+    if not isinstance(session, RunSession):
+        return {}
+    return {spec.name: spec.view for spec in session.tools if spec.view is not None}
 
 
 def run_session(

@@ -35,6 +35,7 @@ from looplet_core import (
     DefaultState,
     LoopConfig,
     MockLLMBackend,
+    ToolView,
     composable_loop,
     tool,
 )
@@ -135,7 +136,7 @@ def build_tools(
     """The seven tools, each bound to ``workspace``."""
     ws = workspace
 
-    @tool
+    @tool(view=ToolView.shell("command", output="output"))
     def bash(command: str) -> dict[str, Any]:
         """Run a shell command in the workspace; returns exit code and output.
 

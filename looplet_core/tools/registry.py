@@ -17,6 +17,7 @@ from looplet_core.messages import ToolCall
 from looplet_core.records import ErrorKind, ToolResult
 from looplet_core.tools.run import ToolContext, aexecute, execute
 from looplet_core.tools.spec import Args, ToolSpec, tool
+from looplet_core.tools.view import ToolView
 
 __all__ = ["BaseToolRegistry"]
 
@@ -62,6 +63,7 @@ class BaseToolRegistry:
         timeout: float | None = None,
         requires_approval: bool = False,
         read_only: bool = False,
+        view: ToolView | None = None,
     ) -> Callable[[Callable[..., Any]], ToolSpec]: ...
     def tool(
         self,
@@ -73,6 +75,7 @@ class BaseToolRegistry:
         timeout: float | None = None,
         requires_approval: bool = False,
         read_only: bool = False,
+        view: ToolView | None = None,
     ) -> ToolSpec | Callable[[Callable[..., Any]], ToolSpec]:
         """``@registry.tool`` / ``@registry.tool(...)``: the ``tool`` decorator, then register."""
         make = tool(
@@ -81,6 +84,7 @@ class BaseToolRegistry:
             timeout=timeout,
             requires_approval=requires_approval,
             read_only=read_only,
+            view=view,
         )
 
         def build(func: Callable[..., Any]) -> ToolSpec:

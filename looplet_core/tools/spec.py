@@ -20,6 +20,7 @@ from looplet_core.backends.base import ToolSchema
 from looplet_core.errors import ToolRegistrationError
 from looplet_core.tools.args import ArgsValidator
 from looplet_core.tools.schema import function_schema, normalize_parameters
+from looplet_core.tools.view import ToolView
 
 __all__ = ["Args", "ToolSpec", "tool"]
 
@@ -39,7 +40,9 @@ class ToolSpec:
     ``ctx`` keyword parameter; it may be ``async def``.  ``timeout`` (seconds) overrides the loop's
     default.  ``requires_approval`` asks for a human before each call.  ``read_only`` promises the
     tool has no side effects, so replays and forks may re-run it freely (the debugger warns when
-    forking past a tool that is not read-only).
+    forking past a tool that is not read-only).  ``view`` says how a viewer shows its calls
+    (``looplet_core.tools.view``: a shell command, a file's code, a diff); None lets the viewer
+    guess from the arguments.  It is never sent to the model nor written to checkpoints.
 
     A ``ToolSpec`` is callable like its function, so a function decorated with ``@tool`` can still
     be called directly (``search(query="x")``); equality is identity.
@@ -52,6 +55,7 @@ class ToolSpec:
     timeout: float | None = None
     requires_approval: bool = False
     read_only: bool = False
+    view: ToolView | None = None
     is_async: bool = field(init=False, repr=False)
     takes_ctx: bool = field(init=False, repr=False)
     validator: ArgsValidator = field(init=False, repr=False)
@@ -74,6 +78,11 @@ class ToolSpec:
             isinstance(timeout, int | float) and not isinstance(timeout, bool) and timeout > 0
         ):
             raise ToolRegistrationError(f"tool {self.name!r}: timeout must be positive or None")
+        view = cast(object, self.view)
+        if view is not None and not isinstance(view, ToolView):
+            raise ToolRegistrationError(
+                f"tool {self.name!r}: view must be a ToolView or None, got {type(view).__name__}"
+            )
         schema = normalize_parameters(self.parameters, tool=self.name)
         validator = ArgsValidator(schema, tool=self.name)
         takes_ctx = _check_signature(self.execute, schema, self.name)
@@ -158,6 +167,7 @@ def tool(
     timeout: float | None = None,
     requires_approval: bool = False,
     read_only: bool = False,
+    view: ToolView | None = None,
 ) -> Callable[[Callable[..., Any]], ToolSpec]: ...
 def tool(
     fn: Callable[..., Any] | None = None,
@@ -168,6 +178,7 @@ def tool(
     timeout: float | None = None,
     requires_approval: bool = False,
     read_only: bool = False,
+    view: ToolView | None = None,
 ) -> ToolSpec | Callable[[Callable[..., Any]], ToolSpec]:
     """Make a ``ToolSpec`` from a typed function: ``@tool`` or ``@tool(name=..., timeout=...)``.
 
@@ -189,6 +200,7 @@ def tool(
             timeout=timeout,
             requires_approval=requires_approval,
             read_only=read_only,
+            view=view,
         )
 
     return build if fn is None else build(fn)

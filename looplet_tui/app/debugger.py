@@ -36,7 +36,7 @@ from looplet_tui.live.controller import DebugController
 from looplet_tui.live.filters import StepFilter
 from looplet_tui.live.runstate import Live, Marker
 from looplet_tui.replay.player import ReplayPlayer
-from looplet_tui.session import ReplaySession, RunSession, Session
+from looplet_tui.session import ReplaySession, RunSession, Session, tool_views
 from looplet_tui.widgets.approval_card import ApprovalCard
 from looplet_tui.widgets.details import StepDetails
 from looplet_tui.widgets.gauge import ContextGauge
@@ -195,7 +195,11 @@ class DebuggerApp(ApprovalActions, ReplayActions):
         header = self.main.query_one(RunHeader)
         header.title = self.session.title
         header.replay = isinstance(self.session, ReplaySession)
-        self.main.query_one(StepDetails).replay = header.replay
+        details = self.main.query_one(StepDetails)
+        details.replay = header.replay
+        views = tool_views(self.session)
+        details.views = details.prompt_pane.views = views
+        self.main.query_one(ApprovalCard).views = views
         gauge = self.main.query_one(ContextGauge)
         gauge.warn_at, gauge.compact_at = self.session.thresholds
         self.main.query_one(StepTimeline).focus()
@@ -461,8 +465,12 @@ class DebuggerApp(ApprovalActions, ReplayActions):
         self.main.query_one(StepDetails).switch(tab)
 
     def action_toggle_fold(self) -> None:
-        pane = self.main.query_one(StepDetails).prompt_pane
-        pane.folded = not pane.folded
+        details = self.main.query_one(StepDetails)
+        details.folded = not details.folded
+
+    def action_toggle_raw(self) -> None:
+        details = self.main.query_one(StepDetails)
+        details.raw = not details.raw
 
     # -- actions: breakpoints -------------------------------------------------------------------
 

@@ -56,7 +56,13 @@ KEYS: tuple[tuple[str, str, str, str], ...] = (
     ("3", "tab('tool')", "", "Tool call tab: arguments and hook decisions"),
     ("4", "tab('result')", "", "Result tab: the tool's result or error"),
     ("5", "tab('diff')", "", "Prompt diff tab: what changed since the previous model call"),
-    ("f", "toggle_fold", "", "Fold: fold or unfold long messages in the Prompt tab"),
+    ("f", "toggle_fold", "", "Fold: fold or unfold long messages and blocks in every tab"),
+    (
+        "r",
+        "toggle_raw",
+        "",
+        "Raw: calls and results as their exact JSON, or drawn for reading (code, diff, shell)",
+    ),
     ("question_mark", "help", "Keys", "Keys: this list"),
     ("q", "quit", "Quit", "Quit: cancel the run and leave"),
 )

@@ -28,7 +28,7 @@ from textual.widgets.tree import TreeNode
 from looplet_core import Checkpoint, CheckpointStore, LoopletError
 from looplet_core.durable.checkpoints import Snapshot, load
 from looplet_tui.live.context import estimate
-from looplet_tui.session import RunSession
+from looplet_tui.session import RunSession, tool_views
 from looplet_tui.text import render
 from looplet_tui.text.safe import literal
 from looplet_tui.timetravel.forks import branch_session
@@ -249,7 +249,17 @@ class CheckpointScreen(Screen[None]):
                 self.post_message(self.BranchChosen(session))
 
         stops = None if finished() else parent.state.branch_id
-        editor = ForkEditScreen(cp, fork_template(snapshot), risky, start=start, stops=stops)
+        steps = list(snapshot.state.steps)
+        last = steps[-1].tool_call if steps else None
+        editor = ForkEditScreen(
+            cp,
+            fork_template(snapshot),
+            risky,
+            start=start,
+            stops=stops,
+            call=last,
+            views=tool_views(parent),
+        )
         self.app.push_screen(editor, chosen)
 
     def action_compare(self) -> None:

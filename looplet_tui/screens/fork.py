@@ -10,6 +10,9 @@ nothing is forked.  The debugger then runs the branch in place of the current ru
 Two warnings, because both are easy to miss and neither can be undone from here: a run that has
 not finished is stopped by the switch, and a fork rewinds the agent, not the world it changed
 (steps past the checkpoint whose tools are not ``read_only``).
+
+Above the editor, the checkpoint's last call is drawn for reading (a command, code, a diff), so
+you see what ``args`` re-runs without decoding the JSON below.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, ClassVar
 
+from rich.console import Group
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
@@ -24,12 +28,22 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Static, TextArea
 
-from looplet_core import Checkpoint, LoopletError, Step
+from looplet_core import Checkpoint, LoopletError, Step, ToolCall
 from looplet_tui.session import RunSession
-from looplet_tui.text.safe import literal
+from looplet_tui.text.safe import clean, literal
+from looplet_tui.text.toolview import Views, call_renderable
 from looplet_tui.timetravel.tree import parse_fork_edit
 
-__all__ = ["ForkEditScreen", "side_effect_warning", "stop_warning"]
+__all__ = ["PREVIEW_FOLD", "ForkEditScreen", "call_preview", "side_effect_warning", "stop_warning"]
+
+PREVIEW_FOLD = 8
+"""Lines of the last call's command, code or diff shown above the editor."""
+
+
+def call_preview(call: ToolCall, views: Views | None = None) -> Group:
+    """The call a fork's ``args`` edit re-runs, drawn for reading."""
+    head = Text.assemble(("The last call, ", "dim"), (clean(call.tool), "bold cyan"), (":", "dim"))
+    return Group(head, call_renderable(call.tool, call.args, views, fold=PREVIEW_FOLD))
 
 
 def side_effect_warning(steps: list[Step]) -> Text | None:
@@ -76,6 +90,7 @@ class ForkEditScreen(ModalScreen[RunSession | None]):
         & > .dialog { height: 90%; }
         & #fork-text { height: 1fr; min-height: 4; }
         & #fork-error { color: $error; height: auto; }
+        & #fork-call { height: auto; max-height: 12; }
     }
     """
 
@@ -87,8 +102,12 @@ class ForkEditScreen(ModalScreen[RunSession | None]):
         *,
         start: Callable[[dict[str, Any]], RunSession],
         stops: str | None = None,
+        call: ToolCall | None = None,
+        views: Views | None = None,
     ) -> None:
         super().__init__()
+        self.call = call
+        self.views = views
         self.checkpoint = checkpoint
         self.template = template
         self.risky = risky
@@ -114,6 +133,8 @@ class ForkEditScreen(ModalScreen[RunSession | None]):
             warning = side_effect_warning(self.risky)
             if warning is not None:
                 yield Static(warning, id="fork-warning")
+            if self.call is not None:
+                yield Static(call_preview(self.call, self.views), id="fork-call")
             yield TextArea(self.template, language=None, id="fork-text")
             yield Static(id="fork-error")
 

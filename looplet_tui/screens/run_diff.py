@@ -2,8 +2,10 @@
 
 The table aligns the runs step by step; the first divergence is highlighted and selected when the
 screen opens; the pane below lists, for the selected pair, tool, arguments, status and result of
-both runs with the fields that differ marked.  What counts as a difference is looplet_core's rule
-(``compare_steps``), computed in ``looplet_tui.rundiff.align``; this module only draws it.
+both runs with the fields that differ marked, the arguments and results drawn for reading (a
+command, code, a diff; ``looplet_tui.text.toolview``).  What counts as a difference is
+looplet_core's rule (``compare_steps``), computed in ``looplet_tui.rundiff.align``; this module
+only draws it.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from textual.widgets import DataTable, Footer, Static
 from looplet_core import Step
 from looplet_tui.rundiff.align import RunComparison, StepPair, field_diffs
 from looplet_tui.text.safe import literal
+from looplet_tui.text.toolview import call_renderable, result_value_renderable
 
 __all__ = ["RunDiffApp", "RunDiffScreen", "pair_renderable"]
 
@@ -40,6 +43,9 @@ def _cell(step: Step | None, width: int) -> Text:
     cell.truncate(width, overflow="ellipsis")
     return cell
 
+
+PAIR_FOLD = 20
+"""Lines of a command, code, diff or output block shown per side before folding the rest."""
 
 _STEP, _MARK = 5, 1
 """Widths of the step number and the agree mark columns."""
@@ -64,10 +70,23 @@ def pair_renderable(pair: StepPair, label_a: str = "A", label_b: str = "B") -> R
         table.add_row(
             Text("≠" if differs else "=", style="bold yellow" if differs else "dim"),
             diff.field,
-            literal(diff.a, style, limit=4000),
-            literal(diff.b, style, limit=4000),
+            _readable(pair.a, diff.field) or literal(diff.a, style, limit=4000),
+            _readable(pair.b, diff.field) or literal(diff.b, style, limit=4000),
         )
     return Group(head, Text(""), table)
+
+
+def _readable(step: Step | None, field: str) -> RenderableType | None:
+    """A step's arguments or result drawn for reading (a command, code, a diff, JSON by name);
+    None for the fields that are one word anyway, and for errors."""
+    if step is None:
+        return None
+    if field == "args" and step.tool_call is not None:
+        return call_renderable(step.tool_call.tool, step.tool_call.args, fold=PAIR_FOLD)
+    if field == "result" and step.tool_result.error is None:
+        tool = step.tool_call.tool if step.tool_call is not None else None
+        return result_value_renderable(tool, step.tool_result.data, fold=PAIR_FOLD)
+    return None
 
 
 class RunDiffScreen(Screen[None]):

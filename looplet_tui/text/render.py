@@ -13,6 +13,7 @@ from typing import Any
 
 from rich.console import Group, RenderableType
 from rich.highlighter import JSONHighlighter
+from rich.padding import Padding
 from rich.table import Table
 from rich.text import Text
 
@@ -20,6 +21,14 @@ from looplet_core import LLMCall, Message, Step
 from looplet_tui.live.context import message_tokens
 from looplet_tui.live.runstate import Live
 from looplet_tui.text.safe import MAX_SHOWN, clean, literal
+from looplet_tui.text.toolview import (
+    Views,
+    call_renderable,
+    filled_in,
+    parse_result,
+    result_value_renderable,
+)
+from looplet_tui.text.values import BLOCK_FOLD, value_renderable
 
 __all__ = [
     "FOLD_CHARS",
@@ -137,25 +146,41 @@ def message_head(index: int, message: Message, tokens: int | None = None) -> Tex
     return head
 
 
-def message_body(message: Message, *, folded: bool) -> RenderableType:
-    """The message's reasoning, content and tool calls, literal, with a blank line after."""
+def message_body(
+    message: Message, *, folded: bool, raw: bool = False, views: Views | None = None
+) -> RenderableType:
+    """The message's reasoning, content and tool calls, literal, with a blank line after.
+
+    Tool calls are drawn for reading (``toolview``) and a tool message's JSON content laid out
+    by name, unless ``raw``: then both are the exact JSON.
+    """
     style = ROLE_STYLES.get(message.role, "")
     parts: list[RenderableType] = []
     if message.reasoning:
         parts.append(literal(message.reasoning, "dim italic"))
-    content, hidden = _fold(message.content) if folded else (message.content, "")
-    if content:
-        parts.append(literal(content))
-    if hidden:
-        parts.append(_note(hidden))
+    value = parse_result(message.content) if message.role == "tool" and not raw else None
+    if isinstance(value, dict | list):
+        parts.append(value_renderable(value, fold=FOLD_LINES if folded else None))
+    else:
+        content, hidden = _fold(message.content) if folded else (message.content, "")
+        if content:
+            parts.append(literal(content))
+        if hidden:
+            parts.append(_note(hidden))
     for call in message.tool_calls:
         line = Text("→ ", style=style)
         line.append(clean(call.tool), style="bold")
-        line.append(" ")
-        line.append_text(literal(_dumps(call.args, None)))
+        if raw:
+            line.append(" ")
+            line.append_text(literal(_dumps(call.args, None)))
         if call.id:
             line.append(f"  {clean(call.id)}", style="dim")
         parts.append(line)
+        if not raw:
+            fold = FOLD_LINES if folded else None
+            parts.append(
+                Padding(call_renderable(call.tool, call.args, views, fold=fold), (0, 0, 0, 2))
+            )
     parts.append(Text(""))
     return Group(*parts)
 
@@ -206,7 +231,14 @@ def prompt_renderable(messages: Sequence[Message] | None, *, folded: bool = True
 # -- response -------------------------------------------------------------------------------------
 
 
-def response_renderable(row: Step | Live, *, timings: bool = True) -> RenderableType:
+def response_renderable(
+    row: Step | Live,
+    *,
+    timings: bool = True,
+    raw: bool = False,
+    views: Views | None = None,
+    folded: bool = True,
+) -> RenderableType:
     """The model's reply behind the step: text, reasoning, tool calls; live while it streams."""
     if isinstance(row, Live):
         parts: list[RenderableType] = [_note(f"step {row.step.number}: {clean(row.activity)}")]
@@ -215,7 +247,10 @@ def response_renderable(row: Step | Live, *, timings: bool = True) -> Renderable
         if row.text:
             parts += [_heading("Text (streaming)"), literal(row.text + "▍")]
         if row.step.llm_call is not None and not row.text:
-            return Group(*parts, Text(""), response_renderable(row.step, timings=timings))
+            shown = response_renderable(
+                row.step, timings=timings, raw=raw, views=views, folded=folded
+            )
+            return Group(*parts, Text(""), shown)
         return Group(*parts)
     call = row.llm_call
     if call is None:
@@ -250,7 +285,7 @@ def response_renderable(row: Step | Live, *, timings: bool = True) -> Renderable
                 line.append(f"  {clean(tc.id)}", style="dim")
             if mine:
                 line.append("  (this step)", style="dim")
-            parts += [line, json_text(tc.args)]
+            parts += [line, _args(tc.tool, tc.args, raw, views, BLOCK_FOLD if folded else None)]
             if tc.parse_error:
                 parts.append(literal(f"unparseable arguments: {tc.parse_error}", "red"))
     return Group(*parts)
@@ -275,8 +310,20 @@ def _attempts(call: LLMCall, *, timings: bool) -> list[RenderableType]:
 # -- tool call ------------------------------------------------------------------------------------
 
 
-def tool_call_renderable(step: Step) -> RenderableType:
-    """Effective arguments, the model's own when a hook rewrote them, and every decision."""
+def _args(
+    tool: str, args: dict[str, Any], raw: bool, views: Views | None, fold: int | None
+) -> RenderableType:
+    """A call's arguments: the exact JSON when ``raw``, else drawn for reading."""
+    return json_text(args) if raw else call_renderable(tool, args, views, fold=fold)
+
+
+def tool_call_renderable(
+    step: Step, *, raw: bool = False, views: Views | None = None, folded: bool = True
+) -> RenderableType:
+    """Effective arguments, the model's own when a hook rewrote them, and every decision.
+
+    The arguments are drawn for reading (a command, code, a diff), or as exact JSON when
+    ``raw``; ``folded`` shortens long blocks."""
     tc = step.tool_call
     if tc is None:
         return _note("This step has no tool call: the model's reply held no usable call.")
@@ -285,13 +332,23 @@ def tool_call_renderable(step: Step) -> RenderableType:
             ("Tool ", "bold"), (clean(tc.tool), "bold cyan"), (f"  {clean(tc.id)}", "dim")
         )
     ]
-    parts += [Text(""), _heading("Arguments (as run)"), json_text(tc.args)]
-    if step.original_args is not None and step.original_args != tc.args:
+    fold = BLOCK_FOLD if folded else None
+    how = "raw JSON, r for readable" if raw else "r for raw JSON"
+    parts += [
+        Text(""),
+        Text.assemble(("Arguments (as run)", _HEADING), (f"  {how}", "dim")),
+        _args(tc.tool, tc.args, raw, views, fold),
+    ]
+    original = step.original_args
+    added = filled_in(original, tc.args) if original is not None else ()
+    if original is not None and added is None:
         parts += [
             Text(""),
             _heading("Arguments the model sent (rewritten)"),
-            json_text(step.original_args),
+            _args(tc.tool, original, raw, views, fold),
         ]
+    elif added:
+        parts.append(_note(f"defaults filled in: {', '.join(clean(k) for k in added)}"))
     approval = step.approval
     if approval is not None:
         state = approval.decision.value if approval.decision else "waiting"
@@ -338,8 +395,16 @@ def tool_call_renderable(step: Step) -> RenderableType:
 # -- result ---------------------------------------------------------------------------------------
 
 
-def result_renderable(step: Step, *, timings: bool = True) -> RenderableType:
-    """The tool's result as pretty JSON or text, or its error with the error's kind."""
+def result_renderable(
+    step: Step,
+    *,
+    timings: bool = True,
+    raw: bool = False,
+    views: Views | None = None,
+    folded: bool = True,
+) -> RenderableType:
+    """The tool's result for reading (JSON laid out by name, output as blocks), or as exact
+    JSON (or text) when ``raw``; or its error with the error's kind."""
     result = step.tool_result
     took = f" · {result.elapsed_ms:.0f} ms" if timings and result.elapsed_ms else ""
     if result.error is not None:
@@ -353,7 +418,14 @@ def result_renderable(step: Step, *, timings: bool = True) -> RenderableType:
             parts += [Text(""), _heading("Traceback"), literal(result.traceback, "dim")]
         return Group(*parts)
     data = result.data
-    head = Text.assemble(("✓ ", "bold green"), (type(data).__name__, "dim"), (took, "dim"))
+    how = "  raw, r for readable" if raw else "  r for raw"
+    head = Text.assemble(
+        ("✓ ", "bold green"), (type(data).__name__, "dim"), (took, "dim"), (how, "dim")
+    )
+    if not raw:
+        fold = BLOCK_FOLD if folded else None
+        tool = step.tool_call.tool if step.tool_call is not None else None
+        return Group(head, Text(""), result_value_renderable(tool, data, views, fold=fold))
     if isinstance(data, str):
         try:
             parsed = json.loads(data)

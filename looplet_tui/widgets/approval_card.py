@@ -3,23 +3,32 @@
 A modal dialog would hide exactly what you need to decide well: the prompt, the model's
 reasoning, the earlier steps.  So the card only takes a few lines at the bottom; the timeline and
 the tabs stay readable and scrollable, and the decision keys (a, A, d, D, e) work from anywhere.
+
+The call is drawn the way it will run (the arguments after every hook): a shell command as a
+command, a file write as its code, an edit as a diff, folded to ``CARD_FOLD`` lines (the Tool call
+tab shows it all).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import ClassVar
+from types import MappingProxyType
+from typing import Any, ClassVar
 
+from rich.console import Group, RenderableType
 from rich.style import Style
 from rich.text import Text
 from textual.reactive import reactive
 from textual.widget import Widget
 
 from looplet_core import ApprovalRequest
-from looplet_tui.text.render import compact_json
 from looplet_tui.text.safe import clean
+from looplet_tui.text.toolview import Views, call_renderable, filled_in
 
-__all__ = ["ApprovalCard"]
+__all__ = ["CARD_FOLD", "ApprovalCard"]
+
+CARD_FOLD = 6
+"""Lines of a command, code or diff the card shows before folding the rest."""
 
 _KEYS = (
     ("a", "approve"),
@@ -44,7 +53,7 @@ class ApprovalCard(Widget):
     ApprovalCard {
         display: none;
         height: auto;
-        max-height: 14;
+        max-height: 16;
         border: thick $accent;
         border-title-style: bold;
         padding: 0 1;
@@ -62,6 +71,8 @@ class ApprovalCard(Widget):
     """Approvals waiting, oldest first; the card shows the first."""
     problem: reactive[str] = reactive("")
     """Why the last attempted decision was refused (e.g. invalid edited arguments)."""
+    views: Views = MappingProxyType({})
+    """The views the run's tools declared (``ToolSpec.view``), by tool name."""
     _shown: ApprovalRequest | None = None
 
     def watch_requests(self, requests: Sequence[ApprovalRequest]) -> None:
@@ -78,7 +89,7 @@ class ApprovalCard(Widget):
     def _style(self, name: str) -> Style:
         return self.get_component_rich_style(name, partial=True)
 
-    def render(self) -> Text:
+    def render(self) -> RenderableType:
         if not self.requests:
             return Text("")
         request = self.requests[0]
@@ -91,15 +102,19 @@ class ApprovalCard(Widget):
         by = f"  asked by {clean(request.requested_by)}" if request.requested_by else ""
         reason = f": {clean(request.reason)}" if request.reason else ""
         head.append(by + reason, style=dim)
-        lines = [head, Text.assemble(("args ", dim), compact_json(request.args))]
-        original = request.extra.get("original_args")
-        if isinstance(original, dict) and original != request.args:
-            lines.append(Text.assemble(("model sent ", dim), compact_json(original)))
-        if self.problem:
-            lines.append(Text(clean(self.problem), style="bold red"))
         keys = Text(no_wrap=True, overflow="ellipsis")
         for key, label in _KEYS:
             keys.append(f" {key} ", style=self._style("approval-card--key"))
             keys.append(f"{label} ", style=dim)
-        lines.append(keys)
-        return Text("\n").join(lines)
+        # The keys come before the call: a long call scrolls, the keys stay in sight.
+        lines: list[RenderableType] = [head, keys]
+        if self.problem:
+            lines.append(Text(clean(self.problem), style="bold red"))
+        lines.append(call_renderable(request.tool, request.args, self.views, fold=CARD_FOLD))
+        original = request.extra.get("original_args")
+        if isinstance(original, dict):
+            model_sent: dict[str, Any] = original  # pyright: ignore[reportUnknownVariableType]
+            if filled_in(model_sent, request.args) is None:
+                lines.append(Text("rewritten by a hook; the model sent:", style=dim))
+                lines.append(call_renderable(request.tool, model_sent, self.views, fold=CARD_FOLD))
+        return Group(*lines)

@@ -20,8 +20,12 @@ class DetailPane(VerticalScroll, can_focus=True):
     }
     """
 
+    shown: RenderableType = ""
+    """What the pane shows now."""
+
     def compose(self) -> ComposeResult:
         yield Static()
 
     def show(self, renderable: RenderableType) -> None:
+        self.shown = renderable
         self.query_one(Static).update(renderable)

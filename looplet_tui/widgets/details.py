@@ -4,6 +4,10 @@ The Prompt tab is a ``PromptView`` (cached per message, drawn lazily); the other
 ``DetailPane``s, a scrollable pane holding one renderable from ``looplet_tui.text.render``.
 Only the tab on screen is drawn when the selection changes; the others are drawn when you switch
 to them, so stepping fast through a long run costs one pane per step, not four.
+
+Calls and results are drawn for reading (``looplet_tui.text.toolview``: a command, code, a diff,
+JSON laid out by name); ``raw`` shows the exact JSON instead (key ``r``), ``folded`` shortens long
+blocks in every tab (key ``f``), and ``views`` holds the views the run's tools declared.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from textual.widgets import TabbedContent, TabPane
 from looplet_core import Step
 from looplet_tui.live.runstate import Live, Marker
 from looplet_tui.text import render
+from looplet_tui.text.toolview import Views
 from looplet_tui.widgets.detail_pane import DetailPane
 from looplet_tui.widgets.prompt_diff import PromptDiffPane
 from looplet_tui.widgets.prompt_view import RUNNING_WINDOW, WINDOW, PromptView
@@ -48,8 +53,15 @@ class StepDetails(Widget):
     """The run goes on unattended: the live row's prompt changes many times a second, so the
     Prompt tab lays out only its newest messages until the run stops."""
 
+    raw: reactive[bool] = reactive(False)
+    """Show calls and results as their exact JSON, not drawn for reading."""
+    folded: reactive[bool] = reactive(True)
+    """Long blocks and messages show their first lines only."""
+
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
+        self.views: Views = {}
+        """The views the run's tools declared (``ToolSpec.view``), by tool name."""
         self._row: Row | None = None
         self._key: tuple[object, ...] | None = None
         self._drawn: dict[str, tuple[object, ...]] = {}
@@ -81,11 +93,26 @@ class StepDetails(Widget):
 
     def show_row(self, row: Row | None, version: object) -> None:
         """Show ``row``; ``version`` changes whenever the row's content does."""
-        key = (id(row), version, self.timings, self.running)
+        key = (id(row), version, self.timings, self.running, self.raw, self.folded)
         if key == self._key:
             return
         self._row, self._key = row, key
         self._draw(self.active)
+
+    def _redraw(self) -> None:
+        if self._key is not None:
+            self._key = (*self._key[:4], self.raw, self.folded)
+            self._draw(self.active)
+
+    def watch_raw(self, raw: bool) -> None:
+        if self.is_mounted:
+            self.prompt_pane.raw = raw
+            self._redraw()
+
+    def watch_folded(self, folded: bool) -> None:
+        if self.is_mounted:
+            self.prompt_pane.folded = folded
+            self._redraw()
 
     def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
         self._draw((event.pane.id or "").removeprefix("tab-"))
@@ -120,13 +147,22 @@ class StepDetails(Widget):
                 tokens=tokens,
             )
         elif tab == "response":
-            self._pane(tab).show(render.response_renderable(row, timings=self.timings))
+            shown = render.response_renderable(
+                row, timings=self.timings, raw=self.raw, views=self.views, folded=self.folded
+            )
+            self._pane(tab).show(shown)
         elif tab == "tool":
-            self._pane(tab).show(render.tool_call_renderable(step))
+            shown = render.tool_call_renderable(
+                step, raw=self.raw, views=self.views, folded=self.folded
+            )
+            self._pane(tab).show(shown)
         elif isinstance(row, Live) and step.tool_result.data is None and step.tool_result.ok:
             self._pane(tab).show(Text("Not run yet.", style="dim italic"))
         else:
-            self._pane(tab).show(render.result_renderable(step, timings=self.timings))
+            shown = render.result_renderable(
+                step, timings=self.timings, raw=self.raw, views=self.views, folded=self.folded
+            )
+            self._pane(tab).show(shown)
 
     def _pane(self, tab: str) -> DetailPane:
         return self.query_one(f"#pane-{tab}", DetailPane)

@@ -4,6 +4,9 @@ The bar stacks the roles (system, tool schemas, user, assistant, tool results) s
 fills the window, not only how much; ``│`` marks in the bar show where the context policy warns
 and compacts; the sparkline underneath shows use over the steps, with the selected step marked,
 so a compaction reads as a drop.
+
+When the model's window is unknown there is no limit to fill: the gauge then says so and shows
+the counts by role, with no bar (a bar scaled to the total would read as "full").
 """
 
 from __future__ import annotations
@@ -109,11 +112,13 @@ class ContextGauge(Widget):
                 f"  {format_tokens(stats.total)} / {format_tokens(window or 0)} tokens", style=dim
             )
         else:
-            title.append(f"{format_tokens(stats.total)} tokens (window unknown)", style=dim)
+            unknown = f"{format_tokens(stats.total)} tokens · window unknown"
+            if len(unknown) + 14 > width:  # a narrow pane: one line still, never wrapped
+                unknown = f"{format_tokens(stats.total)} tok · window ?"
+            title.append(unknown, style=dim)
         title.append("" if stats.measured else "  est.", style=dim)
-        return Text("\n").join(
-            [title, self._bar(stats, width), self._legend(stats, width), self._spark(width)]
-        )
+        lines = [title, self._bar(stats, width)] if window else [title]
+        return Text("\n").join([*lines, self._legend(stats, width), self._spark(width)])
 
     def _bar(self, stats: ContextStats, width: int) -> Text:
         scale = stats.window or max(1, stats.total)

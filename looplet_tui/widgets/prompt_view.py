@@ -29,6 +29,7 @@ from textual.strip import Strip
 from looplet_core import LoopletError, Message
 from looplet_tui.live.context import message_tokens
 from looplet_tui.text import render
+from looplet_tui.text.toolview import Views
 
 __all__ = ["RUNNING_WINDOW", "WINDOW", "PromptView"]
 
@@ -72,9 +73,13 @@ class PromptView(ScrollView, can_focus=True):
 
     folded: reactive[bool] = reactive(True)
     """Long messages show their first lines only."""
+    raw: reactive[bool] = reactive(False)
+    """Tool calls and tool messages as their exact JSON, not drawn for reading."""
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
+        self.views: Views = {}
+        """The views the run's tools declared, by tool name: how their calls are drawn."""
         self._messages: Sequence[Message] | None = None
         self._note = ""
         self._shown = False
@@ -82,7 +87,7 @@ class PromptView(ScrollView, can_focus=True):
         self._window = WINDOW
         self._lines: list[Strip] = []
         self._width = 0
-        self._cache: dict[tuple[int, bool, int], tuple[Message, list[Strip]]] = {}
+        self._cache: dict[tuple[int, bool, bool, int], tuple[Message, list[Strip]]] = {}
         self._tokens: dict[int, tuple[Message, int]] = {}
         self._known_tokens: int | None = None
         self._scale = 1.0  # the loop's calibration of this step: known tokens / our estimate
@@ -202,11 +207,12 @@ class PromptView(ScrollView, can_focus=True):
         its body laid out once per width and fold setting, however many prompts hold it."""
         tokens = round(self._count(message) * self._scale)
         head = self._to_strips(render.message_head(index, message, tokens), width)
-        key = (id(message), self.folded, width)
+        key = (id(message), self.folded, self.raw, width)
         cached = self._cache.get(key)
         if cached is not None and cached[0] is message:
             return head + cached[1]
-        body = self._to_strips(render.message_body(message, folded=self.folded), width)
+        shown = render.message_body(message, folded=self.folded, raw=self.raw, views=self.views)
+        body = self._to_strips(shown, width)
         if len(self._cache) >= _CACHE_LIMIT:
             self._cache.clear()
         self._cache[key] = (message, body)
@@ -259,5 +265,9 @@ class PromptView(ScrollView, can_focus=True):
             self.call_after_refresh(self._rebuild)
 
     def watch_folded(self) -> None:
+        if self.is_mounted:
+            self._rebuild()
+
+    def watch_raw(self) -> None:
         if self.is_mounted:
             self._rebuild()

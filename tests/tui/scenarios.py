@@ -16,13 +16,16 @@ from typing import Any
 from textual.pilot import Pilot
 
 from looplet_core import (
+    ApprovalHook,
     CancelToken,
     LLMResponse,
+    LoopConfig,
     MockLLMBackend,
     ProvenanceSink,
     composable_loop,
 )
 from looplet_core.backends.base import DeltaCallback, ToolSchema
+from looplet_core.examples import coding_agent
 from looplet_core.messages import Message
 from looplet_tui.app import DebuggerApp
 from looplet_tui.cli import replay_session
@@ -178,6 +181,86 @@ async def ready_replay(pilot: Pilot[Any], app: DebuggerApp) -> None:
     await pilot.press("4")
 
 
+def coding_agent_args(workspace: Path, *, ask: Sequence[str] = ()) -> dict[str, Any]:
+    """The coding agent's scripted fizzbuzz run in ``workspace`` (write, bash, edit, grep, done);
+    ``ask`` names the tools that wait for approval."""
+    return {
+        "llm": MockLLMBackend(coding_agent.SCRIPT),
+        "tools": coding_agent.build_tools(coding_agent.Workspace(workspace)),
+        "task": coding_agent.SCRIPTED_TASK,
+        "config": LoopConfig(
+            max_steps=10, system_prompt=coding_agent.SYSTEM_PROMPT, record_prompts=True
+        ),
+        "hooks": [ApprovalHook(*ask, reason="changes the workspace")] if ask else [],
+    }
+
+
+def record_coding_trace(directory: Path) -> Path:
+    """The coding agent's fizzbuzz run recorded as a trace in ``directory``."""
+    args = coding_agent_args(directory.parent / f"{directory.name}-workspace")
+    args["hooks"] = [ProvenanceSink(directory, llm=args["llm"])]
+    for _ in composable_loop(**args):
+        pass
+    return directory
+
+
+def make_coding_replay(tmp: Path) -> DebuggerApp:
+    trace = tmp / "coding-run"
+    if not trace.exists():
+        record_coding_trace(trace)
+    return DebuggerApp(replay_session(trace), clock=lambda: FIXED_CLOCK, timings=False)
+
+
+def replay_to(number: int, *keys: str) -> Ready:
+    """Step the replay to step ``number``, then press ``keys``."""
+
+    async def ready(pilot: Pilot[Any], app: DebuggerApp) -> None:
+        await settled(pilot, app)
+        while app.controller.steps_done < number:
+            done = app.controller.steps_done
+            await pilot.press("n")
+            await until(pilot, lambda d=done: app.controller.steps_done > d, f"step {done + 1}")
+        await settled(pilot, app)
+        for key in keys:
+            await pilot.press(key)
+        await settled(pilot, app)
+
+    return ready
+
+
+def make_coding_approval(tmp: Path) -> DebuggerApp:
+    workspace = tmp / "coding-approval-workspace"
+    workspace.mkdir(exist_ok=True)
+    for stale in workspace.iterdir():  # each size starts from an empty workspace
+        stale.unlink()
+    args = coding_agent_args(workspace, ask=("write", "bash", "edit"))
+    session = run_session(args, where="the coding agent", title="coding agent · fizzbuzz")
+    return DebuggerApp(session, clock=lambda: FIXED_CLOCK, timings=False, start_paused=False)
+
+
+def approval_of(tool: str, *, approve: Sequence[str] = ()) -> Ready:
+    """Approve the calls of ``approve`` in turn, then wait on the approval of ``tool``."""
+
+    async def ready(pilot: Pilot[Any], app: DebuggerApp) -> None:
+        for name in approve:
+            await until(
+                pilot,
+                lambda name=name: (
+                    app.controller.approvals and app.controller.approvals[0].tool == name
+                ),
+                f"the {name} approval",
+            )
+            await pilot.press("a")
+        await until(
+            pilot,
+            lambda: app.controller.approvals and app.controller.approvals[0].tool == tool,
+            f"the {tool} approval",
+        )
+        await settled(pilot, app)
+
+    return ready
+
+
 SCENARIOS = (
     Scenario(
         "running",
@@ -214,5 +297,41 @@ SCENARIOS = (
         make_replay,
         ready_replay,
         "Replaying a saved trace: the scrubber under the timeline, step 2 of 10",
+    ),
+    Scenario(
+        "code-write",
+        make_coding_replay,
+        replay_to(2, "3"),
+        "A coding agent's write call: the file's code, highlighted by its extension",
+    ),
+    Scenario(
+        "code-edit",
+        make_coding_replay,
+        replay_to(4, "3"),
+        "An edit call drawn as a unified diff of its old and new text",
+    ),
+    Scenario(
+        "code-result",
+        make_coding_replay,
+        replay_to(3, "4"),
+        "A bash result: exit code inline, the output as its real lines",
+    ),
+    Scenario(
+        "code-prompt",
+        make_coding_replay,
+        replay_to(5, "1"),
+        "The Prompt tab: each tool call and tool result drawn for reading",
+    ),
+    Scenario(
+        "code-raw",
+        make_coding_replay,
+        replay_to(2, "3", "r"),
+        "r shows the exact JSON of the call (r again: drawn for reading)",
+    ),
+    Scenario(
+        "code-approval",
+        make_coding_approval,
+        approval_of("edit", approve=("write", "bash")),
+        "An edit waits for approval: the card shows the diff that will be applied",
     ),
 )

@@ -34,7 +34,7 @@ async def test_card_shows_the_call_and_leaves_the_panes_usable() -> None:
         await waiting(pilot, app, 1)
         text = screen_text(app)
         assert "AWAITING APPROVAL" in text
-        assert "⚠ DANGEROUS" in text and '"path": "/tmp/a"' in text
+        assert "⚠ DANGEROUS" in text and "path  /tmp/a" in text
         assert "Approval needed: step 1" in text
         # not modal: the timeline still has focus and moves, the tabs still switch
         assert isinstance(app.focused, StepTimeline)

@@ -124,7 +124,7 @@ async def test_model_text_is_shown_literally_never_as_markup_or_escapes() -> Non
         await pilot.press("4")
         await pilot.pause()
         # the tool's result holds markup; the Result tab shows it as the characters it is
-        assert '"[bold red]Berkeley[/]"' in screen_text(app)
+        assert "[bold red]Berkeley[/]" in screen_text(app)
 
 
 async def test_search_jumps_to_matching_steps() -> None:

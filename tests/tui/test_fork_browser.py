@@ -6,10 +6,12 @@ run; a run that has not finished is stopped (and says so first); the tree keeps 
 
 from __future__ import annotations
 
+import io
 import re
 from typing import Any
 
 import pytest
+from rich.console import Console
 from textual.pilot import Pilot
 from textual.widgets import Static, TextArea, Tree
 from textual.widgets.tree import TreeNode
@@ -219,7 +221,11 @@ async def test_n_steps_the_forked_run() -> None:
         await until(pilot, lambda: app.controller.finished, "the original run's end")
         original = run_of(app)
         original.llm = MockLLMBackend([call("greet", name="Eve"), call("done", answer="ok")])
-        await fork_at(pilot, app, 2, "{}")
+        editor = await fork_at(pilot, app, 2, "{}")
+        console = Console(width=80, file=io.StringIO(), color_system=None, record=True)
+        console.print(editor.query_one("#fork-call", Static).content)
+        preview = console.export_text()
+        assert "The last call, greet:" in preview and "name  B" in preview  # drawn for reading
         await pilot.press("ctrl+s")
         await switched(pilot, app, original)
         assert app.controller.steps_done == 2  # the history up to the checkpoint, on screen
@@ -254,7 +260,7 @@ async def test_forking_a_paused_run_warns_and_stops_it_and_the_fork_asks_for_app
         await settled(pilot, app)
         assert app.controller.approvals[0].tool == "rm"
         text = screen_text(app)
-        assert "Approval needed: step 2" in text and '"path": "/tmp/b"' in text
+        assert "Approval needed: step 2" in text and "path  /tmp/b" in text
         await pilot.press("a")
         await until(pilot, lambda: app.controller.finished, "the fork's end")
         rm = app.controller.step(2)

@@ -94,5 +94,5 @@ async def test_hostile_output_is_shown_literally_on_every_tab_and_keys_keep_work
         assert "[bold red]pwned[/bold red]" in seen[(1, "2")]  # the model's text: markup as text
         assert "[bold red]pwned" in seen[(1, "4")]  # the tool's result too
         assert "zzzzzzzz" in seen[(2, "4")]  # the 1 MB line is on screen, as far as it fits
-        assert '"k"' in seen[(3, "4")]  # the deep result's top levels
+        assert "k  1 items" in seen[(3, "4")]  # the deep result's top levels
         assert "DONE" in screen_text(app)

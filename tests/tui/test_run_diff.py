@@ -104,7 +104,7 @@ async def test_diff_screen_opens_at_the_first_divergence(traces: tuple[Path, Pat
         assert "first divergence at step 3: args differs" in summary
         pair = text_of(screen.query_one("#diff-pair-body", Static))
         assert "step 3: args differs first" in pair
-        assert '{"name": "Cy"}' in pair and '{"name": "[bold]Zed[/]"}' in pair  # literal
+        assert "name  Cy" in pair and "name  [bold]Zed[/]" in pair  # readable, and literal
         assert str(table.get_cell_at(Coordinate(2, 3))).startswith("✓ greet(name='[bold]Zed[/]')")
 
         await pilot.press("n")
