@@ -62,6 +62,7 @@ class BaseToolRegistry:
         timeout: float | None = None,
         requires_approval: bool = False,
         read_only: bool = False,
+        concurrent: bool | None = None,
     ) -> Callable[[Callable[..., Any]], ToolSpec]: ...
     def tool(
         self,
@@ -73,6 +74,7 @@ class BaseToolRegistry:
         timeout: float | None = None,
         requires_approval: bool = False,
         read_only: bool = False,
+        concurrent: bool | None = None,
     ) -> ToolSpec | Callable[[Callable[..., Any]], ToolSpec]:
         """``@registry.tool`` / ``@registry.tool(...)``: the ``tool`` decorator, then register."""
         make = tool(
@@ -81,6 +83,7 @@ class BaseToolRegistry:
             timeout=timeout,
             requires_approval=requires_approval,
             read_only=read_only,
+            concurrent=concurrent,
         )
 
         def build(func: Callable[..., Any]) -> ToolSpec:

@@ -49,6 +49,8 @@ class ToolContext:
     ``cancel`` is set when the run is cancelled or (for a call with a timeout) when the call ran
     past its timeout: long-running tools should poll ``ctx.cancel.cancelled`` or sleep with
     ``ctx.cancel.wait(seconds)``.  ``tool`` is filled in with the tool's name when the call starts.
+    ``child_runs`` receives a nested run the tool carried out (a sub-agent's
+    ``looplet_core.step.ChildRun``), which the loop keeps on the call's step.
     """
 
     cancel: CancelToken = field(default_factory=CancelToken)
@@ -57,6 +59,7 @@ class ToolContext:
     workspace: Path | None = None
     emit: Callable[[Event], None] | None = None
     tool: str = ""
+    child_runs: Callable[[Any], None] | None = None
 
     def report_progress(self, fraction: float | None, message: str = "") -> None:
         """Tell observers (the debugger, tracing) how far along the tool is.
@@ -228,6 +231,7 @@ def _kwargs(
         base.workspace,
         base.emit,
         spec.name,
+        base.child_runs,
     )
     return {**args, "ctx": call_ctx}
 

@@ -39,7 +39,9 @@ class ToolSpec:
     ``ctx`` keyword parameter; it may be ``async def``.  ``timeout`` (seconds) overrides the loop's
     default.  ``requires_approval`` asks for a human before each call.  ``read_only`` promises the
     tool has no side effects, so replays and forks may re-run it freely (the debugger warns when
-    forking past a tool that is not read-only).
+    forking past a tool that is not read-only).  ``concurrent`` says the tool may run at the same
+    time as other calls of the same reply (``LoopConfig.parallel_tools``); it defaults to
+    ``read_only``, so read-only tools run concurrently unless ``concurrent=False``.
 
     A ``ToolSpec`` is callable like its function, so a function decorated with ``@tool`` can still
     be called directly (``search(query="x")``); equality is identity.
@@ -52,6 +54,7 @@ class ToolSpec:
     timeout: float | None = None
     requires_approval: bool = False
     read_only: bool = False
+    concurrent: bool | None = None
     is_async: bool = field(init=False, repr=False)
     takes_ctx: bool = field(init=False, repr=False)
     validator: ArgsValidator = field(init=False, repr=False)
@@ -95,6 +98,11 @@ class ToolSpec:
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         return self.execute(*args, **kwargs)
+
+    @property
+    def runs_concurrently(self) -> bool:
+        """Whether calls of this tool may overlap with other calls of the same reply."""
+        return self.read_only if self.concurrent is None else self.concurrent
 
     def schema(self) -> ToolSchema:
         """``{"name", "description", "parameters"}`` as backends send it.  Shared: do not mutate."""
@@ -158,6 +166,7 @@ def tool(
     timeout: float | None = None,
     requires_approval: bool = False,
     read_only: bool = False,
+    concurrent: bool | None = None,
 ) -> Callable[[Callable[..., Any]], ToolSpec]: ...
 def tool(
     fn: Callable[..., Any] | None = None,
@@ -168,6 +177,7 @@ def tool(
     timeout: float | None = None,
     requires_approval: bool = False,
     read_only: bool = False,
+    concurrent: bool | None = None,
 ) -> ToolSpec | Callable[[Callable[..., Any]], ToolSpec]:
     """Make a ``ToolSpec`` from a typed function: ``@tool`` or ``@tool(name=..., timeout=...)``.
 
@@ -189,6 +199,7 @@ def tool(
             timeout=timeout,
             requires_approval=requires_approval,
             read_only=read_only,
+            concurrent=concurrent,
         )
 
     return build if fn is None else build(fn)
