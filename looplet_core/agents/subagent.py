@@ -1,0 +1,179 @@
+"""``subagent``: a tool that runs a nested loop and answers with the nested loop's answer.
+
+The parent model calls it like any tool (``{"task": "..."}``).  Each call runs a fresh child
+loop: a new ``DefaultState`` (its own run id), the sub-agent's own tools, hooks and budget, and a
+cancel token that is a child of the call's (``CancelToken.child``), so cancelling the parent run
+(or the call timing out) stops the child, while a child that cancels itself stops only itself.
+
+What the parent sees:
+
+* a child that ends with an answer (``done`` or, with ``text_is_final``, text) is a successful
+  call whose result is that answer, as text;
+* any other end (the child's step budget spent, its model failing, a hook stopping it, a pause
+  for an approval nobody answers) is a tool error in the parent, ``SubagentError`` naming the
+  sub-agent and the child's stop reason; the parent's model is told and goes on;
+* either way the child's run, steps and all, is the parent step's ``child``, and the child's
+  token usage is added to the parent run's.  Children nest: a sub-agent's tools may include
+  sub-agents.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from typing import Any
+
+from looplet_core.backends.base import LLMBackend
+from looplet_core.errors import ConfigError, SubagentError
+from looplet_core.loop import async_composable_loop, composable_loop
+from looplet_core.records import StopReason
+from looplet_core.state import DefaultState, LoopConfig
+from looplet_core.step import ChildRun, LoopResult, Step
+from looplet_core.tools.registry import BaseToolRegistry
+from looplet_core.tools.run import ToolContext
+from looplet_core.tools.spec import ToolSpec
+
+__all__ = ["SubagentSpec", "subagent"]
+
+HooksArg = Sequence[object] | Callable[[], Sequence[object]]
+
+
+@dataclass(frozen=True, slots=True)
+class SubagentSpec:
+    """How a sub-agent's child loop is built for each call (kept on the tool as ``agent``)."""
+
+    name: str
+    llm: LLMBackend | Callable[[], LLMBackend]
+    tools: BaseToolRegistry
+    config: LoopConfig
+    hooks: HooksArg = ()
+    on_step: Callable[[Step], None] | None = None
+
+    def backend(self) -> LLMBackend:
+        llm = self.llm
+        if not hasattr(llm, "generate") and callable(llm):
+            return llm()  # a factory: a fresh backend per call
+        return llm  # type: ignore[return-value]  # an LLMBackend
+
+    def hook_list(self) -> list[object]:
+        hooks = self.hooks
+        return list(hooks() if callable(hooks) else hooks)
+
+
+def subagent(
+    name: str,
+    description: str,
+    *,
+    llm: LLMBackend | Callable[[], LLMBackend],
+    tools: BaseToolRegistry,
+    config: LoopConfig | None = None,
+    hooks: HooksArg = (),
+    max_steps: int | None = None,
+    system_prompt: str | None = None,
+    timeout: float | None = None,
+    read_only: bool = False,
+    requires_approval: bool = False,
+    asynchronous: bool = False,
+    on_step: Callable[[Step], None] | None = None,
+) -> ToolSpec:
+    """A tool named ``name`` that hands its ``task`` argument to a child loop.
+
+    ``llm`` is the child's model (or a no-argument factory returning one per call); ``tools``,
+    ``hooks`` (or a factory of them: hooks with state want a fresh set per call) and ``config``
+    are the child's own.  ``max_steps`` and ``system_prompt`` override ``config``'s.  The child
+    may take at most its ``max_steps`` steps: running out is an error in the parent, never a
+    silent partial answer.  ``asynchronous=True`` makes the tool ``async def`` and runs the child
+    with ``async_composable_loop`` (for a parent driven by the async loop).  ``read_only`` lets
+    the parent run several calls of it at the same time (``LoopConfig.parallel_tools``) and
+    re-run it in replays; only set it if the child's tools are read-only too.  ``on_step`` sees
+    every child step as it happens.
+    """
+    child_config = config or LoopConfig()
+    changes: dict[str, Any] = {"checkpoint": None}  # the parent's checkpoints hold the child
+    if max_steps is not None:
+        if max_steps < 1:
+            raise ConfigError(f"subagent {name!r}: max_steps must be at least 1, got {max_steps}")
+        changes["max_steps"] = max_steps
+    if system_prompt is not None:
+        changes["system_prompt"] = system_prompt
+    spec = SubagentSpec(name, llm, tools, replace(child_config, **changes), hooks, on_step)
+    parameters = {
+        "type": "object",
+        "properties": {
+            "task": {
+                "type": "string",
+                "description": "The task for the sub-agent, with everything it needs to know.",
+            }
+        },
+        "required": ["task"],
+        "additionalProperties": False,
+    }
+
+    def run(task: str, ctx: ToolContext) -> str:
+        state = DefaultState()
+        cancel = ctx.cancel.child()
+        steps = composable_loop(
+            llm=spec.backend(),
+            tools=spec.tools,
+            task=task,
+            config=spec.config,
+            state=state,
+            hooks=spec.hook_list(),
+            cancel=cancel,
+        )
+        for step in steps:
+            if spec.on_step is not None:
+                spec.on_step(step)
+        return _answer(spec, task, state, ctx)
+
+    async def arun(task: str, ctx: ToolContext) -> str:
+        state = DefaultState()
+        cancel = ctx.cancel.child()
+        async for step in async_composable_loop(
+            llm=spec.backend(),
+            tools=spec.tools,
+            task=task,
+            config=spec.config,
+            state=state,
+            hooks=spec.hook_list(),
+            cancel=cancel,
+        ):
+            if spec.on_step is not None:
+                spec.on_step(step)
+        return _answer(spec, task, state, ctx)
+
+    return ToolSpec(
+        name=name,
+        description=description,
+        parameters=parameters,
+        execute=arun if asynchronous else run,
+        timeout=timeout,
+        requires_approval=requires_approval,
+        read_only=read_only,
+    )
+
+
+def _answer(spec: SubagentSpec, task: str, state: DefaultState, ctx: ToolContext) -> str:
+    result = state.result
+    if result is None:  # the loop always sets it; a missing one is a stop we cannot explain
+        result = LoopResult(StopReason.HOOK_ERROR, list(state.steps), state.usage, run_id="")
+    child = ChildRun(
+        agent=spec.name,
+        task=task,
+        run_id=state.run_id,
+        stop_reason=result.stop_reason,
+        message=result.message,
+        answer=result.final_answer,
+        steps=list(state.steps),
+        usage=state.usage,
+        llm_calls=state.llm_calls,
+    )
+    if ctx.child_runs is not None:
+        ctx.child_runs(child)
+    if not child.ok:
+        why = f": {result.message}" if result.message else ""
+        raise SubagentError(
+            f"sub-agent {spec.name!r} stopped without an answer "
+            f"({result.stop_reason.value}{why}) after {len(child.steps)} step(s)"
+        )
+    return result.answer_text
