@@ -15,6 +15,11 @@ What the parent sees:
 * either way the child's run, steps and all, is the parent step's ``child``, and the child's
   token usage is added to the parent run's.  Children nest: a sub-agent's tools may include
   sub-agents.
+
+While the child runs, each of its steps is reported as the call's progress
+(``ToolContext.report_progress``), so the parent's event listeners (the debugger's live row,
+tracing) see it live; a replay with recorded tools serves the recorded child run instead of
+running the sub-agent again.
 """
 
 from __future__ import annotations
@@ -122,8 +127,7 @@ def subagent(
             cancel=cancel,
         )
         for step in steps:
-            if spec.on_step is not None:
-                spec.on_step(step)
+            _seen(spec, step, ctx)
         return _answer(spec, task, state, ctx)
 
     async def arun(task: str, ctx: ToolContext) -> str:
@@ -138,8 +142,7 @@ def subagent(
             hooks=spec.hook_list(),
             cancel=cancel,
         ):
-            if spec.on_step is not None:
-                spec.on_step(step)
+            _seen(spec, step, ctx)
         return _answer(spec, task, state, ctx)
 
     return ToolSpec(
@@ -151,6 +154,14 @@ def subagent(
         requires_approval=requires_approval,
         read_only=read_only,
     )
+
+
+def _seen(spec: SubagentSpec, step: Step, ctx: ToolContext) -> None:
+    """A child step happened: tell ``on_step``, and the parent's observers as tool progress
+    (the debugger's live row reads ``researcher step 2: lookup(...) → ...``)."""
+    if spec.on_step is not None:
+        spec.on_step(step)
+    ctx.report_progress(None, f"{spec.name} step {step.number}: {step.pretty()}")
 
 
 def _answer(spec: SubagentSpec, task: str, state: DefaultState, ctx: ToolContext) -> str:

@@ -183,6 +183,8 @@ class _Replay:
             and recorded.tool_result.error_kind not in _NOT_RUN
         )
         if recorded is not None and recorded.tool == name and want == args and ran:
+            if recorded.child is not None and effect.ctx.child_runs is not None:
+                effect.ctx.child_runs(recorded.child)  # a sub-agent's recorded run, not re-run
             return ToolResult.from_dict(recorded.tool_result.to_dict())
         if recorded is None or recorded.tool != name:
             self.note(Divergence(number, "tool", describe_step(recorded), f"{name} {args}"))

@@ -326,3 +326,41 @@ def test_parent_and_child_on_the_real_openai_sdk(fake_openai_server: FakeOpenAIS
     assert "find out about owls" in bodies[1]["messages"][-1]["content"]
     assert state.usage.input_tokens == 40 + 30 + 35 + 50
     assert state.usage.output_tokens == 9 + 6 + 7 + 4
+
+
+def test_each_child_step_is_reported_live_as_the_call_s_progress():
+    heard: list[str] = []
+
+    class Listen:
+        def on_event(self, event: Any) -> None:
+            if event.kind.value == "tool_progress":
+                heard.append(event.data["message"])
+
+    seen: list[int] = []
+    tools = parent_tools(MockLLMBackend(RESEARCH), on_step=lambda s: seen.append(s.number))
+    run_parent(tools, ask_researcher(), hooks=[Listen()])
+    assert seen == [1, 2]
+    assert [h.split(" [")[0] for h in heard] == [
+        "researcher step 1: #1 ✓ lookup(topic='owls') → notes on owls",
+        "researcher step 2: #2 ✓ done(answer='owls hunt at night') → owls hunt at night",
+    ]
+
+
+def test_a_replay_with_recorded_tools_keeps_the_child_without_running_it(tmp_path: Path):
+    from looplet_core.provenance.replay import replay
+
+    child_llm = MockLLMBackend(RESEARCH)
+    list(
+        composable_loop(
+            llm=MockLLMBackend(ask_researcher()),
+            tools=parent_tools(child_llm),
+            task="study owls",
+            hooks=[ProvenanceSink(tmp_path)],
+        )
+    )
+    untouched = MockLLMBackend([])  # would raise if the sub-agent ran again
+    outcome = replay(tmp_path, parent_tools(untouched))
+    assert outcome.divergence is None
+    assert untouched.requests == []
+    child = outcome.steps[0].child
+    assert child is not None and [s.tool for s in child.steps] == ["lookup", "done"]
