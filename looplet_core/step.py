@@ -132,6 +132,7 @@ class ChildRun:
 
     ``steps`` are the child's own steps (each may hold a ``child`` of its own, so runs nest);
     ``answer`` is what the parent was told; ``usage`` is already added to the parent run's.
+    ``to_dict`` leaves the child steps' prompts out.
     """
 
     agent: str
@@ -156,7 +157,9 @@ class ChildRun:
             "stop_reason": self.stop_reason.value,
             "message": self.message,
             "answer": self.answer,
-            "steps": [s.to_dict() for s in self.steps],
+            # without prompts: each repeats the child's conversation, so files would grow
+            # quadratically (the trace keeps the model's calls; the debugger, the live steps)
+            "steps": [s.to_dict() | {"prompt": None} for s in self.steps],
             "usage": self.usage.to_dict(),
             "llm_calls": self.llm_calls,
         }

@@ -60,6 +60,13 @@ class SubagentSpec:
             return llm()  # a factory: a fresh backend per call
         return llm  # type: ignore[return-value]  # an LLMBackend
 
+    def config_for(self, ctx: ToolContext) -> LoopConfig:
+        """The child's config for one call: it keeps prompts when the parent run does (the
+        debugger's Prompt tab shows a sub-agent's prompts too)."""
+        if ctx.record_prompts and not self.config.record_prompts:
+            return replace(self.config, record_prompts=True)
+        return self.config
+
     def hook_list(self) -> list[object]:
         hooks = self.hooks
         return list(hooks() if callable(hooks) else hooks)
@@ -121,7 +128,7 @@ def subagent(
             llm=spec.backend(),
             tools=spec.tools,
             task=task,
-            config=spec.config,
+            config=spec.config_for(ctx),
             state=state,
             hooks=spec.hook_list(),
             cancel=cancel,
@@ -137,7 +144,7 @@ def subagent(
             llm=spec.backend(),
             tools=spec.tools,
             task=task,
-            config=spec.config,
+            config=spec.config_for(ctx),
             state=state,
             hooks=spec.hook_list(),
             cancel=cancel,

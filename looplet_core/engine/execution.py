@@ -47,6 +47,7 @@ class Execution(EngineCore):
             workspace=self.config.workspace,
             emit=self._emit_event if self.hooks.on_event else None,
             child_runs=children.append,
+            record_prompts=self.config.record_prompts,
         )
 
     def _adopt_children(self, step: Step, children: list[ChildRun]) -> None:

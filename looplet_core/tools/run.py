@@ -50,7 +50,8 @@ class ToolContext:
     past its timeout: long-running tools should poll ``ctx.cancel.cancelled`` or sleep with
     ``ctx.cancel.wait(seconds)``.  ``tool`` is filled in with the tool's name when the call starts.
     ``child_runs`` receives a nested run the tool carried out (a sub-agent's
-    ``looplet_core.step.ChildRun``), which the loop keeps on the call's step.
+    ``looplet_core.step.ChildRun``), which the loop keeps on the call's step;
+    ``record_prompts`` says whether the run keeps each step's prompt (a nested loop follows it).
     """
 
     cancel: CancelToken = field(default_factory=CancelToken)
@@ -60,6 +61,7 @@ class ToolContext:
     emit: Callable[[Event], None] | None = None
     tool: str = ""
     child_runs: Callable[[Any], None] | None = None
+    record_prompts: bool = False
 
     def report_progress(self, fraction: float | None, message: str = "") -> None:
         """Tell observers (the debugger, tracing) how far along the tool is.
@@ -232,6 +234,7 @@ def _kwargs(
         base.emit,
         spec.name,
         base.child_runs,
+        base.record_prompts,
     )
     return {**args, "ctx": call_ctx}
 

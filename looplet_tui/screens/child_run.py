@@ -63,6 +63,7 @@ class ChildRunScreen(Screen[None]):
         layout: vertical;
         & #child-crumbs { height: 1; padding: 0 1; background: $panel; color: $text; }
         & #child-summary { height: auto; padding: 0 1; color: $text-muted; }
+        & #child-task { height: auto; padding: 0 1; }
         & #child-body { height: 1fr; }
         & #child-timeline { width: 2fr; min-width: 30; border-right: solid $panel-lighten-2; }
         & StepDetails { width: 3fr; }
@@ -98,7 +99,7 @@ class ChildRunScreen(Screen[None]):
             yield timeline
             details = StepDetails(id="child-details")
             details.timings = self.timings
-            details.replay = True
+            details.replay = not any(s.prompt is not None for s in child.steps)
             yield details
         yield Footer()
 

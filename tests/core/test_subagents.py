@@ -364,3 +364,18 @@ def test_a_replay_with_recorded_tools_keeps_the_child_without_running_it(tmp_pat
     assert untouched.requests == []
     child = outcome.steps[0].child
     assert child is not None and [s.tool for s in child.steps] == ["lookup", "done"]
+
+
+def test_the_child_keeps_prompts_when_the_parent_does_but_never_saves_them():
+    steps, _ = run_parent(
+        parent_tools(MockLLMBackend(RESEARCH)),
+        ask_researcher(),
+        config=LoopConfig(record_prompts=True),
+    )
+    child = steps[0].child
+    assert child is not None and child.steps[0].prompt is not None
+    assert "find out about owls" in child.steps[0].prompt[-1].content
+    saved = steps[0].to_dict()["child"]["steps"]
+    assert [s["prompt"] for s in saved] == [None, None]
+    plain, _ = run_parent(parent_tools(MockLLMBackend(RESEARCH)), ask_researcher())
+    assert plain[0].child is not None and plain[0].child.steps[0].prompt is None

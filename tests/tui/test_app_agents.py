@@ -116,3 +116,32 @@ async def test_enter_on_a_step_without_a_sub_agent_says_so_and_stays() -> None:
         await pilot.press("enter")
         await until(pilot, lambda: "This step ran no sub-agent." in toasts(app), "a toast")
         assert not isinstance(app.screen, ChildRunScreen)
+
+
+async def test_the_research_example_opens_in_the_debugger_and_its_analyst_can_be_entered(
+    monkeypatch: Any,
+) -> None:
+    from looplet_core.examples.research_agent import make_agent
+    from looplet_tui.app import DebuggerApp
+    from looplet_tui.session import run_session
+
+    for key in ("OPENAI_BASE_URL", "OPENAI_API_KEY", "OPENAI_MODEL"):
+        monkeypatch.delenv(key, raising=False)
+    session = run_session(make_agent(delay=0.01), where="research_agent:make_agent")
+    app = DebuggerApp(session, start_paused=False, clock=lambda: 1000.0, timings=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: app.controller.finished, "the end")
+        await pilot.pause()
+        text = screen_text(app)
+        assert "#1 ┌∥1/3 search(query='owls hunting')" in text
+        assert "#4 ⤷3 analyst(" in text
+        timeline = app.main.query_one(StepTimeline)
+        timeline.select_step(4)
+        timeline.focus()
+        await pilot.press("enter")
+        await until(pilot, lambda: isinstance(app.screen, ChildRunScreen), "the analyst")
+        await pilot.pause()
+        text = screen_text(app)
+        assert "#1 ┌∥1/2 read_page(url='lib://owls/hunting'" in text
+        assert "USER   #2" in text  # the analyst's own prompt: the task it was given
+        assert "Read lib://owls/hunting and lib://owls/hearing" in text
