@@ -108,8 +108,9 @@ class Engine(Prompting, Batching):
         st = self.state
         if finish.reason is not StopReason.AWAITING_APPROVAL:
             note = f"Not run: the run ended ({finish.reason.value})."
-            for tc in st.queue:
-                self._append_tool_message(tc, note)
+            ran = f"Its result was not read: the run ended ({finish.reason.value})."
+            for tc in st.queue:  # a batch's call that ran already is not said never to have
+                self._append_tool_message(tc, ran if tc.id in st.batch_done else note)
             st.queue.clear()
             st.batch_done.clear()
             self._flush_injections()

@@ -427,3 +427,87 @@ def test_a_trace_keeps_each_step_s_batch(tmp_path: Path):
         (3, 4),
         None,
     ]
+
+
+def test_a_hook_raising_while_a_batch_is_decided_is_one_error_step_and_nothing_runs():
+    calls: list[str] = []
+
+    class Boom:
+        def pre_dispatch(self, state: Any, log: Any, tc: ToolCall, step: int) -> None:
+            if tc.args.get("key") == "c":
+                raise RuntimeError("no c today")
+
+    llm = backend(FOUR_LOOKUPS)
+    state = DefaultState()
+    steps = list(
+        composable_loop(
+            llm=llm,
+            tools=lookup_tools(calls),
+            task="t",
+            config=LoopConfig(parallel_tools=4),
+            state=state,
+            hooks=[Boom()],
+        )
+    )
+    assert calls == []  # decided first: the batch never ran
+    assert [(s.number, s.status, s.batch) for s in steps] == [(1, StepStatus.ERROR, None)]
+    assert "Boom.pre_dispatch" in (steps[0].tool_result.error or "")
+    assert state.result is not None and state.result.stop_reason is StopReason.HOOK_ERROR
+    # every call of the reply is answered once in the conversation
+    answered = [m.tool_call_id for m in state.conversation if m.role == "tool"]
+    assert sorted(answered) == ["c0.0", "c0.1", "c0.2", "c0.3"]
+
+
+def test_a_retryable_denial_in_a_batch_leaves_the_other_calls_alone():
+    calls: list[str] = []
+
+    class DenyB:
+        def pre_dispatch(self, state: Any, log: Any, tc: ToolCall, step: int) -> Any:
+            return Deny("not b yet", retry=True) if tc.args.get("key") == "b" else None
+
+    llm = backend(FOUR_LOOKUPS)
+    steps = list(
+        composable_loop(
+            llm=llm,
+            tools=lookup_tools(calls),
+            task="t",
+            config=LoopConfig(parallel_tools=4),
+            hooks=[DenyB()],
+        )
+    )
+    assert [s.status for s in steps[:4]] == [
+        StepStatus.OK,
+        StepStatus.DENIED,
+        StepStatus.OK,
+        StepStatus.OK,
+    ]
+    assert sorted(calls) == ["lookup a", "lookup c", "lookup d"]
+    told = dict(tool_messages(llm.requests[1].messages))
+    assert told["c0.1"].startswith("Not run: not b yet. You may call it again.")
+
+
+def test_a_stop_after_a_batch_s_first_step_tells_the_truth_about_the_calls_that_ran():
+    calls: list[str] = []
+
+    class StopAfterA:
+        def post_dispatch(self, state: Any, log: Any, tc: ToolCall, result: Any, step: int) -> Any:
+            from looplet_core import Stop
+
+            return Stop("enough") if tc.args.get("key") == "a" else None
+
+    state = DefaultState()
+    steps = list(
+        composable_loop(
+            llm=backend(FOUR_LOOKUPS),
+            tools=lookup_tools(calls),
+            task="t",
+            config=LoopConfig(parallel_tools=4),
+            state=state,
+            hooks=[StopAfterA()],
+        )
+    )
+    assert len(steps) == 1 and len(calls) == 4  # all four ran together; the run stopped after #1
+    told = {m.tool_call_id: m.content for m in state.conversation if m.role == "tool"}
+    assert told["c0.0"] == "value of a"
+    assert all(told[f"c0.{i}"].startswith("Its result was not read") for i in (1, 2, 3))
+    assert state.batch_done == {}
