@@ -12,6 +12,9 @@ What the parent sees:
 * any other end (the child's step budget spent, its model failing, a hook stopping it, a pause
   for an approval nobody answers) is a tool error in the parent, ``SubagentError`` naming the
   sub-agent and the child's stop reason; the parent's model is told and goes on;
+* a call in the child that needs approval is put to the child's ``config.approver``, else to
+  the parent run's (``request.extra["subagent"]`` names the sub-agent); with neither, the child
+  pauses, which is an error in the parent (resuming inside a child is not supported yet);
 * either way the child's run, steps and all, is the parent step's ``child``, and the child's
   token usage is added to the parent run's.  Children nest: a sub-agent's tools may include
   sub-agents.
@@ -28,6 +31,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
+from looplet_core.approvals.requests import ApprovalRequest
 from looplet_core.backends.base import LLMBackend
 from looplet_core.errors import ConfigError, SubagentError
 from looplet_core.loop import async_composable_loop, composable_loop
@@ -62,10 +66,21 @@ class SubagentSpec:
 
     def config_for(self, ctx: ToolContext) -> LoopConfig:
         """The child's config for one call: it keeps prompts when the parent run does (the
-        debugger's Prompt tab shows a sub-agent's prompts too)."""
+        debugger's Prompt tab shows a sub-agent's prompts too), and without an approver of its
+        own it asks the parent's, naming itself in ``request.extra["subagent"]``."""
+        changes: dict[str, Any] = {}
         if ctx.record_prompts and not self.config.record_prompts:
-            return replace(self.config, record_prompts=True)
-        return self.config
+            changes["record_prompts"] = True
+        parent = ctx.approver
+        if self.config.approver is None and parent is not None:
+            name = self.name
+
+            def ask_parent(request: ApprovalRequest) -> None:
+                request.extra["subagent"] = name
+                parent(request)
+
+            changes["approver"] = ask_parent
+        return replace(self.config, **changes) if changes else self.config
 
     def hook_list(self) -> list[object]:
         hooks = self.hooks

@@ -48,6 +48,7 @@ class Execution(EngineCore):
             emit=self._emit_event if self.hooks.on_event else None,
             child_runs=children.append,
             record_prompts=self.config.record_prompts,
+            approver=self.config.approver,
         )
 
     def _adopt_children(self, step: Step, children: list[ChildRun]) -> None:

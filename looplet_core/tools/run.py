@@ -34,6 +34,7 @@ from looplet_core.records import ErrorKind, ToolResult
 if TYPE_CHECKING:
     import asyncio  # imported where used: it costs ~15 ms of `import looplet_core`
 
+    from looplet_core.approvals.requests import Approver
     from looplet_core.tools.spec import ToolSpec
 
 __all__ = ["ToolContext", "aexecute", "execute"]
@@ -51,7 +52,8 @@ class ToolContext:
     ``ctx.cancel.wait(seconds)``.  ``tool`` is filled in with the tool's name when the call starts.
     ``child_runs`` receives a nested run the tool carried out (a sub-agent's
     ``looplet_core.step.ChildRun``), which the loop keeps on the call's step;
-    ``record_prompts`` says whether the run keeps each step's prompt (a nested loop follows it).
+    ``record_prompts`` says whether the run keeps each step's prompt and ``approver`` is the
+    run's ``LoopConfig.approver``: a nested loop (a sub-agent) follows both.
     """
 
     cancel: CancelToken = field(default_factory=CancelToken)
@@ -62,6 +64,7 @@ class ToolContext:
     tool: str = ""
     child_runs: Callable[[Any], None] | None = None
     record_prompts: bool = False
+    approver: Approver | None = None
 
     def report_progress(self, fraction: float | None, message: str = "") -> None:
         """Tell observers (the debugger, tracing) how far along the tool is.
@@ -235,6 +238,7 @@ def _kwargs(
         spec.name,
         base.child_runs,
         base.record_prompts,
+        base.approver,
     )
     return {**args, "ctx": call_ctx}
 

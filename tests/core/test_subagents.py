@@ -379,3 +379,53 @@ def test_the_child_keeps_prompts_when_the_parent_does_but_never_saves_them():
     assert [s["prompt"] for s in saved] == [None, None]
     plain, _ = run_parent(parent_tools(MockLLMBackend(RESEARCH)), ask_researcher())
     assert plain[0].child is not None and plain[0].child.steps[0].prompt is None
+
+
+def test_a_child_s_approval_goes_to_the_parent_s_approver_naming_the_sub_agent():
+    asked: list[tuple[str, Any]] = []
+
+    def approver(request: Any) -> None:
+        asked.append((request.tool, request.extra.get("subagent")))
+        request.approve(by="test")
+
+    guarded = BaseToolRegistry()
+
+    @guarded.tool(requires_approval=True)
+    def erase(topic: str) -> str:
+        """Erase notes on a topic."""
+        return f"erased {topic}"
+
+    script = [
+        {"tool": "erase", "args": {"topic": "owls"}},
+        {"tool": "done", "args": {"answer": "erased"}},
+    ]
+    parent = BaseToolRegistry()
+    parent.register(subagent("janitor", "Tidy up.", llm=MockLLMBackend(script), tools=guarded))
+    steps, _ = run_parent(parent, ask_janitor(), config=LoopConfig(approver=approver))
+    assert asked == [("erase", "janitor")]
+    child = steps[0].child
+    assert child is not None and child.steps[0].tool_result.data == "erased owls"
+
+
+def test_a_child_paused_at_an_approval_nobody_answers_is_an_error_in_the_parent():
+    guarded = BaseToolRegistry()
+
+    @guarded.tool(requires_approval=True)
+    def erase(topic: str) -> str:
+        """Erase notes on a topic."""
+        return f"erased {topic}"
+
+    script = [{"tool": "erase", "args": {"topic": "owls"}}]
+    parent = BaseToolRegistry()
+    parent.register(subagent("janitor", "Tidy up.", llm=MockLLMBackend(script), tools=guarded))
+    steps, (state, _) = run_parent(parent, ask_janitor())
+    assert steps[0].status is StepStatus.ERROR
+    assert "(awaiting_approval" in (steps[0].tool_result.error or "")
+    assert state.result.stop_reason is StopReason.DONE
+
+
+def ask_janitor() -> list[Any]:
+    return [
+        {"tool": "janitor", "args": {"task": "erase the owl notes"}},
+        {"tool": "done", "args": {"answer": "tidied"}},
+    ]
