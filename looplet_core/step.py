@@ -110,7 +110,8 @@ def summarize_value(value: Any) -> str:
 class BatchInfo:
     """Where a step stands in a batch: the tool calls of one reply that ran concurrently.
 
-    ``id`` is shared by the batch's steps, ``index`` is the call's place in the model's reply
+    ``id`` is shared by the batch's steps (``"<model call>.<first step>"``, unique in a
+    branch), ``index`` is the call's place in the model's reply
     (0-based) and ``size`` the number of calls in the batch.
     """
 

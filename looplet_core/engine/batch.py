@@ -19,7 +19,6 @@ from there, without running any call twice.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Generator
 from typing import Any
 
@@ -64,7 +63,7 @@ class Batching(Dispatch):
     def _run_batch(self, calls: list[ToolCall]) -> EngineGen:
         st = self.state
         base = st.step_number
-        batch_id = os.urandom(4).hex()
+        batch_id = f"{st.llm_calls}.{base + 1}"  # reply and first step: unique in a branch
         plans: list[Plan] = []
         for index, tc in enumerate(calls):  # 1. decide, in the model's order
             step = self._new_step(tc, base + index + 1)

@@ -87,7 +87,7 @@ class ChildRunScreen(Screen[None]):
         yield Static(Text(clean(self.breadcrumb), style="bold"), id="child-crumbs")
         reason = f"{child.stop_reason.value}" + (f": {child.message}" if child.message else "")
         summary = (
-            f"sub-agent {child.agent} · run {child.run_id} · {len(child.steps)} steps · "
+            f"sub-agent {child.agent} · {len(child.steps)} steps · "
             f"stopped {reason} · {child.usage.total_tokens} tokens · escape goes back"
         )
         yield Static(Text(clean(summary)), id="child-summary")
