@@ -85,8 +85,8 @@ class Engine(Prompting, Batching):
             batch = self._batch_prefix()
             if batch:
                 yield from self._guarded(self._run_batch(batch))
-                continue
-            yield from self._guarded(self._dispatch(st.queue.pop(0)))
+            else:
+                yield from self._guarded(self._dispatch(st.queue.pop(0)))
             if not st.queue:  # a reply's calls all told: is the model going round in circles?
                 self._stop_if_stuck()
 
