@@ -3,7 +3,9 @@
 """A research agent: parallel searches, then a sub-agent that reads the pages and reports.
 
     python -m looplet_core.examples.research_agent            # scripted model, no network
+    python -m looplet_core.examples.research_agent --mcp      # plus a clock from an MCP server
     looplet-tui run looplet_core.examples.research_agent:make_agent
+    looplet-tui run looplet_core.examples.research_agent:make_mcp_agent
 
 The lead agent searches a small built-in library with three ``search`` calls in one reply; the
 tool is read-only and waits ``--delay`` seconds (a stand-in for a network call), and with
@@ -12,6 +14,11 @@ batch in the debugger).  It then hands the reading to ``analyst``, a sub-agent w
 ``read_page`` tool and a budget of 6 steps; the analyst's answer is the call's result and its
 steps are kept on the lead's step (``Step.child``: Enter opens them in the debugger).  With
 ``OPENAI_*`` variables set, both agents use that model instead of the scripts.
+
+With ``--mcp`` (``make_mcp_agent``; needs the ``mcp`` extra and the ``mcp-server-time`` package)
+the lead also gets ``time_get_current_time`` from the ``mcp-server-time`` MCP server, started on
+stdio, and asks it for the time in the same reply as its searches: four calls, one batch, one of
+them answered by the server.
 """
 
 from __future__ import annotations
@@ -32,7 +39,7 @@ from looplet_core import (
 )
 from looplet_core.examples._backend import pick_backend, real_backend_configured
 
-__all__ = ["PAGES", "build_tools", "main", "make_agent"]
+__all__ = ["PAGES", "build_tools", "main", "make_agent", "make_mcp_agent"]
 
 PAGES = {
     "lib://owls/hunting": "Owls hunt mostly at night; soft-edged feathers make them silent.",
@@ -46,12 +53,15 @@ TASK = (
     "have the analyst read the relevant pages, then call done with a two-sentence answer."
 )
 
+SEARCHES: list[Any] = [
+    {"tool": "search", "args": {"query": "owls hunting"}},
+    {"tool": "search", "args": {"query": "owls hearing"}},
+    {"tool": "search", "args": {"query": "owls eyes"}},
+]
+CLOCK_CALL = {"tool": "time_get_current_time", "args": {"timezone": "UTC"}}
+
 LEAD_SCRIPT: list[Any] = [
-    [
-        {"tool": "search", "args": {"query": "owls hunting"}},
-        {"tool": "search", "args": {"query": "owls hearing"}},
-        {"tool": "search", "args": {"query": "owls eyes"}},
-    ],
+    SEARCHES,
     {
         "tool": "analyst",
         "args": {
@@ -138,6 +148,32 @@ def make_agent(delay: float = 0.2) -> dict[str, Any]:
     }
 
 
+def make_mcp_agent(delay: float = 0.2) -> dict[str, Any]:
+    """``make_agent`` plus ``time_get_current_time`` from the ``mcp-server-time`` MCP server.
+
+    The server is started here, on stdio, and stays up for the process (the MCP package closes
+    open connections at exit).
+    """
+    from looplet_core.mcp import connect_stdio  # the mcp extra, only when asked for
+
+    server = connect_stdio(
+        sys.executable, ["-m", "mcp_server_time", "--local-timezone", "UTC"], name="time"
+    )
+    script = [[*SEARCHES, CLOCK_CALL], *LEAD_SCRIPT[1:]]
+    llm, _ = pick_backend(script)
+    tools = build_tools(delay=delay)
+    for spec in server.tools(
+        prefix="time_", allow=["get_current_time"], read_only=["get_current_time"]
+    ):
+        tools.register(spec)
+    return {
+        "llm": llm,
+        "tools": tools,
+        "task": TASK + " Say what time (UTC) the answer was written.",
+        "config": LoopConfig(max_steps=12, parallel_tools=4),
+    }
+
+
 def _print(step: Step, depth: int = 0) -> None:
     mark = f"  ∥ {step.batch.index + 1}/{step.batch.size}" if step.batch else ""
     print("    " * depth + step.pretty() + mark)
@@ -153,8 +189,9 @@ def main(argv: list[str] | None = None) -> int:
         description="A research agent with parallel calls and a sub-agent."
     )
     parser.add_argument("--delay", type=float, default=0.2, help="seconds each library call takes")
+    parser.add_argument("--mcp", action="store_true", help="add a clock from an MCP server")
     args = parser.parse_args(argv)
-    agent = make_agent(args.delay)
+    agent = make_mcp_agent(args.delay) if args.mcp else make_agent(args.delay)
     _, where = pick_backend(LEAD_SCRIPT)
     print(f"model: {where}")
     state = DefaultState()
