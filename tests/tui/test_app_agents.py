@@ -145,3 +145,30 @@ async def test_the_research_example_opens_in_the_debugger_and_its_analyst_can_be
         assert "#1 ┌∥1/2 read_page(url='lib://owls/hunting'" in text
         assert "USER   #2" in text  # the analyst's own prompt: the task it was given
         assert "Read lib://owls/hunting and lib://owls/hearing" in text
+
+
+async def test_a_replayed_trace_keeps_the_batch_and_opens_the_sub_agent(tmp_path: Any) -> None:
+    from looplet_core import ProvenanceSink, composable_loop
+    from looplet_core.examples.research_agent import LEAD_SCRIPT, make_agent
+    from looplet_tui.app import DebuggerApp
+    from looplet_tui.cli import replay_session
+
+    agent = make_agent(delay=0)
+    agent["llm"] = MockLLMBackend(LEAD_SCRIPT, report_usage=True)
+    agent["hooks"] = [ProvenanceSink(tmp_path, llm=agent["llm"])]
+    list(composable_loop(**agent))
+    app = DebuggerApp(replay_session(tmp_path), clock=lambda: 1000.0, timings=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("c")  # play the whole recording
+        await until(pilot, lambda: app.controller.steps_done == 5, "the replayed steps")
+        await pilot.pause()
+        text = screen_text(app)
+        assert "#1 ┌∥1/3 search(query='owls hunting')" in text
+        assert "#4 ⤷3 analyst(" in text
+        timeline = app.main.query_one(StepTimeline)
+        timeline.select_step(4)
+        timeline.focus()
+        await pilot.press("enter")
+        await until(pilot, lambda: isinstance(app.screen, ChildRunScreen), "the analyst")
+        await pilot.pause()
+        assert "#1 ┌∥1/2 read_page(url='lib://owls/hunting'" in screen_text(app)
