@@ -27,9 +27,10 @@ running the sub-agent again.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from looplet_core.approvals.requests import ApprovalRequest
 from looplet_core.backends.base import LLMBackend
@@ -42,7 +43,10 @@ from looplet_core.tools.registry import BaseToolRegistry
 from looplet_core.tools.run import ToolContext
 from looplet_core.tools.spec import ToolSpec
 
-__all__ = ["SubagentSpec", "subagent"]
+if TYPE_CHECKING:
+    from looplet_core.durable.checkpoints import CheckpointStore
+
+__all__ = ["SubagentSpec", "child_run_id", "subagent"]
 
 HooksArg = Sequence[object] | Callable[[], Sequence[object]]
 
@@ -102,6 +106,7 @@ def subagent(
     requires_approval: bool = False,
     asynchronous: bool = False,
     on_step: Callable[[Step], None] | None = None,
+    checkpoint: CheckpointStore | None = None,
 ) -> ToolSpec:
     """A tool named ``name`` that hands its ``task`` argument to a child loop.
 
@@ -114,9 +119,21 @@ def subagent(
     the parent run several calls of it at the same time (``LoopConfig.parallel_tools``) and
     re-run it in replays; only set it if the child's tools are read-only too.  ``on_step`` sees
     every child step as it happens.
+
+    ``checkpoint`` saves each child run in that store under a run id derived from the parent
+    run, step and sub-agent name.  When the same call runs again (the parent resumed after its
+    process died inside the child), the child resumes from its last checkpoint, with its steps
+    and budget so far, instead of starting over; a child that had finished is not run again.
+    Not with ``asynchronous=True``.
     """
     child_config = config or LoopConfig()
-    changes: dict[str, Any] = {"checkpoint": None}  # the parent's checkpoints hold the child
+    if checkpoint is not None and asynchronous:
+        raise ConfigError(
+            f"subagent {name!r}: checkpoint= works with the sync loop only; drop "
+            "asynchronous=True or the checkpoint store"
+        )
+    # Without a store of its own the child never checkpoints: the parent's checkpoints hold it.
+    changes: dict[str, Any] = {"checkpoint": checkpoint}
     if max_steps is not None:
         if max_steps < 1:
             raise ConfigError(f"subagent {name!r}: max_steps must be at least 1, got {max_steps}")
@@ -137,13 +154,33 @@ def subagent(
     }
 
     def run(task: str, ctx: ToolContext) -> str:
-        state = DefaultState()
         cancel = ctx.cancel.child()
+        config = spec.config_for(ctx)
+        if checkpoint is not None:
+            run_id = child_run_id(ctx.run_id, ctx.step, name)
+            if checkpoint.list(run_id):  # this call ran before: go on from where it stopped
+                from looplet_core.runs.resume import resume
+
+                resumed = resume(
+                    checkpoint,
+                    run_id,
+                    llm=spec.backend(),
+                    tools=spec.tools,
+                    hooks=spec.hook_list(),
+                    config=config,
+                    cancel=cancel,
+                )
+                for step in resumed:
+                    _seen(spec, step, ctx)
+                return _answer(spec, task, resumed.state, ctx)
+            state = DefaultState(run_id=run_id)
+        else:
+            state = DefaultState()
         steps = composable_loop(
             llm=spec.backend(),
             tools=spec.tools,
             task=task,
-            config=spec.config_for(ctx),
+            config=config,
             state=state,
             hooks=spec.hook_list(),
             cancel=cancel,
@@ -176,6 +213,13 @@ def subagent(
         requires_approval=requires_approval,
         read_only=read_only,
     )
+
+
+def child_run_id(parent_run_id: str, step: int, agent: str) -> str:
+    """The run id of the sub-agent ``agent`` started by step ``step`` of run ``parent_run_id``:
+    the same every time that call runs, so its checkpoints are found again."""
+    digest = hashlib.sha256(f"{parent_run_id}/{step}/{agent}".encode()).hexdigest()
+    return digest[:12]
 
 
 def _seen(spec: SubagentSpec, step: Step, ctx: ToolContext) -> None:

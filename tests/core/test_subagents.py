@@ -5,17 +5,22 @@ from __future__ import annotations
 import asyncio
 import io
 import json
+import subprocess
+import sys
 import threading
 from pathlib import Path
 from typing import Any
 
 import openai
+import pytest
 
 from looplet_core import (
     BaseToolRegistry,
     CancelToken,
     ChildRun,
+    ConfigError,
     DefaultState,
+    FileCheckpointStore,
     LoopConfig,
     MemoryCheckpointStore,
     MockLLMBackend,
@@ -429,3 +434,82 @@ def ask_janitor() -> list[Any]:
         {"tool": "janitor", "args": {"task": "erase the owl notes"}},
         {"tool": "done", "args": {"answer": "tidied"}},
     ]
+
+
+@pytest.mark.slow
+def test_a_parent_killed_inside_its_sub_agent_resumes_inside_the_child(tmp_path: Path):
+    from tests.core.subagent_crash import PARENT_PLAN, parent_tools
+
+    root = Path(__file__).resolve().parents[2]
+    out = subprocess.run(
+        [sys.executable, "-m", "tests.core.subagent_crash", str(tmp_path)],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert out.returncode == 9 and "DYING" in out.stdout, out.stderr
+    log = tmp_path / "tools.log"
+    assert log.read_text().splitlines() == ["note starting", "lookup a", "lookup b"]
+    run = resume(
+        FileCheckpointStore(tmp_path / "parent"),
+        llm=backend(PARENT_PLAN),
+        tools=parent_tools(tmp_path),
+    )
+    rest = list(run)
+    # the child went on from its third step: nothing it had done ran twice
+    assert log.read_text().splitlines() == [
+        "note starting",
+        "lookup a",
+        "lookup b",
+        "lookup c",
+    ]
+    assert [s.tool for s in rest] == ["researcher", "done"]
+    child = rest[0].child
+    assert child is not None and [s.number for s in child.steps] == [1, 2, 3, 4]
+    assert rest[0].tool_result.data == "a, b and c looked up"
+    assert run.result is not None and run.result.stop_reason is StopReason.DONE
+
+
+def test_a_finished_child_is_not_run_again_when_its_call_is(tmp_path: Path):
+    store = MemoryCheckpointStore()
+    calls: list[str] = []
+    tools = BaseToolRegistry()
+
+    @tools.tool
+    def lookup(topic: str) -> str:
+        """Look up."""
+        calls.append(topic)
+        return f"notes on {topic}"
+
+    def make() -> Any:
+        parent = BaseToolRegistry()
+        parent.register(
+            subagent(
+                "researcher", "R.", llm=lambda: backend(RESEARCH), tools=tools, checkpoint=store
+            )
+        )
+        return parent
+
+    state = DefaultState(run_id="parent000001")
+    list(composable_loop(llm=MockLLMBackend(ask_researcher()), tools=make(), task="t", state=state))
+    assert calls == ["owls"]
+    again = DefaultState(run_id="parent000001")  # the same call of the same run, once more
+    steps = list(
+        composable_loop(llm=MockLLMBackend(ask_researcher()), tools=make(), task="t", state=again)
+    )
+    assert calls == ["owls"]  # answered from the child's checkpoints
+    assert steps[0].tool_result.data == "owls hunt at night"
+
+
+def test_checkpoint_with_asynchronous_is_refused_at_once():
+    with pytest.raises(ConfigError, match="sync loop only"):
+        subagent(
+            "r",
+            "R.",
+            llm=MockLLMBackend([]),
+            tools=library(),
+            asynchronous=True,
+            checkpoint=MemoryCheckpointStore(),
+        )
