@@ -145,6 +145,9 @@ class ChildRun:
     steps: list[Step] = field(default_factory=list["Step"])
     usage: Usage = field(default_factory=Usage)
     llm_calls: int = 0
+    pending: ApprovalRequest | None = None
+    """The child's call waiting for approval, when the child paused and can be resumed (it
+    checkpoints): the parent's step then waits for approval too, and approving it goes on."""
 
     @property
     def ok(self) -> bool:
@@ -163,10 +166,13 @@ class ChildRun:
             "steps": [s.to_dict() | {"prompt": None} for s in self.steps],
             "usage": self.usage.to_dict(),
             "llm_calls": self.llm_calls,
+            **({"pending": self.pending.to_dict()} if self.pending else {}),
         }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ChildRun:
+        from looplet_core.approvals.requests import ApprovalRequest
+
         steps = cast(list[dict[str, Any]], data.get("steps") or [])
         return cls(
             agent=str(data.get("agent") or ""),
@@ -178,6 +184,9 @@ class ChildRun:
             steps=[Step.from_dict(s) for s in steps],
             usage=Usage.from_dict(data.get("usage") or {}),
             llm_calls=int(data.get("llm_calls") or 0),
+            pending=ApprovalRequest.from_dict(cast(dict[str, Any], data["pending"]))
+            if data.get("pending")
+            else None,
         )
 
 

@@ -14,7 +14,8 @@ What the parent sees:
   sub-agent and the child's stop reason; the parent's model is told and goes on;
 * a call in the child that needs approval is put to the child's ``config.approver``, else to
   the parent run's (``request.extra["subagent"]`` names the sub-agent); with neither, the child
-  pauses, which is an error in the parent (resuming inside a child is not supported yet);
+  pauses: with a ``checkpoint`` store the parent's step then waits for approval too, and
+  approving it resumes the child at that call; without one, it is an error in the parent;
 * either way the child's run, steps and all, is the parent step's ``child``, and the child's
   token usage is added to the parent run's.  Children nest: a sub-agent's tools may include
   sub-agents.
@@ -169,10 +170,11 @@ def subagent(
                     hooks=spec.hook_list(),
                     config=config,
                     cancel=cancel,
+                    decision=_passed_on(ctx, checkpoint, run_id),
                 )
                 for step in resumed:
                     _seen(spec, step, ctx)
-                return _answer(spec, task, resumed.state, ctx)
+                return _answer(spec, task, resumed.state, ctx, resumable=True)
             state = DefaultState(run_id=run_id)
         else:
             state = DefaultState()
@@ -187,7 +189,7 @@ def subagent(
         )
         for step in steps:
             _seen(spec, step, ctx)
-        return _answer(spec, task, state, ctx)
+        return _answer(spec, task, state, ctx, resumable=checkpoint is not None)
 
     async def arun(task: str, ctx: ToolContext) -> str:
         state = DefaultState()
@@ -230,7 +232,26 @@ def _seen(spec: SubagentSpec, step: Step, ctx: ToolContext) -> None:
     ctx.report_progress(None, f"{spec.name} step {step.number}: {step.pretty()}")
 
 
-def _answer(spec: SubagentSpec, task: str, state: DefaultState, ctx: ToolContext) -> str:
+def _passed_on(ctx: ToolContext, store: CheckpointStore, run_id: str) -> str | None:
+    """``"approve"`` when a person approved the parent's call (which waited for this child's
+    paused call) and the child still waits: the approval goes on to the child's call."""
+    approval = ctx.approval
+    if approval is None or approval.decision is None or approval.decision.value != "approve":
+        return None
+    from looplet_core.runs.resume import restore
+
+    waiting = restore(store, run_id, tools=BaseToolRegistry(), check_tools=False)
+    return "approve" if waiting.state.pending_approval is not None else None
+
+
+def _answer(
+    spec: SubagentSpec,
+    task: str,
+    state: DefaultState,
+    ctx: ToolContext,
+    *,
+    resumable: bool = False,
+) -> str:
     result = state.result
     if result is None:  # the loop always sets it; a missing one is a stop we cannot explain
         result = LoopResult(StopReason.HOOK_ERROR, list(state.steps), state.usage, run_id="")
@@ -244,6 +265,7 @@ def _answer(spec: SubagentSpec, task: str, state: DefaultState, ctx: ToolContext
         steps=list(state.steps),
         usage=state.usage,
         llm_calls=state.llm_calls,
+        pending=state.pending_approval if resumable else None,
     )
     if ctx.child_runs is not None:
         ctx.child_runs(child)

@@ -37,7 +37,14 @@ class Execution(EngineCore):
             result = yield RunTool(spec, args, ctx, timeout)
             self._adopt_children(step, children)
         self._tool_ended(step, result)
+        if step.child is not None and step.child.pending is not None:
+            yield from self._child_waits(step, spec, args)  # (approvals.py)
+            return
         yield from self._finish_call(step, result)
+
+    def _child_waits(self, step: Step, spec: ToolSpec | None, args: dict[str, Any]) -> EngineGen:
+        raise NotImplementedError  # Approvals overrides it
+        yield step
 
     def _tool_context(self, step: Step, children: list[ChildRun]) -> ToolContext:
         return ToolContext(
@@ -49,6 +56,7 @@ class Execution(EngineCore):
             child_runs=children.append,
             record_prompts=self.config.record_prompts,
             approver=self.config.approver,
+            approval=step.approval if step.approval and step.approval.decided else None,
         )
 
     def _adopt_children(self, step: Step, children: list[ChildRun]) -> None:
@@ -57,7 +65,8 @@ class Execution(EngineCore):
             return
         step.child = children[-1]
         for child in children:
-            self.state.usage = self.state.usage + child.usage
+            if child.pending is None:  # a paused child's usage is counted once it has finished
+                self.state.usage = self.state.usage + child.usage
 
     def _tool_ended(self, step: Step, result: ToolResult) -> None:
         assert step.tool_call is not None

@@ -34,7 +34,7 @@ from looplet_core.records import ErrorKind, ToolResult
 if TYPE_CHECKING:
     import asyncio  # imported where used: it costs ~15 ms of `import looplet_core`
 
-    from looplet_core.approvals.requests import Approver
+    from looplet_core.approvals.requests import ApprovalRequest, Approver
     from looplet_core.tools.spec import ToolSpec
 
 __all__ = ["ToolContext", "aexecute", "execute"]
@@ -53,7 +53,8 @@ class ToolContext:
     ``child_runs`` receives a nested run the tool carried out (a sub-agent's
     ``looplet_core.step.ChildRun``), which the loop keeps on the call's step;
     ``record_prompts`` says whether the run keeps each step's prompt and ``approver`` is the
-    run's ``LoopConfig.approver``: a nested loop (a sub-agent) follows both.
+    run's ``LoopConfig.approver``: a nested loop (a sub-agent) follows both.  ``approval`` is
+    the decided request when the call runs because a person approved it.
     """
 
     cancel: CancelToken = field(default_factory=CancelToken)
@@ -65,6 +66,7 @@ class ToolContext:
     child_runs: Callable[[Any], None] | None = None
     record_prompts: bool = False
     approver: Approver | None = None
+    approval: ApprovalRequest | None = None
 
     def report_progress(self, fraction: float | None, message: str = "") -> None:
         """Tell observers (the debugger, tracing) how far along the tool is.
@@ -239,6 +241,7 @@ def _kwargs(
         base.child_runs,
         base.record_prompts,
         base.approver,
+        base.approval,
     )
     return {**args, "ctx": call_ctx}
 

@@ -513,3 +513,115 @@ def test_checkpoint_with_asynchronous_is_refused_at_once():
             asynchronous=True,
             checkpoint=MemoryCheckpointStore(),
         )
+
+
+def janitor_parent(store: MemoryCheckpointStore, erased: list[str]) -> BaseToolRegistry:
+    guarded = BaseToolRegistry()
+
+    @guarded.tool(requires_approval=True)
+    def erase(topic: str) -> str:
+        """Erase notes on a topic."""
+        erased.append(topic)
+        return f"erased {topic}"
+
+    plan = [
+        {"tool": "erase", "args": {"topic": "owls"}},
+        {"tool": "done", "args": {"answer": "erased"}},
+    ]
+    parent = BaseToolRegistry()
+    parent.register(
+        subagent(
+            "janitor",
+            "Tidy up.",
+            llm=lambda: backend(plan),
+            tools=guarded,
+            checkpoint=store,
+        )
+    )
+    return parent
+
+
+def test_a_checkpointed_child_paused_at_an_approval_pauses_the_parent_and_resumes_inside():
+    children, parents = MemoryCheckpointStore(), MemoryCheckpointStore()
+    erased: list[str] = []
+    state = DefaultState()
+    steps = list(
+        composable_loop(
+            llm=backend(ask_janitor()),
+            tools=janitor_parent(children, erased),
+            task="tidy",
+            config=LoopConfig(checkpoint=parents),
+            state=state,
+        )
+    )
+    waiting = steps[-1]
+    assert waiting.status is StepStatus.AWAITING_APPROVAL and waiting.approval is not None
+    assert waiting.approval.tool == "janitor"
+    assert waiting.approval.reason.startswith("sub-agent janitor asks: erase")
+    assert waiting.approval.extra["subagent"]["tool"] == "erase"
+    assert waiting.child is not None and waiting.child.pending is not None
+    assert erased == [] and state.result.stop_reason is StopReason.AWAITING_APPROVAL
+    # a new process: resume the parent with the decision; the child resumes at its paused call
+    run = resume(
+        parents,
+        llm=backend(ask_janitor()),
+        tools=janitor_parent(children, erased),
+        decision="approve",
+    )
+    rest = list(run)
+    assert erased == ["owls"]
+    assert [(s.number, s.tool, s.status) for s in rest] == [
+        (1, "janitor", StepStatus.OK),
+        (2, "done", StepStatus.DONE),
+    ]
+    child = rest[0].child
+    assert child is not None and [s.tool for s in child.steps] == ["erase", "done"]
+    assert child.steps[0].approval is not None and child.steps[0].approval.decision is not None
+    assert child.steps[0].approval.decision.value == "approve"
+    assert run.result is not None and run.result.stop_reason is StopReason.DONE
+    own = sum(s.llm_call.usage.total_tokens for s in run.state.steps if s.llm_call.usage)
+    assert child.usage.total_tokens > 0
+    assert run.state.usage.total_tokens == own + child.usage.total_tokens  # the child once
+
+
+def test_approving_the_waiting_parent_step_in_process_goes_on_inside_the_child():
+    erased: list[str] = []
+    loop = composable_loop(
+        llm=backend(ask_janitor()),
+        tools=janitor_parent(MemoryCheckpointStore(), erased),
+        task="tidy",
+    )
+    seen: list[tuple[int, str | None, StepStatus]] = []
+    last: Step | None = None
+    for step in loop:
+        seen.append((step.number, step.tool, step.status))  # as yielded: the step goes on
+        last = step
+        if step.approval is not None and not step.approval.decided:
+            step.approval.approve(by="test")
+    assert erased == ["owls"]
+    assert seen == [
+        (1, "janitor", StepStatus.AWAITING_APPROVAL),
+        (1, "janitor", StepStatus.OK),
+        (2, "done", StepStatus.DONE),
+    ]
+    assert last is not None and last.status is StepStatus.DONE
+
+
+def test_denying_the_waiting_parent_step_never_runs_the_child_s_call():
+    erased: list[str] = []
+    loop = composable_loop(
+        llm=backend(ask_janitor()),
+        tools=janitor_parent(MemoryCheckpointStore(), erased),
+        task="tidy",
+    )
+    seen: list[tuple[str | None, StepStatus]] = []
+    for step in loop:
+        seen.append((step.tool, step.status))
+        if step.approval is not None and not step.approval.decided:
+            step.approval.deny("not the owl notes")
+    assert erased == []
+    assert seen == [
+        ("janitor", StepStatus.AWAITING_APPROVAL),
+        ("janitor", StepStatus.DENIED),
+        ("done", StepStatus.DONE),
+    ]
