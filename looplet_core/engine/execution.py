@@ -43,8 +43,8 @@ class Execution(EngineCore):
         yield from self._finish_call(step, result)
 
     def _child_waits(self, step: Step, spec: ToolSpec | None, args: dict[str, Any]) -> EngineGen:
-        raise NotImplementedError  # Approvals overrides it
-        yield step
+        """Pause ``step`` for its sub-agent's approval: ``Approvals``, the next phase, has it."""
+        raise NotImplementedError
 
     def _tool_context(self, step: Step, children: list[ChildRun]) -> ToolContext:
         return ToolContext(
