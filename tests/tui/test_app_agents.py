@@ -8,6 +8,7 @@ from typing import Any
 from looplet_core import BaseToolRegistry, LoopConfig, MockLLMBackend, StopReason, subagent
 from looplet_tui.screens.child_run import ChildRunScreen
 from looplet_tui.widgets.timeline import StepTimeline
+from tests.core.durable_helpers import backend
 from tests.tui.helpers import call, make_tools
 from tests.tui.pilot import SIZE, app_for, screen_text, until
 
@@ -172,3 +173,41 @@ async def test_a_replayed_trace_keeps_the_batch_and_opens_the_sub_agent(tmp_path
         await until(pilot, lambda: isinstance(app.screen, ChildRunScreen), "the analyst")
         await pilot.pause()
         assert "#1 ┌∥1/2 read_page(url='lib://owls/hunting'" in screen_text(app)
+
+
+async def test_the_approval_card_names_the_sub_agent_whose_call_waits_and_a_approves_it() -> None:
+    from looplet_core import MemoryCheckpointStore
+
+    erased: list[str] = []
+    guarded = BaseToolRegistry()
+
+    @guarded.tool(requires_approval=True)
+    def erase(topic: str) -> str:
+        """Erase notes on a topic."""
+        erased.append(topic)
+        return f"erased {topic}"
+
+    tools = make_tools()
+    tools.register(
+        subagent(
+            "janitor",
+            "Tidy up.",
+            # a router: a resumed child gets the reply its conversation is at, not the first
+            llm=lambda: backend([call("erase", topic="owls"), call("done", answer="erased")]),
+            tools=guarded,
+            checkpoint=MemoryCheckpointStore(),
+        )
+    )
+    script = [call("janitor", task="erase the owl notes"), call("done", answer="tidied")]
+    app = app_for(script, start_paused=False, tools=tools)
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: app.controller.approvals, "the approval card")
+        await pilot.pause()
+        text = screen_text(app)
+        assert "sub-agent janitor asks: erase" in text
+        assert erased == []
+        await pilot.press("a")
+        await until(pilot, lambda: app.controller.finished, "the end")
+        await pilot.pause()
+        assert erased == ["owls"]
+        assert "#1 ⤷2 janitor(" in screen_text(app)
