@@ -19,6 +19,7 @@ _moved.install(_moved.CORE_MOVES)
 TYPE_CHECKING = False
 
 if TYPE_CHECKING:
+    from looplet_core.agents import subagent
     from looplet_core.approvals.hooks import ApprovalHook, Decision, TerminalApprover, auto_approve
     from looplet_core.approvals.permissions import PermissionHook, PermissionRule
     from looplet_core.approvals.requests import ApprovalDecision, ApprovalRequest
@@ -71,6 +72,7 @@ if TYPE_CHECKING:
         ReplyCutOffError,
         ResponseFormatError,
         ScriptExhaustedError,
+        SubagentError,
         ToolRegistrationError,
         TraceError,
         TransientBackendError,
@@ -103,7 +105,7 @@ if TYPE_CHECKING:
     from looplet_core.runs.fork import fork
     from looplet_core.runs.resume import ResumedRun, resume
     from looplet_core.state import DefaultState, LoopConfig, StepLog
-    from looplet_core.step import LoopResult, Step, StepStatus
+    from looplet_core.step import BatchInfo, ChildRun, LoopResult, Step, StepStatus
     from looplet_core.telemetry import MetricsHook, TracingHook
     from looplet_core.tools.registry import BaseToolRegistry
     from looplet_core.tools.run import ToolContext
@@ -122,8 +124,10 @@ _LAZY: dict[str, str] = {
     "AskApproval": "looplet_core.decisions",
     "BackendError": "looplet_core.errors",
     "BaseToolRegistry": "looplet_core.tools.registry",
+    "BatchInfo": "looplet_core.step",
     "CancelToken": "looplet_core.cancel",
     "Checkpoint": "looplet_core.durable.checkpoints",
+    "ChildRun": "looplet_core.step",
     "CheckpointError": "looplet_core.errors",
     "CheckpointHook": "looplet_core.durable.checkpointer",
     "CheckpointStore": "looplet_core.durable.checkpoints",
@@ -184,6 +188,7 @@ _LAZY: dict[str, str] = {
     "StepLog": "looplet_core.state",
     "StepStatus": "looplet_core.step",
     "Stop": "looplet_core.decisions",
+    "SubagentError": "looplet_core.errors",
     "StopReason": "looplet_core.records",
     "Summarize": "looplet_core.context.summarize",
     "TerminalApprover": "looplet_core.approvals.hooks",
@@ -215,6 +220,7 @@ _LAZY: dict[str, str] = {
     "resume": "looplet_core.runs.resume",
     "run_evals": "looplet_core.evals.harness",
     "run_loop": "looplet_core.loop",
+    "subagent": "looplet_core.agents",
     "tool": "looplet_core.tools.spec",
 }
 
@@ -228,11 +234,13 @@ __all__ = [
     "AttemptFailure",
     "BackendError",
     "BaseToolRegistry",
+    "BatchInfo",
     "CancelToken",
     "Checkpoint",
     "CheckpointError",
     "CheckpointHook",
     "CheckpointStore",
+    "ChildRun",
     "CompactContext",
     "Compacted",
     "CompactionReport",
@@ -290,6 +298,7 @@ __all__ = [
     "StepStatus",
     "Stop",
     "StopReason",
+    "SubagentError",
     "Summarize",
     "TerminalApprover",
     "ThresholdCompactHook",
@@ -320,6 +329,7 @@ __all__ = [
     "resume",
     "run_evals",
     "run_loop",
+    "subagent",
     "tool",
 ]
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 import argparse
 import shutil
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from itertools import zip_longest
 from typing import Any, TextIO
@@ -52,6 +52,20 @@ def _when(stamp: Any) -> str:
     return datetime.fromtimestamp(stamp, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
+def _print_steps(steps: Iterable[Step], out: TextIO, depth: int = 0) -> None:
+    """One line per step; a batch's steps are marked ``∥ i/n``, a sub-agent's steps indented
+    under the step that started it."""
+    indent = "    " * depth
+    for step in steps:
+        mark = f"  ∥ {step.batch.index + 1}/{step.batch.size}" if step.batch else ""
+        print(indent + safe(step.pretty()) + mark, file=out)
+        child = step.child
+        if child is not None:
+            head = f"sub-agent {child.agent}: {child.stop_reason.value}, {len(child.steps)} step(s)"
+            print(f"{indent}  └ {safe(head)}", file=out)
+            _print_steps(child.steps, out, depth + 1)
+
+
 def show(path: str, out: TextIO) -> int:
     reader = TraceReader(path)
     m = reader.manifest
@@ -68,8 +82,7 @@ def show(path: str, out: TextIO) -> int:
     print(f"run    {safe(reader.run_id)}  model {safe(str(reader.model))}", file=out)
     print(f"task   {safe(_one_line(reader.task))}", file=out)
     print(f"start  {_when(started)}{took}", file=out)
-    for step in reader.steps():
-        print(safe(step.pretty()), file=out)
+    _print_steps(reader.steps(), out)
     if reader.stop_reason is not None:
         print(f"stop   {reader.stop_reason.value}: {safe(str(m.get('message') or ''))}", file=out)
         print(f"answer {safe(_one_line(answer_text(reader.final_answer)))}", file=out)

@@ -14,6 +14,7 @@ The tree::
     │   └── ResponseFormatError      the server answered, but not with something usable
     ├── ScriptExhaustedError         MockLLMBackend ran out of scripted replies
     ├── HookError                    a hook raised; names the hook and the phase
+    ├── SubagentError                a sub-agent's run ended without an answer (a tool error)
     ├── ApprovalError                an approval was resolved twice, or with invalid arguments
     ├── CheckpointError              a checkpoint is missing, corrupt, or of an unknown format
     ├── TraceError                   a provenance trace is missing, corrupt, or of an unknown format
@@ -49,6 +50,7 @@ __all__ = [
     "ReplyCutOffError",
     "ResponseFormatError",
     "ScriptExhaustedError",
+    "SubagentError",
     "ToolRegistrationError",
     "TraceError",
     "TransientBackendError",
@@ -141,6 +143,11 @@ class HookError(LoopletError):
         self.hook = hook
         self.phase = phase
         self.cause = cause
+
+
+class SubagentError(LoopletError):
+    """When you see this (as a tool error in the parent run): a sub-agent stopped without an
+    answer; the message names it and its stop reason, and ``Step.child`` holds its steps."""
 
 
 class ApprovalError(LoopletError):

@@ -9,16 +9,20 @@ on ``state.result``.
 from __future__ import annotations
 
 import sys
-from collections.abc import AsyncGenerator, Callable, Generator, Sequence
-from typing import Any
+from collections.abc import AsyncGenerator, Awaitable, Callable, Generator, Sequence
+from typing import TYPE_CHECKING, Any
 
 from looplet_core.backends.base import LLMBackend, LLMResponse
 from looplet_core.backends.deadline import agenerate_within, generate_within
 from looplet_core.cancel import CancelToken
-from looplet_core.engine import CallModel, Engine, RunTool, Sleep
+from looplet_core.engine import CallModel, Engine, RunTool, RunTools, Sleep
 from looplet_core.state import DefaultState, LoopConfig
 from looplet_core.step import LoopResult, Step
 from looplet_core.tools.registry import BaseToolRegistry
+
+if TYPE_CHECKING:
+    from looplet_core.records import ToolResult
+    from looplet_core.tools.batch import ToolOutcome
 
 __all__ = ["async_composable_loop", "composable_loop", "run_loop"]
 
@@ -81,6 +85,8 @@ def composable_loop(
                 yield effect
             elif isinstance(effect, RunTool):
                 reply = tools.execute(effect.spec, effect.args, effect.ctx, timeout=effect.timeout)
+            elif isinstance(effect, RunTools):
+                reply = run_batch(tools, effect)
             elif isinstance(effect, CallModel):
                 reply = _generate(llm, effect, engine.cancel)
             else:
@@ -89,6 +95,31 @@ def composable_loop(
         return finished.value
     finally:
         gen.close()
+
+
+def run_batch(tools: BaseToolRegistry, effect: RunTools) -> list[ToolOutcome]:
+    """Carry out a ``RunTools`` effect: its calls on daemon threads, outcomes in call order."""
+    from looplet_core.tools.batch import run_concurrently
+
+    def job(call: RunTool) -> Callable[[], ToolResult]:
+        return lambda: tools.execute(call.spec, call.args, call.ctx, timeout=call.timeout)
+
+    return run_concurrently([job(call) for call in effect.calls], effect.workers)
+
+
+async def arun_batch(tools: BaseToolRegistry, effect: RunTools) -> list[ToolOutcome]:
+    """The async loop's ``RunTools``: ``async def`` tools awaited side by side, sync tools on
+    daemon threads (so they overlap instead of blocking the event loop in turn)."""
+    from looplet_core.tools.batch import arun_concurrently, in_daemon_thread
+
+    def job(call: RunTool) -> Callable[[], Awaitable[ToolResult]]:
+        if call.spec.is_async:
+            return lambda: tools.aexecute(call.spec, call.args, call.ctx, timeout=call.timeout)
+        return lambda: in_daemon_thread(
+            lambda: tools.execute(call.spec, call.args, call.ctx, timeout=call.timeout)
+        )
+
+    return await arun_concurrently([job(call) for call in effect.calls], effect.workers)
 
 
 def _generate(
@@ -146,6 +177,8 @@ async def async_composable_loop(
                 reply = await tools.aexecute(
                     effect.spec, effect.args, effect.ctx, timeout=effect.timeout
                 )
+            elif isinstance(effect, RunTools):
+                reply = await arun_batch(tools, effect)
             elif isinstance(effect, CallModel):
                 try:
                     reply = await _agenerate(llm, agenerate, effect, engine.cancel)

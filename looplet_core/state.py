@@ -53,6 +53,8 @@ class LoopConfig:
     ``max_repeated_failures``: a model that calls a tool that does not exist, or makes the very
     same failing call, this many replies in a row is stuck: the run ends ``stuck`` instead of
     spending its whole step budget.  0 turns the check off.
+    ``parallel_tools``: how many calls of one reply may run at the same time when their tools
+    are safe to overlap (``ToolSpec.runs_concurrently``); 1 runs every call one by one.
     """
 
     max_steps: int = 50
@@ -77,8 +79,14 @@ class LoopConfig:
     llm_deadline: float | None = 300.0
     run_deadline: float | None = None
     max_repeated_failures: int = 3
+    parallel_tools: int = 1
 
     def __post_init__(self) -> None:
+        if self.parallel_tools < 1:
+            raise ConfigError(
+                f"parallel_tools must be at least 1 (1 runs calls one by one), "
+                f"got {self.parallel_tools}"
+            )
         if self.max_steps < 1:
             raise ConfigError(f"max_steps must be at least 1, got {self.max_steps}")
         if self.tool_mode not in ("native", "json"):
@@ -173,6 +181,9 @@ class DefaultState:
     result: LoopResult | None = None
     checkpoint_id: str | None = None
     """The checkpoint this state was last saved as or restored from; the next save links to it."""
+    batch_done: dict[str, dict[str, Any]] = field(default_factory=dict[str, dict[str, Any]])
+    """Calls of a concurrent batch that ran but whose steps are not recorded yet, by call id:
+    a run resumed mid-batch records them from here instead of running them again."""
 
     @property
     def messages(self) -> Conversation:
@@ -203,6 +214,7 @@ class DefaultState:
             "pending_injections": list(self.pending_injections),
             "approval_memory": dict(self.approval_memory),
             "result": self.result.to_dict() | {"steps": []} if self.result else None,
+            **({"batch_done": dict(self.batch_done)} if self.batch_done else {}),
         }
 
     @classmethod
@@ -236,4 +248,8 @@ class DefaultState:
                 for k, v in cast(dict[str, Any], data.get("approval_memory") or {}).items()
             },
             result=LoopResult.from_dict(result) if result else None,
+            batch_done={
+                str(k): cast(dict[str, Any], v)
+                for k, v in cast(dict[str, Any], data.get("batch_done") or {}).items()
+            },
         )

@@ -27,7 +27,7 @@ from looplet_core.records import (
 if TYPE_CHECKING:
     from looplet_core.approvals.requests import ApprovalRequest
 
-__all__ = ["LoopResult", "Step", "StepStatus", "summarize_value"]
+__all__ = ["BatchInfo", "ChildRun", "LoopResult", "Step", "StepStatus", "summarize_value"]
 
 
 class StepStatus(StrEnum):
@@ -106,6 +106,90 @@ def summarize_value(value: Any) -> str:
     return _shorten(repr(value), _RESULT_LIMIT)
 
 
+@dataclass(frozen=True, slots=True)
+class BatchInfo:
+    """Where a step stands in a batch: the tool calls of one reply that ran concurrently.
+
+    ``id`` is shared by the batch's steps (``"<model call>.<first step>"``, unique in a
+    branch), ``index`` is the call's place in the model's reply
+    (0-based) and ``size`` the number of calls in the batch.
+    """
+
+    id: str
+    index: int
+    size: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"id": self.id, "index": self.index, "size": self.size}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> BatchInfo:
+        return cls(str(data["id"]), int(data["index"]), int(data["size"]))
+
+
+@dataclass(slots=True)
+class ChildRun:
+    """A sub-agent's run, kept on the parent step that started it (``Step.child``).
+
+    ``steps`` are the child's own steps (each may hold a ``child`` of its own, so runs nest);
+    ``answer`` is what the parent was told; ``usage`` is already added to the parent run's.
+    ``to_dict`` leaves the child steps' prompts out.
+    """
+
+    agent: str
+    task: str
+    run_id: str
+    stop_reason: StopReason
+    message: str = ""
+    answer: Any = None
+    steps: list[Step] = field(default_factory=list["Step"])
+    usage: Usage = field(default_factory=Usage)
+    llm_calls: int = 0
+    pending: ApprovalRequest | None = None
+    """The child's call waiting for approval, when the child paused and can be resumed (it
+    checkpoints): the parent's step then waits for approval too, and approving it goes on."""
+
+    @property
+    def ok(self) -> bool:
+        return self.stop_reason in (StopReason.DONE, StopReason.FINAL_TEXT)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "agent": self.agent,
+            "task": self.task,
+            "run_id": self.run_id,
+            "stop_reason": self.stop_reason.value,
+            "message": self.message,
+            "answer": self.answer,
+            # without prompts: each repeats the child's conversation, so files would grow
+            # quadratically (the trace keeps the model's calls; the debugger, the live steps)
+            "steps": [s.to_dict() | {"prompt": None} for s in self.steps],
+            "usage": self.usage.to_dict(),
+            "llm_calls": self.llm_calls,
+            **({"pending": self.pending.to_dict()} if self.pending else {}),
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ChildRun:
+        from looplet_core.approvals.requests import ApprovalRequest
+
+        steps = cast(list[dict[str, Any]], data.get("steps") or [])
+        return cls(
+            agent=str(data.get("agent") or ""),
+            task=str(data.get("task") or ""),
+            run_id=str(data.get("run_id") or ""),
+            stop_reason=StopReason(data["stop_reason"]),
+            message=str(data.get("message") or ""),
+            answer=data.get("answer"),
+            steps=[Step.from_dict(s) for s in steps],
+            usage=Usage.from_dict(data.get("usage") or {}),
+            llm_calls=int(data.get("llm_calls") or 0),
+            pending=ApprovalRequest.from_dict(cast(dict[str, Any], data["pending"]))
+            if data.get("pending")
+            else None,
+        )
+
+
 @dataclass(slots=True)
 class Step:
     """One tool call: what the model asked, what ran, what came back, and why.
@@ -116,7 +200,9 @@ class Step:
     the model was sent for this step, kept only when ``LoopConfig(record_prompts=True)``.
     ``elapsed_ms`` is the model's and the tool's time; ``hook_ms`` is what the step's hooks and an
     in-process approver took (a debugger paused at a breakpoint included), kept apart so that a
-    person's pause never reads as a slow tool.
+    person's pause never reads as a slow tool.  ``batch`` is set when the step's call ran
+    concurrently with others of the same reply (``LoopConfig.parallel_tools``); ``child`` holds
+    the run of a sub-agent the call started (``looplet_core.agents``).
     """
 
     number: int
@@ -135,6 +221,8 @@ class Step:
     branch_id: str = "main"
     prompt: Sequence[Message] | None = None
     approval: ApprovalRequest | None = None
+    batch: BatchInfo | None = None
+    child: ChildRun | None = None
 
     @property
     def tool(self) -> str | None:
@@ -205,6 +293,8 @@ class Step:
             "branch_id": self.branch_id,
             "prompt": [m.to_dict() for m in self.prompt] if self.prompt is not None else None,
             "approval": self.approval.to_dict() if self.approval else None,
+            **({"batch": self.batch.to_dict()} if self.batch else {}),
+            **({"child": self.child.to_dict()} if self.child else {}),
         }
 
     @classmethod
@@ -216,6 +306,8 @@ class Step:
         ctx = data.get("context")
         prompt = data.get("prompt")
         approval = data.get("approval")
+        batch = data.get("batch")
+        child = data.get("child")
         decisions = cast(list[dict[str, Any]], data.get("decisions") or [])
         return cls(
             number=int(data["number"]),
@@ -236,6 +328,8 @@ class Step:
             branch_id=str(data.get("branch_id") or "main"),
             prompt=tuple(Message.from_dict(m) for m in prompt) if prompt is not None else None,
             approval=ApprovalRequest.from_dict(approval) if approval else None,
+            batch=BatchInfo.from_dict(cast(dict[str, Any], batch)) if batch else None,
+            child=ChildRun.from_dict(cast(dict[str, Any], child)) if child else None,
         )
 
 

@@ -1,15 +1,16 @@
 """The loop's logic, written once for both the sync and the async loop.
 
 ``Engine.run()`` is a generator that never does I/O itself: it yields *effects* (``CallModel``,
-``RunTool``, ``Sleep``) for a driver to carry out and send back, and ``Step``s for the driver to
-hand to the caller.  ``loop.py`` has the two drivers (a plain generator and an async generator),
-each a few lines, so the sync and async loops cannot drift apart.
+``RunTool``, ``RunTools``, ``Sleep``) for a driver to carry out and send back, and ``Step``s for
+the driver to hand to the caller.  ``loop.py`` has the two drivers (a plain generator and an
+async generator), each a few lines, so the sync and async loops cannot drift apart.
 
 Per step the engine does constant work apart from what the model is sent: the conversation is
 appended to, never re-scanned, and the backend receives an O(1) view of it.
 
 The engine is split by phase, each module building on the one before: ``core`` (state, events,
-recording) → ``prompting`` (asking the model) and ``execution`` → ``approvals`` → ``dispatch``.
+recording) → ``prompting`` (asking the model) and ``execution`` → ``approvals`` → ``dispatch`` →
+``batch`` (the calls of one reply that run at the same time).
 
 May import: ``state`` and everything below it (``tools``, ``context``, ``approvals``, ``backends``
 and the loop's data); never ``loop``, ``durable``, ``provenance`` or ``runs``, which build on it.
@@ -20,8 +21,16 @@ from __future__ import annotations
 from collections.abc import Generator
 from typing import Any
 
-from looplet_core.engine.dispatch import Dispatch
-from looplet_core.engine.effects import CallModel, Effect, EngineGen, Finish, RunTool, Sleep
+from looplet_core.engine.batch import Batching
+from looplet_core.engine.effects import (
+    CallModel,
+    Effect,
+    EngineGen,
+    Finish,
+    RunTool,
+    RunTools,
+    Sleep,
+)
 from looplet_core.engine.prompting import Prompting
 from looplet_core.engine.taskprompt import initial_messages
 from looplet_core.errors import HookError
@@ -30,10 +39,10 @@ from looplet_core.jsonsafe import jsonable
 from looplet_core.records import ErrorKind, HookDecision, StopReason, ToolResult
 from looplet_core.step import LoopResult, StepStatus
 
-__all__ = ["CallModel", "Effect", "Engine", "RunTool", "Sleep"]
+__all__ = ["CallModel", "Effect", "Engine", "RunTool", "RunTools", "Sleep"]
 
 
-class Engine(Prompting, Dispatch):
+class Engine(Prompting, Batching):
     """One run of the loop.  Create it, drive ``run()``, read ``state.result`` afterwards."""
 
     def run(self) -> Generator[Effect, Any, LoopResult]:
@@ -73,7 +82,11 @@ class Engine(Prompting, Dispatch):
                 continue
             if st.step_number >= self.limit:
                 raise Finish(StopReason.MAX_STEPS, f"step budget of {self.limit} spent")
-            yield from self._guarded(self._dispatch(st.queue.pop(0)))
+            batch = self._batch_prefix()
+            if batch:
+                yield from self._guarded(self._run_batch(batch))
+            else:
+                yield from self._guarded(self._dispatch(st.queue.pop(0)))
             if not st.queue:  # a reply's calls all told: is the model going round in circles?
                 self._stop_if_stuck()
 
@@ -95,9 +108,11 @@ class Engine(Prompting, Dispatch):
         st = self.state
         if finish.reason is not StopReason.AWAITING_APPROVAL:
             note = f"Not run: the run ended ({finish.reason.value})."
-            for tc in st.queue:
-                self._append_tool_message(tc, note)
+            ran = f"Its result was not read: the run ended ({finish.reason.value})."
+            for tc in st.queue:  # a batch's call that ran already is not said never to have
+                self._append_tool_message(tc, ran if tc.id in st.batch_done else note)
             st.queue.clear()
+            st.batch_done.clear()
             self._flush_injections()
         result = LoopResult(
             stop_reason=finish.reason,

@@ -45,6 +45,34 @@ class Approvals(Execution):
                 self._hook_seconds += now() - began
         yield from self._resolve_approval(step, spec, request)
 
+    def _child_waits(self, step: Step, spec: ToolSpec | None, args: dict[str, Any]) -> EngineGen:
+        """A sub-agent paused at an approval: this step waits for one too.  Approving it runs
+        the call again, and the sub-agent resumes its child with the approval."""
+        child = step.child
+        assert child is not None and child.pending is not None and step.tool_call is not None
+        inner = child.pending
+        request = ApprovalRequest(
+            step=step.number,
+            tool=step.tool_call.tool,
+            args=args,
+            call_id=step.tool_call.id,
+            reason=f"sub-agent {child.agent} asks: {inner.tool} "
+            + (f"({inner.reason})" if inner.reason else "needs approval"),
+            dangerous=inner.dangerous,
+            requested_by=f"sub-agent {child.agent}",
+            extra={
+                "original_args": step.original_args or step.tool_call.args,
+                "decisions": [d.to_dict() for d in step.decisions],
+                "subagent": {
+                    "agent": child.agent,
+                    "run_id": child.run_id,
+                    "tool": inner.tool,
+                    "args": inner.args,
+                },
+            },
+        )
+        yield from self._resolve_approval(step, spec, request)
+
     def _validator(self, tc: ToolCall) -> Any:
         def validate(args: dict[str, Any]) -> str | None:
             if tc.tool == self.config.done_tool and self.builtin_done:

@@ -196,10 +196,10 @@ class EngineCore:
                 f"the model gave no usable tool call {self.state.parse_failures} times in a row",
             )
 
-    def _new_step(self, tc: ToolCall | None) -> Step:
+    def _new_step(self, tc: ToolCall | None, number: int | None = None) -> Step:
         st = self.state
         step = Step(
-            number=st.step_number + 1,
+            number=number if number is not None else st.step_number + 1,
             tool_call=tc,
             llm_call=st.current_call,
             run_id=st.run_id,
@@ -219,11 +219,13 @@ class EngineCore:
     def _record(self, step: Step, model_text: str | None, *, hooks: bool = True) -> EngineGen:
         """Finish a step: check_done, tell the model, log it, yield it, honour stop decisions."""
         st = self.state
-        step.finished_at = now()
         # A step's time is the model's and the tool's: time a hook held it (a debugger paused at
         # a breakpoint, a person reading) is kept apart, so a pause never reads as a slow tool.
         step.hook_ms = self._hook_seconds * 1000.0
-        step.elapsed_ms = (step.finished_at - step.started_at) * 1000.0 - step.hook_ms
+        if step.batch is None or not step.finished_at:
+            step.finished_at = now()
+            step.elapsed_ms = (step.finished_at - step.started_at) * 1000.0 - step.hook_ms
+        # else: a call of a concurrent batch keeps the real times its tool ran (engine.batch)
         st.step_number = step.number
         st.steps.append(step)
         # A denial is a decision, not a failure: it clears last_error (so a hook that denies "after

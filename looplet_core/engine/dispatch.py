@@ -1,8 +1,14 @@
-"""From the model's call to a decision: parse errors, validation, and pre_dispatch hooks."""
+"""From the model's call to a decision: parse errors, validation, and pre_dispatch hooks.
+
+``_verdict`` takes every decision about a call without running it or recording anything, so a
+batch of concurrent calls (``engine.batch``) can decide all its calls, in the model's order,
+before any of them runs; ``_dispatch`` is the one-call path: decide, then act at once.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Literal
 
 from looplet_core.approvals.requests import ApprovalRequest
 from looplet_core.decisions import Allow, AskApproval, Deny, Stop
@@ -21,38 +27,90 @@ from looplet_core.step import Step, StepStatus
 from looplet_core.tools.spec import ToolSpec
 
 
+@dataclass(slots=True)
+class Verdict:
+    """What to do with a call once its checks and pre_dispatch hooks have spoken.
+
+    ``record``: the step is complete (an error or a denial); tell the model ``text``.
+    ``run``: run ``spec`` with ``args``.  ``approve``: ask for ``request`` first.
+    ``then`` is what follows recording: a parse-failure check, or the run's stop.
+    """
+
+    kind: Literal["record", "run", "approve"]
+    text: str | None = None
+    spec: ToolSpec | None = None
+    args: dict[str, Any] | None = None
+    request: ApprovalRequest | None = None
+    then: Literal["", "parse", "stop"] = ""
+    stop_reason: str = ""
+
+
 class Dispatch(Approvals):
     """Checks a call and asks the hooks about it before it runs."""
 
     def _dispatch(self, tc: ToolCall) -> EngineGen:
-        st = self.state
+        saved = self.state.batch_done.pop(tc.id, None) if self.state.batch_done else None
+        if saved is not None:  # ran in a batch before the run stopped: record it, never rerun
+            yield from self._record_saved(saved)
+            return
         step = self._new_step(tc)
+        verdict = self._verdict(step, tc)
+        yield from self._act(step, verdict)
+
+    def _act(self, step: Step, verdict: Verdict) -> EngineGen:
+        if verdict.kind == "run":
+            yield from self._execute(step, verdict.spec, verdict.args or {})
+        elif verdict.kind == "approve":
+            assert verdict.request is not None
+            yield from self._approval(step, verdict.spec, verdict.request)
+        else:
+            yield from self._record(step, verdict.text)
+            if verdict.then == "parse":
+                self._stop_on_parse_failures()
+            elif verdict.then == "stop":
+                raise Finish(StopReason.HOOK_STOP, verdict.stop_reason)
+
+    def _record_saved(self, saved: dict[str, Any]) -> EngineGen:
+        """Record a batch call that ran before a checkpoint, from its saved step."""
+        step = Step.from_dict(saved["step"])
+        step.prompt = self._last_prompt
+        self._current = step
+        self._hook_seconds = step.hook_ms / 1000.0
+        if saved.get("kind") == "run":
+            yield from self._finish_call(step, step.tool_result)
+        else:
+            yield from self._record(step, saved.get("text"))
+
+    def _verdict(self, step: Step, tc: ToolCall, *, in_batch: bool = False) -> Verdict:
+        st = self.state
         if tc.parse_error is not None:
             st.parse_failures += 1
             error = f"The arguments for {tc.tool} were not valid JSON: {tc.parse_error}"
             step.tool_result = ToolResult(error=error, error_kind=ErrorKind.PARSE)
             step.status = StepStatus.ERROR
-            yield from self._record(step, error + " Send the call again with valid JSON.")
-            self._stop_on_parse_failures()
-            return
+            return Verdict("record", error + " Send the call again with valid JSON.", then="parse")
         spec: ToolSpec | None = None
         if tc.tool == self.config.done_tool and self.builtin_done:
             args, error = dict(tc.args), None
         else:
             spec = self.tools.get(tc.tool)
             args, error = self.tools.validate(tc)
+        st.parse_failures = 0
         if error is not None or args is None:
-            st.parse_failures = 0
             step.tool_result = ToolResult(error=error, error_kind=ErrorKind.VALIDATION)
             step.status = StepStatus.ERROR
-            yield from self._record(step, error)
-            return
-        st.parse_failures = 0
-        yield from self._pre_dispatch(step, tc, spec, args)
+            return Verdict("record", error)
+        return self._pre_dispatch(step, tc, spec, args, in_batch=in_batch)
 
     def _pre_dispatch(
-        self, step: Step, tc: ToolCall, spec: ToolSpec | None, args: dict[str, Any]
-    ) -> EngineGen:
+        self,
+        step: Step,
+        tc: ToolCall,
+        spec: ToolSpec | None,
+        args: dict[str, Any],
+        *,
+        in_batch: bool = False,
+    ) -> Verdict:
         st = self.state
         approval: AskApproval | None = None
         approval_by = ""
@@ -75,8 +133,7 @@ class Dispatch(Approvals):
                             error_kind=ErrorKind.VALIDATION,
                         )
                         step.status = StepStatus.ERROR
-                        yield from self._record(step, step.tool_result.error)
-                        return
+                        return Verdict("record", step.tool_result.error)
                     args = new_args
                 else:
                     self._decide_on(step, name, "pre_dispatch", "allow")
@@ -84,12 +141,15 @@ class Dispatch(Approvals):
                 self._decide_on(
                     step, name, "pre_dispatch", "deny_retry" if out.retry else "deny", out.reason
                 )
-                yield from self._deny(step, tc, args, out.reason, retry=out.retry)
-                return
+                text = self._denied(
+                    step, tc, args, out.reason, retry=out.retry, skip_rest=not in_batch
+                )
+                return Verdict("record", text)
             elif isinstance(out, Stop):
                 self._decide_on(step, name, "pre_dispatch", "stop", out.reason)
-                yield from self._deny(step, tc, args, out.reason or f"stopped by {name}")
-                raise Finish(StopReason.HOOK_STOP, out.reason or f"stopped by {name}")
+                reason = out.reason or f"stopped by {name}"
+                text = self._denied(step, tc, args, reason)
+                return Verdict("record", text, then="stop", stop_reason=reason)
             elif isinstance(out, AskApproval):
                 approval, approval_by = out, name
                 self._decide_on(step, name, "pre_dispatch", "ask_approval", out.reason)
@@ -99,8 +159,7 @@ class Dispatch(Approvals):
         if args != tc.args:
             step.original_args = tc.args
         if approval is None:
-            yield from self._execute(step, spec, args)
-            return
+            return Verdict("run", spec=spec, args=args)
         request = ApprovalRequest(
             step=step.number,
             tool=tc.tool,
@@ -111,7 +170,7 @@ class Dispatch(Approvals):
             requested_by=approval_by,
             extra={"original_args": tc.args, "decisions": [d.to_dict() for d in step.decisions]},
         )
-        yield from self._approval(step, spec, request)
+        return Verdict("approve", spec=spec, args=args, request=request)
 
 
 def _short(value: Any) -> str:

@@ -20,7 +20,17 @@ from looplet_core.step import Step
 from looplet_core.tools.run import ToolContext
 from looplet_core.tools.spec import ToolSpec
 
-__all__ = ["CallModel", "Effect", "EngineGen", "Finish", "RunTool", "Sleep", "clock", "now"]
+__all__ = [
+    "CallModel",
+    "Effect",
+    "EngineGen",
+    "Finish",
+    "RunTool",
+    "RunTools",
+    "Sleep",
+    "clock",
+    "now",
+]
 
 
 @dataclass(slots=True)
@@ -46,11 +56,20 @@ class RunTool:
 
 
 @dataclass(slots=True)
+class RunTools:
+    """Run these calls at the same time (at most ``workers`` at once); send back one
+    ``looplet_core.tools.batch.ToolOutcome`` per call, in this order."""
+
+    calls: list[RunTool]
+    workers: int
+
+
+@dataclass(slots=True)
 class Sleep:
     seconds: float
 
 
-Effect = CallModel | RunTool | Sleep | Step
+Effect = CallModel | RunTool | RunTools | Sleep | Step
 EngineGen = Generator[Effect, Any, None]
 
 

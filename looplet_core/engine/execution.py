@@ -15,7 +15,7 @@ from looplet_core.records import (
     StopReason,
     ToolResult,
 )
-from looplet_core.step import Step, StepStatus
+from looplet_core.step import ChildRun, Step, StepStatus
 from looplet_core.tools.results import result_to_text
 from looplet_core.tools.run import ToolContext
 from looplet_core.tools.spec import ToolSpec
@@ -25,30 +25,65 @@ class Execution(EngineCore):
     """The last stage of a call: run it or deny it, then record the step."""
 
     def _execute(self, step: Step, spec: ToolSpec | None, args: dict[str, Any]) -> EngineGen:
-        st = self.state
         assert step.tool_call is not None
         tc = step.tool_call
         self.emit(EventKind.TOOL_START, step=step.number, tool=tc.tool, args=args)
         if spec is None:  # the loop's built-in done tool
             result = ToolResult(data=args.get("answer", args))
         else:
-            ctx = ToolContext(
-                cancel=self.cancel,
-                step=step.number,
-                run_id=st.run_id,
-                workspace=self.config.workspace,
-                emit=self._emit_event if self.hooks.on_event else None,
-            )
+            children: list[ChildRun] = []
+            ctx = self._tool_context(step, children)
             timeout = spec.timeout if spec.timeout is not None else self.config.tool_timeout
             result = yield RunTool(spec, args, ctx, timeout)
+            self._adopt_children(step, children)
+        self._tool_ended(step, result)
+        if step.child is not None and step.child.pending is not None:
+            yield from self._child_waits(step, spec, args)  # (approvals.py)
+            return
+        yield from self._finish_call(step, result)
+
+    def _child_waits(self, step: Step, spec: ToolSpec | None, args: dict[str, Any]) -> EngineGen:
+        """Pause ``step`` for its sub-agent's approval: ``Approvals``, the next phase, has it."""
+        raise NotImplementedError
+
+    def _tool_context(self, step: Step, children: list[ChildRun]) -> ToolContext:
+        return ToolContext(
+            cancel=self.cancel,
+            step=step.number,
+            run_id=self.state.run_id,
+            workspace=self.config.workspace,
+            emit=self._emit_event if self.hooks.on_event else None,
+            child_runs=children.append,
+            record_prompts=self.config.record_prompts,
+            approver=self.config.approver,
+            approval=step.approval if step.approval and step.approval.decided else None,
+        )
+
+    def _adopt_children(self, step: Step, children: list[ChildRun]) -> None:
+        """A sub-agent's run becomes the step's ``child``; its usage joins the parent's."""
+        if not children:
+            return
+        step.child = children[-1]
+        for child in children:
+            if child.pending is None:  # a paused child's usage is counted once it has finished
+                self.state.usage = self.state.usage + child.usage
+
+    def _tool_ended(self, step: Step, result: ToolResult) -> None:
+        assert step.tool_call is not None
         self.emit(
             EventKind.TOOL_END,
             step=step.number,
-            tool=tc.tool,
+            tool=step.tool_call.tool,
             ok=result.ok,
             error_kind=result.error_kind.value if result.error_kind else None,
             elapsed_ms=result.elapsed_ms,
         )
+
+    def _finish_call(self, step: Step, result: ToolResult) -> EngineGen:
+        """post_dispatch hooks on a call that ran, then record its step."""
+        st = self.state
+        assert step.tool_call is not None
+        tc = step.tool_call
         stop: Stop | None = None
         for name, fn in self.hooks.post_dispatch:
             out = self._call(name, "post_dispatch", fn, st, st.steps, tc, result, step.number)
@@ -88,13 +123,28 @@ class Execution(EngineCore):
     def _deny(
         self, step: Step, tc: ToolCall, args: dict[str, Any], reason: str, *, retry: bool = False
     ) -> EngineGen:
+        yield from self._record(step, self._denied(step, tc, args, reason, retry=retry))
+
+    def _denied(
+        self,
+        step: Step,
+        tc: ToolCall,
+        args: dict[str, Any],
+        reason: str,
+        *,
+        retry: bool = False,
+        skip_rest: bool = True,
+    ) -> str:
+        """Mark ``step`` denied; return what the model is told.  A retryable denial skips the
+        reply's remaining calls (``skip_rest``), which the model may want to redo."""
         step.tool_call = ToolCall(tc.tool, args, tc.id)
         if args != tc.args:
             step.original_args = tc.args
         step.tool_result = ToolResult(error=f"denied: {reason}", error_kind=ErrorKind.PERMISSION)
         step.status = StepStatus.DENIED
-        if retry:
-            text = f"Not run: {reason}. You may call it again."
+        if not retry:
+            return f"Denied: {reason}. Do not repeat this call; choose another approach."
+        if skip_rest:
             skipped = self.state.queue[:]
             self.state.queue.clear()
             self._skipped = skipped
@@ -107,9 +157,7 @@ class Execution(EngineCore):
                         f"{len(skipped)} queued call(s) skipped",
                     )
                 )
-        else:
-            text = f"Denied: {reason}. Do not repeat this call; choose another approach."
-        yield from self._record(step, text)
+        return f"Not run: {reason}. You may call it again."
 
     def _revalidate(
         self, tc: ToolCall, args: dict[str, Any], spec: ToolSpec | None

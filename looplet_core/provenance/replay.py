@@ -21,13 +21,14 @@ from __future__ import annotations
 
 import copy
 import os
+import time
 from collections.abc import Generator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from looplet_core.backends.base import DeltaCallback, LLMBackend, LLMResponse, ToolSchema
 from looplet_core.cancel import CancelToken
-from looplet_core.engine import CallModel, Engine, RunTool
+from looplet_core.engine import CallModel, Engine, RunTool, RunTools
 from looplet_core.errors import BackendError, ScriptExhaustedError
 from looplet_core.messages import Message
 from looplet_core.provenance.compare import Divergence, canonical, compare_steps, describe_step
@@ -36,6 +37,7 @@ from looplet_core.provenance.redact import Redactor
 from looplet_core.records import ErrorKind, LLMCall, ToolResult
 from looplet_core.state import DefaultState, LoopConfig
 from looplet_core.step import LoopResult, Step, StepStatus
+from looplet_core.tools.batch import ToolOutcome
 from looplet_core.tools.registry import BaseToolRegistry
 
 __all__ = ["ReplayBackend", "ReplayResult", "recorded_reply", "replay", "replay_loop"]
@@ -181,6 +183,8 @@ class _Replay:
             and recorded.tool_result.error_kind not in _NOT_RUN
         )
         if recorded is not None and recorded.tool == name and want == args and ran:
+            if recorded.child is not None and effect.ctx.child_runs is not None:
+                effect.ctx.child_runs(recorded.child)  # a sub-agent's recorded run, not re-run
             return ToolResult.from_dict(recorded.tool_result.to_dict())
         if recorded is None or recorded.tool != name:
             self.note(Divergence(number, "tool", describe_step(recorded), f"{name} {args}"))
@@ -264,6 +268,8 @@ def replay_loop(
                     reply = _past_recording(reader, replay, upcoming)
                 else:
                     reply = _generate(backend, effect)
+            elif isinstance(effect, RunTools):  # recorded calls are served one by one
+                reply = [_serve(replay, call, cancel, mode, tools) for call in effect.calls]
             elif isinstance(effect, RunTool):
                 if mode == "live":
                     reply = tools.execute(
@@ -289,6 +295,17 @@ def replay_loop(
             Divergence(len(steps), "stop_reason", recorded_stop.value, result.stop_reason.value)
         )
     return ReplayResult(result=result, divergence=replay.divergence, mode=mode, steps=steps)
+
+
+def _serve(
+    replay: _Replay, call: RunTool, cancel: CancelToken, mode: str, tools: BaseToolRegistry
+) -> ToolOutcome:
+    began = time.time()
+    if mode == "live":
+        result = tools.execute(call.spec, call.args, call.ctx, timeout=call.timeout)
+    else:
+        result = replay.tool_result(call, cancel)
+    return ToolOutcome(result, began, time.time())
 
 
 def replay(trace: TraceLike, tools: BaseToolRegistry, **kwargs: Any) -> ReplayResult:

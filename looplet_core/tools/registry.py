@@ -64,6 +64,7 @@ class BaseToolRegistry:
         requires_approval: bool = False,
         read_only: bool = False,
         view: ToolView | None = None,
+        concurrent: bool | None = None,
     ) -> Callable[[Callable[..., Any]], ToolSpec]: ...
     def tool(
         self,
@@ -76,6 +77,7 @@ class BaseToolRegistry:
         requires_approval: bool = False,
         read_only: bool = False,
         view: ToolView | None = None,
+        concurrent: bool | None = None,
     ) -> ToolSpec | Callable[[Callable[..., Any]], ToolSpec]:
         """``@registry.tool`` / ``@registry.tool(...)``: the ``tool`` decorator, then register."""
         make = tool(
@@ -85,6 +87,7 @@ class BaseToolRegistry:
             requires_approval=requires_approval,
             read_only=read_only,
             view=view,
+            concurrent=concurrent,
         )
 
         def build(func: Callable[..., Any]) -> ToolSpec:

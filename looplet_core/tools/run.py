@@ -34,6 +34,7 @@ from looplet_core.records import ErrorKind, ToolResult
 if TYPE_CHECKING:
     import asyncio  # imported where used: it costs ~15 ms of `import looplet_core`
 
+    from looplet_core.approvals.requests import ApprovalRequest, Approver
     from looplet_core.tools.spec import ToolSpec
 
 __all__ = ["ToolContext", "aexecute", "execute"]
@@ -49,6 +50,11 @@ class ToolContext:
     ``cancel`` is set when the run is cancelled or (for a call with a timeout) when the call ran
     past its timeout: long-running tools should poll ``ctx.cancel.cancelled`` or sleep with
     ``ctx.cancel.wait(seconds)``.  ``tool`` is filled in with the tool's name when the call starts.
+    ``child_runs`` receives a nested run the tool carried out (a sub-agent's
+    ``looplet_core.step.ChildRun``), which the loop keeps on the call's step;
+    ``record_prompts`` says whether the run keeps each step's prompt and ``approver`` is the
+    run's ``LoopConfig.approver``: a nested loop (a sub-agent) follows both.  ``approval`` is
+    the decided request when the call runs because a person approved it.
     """
 
     cancel: CancelToken = field(default_factory=CancelToken)
@@ -57,6 +63,10 @@ class ToolContext:
     workspace: Path | None = None
     emit: Callable[[Event], None] | None = None
     tool: str = ""
+    child_runs: Callable[[Any], None] | None = None
+    record_prompts: bool = False
+    approver: Approver | None = None
+    approval: ApprovalRequest | None = None
 
     def report_progress(self, fraction: float | None, message: str = "") -> None:
         """Tell observers (the debugger, tracing) how far along the tool is.
@@ -228,6 +238,10 @@ def _kwargs(
         base.workspace,
         base.emit,
         spec.name,
+        base.child_runs,
+        base.record_prompts,
+        base.approver,
+        base.approval,
     )
     return {**args, "ctx": call_ctx}
 

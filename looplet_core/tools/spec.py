@@ -43,6 +43,9 @@ class ToolSpec:
     forking past a tool that is not read-only).  ``view`` says how a viewer shows its calls
     (``looplet_core.tools.view``: a shell command, a file's code, a diff); None lets the viewer
     guess from the arguments.  It is never sent to the model nor written to checkpoints.
+    ``concurrent`` says the tool may run at the same
+    time as other calls of the same reply (``LoopConfig.parallel_tools``); it defaults to
+    ``read_only``, so read-only tools run concurrently unless ``concurrent=False``.
 
     A ``ToolSpec`` is callable like its function, so a function decorated with ``@tool`` can still
     be called directly (``search(query="x")``); equality is identity.
@@ -56,6 +59,7 @@ class ToolSpec:
     requires_approval: bool = False
     read_only: bool = False
     view: ToolView | None = None
+    concurrent: bool | None = None
     is_async: bool = field(init=False, repr=False)
     takes_ctx: bool = field(init=False, repr=False)
     validator: ArgsValidator = field(init=False, repr=False)
@@ -104,6 +108,11 @@ class ToolSpec:
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         return self.execute(*args, **kwargs)
+
+    @property
+    def runs_concurrently(self) -> bool:
+        """Whether calls of this tool may overlap with other calls of the same reply."""
+        return self.read_only if self.concurrent is None else self.concurrent
 
     def schema(self) -> ToolSchema:
         """``{"name", "description", "parameters"}`` as backends send it.  Shared: do not mutate."""
@@ -168,6 +177,7 @@ def tool(
     requires_approval: bool = False,
     read_only: bool = False,
     view: ToolView | None = None,
+    concurrent: bool | None = None,
 ) -> Callable[[Callable[..., Any]], ToolSpec]: ...
 def tool(
     fn: Callable[..., Any] | None = None,
@@ -179,6 +189,7 @@ def tool(
     requires_approval: bool = False,
     read_only: bool = False,
     view: ToolView | None = None,
+    concurrent: bool | None = None,
 ) -> ToolSpec | Callable[[Callable[..., Any]], ToolSpec]:
     """Make a ``ToolSpec`` from a typed function: ``@tool`` or ``@tool(name=..., timeout=...)``.
 
@@ -201,6 +212,7 @@ def tool(
             requires_approval=requires_approval,
             read_only=read_only,
             view=view,
+            concurrent=concurrent,
         )
 
     return build if fn is None else build(fn)

@@ -36,6 +36,7 @@ from looplet_tui.live.controller import DebugController
 from looplet_tui.live.filters import StepFilter
 from looplet_tui.live.runstate import Live, Marker
 from looplet_tui.replay.player import ReplayPlayer
+from looplet_tui.screens.child_run import ChildRunScreen
 from looplet_tui.session import ReplaySession, RunSession, Session, tool_views
 from looplet_tui.widgets.approval_card import ApprovalCard
 from looplet_tui.widgets.details import StepDetails
@@ -324,6 +325,12 @@ class DebuggerApp(ApprovalActions, ReplayActions):
         if self._main_screen_up:
             with contextlib.suppress(NoMatches):  # closing: a widget is already gone
                 self._show(message.row)
+
+    def on_step_timeline_child_requested(self, message: StepTimeline.ChildRequested) -> None:
+        """Enter on a step that ran a sub-agent: open the sub-agent's steps on top."""
+        message.stop()
+        run = message.step.run_id or "run"
+        self.push_screen(ChildRunScreen(message.step, [f"run {run}"], timings=self.timings))
 
     def _show(self, row: Row | None) -> None:
         self._shown_row = row

@@ -374,6 +374,27 @@ def tool_call_renderable(
             parts.append(literal(approval.reason))
         if approval.message:
             parts.append(literal(f"message to the model: {approval.message}"))
+    if step.batch is not None:
+        b = step.batch
+        parts += [
+            Text(""),
+            _heading("Batch"),
+            Text(
+                f"call {b.index + 1} of {b.size} of one reply, run at the same time as the others"
+            ),
+        ]
+    child = step.child
+    if child is not None:
+        reason = child.stop_reason.value + (f": {child.message}" if child.message else "")
+        n = len(child.steps)
+        parts += [
+            Text(""),
+            _heading("Sub-agent"),
+            literal(
+                f"{child.agent} ran {n} step{'s' if n != 1 else ''} and stopped {reason}; "
+                f"{child.usage.total_tokens} tokens. Enter on this step in the timeline opens them."
+            ),
+        ]
     parts += [Text(""), _heading(f"Hook decisions ({len(step.decisions)})")]
     if step.decisions:
         table = Table(box=None, show_header=True, header_style="dim", pad_edge=False)

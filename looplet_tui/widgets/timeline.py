@@ -27,7 +27,7 @@ from looplet_core import Step, StepStatus
 from looplet_tui.live.runstate import Entry, Live, Marker
 from looplet_tui.text.safe import clean
 
-__all__ = ["Row", "StepTimeline", "TimelineSource"]
+__all__ = ["Row", "StepTimeline", "TimelineSource", "batch_mark"]
 
 Row = Step | Marker | Live
 """A timeline row: a recorded step, a marker, or the step in progress (always last)."""
@@ -87,6 +87,13 @@ class StepTimeline(ScrollView, can_focus=True):
         # The timeline never scrolls sideways; left and right belong to the replay's scrubber.
         Binding("left", "app.step_back", "Back", tooltip="Step the replay back"),
         Binding("right", "app.step_forward", "Forward", show=False),
+        Binding(
+            "enter",
+            "open_child",
+            "Open",
+            show=False,
+            tooltip="Open sub-agent: the steps of the sub-agent the selected step ran",
+        ),
     ]
 
     COMPONENT_CLASSES: ClassVar[set[str]] = {
@@ -100,6 +107,8 @@ class StepTimeline(ScrollView, can_focus=True):
         "step-timeline--breakpoint",
         "step-timeline--match",
         "step-timeline--dim",
+        "step-timeline--batch",
+        "step-timeline--child",
     }
 
     DEFAULT_CSS = """
@@ -120,6 +129,8 @@ class StepTimeline(ScrollView, can_focus=True):
         & > .step-timeline--breakpoint { color: $error; }
         & > .step-timeline--match { background: $warning 40%; }
         & > .step-timeline--dim { color: $text-muted; }
+        & > .step-timeline--batch { color: $secondary; }
+        & > .step-timeline--child { color: $accent; }
     }
     """
 
@@ -139,6 +150,18 @@ class StepTimeline(ScrollView, can_focus=True):
             super().__init__()
             self.timeline = timeline
             self.row = row
+
+        @property
+        def control(self) -> StepTimeline:
+            return self.timeline
+
+    class ChildRequested(Message):
+        """Enter on a step that ran a sub-agent: show the sub-agent's steps."""
+
+        def __init__(self, timeline: StepTimeline, step: Step) -> None:
+            super().__init__()
+            self.timeline = timeline
+            self.step = step
 
         @property
         def control(self) -> StepTimeline:
@@ -341,6 +364,10 @@ class StepTimeline(ScrollView, can_focus=True):
         call, outcome = _summaries(row)
         text.append(f"{icon} ", style=self._style(f"step-timeline--{kind}"))
         text.append(f"#{row.number} ", style=dim)
+        if row.batch is not None:  # one reply's calls that ran at the same time
+            text.append(batch_mark(row), style=self._style("step-timeline--batch"))
+        if row.child is not None:  # ran a sub-agent of that many steps: enter opens them
+            text.append(f"⤷{len(row.child.steps)} ", style=self._style("step-timeline--child"))
         text.append(clean(call))
         text.append(" → ", style=dim)
         outcome_style = "" if row.ok else self._style(f"step-timeline--{kind}")
@@ -427,6 +454,13 @@ class StepTimeline(ScrollView, can_focus=True):
     def action_first(self) -> None:
         self._move(0)
 
+    def action_open_child(self) -> None:
+        row = self.selected
+        if isinstance(row, Step) and row.child is not None:
+            self.post_message(self.ChildRequested(self, row))
+        else:
+            self.notify("This step ran no sub-agent.", severity="information", timeout=2)
+
     def action_last(self) -> None:
         self._move(self._count - 1)
 
@@ -452,6 +486,17 @@ class StepTimeline(ScrollView, can_focus=True):
 
     def on_blur(self) -> None:
         self.refresh()
+
+
+def batch_mark(step: Step) -> str:
+    """``┌∥1/3 `` … ``└∥3/3 ``: a step's place in the batch of calls that ran at the same time,
+    drawn as a bracket down the batch's rows."""
+    batch = step.batch
+    if batch is None:
+        return ""
+    last = batch.index == batch.size - 1
+    edge = "┌" if batch.index == 0 else "└" if last else "│"
+    return f"{edge}∥{batch.index + 1}/{batch.size} "
 
 
 def _summaries(step: Step) -> tuple[str, str]:

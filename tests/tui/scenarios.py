@@ -31,8 +31,10 @@ from looplet_tui.app import DebuggerApp
 from looplet_tui.cli import replay_session
 from looplet_tui.demo import SCRIPT, make_agent
 from looplet_tui.live.breakpoints import Breakpoint
+from looplet_tui.screens.child_run import ChildRunScreen
 from looplet_tui.session import run_session
 from looplet_tui.widgets.details import StepDetails
+from looplet_tui.widgets.timeline import StepTimeline
 from tests.tui.pilot import FIXED_CLOCK, settled, until
 
 Ready = Callable[[Pilot[Any], DebuggerApp], Awaitable[None]]
@@ -261,6 +263,38 @@ def approval_of(tool: str, *, approve: Sequence[str] = ()) -> Ready:
     return ready
 
 
+def make_agents(_: Path) -> DebuggerApp:
+    """The research example: three searches as one batch, then the analyst sub-agent."""
+    from looplet_core import DefaultState
+    from looplet_core.examples.research_agent import LEAD_SCRIPT
+    from looplet_core.examples.research_agent import make_agent as research
+
+    agent = research(delay=0)
+    agent["llm"] = MockLLMBackend(LEAD_SCRIPT, report_usage=True)  # never a real model here
+    agent["state"] = DefaultState(run_id="research0001")
+    session = run_session(agent, where="research_agent", title="research · how owls hunt")
+    return DebuggerApp(session, start_paused=False, clock=lambda: FIXED_CLOCK, timings=False)
+
+
+async def ready_agents(pilot: Pilot[Any], app: DebuggerApp) -> None:
+    await until(pilot, lambda: app.controller.finished, "the end")
+    await settled(pilot, app)
+    timeline = app.main.query_one(StepTimeline)
+    timeline.select_step(4)
+    timeline.focus()
+    await pilot.pause()
+    await pilot.press("3")
+
+
+async def ready_subagent(pilot: Pilot[Any], app: DebuggerApp) -> None:
+    await ready_agents(pilot, app)
+    app.main.query_one(StepTimeline).focus()
+    await pilot.press("enter")
+    await until(pilot, lambda: isinstance(app.screen, ChildRunScreen), "the analyst's steps")
+    await pilot.pause()
+    await pilot.pause()
+
+
 SCENARIOS = (
     Scenario(
         "running",
@@ -333,5 +367,17 @@ SCENARIOS = (
         make_coding_approval,
         approval_of("edit", approve=("write", "bash")),
         "An edit waits for approval: the card shows the diff that will be applied",
+    ),
+    Scenario(
+        "agents",
+        make_agents,
+        ready_agents,
+        "Three searches ran as one batch (┌∥ … └∥); step 4 ran the analyst sub-agent (⤷3)",
+    ),
+    Scenario(
+        "subagent",
+        make_agents,
+        ready_subagent,
+        "Enter on step 4: the analyst sub-agent's own steps, under a breadcrumb",
     ),
 )
