@@ -15,6 +15,7 @@ The tree::
     ├── HookError                    a hook raised; names the hook and the phase
     ├── ApprovalError                an approval was resolved twice, or with invalid arguments
     ├── CheckpointError              a checkpoint is missing, corrupt, or of an unknown format
+    │   └── StoreError               a run store cannot be opened or used (URL, server, file, lock)
     └── TraceError                   a provenance trace is missing, corrupt, or of an unknown format
 
 Errors *inside* a run (a tool that raises, bad arguments from the model, a malformed reply) do not
@@ -36,6 +37,7 @@ __all__ = [
     "ReplyCutOffError",
     "ResponseFormatError",
     "ScriptExhaustedError",
+    "StoreError",
     "ToolRegistrationError",
     "TraceError",
     "TransientBackendError",
@@ -120,6 +122,11 @@ class ApprovalError(LoopletError):
 
 class CheckpointError(LoopletError):
     """When you see this: a checkpoint file is unreadable; the message names file and problem."""
+
+
+class StoreError(CheckpointError):
+    """When you see this: a run store (SQLite file, PostgreSQL server) cannot be opened or used;
+    the message names the store (never its password) and what to do."""
 
 
 class TraceError(LoopletError):
