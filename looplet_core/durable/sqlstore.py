@@ -244,8 +244,9 @@ class SQLRunStore:
             raise CheckpointError(f"{source}: the row holds checkpoint {cp.id!r}, not {cid!r}")
         return cp
 
-    def history(self, checkpoint_id: str) -> list[Checkpoint]:
-        run_id, seq = parse_checkpoint_id(checkpoint_id)
+    def chain_rows(self, run_id: str, seq: int) -> list[tuple[Any, ...]]:
+        """``(id, parent, doc)`` of the run's checkpoints up to ``seq``: the one query behind
+        ``history`` (a fork's chain shares its run, so the parents are among them)."""
 
         def read() -> list[tuple[Any, ...]]:
             with self.dialect.read() as cur:
@@ -256,7 +257,11 @@ class SQLRunStore:
                     [run_id, seq],
                 ).fetchall()
 
-        rows = cast(list[tuple[Any, ...]], self._guard(read, "read a run's history"))
+        return cast(list[tuple[Any, ...]], self._guard(read, "read a run's history"))
+
+    def history(self, checkpoint_id: str) -> list[Checkpoint]:
+        run_id, seq = parse_checkpoint_id(checkpoint_id)
+        rows = self.chain_rows(run_id, seq)
         by_id = {str(r[0]): r for r in rows}
         chain: list[Checkpoint] = []
         current: str | None = checkpoint_id
