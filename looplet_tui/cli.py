@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, overload
@@ -26,6 +27,7 @@ from looplet_core import (
 )
 from looplet_core.runs.resume import restore, resume
 from looplet_tui.session import (
+    AttachSession,
     ReplaySession,
     RunSession,
     Session,
@@ -35,7 +37,14 @@ from looplet_tui.session import (
     state_dir,
 )
 
-__all__ = ["AGENT_FILE", "SessionError", "build_session", "replay_session", "resume_session"]
+__all__ = [
+    "AGENT_FILE",
+    "SessionError",
+    "attach_session",
+    "build_session",
+    "replay_session",
+    "resume_session",
+]
 
 AGENT_FILE = "looplet-tui-agent.json"
 """Written into a checkpoint directory the debugger fills: which factory built the run, so
@@ -65,6 +74,8 @@ def build_session(args: argparse.Namespace) -> Session:
         return _checkpointed(session, args.checkpoint_dir, args.target)
     if args.command == "replay":
         return replay_session(Path(args.trace), agent=args.agent)
+    if args.command == "attach":
+        return attach_session(args.where, args.store)
     return resume_session(Path(args.checkpoints), args.run_id, args.agent, branch=args.branch)
 
 
@@ -87,6 +98,31 @@ def _checkpointed(session: RunSession, directory: str | None, target: str) -> Ru
     session.config.checkpoint = FileCheckpointStore(path)
     session.breakpoints_file = path / "breakpoints.json"  # where `resume DIR` looks for them
     return session
+
+
+def attach_session(where: Sequence[str], store: str | None = None) -> AttachSession:
+    """``attach [URL] RUN`` (or ``--store URL RUN``): the run, checked to exist in the store."""
+    from looplet_core import LoopletError
+    from looplet_core.durable.connect import open_store
+
+    if len(where) == 2 and store is None:
+        store, run_id = where
+    elif len(where) == 1:
+        run_id = where[0]
+        store = store or os.environ.get("LOOPLET_STORE") or "runs.db"
+    else:
+        raise SessionError("attach takes the store and one run id: attach [--store] URL RUN")
+    try:
+        opened = open_store(store)
+    except LoopletError as exc:
+        raise SessionError(str(exc)) from None
+    try:
+        info = opened.run_info(run_id)
+    except LoopletError as exc:
+        opened.close()
+        raise SessionError(str(exc)) from None
+    title = f"attached · {run_id}" + (f" · {info.agent}" if info.agent else "")
+    return AttachSession(store=opened, run_id=run_id, title=title)
 
 
 def replay_session(path: Path, agent: str | None = None) -> ReplaySession:

@@ -85,18 +85,27 @@ class _SQLiteDialect:
     @contextmanager
     def transaction(self) -> Generator[Cursor]:
         cur = self.conn.cursor()
-        cur.execute("BEGIN IMMEDIATE")
         try:
-            yield cur
-        except BaseException:
-            if self.conn.in_transaction:
-                self.conn.execute("ROLLBACK")
-            raise
-        self.conn.execute("COMMIT")
+            cur.execute("BEGIN IMMEDIATE")
+            try:
+                yield cur
+            except BaseException:
+                if self.conn.in_transaction:
+                    self.conn.execute("ROLLBACK")
+                raise
+            self.conn.execute("COMMIT")
+        finally:
+            cur.close()
 
     @contextmanager
     def read(self) -> Generator[Cursor]:
-        yield self.conn.cursor()
+        """A cursor closed after use: an unfinished statement would hold its read snapshot
+        open, and the reader would stop seeing other processes' writes."""
+        cur = self.conn.cursor()
+        try:
+            yield cur
+        finally:
+            cur.close()
 
     def lock_run(self, cur: Cursor, run_id: str) -> None:
         """``BEGIN IMMEDIATE`` already holds the file's single write lock."""

@@ -30,13 +30,14 @@ from looplet_core import Message as ModelMessage
 from looplet_tui.app.approval_keys import ApprovalActions
 from looplet_tui.app.keys import KEY_BINDINGS, KEYS, debugger_commands, footer_order
 from looplet_tui.app.replay_keys import FRAME, REPLAY_ONLY, ReplayActions, count_matches
+from looplet_tui.live.attach import follow
 from looplet_tui.live.breakpoints import BreakpointSet
 from looplet_tui.live.context import stats_for
 from looplet_tui.live.controller import DebugController
 from looplet_tui.live.filters import StepFilter
 from looplet_tui.live.runstate import Live, Marker
 from looplet_tui.replay.player import ReplayPlayer
-from looplet_tui.session import ReplaySession, RunSession, Session
+from looplet_tui.session import AttachSession, ReplaySession, RunSession, Session
 from looplet_tui.widgets.approval_card import ApprovalCard
 from looplet_tui.widgets.details import StepDetails
 from looplet_tui.widgets.gauge import ContextGauge
@@ -134,7 +135,7 @@ class DebuggerApp(ApprovalActions, ReplayActions):
             )
         schemas = session.tools.schemas() if isinstance(session, RunSession) else ()
         return DebugController(
-            start_paused=start_paused,
+            start_paused=start_paused and not isinstance(session, AttachSession),
             breakpoints=breakpoints,
             window=session.window,
             tool_schemas=schemas,
@@ -230,6 +231,12 @@ class DebuggerApp(ApprovalActions, ReplayActions):
         Takes its controller, session and done-event as arguments rather than reading them off
         the app, so a run the user switched away from finishes against its own objects."""
         try:
+            if isinstance(session, AttachSession):  # the run is another process's: follow it
+                try:
+                    follow(ctl, session, self._notify_from_worker)
+                finally:
+                    session.store.close()
+                return
             assert isinstance(session, RunSession)  # a replay has no worker (ReplayPlayer)
             loop = session.start([ctl], ctl.cancel_token)
             ctl.watch(session.state)  # its usage so far shows now, not after the next model call
@@ -243,6 +250,12 @@ class DebuggerApp(ApprovalActions, ReplayActions):
             ctl.fail(exc)
         finally:
             done.set()
+
+    def _notify_from_worker(self, text: str, severity: str) -> None:
+        """For the attach follower: a toast, drawn on the UI thread (text shown literally)."""
+        level = severity if severity in ("information", "warning", "error") else "information"
+        with contextlib.suppress(RuntimeError):  # the app already closed
+            self.call_from_thread(self.notify, text, severity=level, markup=False)  # pyright: ignore[reportArgumentType]
 
     # -- redrawing ------------------------------------------------------------------------------
 

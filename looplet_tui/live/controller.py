@@ -249,11 +249,13 @@ class DebugController(RunHistory):
 
     # -- the thread that iterates the loop --------------------------------------------------------
 
-    def request_approval(self, step: Step) -> None:
+    def request_approval(self, step: Step, *, settled: Callable[[], bool] | None = None) -> None:
         """Block the loop's thread until the UI decides ``step.approval`` or the run is cancelled.
 
         A cancel leaves the request undecided: the loop then ends with ``awaiting_approval`` and
         the request stays in the run's state (and checkpoint), so a resume can still decide it.
+        ``settled`` (an attached run) is asked every poll whether someone else answered it; then
+        the card goes away undecided here.
         """
         request = step.approval
         if request is None or request.decided:
@@ -267,6 +269,14 @@ class DebugController(RunHistory):
         with self._cond:
             while not request.decided and not self.cancel_token.cancelled:
                 self._cond.wait(self.poll)
+                if settled is not None and not request.decided:
+                    self._cond.release()  # the check may query a database: not under the lock
+                    try:
+                        done = settled()
+                    finally:
+                        self._cond.acquire()
+                    if done:
+                        break
             self.approvals.remove(request)
             if not self.approvals:
                 self.run_state = RunState.RUNNING
