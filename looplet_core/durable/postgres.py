@@ -176,6 +176,9 @@ class _PostgresDialect:
             f"{self.where}: cannot {doing}: {type(exc).__name__}: {self._message(exc)}"
         )
 
+    def probe(self) -> None:
+        self.conn.execute("SELECT 1")
+
     def close(self) -> None:
         for conn in (self._conn, self._listener):
             if conn is not None:

@@ -168,6 +168,10 @@ class RunStore(CheckpointStore, Protocol):
         self, run_id: str, since: tuple[int, int, int], *, timeout: float
     ) -> tuple[int, int, int]: ...
 
+    def check_writable(self) -> None:
+        """Raise ``StoreError`` unless a write could be recorded right now."""
+        ...
+
     def acquire(self, run_id: str, *, owner: str | None = None) -> RunLease:
         """Take the run's lease or raise ``StoreError`` naming who holds it."""
         ...

@@ -160,6 +160,10 @@ class _SQLiteDialect:
             )
         return StoreError(f"{self.path}: cannot {doing}: {type(exc).__name__}: {text}")
 
+    def probe(self) -> None:
+        self.conn.execute("BEGIN IMMEDIATE")
+        self.conn.execute("ROLLBACK")
+
     def close(self) -> None:
         self.conn.close()
 

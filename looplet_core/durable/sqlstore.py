@@ -25,7 +25,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Generator, Sequence
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import AbstractContextManager, contextmanager, suppress
 from dataclasses import replace
 from typing import Any, Protocol, cast
 
@@ -89,6 +89,10 @@ class Dialect(Protocol):
         """A driver error as a ``StoreError`` saying what to do; None if it is not one."""
         ...
 
+    def probe(self) -> None:
+        """Raise the driver's error unless a write could be recorded now."""
+        ...
+
     def close(self) -> None: ...
 
 
@@ -104,10 +108,13 @@ class _Lease:
     def release(self) -> None:
         if self._held:
             self._held = False
-            self.store._guard(  # pyright: ignore[reportPrivateUsage]
-                lambda: self.store.dialect.release_lease(self.run_id, self.owner),
-                "release a lease",
-            )
+            # A store that went away has dropped the lease with the connection (PostgreSQL);
+            # the error that matters is the one that ended the run, not this one.
+            with suppress(StoreError):
+                self.store._guard(  # pyright: ignore[reportPrivateUsage]
+                    lambda: self.store.dialect.release_lease(self.run_id, self.owner),
+                    "release a lease",
+                )
 
     def __enter__(self) -> RunLease:
         return self
@@ -600,6 +607,11 @@ class SQLRunStore:
             if now != since or left <= 0:
                 return now
             self.dialect.wait(left)
+
+    def check_writable(self) -> None:
+        """Raise ``StoreError`` unless the store could record a write right now (a cheap probe:
+        ``BEGIN IMMEDIATE; ROLLBACK`` on SQLite, ``SELECT 1`` on PostgreSQL)."""
+        self._guard(self.dialect.probe, "record the next step")
 
     # -- leases --------------------------------------------------------------------------
 

@@ -8,8 +8,9 @@ With ``timeout`` it stops waiting after that many seconds and leaves the request
 run pauses with ``awaiting_approval`` (its checkpoint holds the request) and can be resumed later
 with the decision the store by then holds.
 
-``StoreEventLog(store)`` is a hook that appends the run's lifecycle events (no streaming deltas)
-to the store, redacted like traces, so an attached debugger can show them.
+``StoreGuard(store)`` is a hook that stops the run before a tool runs when the store could not
+record it.  ``StoreEventLog(store)`` is a hook that appends the run's lifecycle events (no
+streaming deltas) to the store, redacted like traces, so an attached debugger can show them.
 """
 
 from __future__ import annotations
@@ -18,12 +19,14 @@ from collections.abc import Callable
 from typing import Any, cast
 
 from looplet_core.approvals.requests import ApprovalRequest
+from looplet_core.decisions import Stop
 from looplet_core.durable.runstore import ApprovalRecord, RunStore
-from looplet_core.errors import ApprovalError
+from looplet_core.errors import ApprovalError, StoreError
 from looplet_core.events import Event, EventKind
+from looplet_core.messages import ToolCall
 from looplet_core.provenance.redact import Redactor
 
-__all__ = ["StoreApprover", "StoreEventLog", "apply_stored_decision"]
+__all__ = ["StoreApprover", "StoreEventLog", "StoreGuard", "apply_stored_decision"]
 
 
 class StoreApprover:
@@ -92,6 +95,24 @@ def apply_stored_decision(request: ApprovalRequest, record: ApprovalRecord) -> N
         request.stop(message, by=by)
 
 
+class StoreGuard:
+    """Stop the run before a tool runs if the store could not record it (the database went
+    away, a file stays locked): a closed stop with the store's error as the reason, instead of
+    a side effect no checkpoint will ever show.  Resume the run once the store is back."""
+
+    name = "store_guard"
+
+    def __init__(self, store: RunStore) -> None:
+        self.store = store
+
+    def pre_dispatch(self, state: object, log: object, tc: ToolCall, step: int) -> Stop | None:
+        try:
+            self.store.check_writable()
+        except StoreError as exc:
+            return Stop(f"not running {tc.tool}: {exc}")
+        return None
+
+
 _SKIPPED = frozenset({EventKind.LLM_DELTA, EventKind.TOOL_PROGRESS})
 
 
@@ -103,9 +124,14 @@ class StoreEventLog:
     def __init__(self, store: RunStore, *, redact: Redactor | None = None) -> None:
         self.store = store
         self.redactor = redact or Redactor()
+        self.lost = 0
+        """Events not saved because the store was unreachable at the time."""
 
     def on_event(self, event: Event) -> None:
         if event.kind in _SKIPPED:
             return
         doc = cast(dict[str, Any], self.redactor.value(event.to_dict()))
-        self.store.add_events(event.run_id, [doc])
+        try:
+            self.store.add_events(event.run_id, [doc])
+        except StoreError:  # the checkpoints are the record; StoreGuard stops the run
+            self.lost += 1

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any, cast
 
 from looplet_core.durable.runstore import ApprovalRecord, RunStore
-from looplet_core.durable.store_approver import StoreApprover, StoreEventLog
+from looplet_core.durable.store_approver import StoreApprover, StoreEventLog, StoreGuard
 from looplet_core.errors import ApprovalError, ConfigError
 from looplet_core.loop import composable_loop
 from looplet_core.runs.resume import resume
@@ -87,7 +87,7 @@ def run_in_store(
     Returns the run's result (``None`` only if the loop ended without one).
     """
     tools = cast(BaseToolRegistry, agent["tools"])
-    hooks = [*cast(list[object], agent.get("hooks") or []), StoreEventLog(store)]
+    hooks = [*cast(list[object], agent.get("hooks") or []), StoreGuard(store), StoreEventLog(store)]
     approver = StoreApprover(store, run_id, timeout=timeout, on_wait=on_wait)
     with store.acquire(run_id):
         store.set_run(run_id, agent=name or None)

@@ -4,16 +4,20 @@ from __future__ import annotations
 
 import socket
 import sqlite3
+import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from looplet_core import FileCheckpointStore
+from looplet_core import FileCheckpointStore, Step
 from looplet_core.durable.checkpoints import Checkpoint
 from looplet_core.durable.connect import open_checkpoints, open_store
 from looplet_core.durable.runstore import redact_url
 from looplet_core.durable.sqlite import SQLiteRunStore
 from looplet_core.errors import CheckpointError, StoreError
+from looplet_core.runs.headless import run_in_store
+from tests.core.durable_helpers import backend, counting_plan, durable_tools
 from tests.pgserver import PgServer
 
 
@@ -116,6 +120,47 @@ def test_the_server_going_away_mid_run_is_a_store_error_and_the_store_recovers(t
         )
         assert store.put(bare(2)).seq == 2  # reconnects; nothing of the first save was lost
         assert [store.get(c).step for c in store.list("r1")] == [1, 2]
+        store.close()
+    finally:
+        server.stop()
+
+
+def test_a_run_whose_store_goes_away_runs_no_tool_it_cannot_record_and_resumes_later():
+    server = PgServer().start()
+    calls: list[tuple[str, dict[str, Any]]] = []
+    agent = {"llm": backend(counting_plan(4)), "tools": durable_tools(calls), "task": "count"}
+    ctl: list[str] = []
+    try:
+        store = open_store(server.url)
+        assert server.root is not None
+        ctl = [*server._as, str(server.bindir / "pg_ctl"), "-D", str(server.root / "data")]  # pyright: ignore[reportPrivateUsage]
+
+        def on_step(step: Step) -> None:
+            if step.number == 2:  # the database goes away between step 2 and step 3
+                subprocess.run(
+                    [*ctl, "-m", "immediate", "-w", "stop"], check=True, capture_output=True
+                )
+
+        with pytest.raises(StoreError, match=r"cannot connect to PostgreSQL|connection to Postg"):
+            run_in_store(agent, store, run_id="r1", on_step=on_step)
+        assert [args["i"] for _, args in calls] == [0, 1]  # step 3's tool never ran
+        subprocess.run(
+            [
+                *ctl,
+                "-l",
+                str(server.root / "server.log"),
+                "-o",
+                f"-c listen_addresses=127.0.0.1 -p {server.port} -k {server.root}",
+                "-w",
+                "start",
+            ],
+            check=True,
+            capture_output=True,
+        )
+        again = {**agent, "llm": backend(counting_plan(4))}
+        result = run_in_store(again, store, run_id="r1")
+        assert result is not None and result.stop_reason.value == "done"
+        assert [args["i"] for tool, args in calls if tool == "count"] == [0, 1, 2, 3]
         store.close()
     finally:
         server.stop()
