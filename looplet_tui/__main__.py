@@ -62,7 +62,11 @@ def _parser() -> argparse.ArgumentParser:
         "(path/to/agent.py[:factory] or module:factory)",
     )
     resume = sub.add_parser("resume", help="continue a paused or crashed run")
-    resume.add_argument("checkpoints", help="the checkpoint directory (FileCheckpointStore)")
+    resume.add_argument(
+        "checkpoints",
+        help="the checkpoint directory (FileCheckpointStore), or a run store: runs.db, "
+        "sqlite:///PATH, postgresql://...",
+    )
     resume.add_argument("--run", dest="run_id", help="the run to resume (default: the newest)")
     resume.add_argument(
         "--branch", help="the branch to continue (default: the one checkpointed last)"

@@ -76,6 +76,8 @@ def build_session(args: argparse.Namespace) -> Session:
         return replay_session(Path(args.trace), agent=args.agent)
     if args.command == "attach":
         return attach_session(args.where, args.store)
+    if _names_a_store(args.checkpoints):
+        return resume_store_session(args.checkpoints, args.run_id, args.agent, branch=args.branch)
     return resume_session(Path(args.checkpoints), args.run_id, args.agent, branch=args.branch)
 
 
@@ -238,6 +240,61 @@ def resume_session(
     made.state = snapshot.state
     made.title = f"resume · run {checkpoint.run_id} from {checkpoint.describe()}"
     made.breakpoints_file = directory / "breakpoints.json"
+    made.resumer = resumer
+    return made
+
+
+def _names_a_store(target: str) -> bool:
+    from looplet_core.durable.connect import sqlite_path
+
+    return "://" in target or sqlite_path(target) is not None
+
+
+def resume_store_session(
+    target: str, run_id: str | None, agent: str | None, *, branch: str | None = None
+) -> RunSession:
+    """``resume runs.db|URL``: continue a run kept in a run store, in the debugger, with its
+    checkpoint browser (time travel, forks) on the store.  The agent defaults to the factory
+    ``python -m looplet_core run`` recorded for the run."""
+    from looplet_core import LoopletError
+    from looplet_core.durable.connect import open_store
+
+    try:
+        store = open_store(target)
+        runs = store.list_runs()
+        chosen = run_id or (runs[-1].run_id if runs else None)
+        if chosen is None:
+            raise SessionError(f"{store.where}: no runs yet")
+        info = store.run_info(chosen)
+        factory_target = agent or info.agent
+        if not factory_target:
+            raise SessionError(
+                f"{store.where}: run {chosen!r} does not say which agent made it; name it: "
+                "--agent path/to/agent.py[:factory]"
+            )
+        factory, _ = load_factory(factory_target)
+        made = run_session(_call(factory, factory_target), where=factory_target)
+        snapshot = restore(store, chosen, tools=made.tools, branch=branch)
+    except LoopletError as exc:
+        raise SessionError(str(exc)) from None
+    checkpoint = snapshot.checkpoint
+    if isinstance(made.llm, MockLLMBackend):  # a scripted agent goes on with its script
+        made.llm.skip(snapshot.state.llm_calls)
+
+    def resumer(hooks: Sequence[object], cancel: CancelToken) -> ResumedRun:
+        return resume(
+            store,
+            checkpoint.run_id,
+            llm=made.llm,
+            tools=made.tools,
+            hooks=hooks,
+            checkpoint_id=checkpoint.id,
+            cancel=cancel,
+        )
+
+    made.state = snapshot.state
+    made.title = f"resume · run {checkpoint.run_id} from {checkpoint.describe()} · {store.where}"
+    made.config.checkpoint = store  # the resumed run's too: closing the session closes this
     made.resumer = resumer
     return made
 

@@ -18,8 +18,11 @@ import pytest
 from textual.pilot import Pilot
 
 from looplet_core.durable.connect import open_store
+from looplet_core.durable.sqlstore import SQLRunStore
 from looplet_tui.app import DebuggerApp
-from looplet_tui.cli import SessionError, attach_session
+from looplet_tui.screens.checkpoints import CheckpointScreen
+from looplet_tui.session import RunSession
+from looplet_tui.cli import SessionError, attach_session, resume_store_session
 from tests.core.store_kinds import RUN_STORES, store_target
 from tests.tui.pilot import SIZE, screen_text, until
 
@@ -146,3 +149,49 @@ def test_attaching_to_a_run_that_is_not_there_is_one_line(tmp_path: Path):
         attach_session([str(tmp_path / "runs.db"), "ghost"])
     with pytest.raises(SessionError, match="unknown store URL scheme 'redis'"):
         attach_session(["redis://x", "r1"])
+
+
+async def test_a_paused_run_in_a_store_resumes_in_the_debugger_with_its_checkpoints(
+    target: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    log = tmp_path / "tools.log"
+    monkeypatch.setenv("LOOPLET_TEST_LOG", str(log))  # the tool runs in this process now
+    env = {**os.environ, "LOOPLET_TEST_LOG": str(log)}
+    paused = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "looplet_core",
+            "run",
+            "tests.core.store_agent",
+            "--store",
+            target,
+            "--run-id",
+            "r1",
+            "--wait",
+            "0.2",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env=env,
+        timeout=60,
+        check=False,
+    )
+    assert paused.returncode == 3, paused.stderr
+    session = resume_store_session(target, "r1", None)  # the agent is the one the run recorded
+    app = DebuggerApp(session, start_paused=False, timings=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await card_shown(pilot, app)
+        await pilot.press("a")
+        await until(pilot, lambda: app.controller.finished, "the run's end", timeout=30)
+        await pilot.press("t")  # the checkpoint browser, on the store
+        await until(pilot, lambda: isinstance(app.screen, CheckpointScreen), "the browser")
+        assert "run r1 · 5 checkpoints · 1 branch" in screen_text(app)
+    opened = app.session.config.checkpoint if isinstance(app.session, RunSession) else None
+    assert isinstance(opened, SQLRunStore)
+    opened.close()
+    store = open_store(target)
+    assert store.run_info("r1").status == "finished"
+    store.close()
+    assert log.read_text() == "delete 10000 rows\n"
