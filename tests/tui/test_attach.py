@@ -20,9 +20,9 @@ from textual.pilot import Pilot
 from looplet_core.durable.connect import open_store
 from looplet_core.durable.sqlstore import SQLRunStore
 from looplet_tui.app import DebuggerApp
+from looplet_tui.cli import SessionError, attach_session, resume_store_session
 from looplet_tui.screens.checkpoints import CheckpointScreen
 from looplet_tui.session import RunSession
-from looplet_tui.cli import SessionError, attach_session, resume_store_session
 from tests.core.store_kinds import RUN_STORES, store_target
 from tests.tui.pilot import SIZE, screen_text, until
 
