@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -105,6 +106,9 @@ def test_an_approval_answered_from_another_process_is_what_the_run_does(
         proc.kill()
     assert code == 0
     assert "#2 ✓ delete(target='3 rows') → deleted 3 rows" in out and "stop   done" in out
+    password = urlsplit(target).password
+    for text in (out, listed.stdout, shown.stdout, answered.stdout, again.stderr):
+        assert not password or password not in text  # the store is named without it
     assert log.read_text() == "delete 3 rows\n"
     assert "finished" in cli("runs", "list", "--store", target).stdout
 

@@ -22,7 +22,7 @@ from looplet_core.durable.sqlstore import SQLRunStore
 from looplet_tui.app import DebuggerApp
 from looplet_tui.cli import SessionError, attach_session, resume_store_session
 from looplet_tui.screens.checkpoints import CheckpointScreen
-from looplet_tui.session import RunSession
+from looplet_tui.session import AttachSession, RunSession
 from tests.core.store_kinds import RUN_STORES, store_target
 from tests.tui.pilot import SIZE, screen_text, until
 
@@ -195,3 +195,22 @@ async def test_a_paused_run_in_a_store_resumes_in_the_debugger_with_its_checkpoi
     assert store.run_info("r1").status == "finished"
     store.close()
     assert log.read_text() == "delete 10000 rows\n"
+
+
+def test_attach_takes_the_store_as_an_option_or_as_the_first_argument(tmp_path: Path):
+    from looplet_tui.__main__ import _parser
+    from looplet_tui.cli import build_session
+
+    store = open_store(tmp_path / "runs.db")
+    store.set_run("r1", agent="tests.core.store_agent")
+    store.close()
+    for argv in (
+        ["attach", "--store", str(tmp_path / "runs.db"), "r1"],
+        ["attach", str(tmp_path / "runs.db"), "r1"],
+    ):
+        session = build_session(_parser().parse_args(argv))
+        assert isinstance(session, AttachSession) and session.run_id == "r1"
+        assert session.title == "attached · r1 · tests.core.store_agent"
+        session.store.close()
+    with pytest.raises(SessionError, match="the store and one run id"):
+        build_session(_parser().parse_args(["attach", "a.db", "r1", "extra"]))
