@@ -21,8 +21,9 @@ from collections.abc import Generator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
+from looplet_core.durable.dialect import Cursor
 from looplet_core.durable.runstore import redact_url
-from looplet_core.durable.sqlstore import Cursor, SQLRunStore
+from looplet_core.durable.sqlstore import SQLRunStore
 from looplet_core.errors import StoreError
 
 __all__ = ["PostgresRunStore"]

@@ -21,7 +21,8 @@ from collections.abc import Generator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
-from looplet_core.durable.sqlstore import Cursor, SQLRunStore
+from looplet_core.durable.dialect import Cursor
+from looplet_core.durable.sqlstore import SQLRunStore
 from looplet_core.errors import StoreError
 
 __all__ = ["SQLiteRunStore"]

@@ -20,84 +20,22 @@ is the same JSON the file store writes, checked by the same decoder on the way o
 from __future__ import annotations
 
 import json
-import os
-import socket
 import threading
 import time
 from collections.abc import Callable, Generator, Sequence
-from contextlib import AbstractContextManager, contextmanager, suppress
+from contextlib import contextmanager, suppress
 from dataclasses import replace
-from typing import Any, Protocol, cast
+from typing import Any, cast
 
 from looplet_core.durable.checkpoints import Checkpoint, checkpoint_id, parse_checkpoint_id
+from looplet_core.durable.dialect import Cursor, Dialect, default_owner, row_object, row_text
 from looplet_core.durable.runstore import ApprovalRecord, RunInfo, RunLease, RunStatus
 from looplet_core.errors import ApprovalError, CheckpointError, StoreError
 
-__all__ = ["SCHEMA_VERSION", "Cursor", "Dialect", "SQLRunStore", "default_owner"]
+__all__ = ["SCHEMA_VERSION", "SQLRunStore"]
 
 SCHEMA_VERSION = 1
 _FAILED_STOPS = frozenset({"llm_error", "parse_error", "hook_error", "context_exhausted"})
-
-
-class Cursor(Protocol):
-    """The DB-API cursor both drivers give."""
-
-    @property
-    def rowcount(self) -> int: ...
-
-    def execute(self, sql: Any, params: Any = ..., /) -> Any: ...
-
-    def fetchone(self) -> Any: ...
-
-    def fetchall(self) -> list[Any]: ...
-
-
-class Dialect(Protocol):
-    """What differs between databases: connecting, transactions, locks, waiting, errors."""
-
-    name: str
-    where: str
-    schema: Sequence[str]
-
-    def sql(self, text: str) -> str:
-        """``text`` (written with ``?`` placeholders) in this driver's placeholder style."""
-        ...
-
-    def transaction(self) -> AbstractContextManager[Cursor]:
-        """A write transaction holding the store-wide write lock."""
-        ...
-
-    def read(self) -> AbstractContextManager[Cursor]: ...
-
-    def lock_run(self, cur: Cursor, run_id: str) -> None:
-        """Serialise writers of one run inside the current transaction."""
-        ...
-
-    def wait(self, timeout: float) -> None:
-        """Sleep up to ``timeout`` s, returning early when the database signals a change."""
-        ...
-
-    def notify(self, cur: Cursor, run_id: str) -> None: ...
-
-    def try_lease(self, run_id: str, owner: str) -> str | None:
-        """Take the run's lease: None on success, else who holds it."""
-        ...
-
-    def release_lease(self, run_id: str, owner: str) -> None: ...
-
-    def failure(self, exc: BaseException, doing: str) -> StoreError | None:
-        """A driver error as a ``StoreError`` saying what to do; None if it is not one."""
-        ...
-
-    def probe(self) -> None:
-        """Raise the driver's error unless a write could be recorded now."""
-        ...
-
-    def close(self) -> None: ...
-
-
-def default_owner() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}"
 
 
 class _Lease:
@@ -246,7 +184,7 @@ class SQLRunStore:
 
     def _decode(self, doc: object, cid: str) -> Checkpoint:
         source = f"{self.where}#{cid}"
-        cp = Checkpoint.from_json(_text(doc), source)
+        cp = Checkpoint.from_json(row_text(doc), source)
         if cp.id != cid:
             raise CheckpointError(f"{source}: the row holds checkpoint {cp.id!r}, not {cid!r}")
         return cp
@@ -386,8 +324,8 @@ class SQLRunStore:
 
     def _approval(self, row: Sequence[Any]) -> ApprovalRecord:
         where = f"{self.where}: approval {row[1]} of run {row[0]!r}"
-        request = _json_object(row[2], where)
-        decision = None if row[4] is None else _json_object(row[4], where)
+        request = row_object(row[2], where)
+        decision = None if row[4] is None else row_object(row[4], where)
         return ApprovalRecord(
             run_id=str(row[0]),
             id=int(row[1]),
@@ -537,7 +475,7 @@ class SQLRunStore:
             if row is None:
                 return []
             try:
-                value: object = json.loads(_text(row[0]))
+                value: object = json.loads(row_text(row[0]))
             except ValueError as exc:
                 raise CheckpointError(f"{self.where}: breakpoints of {run_id!r}: {exc}") from None
             if not isinstance(value, list):
@@ -576,7 +514,7 @@ class SQLRunStore:
                     [run_id, after],
                 ).fetchall()
             where = f"{self.where}: events of {run_id!r}"
-            return [(int(r[0]), _json_object(r[1], where)) for r in rows]
+            return [(int(r[0]), row_object(r[1], where)) for r in rows]
 
         return cast(list[tuple[int, dict[str, Any]]], self._guard(read, "read events"))
 
@@ -649,21 +587,3 @@ def _status_of(cp: Checkpoint) -> str:
     if cp.reason == "approval":
         return RunStatus.PAUSED_APPROVAL
     return RunStatus.RUNNING
-
-
-def _text(value: object) -> str:
-    if isinstance(value, memoryview):
-        return value.tobytes().decode("utf-8", "replace")
-    if isinstance(value, bytes):
-        return value.decode("utf-8", "replace")
-    return str(value)
-
-
-def _json_object(value: object, where: str) -> dict[str, Any]:
-    try:
-        doc: object = json.loads(_text(value))
-    except ValueError as exc:
-        raise CheckpointError(f"{where}: not valid JSON (corrupt row?): {exc}") from None
-    if not isinstance(doc, dict):
-        raise CheckpointError(f"{where}: expected a JSON object, got {type(doc).__name__}")
-    return cast(dict[str, Any], doc)

@@ -178,3 +178,15 @@ def test_a_missing_checkpoint_in_a_store_names_it(tmp_path: Path):
     with pytest.raises(CheckpointError, match=r"runs\.db: no checkpoint r1-000007"):
         store.get("r1-000007")
     store.close()
+
+
+def test_credentials_may_come_from_the_pg_variables(
+    pg_server: PgServer, monkeypatch: pytest.MonkeyPatch
+):
+    pg_server.reset()
+    monkeypatch.setenv("PGUSER", pg_server.user)
+    monkeypatch.setenv("PGPASSWORD", pg_server.password)
+    store = open_store(f"postgresql://127.0.0.1:{pg_server.port}/{pg_server.database}")
+    assert store.put(bare(1)).seq == 1
+    assert pg_server.password not in repr(store) and pg_server.password not in store.where
+    store.close()
