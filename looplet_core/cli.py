@@ -5,7 +5,7 @@ headless in a run store and answer its approvals from another terminal.
     python -m looplet_core eval TRACES --evals PATH [--threshold X] [--pass-mark Y]
     python -m looplet_core diff TRACE_A TRACE_B
     python -m looplet_core run AGENT --store URL [--run-id ID] [--wait SECONDS]
-    python -m looplet_core runs [list|show RUN|approve RUN|deny RUN] --store URL
+    python -m looplet_core runs [list|show|approve|deny|pause|continue] [RUN] --store URL
 
 ``--store`` is a SQLite file (``runs.db``), ``sqlite:///PATH`` or ``postgresql://...``
 (default: ``$LOOPLET_STORE``, else ``runs.db``); see docs/stores.md.  ``run`` exits 3 when it
@@ -270,7 +270,17 @@ def runs_command(args: argparse.Namespace, out: TextIO) -> int:
             return _list_runs(store, out)
         if action == "show":
             return _show_run(store, args.run, out)
-        from looplet_core.runs.headless import decide
+        from looplet_core.runs.headless import continue_run, decide, pause_run
+
+        if action == "pause":
+            pause_run(store, args.run, tool=args.tool)
+            where = f"before calls of {args.tool}" if args.tool else "before its next call"
+            print(f"run {safe(args.run)} will pause {safe(where)}", file=out)
+            return 0
+        if action == "continue":
+            step = continue_run(store, args.run, clear=args.clear)
+            print(f"run {safe(args.run)} goes on from step {step}", file=out)
+            return 0
 
         edited: dict[str, Any] | None = None
         if getattr(args, "args", None):
@@ -379,6 +389,14 @@ def _parser() -> argparse.ArgumentParser:
     p_shown = actions.add_parser("show", help="a run's steps and approvals")
     p_shown.add_argument("run")
     _store_arg(p_shown, nested=True)
+    p_pause = actions.add_parser("pause", help="pause a run before its next call (or a tool's)")
+    p_pause.add_argument("run")
+    p_pause.add_argument("--tool", default=None, help="pause before calls matching this glob")
+    _store_arg(p_pause, nested=True)
+    p_go = actions.add_parser("continue", help="let a run paused at a breakpoint go on")
+    p_go.add_argument("run")
+    p_go.add_argument("--clear", action="store_true", help="also remove its tool breakpoints")
+    _store_arg(p_go, nested=True)
     for name, helptext in (
         ("approve", "run the pending call"),
         ("deny", "refuse the pending call"),

@@ -8,25 +8,34 @@ With ``timeout`` it stops waiting after that many seconds and leaves the request
 run pauses with ``awaiting_approval`` (its checkpoint holds the request) and can be resumed later
 with the decision the store by then holds.
 
-``StoreGuard(store)`` is a hook that stops the run before a tool runs when the store could not
+``StoreBreakpoints(store, run_id)`` pauses the run before a call when the store says so (a
+breakpoint set from elsewhere) until the store lets it go.  ``StoreGuard(store)`` is a hook that
+stops the run before a tool runs when the store could not
 record it.  ``StoreEventLog(store)`` is a hook that appends the run's lifecycle events (no
 streaming deltas) to the store, redacted like traces, so an attached debugger can show them.
 """
 
 from __future__ import annotations
 
+import fnmatch
 from collections.abc import Callable
 from typing import Any, cast
 
 from looplet_core.approvals.requests import ApprovalRequest
 from looplet_core.decisions import Stop
-from looplet_core.durable.runstore import ApprovalRecord, RunStore
+from looplet_core.durable.runstore import ApprovalRecord, RunStatus, RunStore
 from looplet_core.errors import ApprovalError, StoreError
 from looplet_core.events import Event, EventKind
 from looplet_core.messages import ToolCall
 from looplet_core.provenance.redact import Redactor
 
-__all__ = ["StoreApprover", "StoreEventLog", "StoreGuard", "apply_stored_decision"]
+__all__ = [
+    "StoreApprover",
+    "StoreBreakpoints",
+    "StoreEventLog",
+    "StoreGuard",
+    "apply_stored_decision",
+]
 
 
 class StoreApprover:
@@ -111,6 +120,46 @@ class StoreGuard:
         except StoreError as exc:
             return Stop(f"not running {tc.tool}: {exc}")
         return None
+
+
+class StoreBreakpoints:
+    """Pause the run before a tool runs when its store says so, until the store lets it go.
+
+    The run's breakpoints in the store (``store.set_breakpoints``) are a list of entries:
+    ``{"tool": "delete*"}`` pauses before matching calls, ``{"pause": true}`` before the next
+    call (``runs pause``, ``p`` in an attached debugger), and ``{"release": N}`` lets the run
+    paused at step ``N`` go on (``runs continue``, ``c``).  While paused the run's status is
+    ``paused at a breakpoint`` and ``{"paused_at": N}`` says where; a release consumes the pause
+    entries.
+    """
+
+    name = "store_breakpoints"
+
+    def __init__(self, store: RunStore, run_id: str, *, poll: float = 0.25) -> None:
+        self.store = store
+        self.run_id = run_id
+        self.poll = poll
+
+    def pre_dispatch(self, state: object, log: object, tc: ToolCall, step: int) -> None:
+        entries = self.store.breakpoints(self.run_id)
+        if not any(_stops(entry, tc.tool) for entry in entries):
+            return
+        self.store.set_breakpoints(self.run_id, [*entries, {"paused_at": step, "tool": None}])
+        self.store.set_run(self.run_id, status=RunStatus.PAUSED)
+        while not any(entry.get("release") == step for entry in entries):
+            since = self.store.changes(self.run_id)
+            self.store.wait_for_change(self.run_id, since, timeout=self.poll)
+            entries = self.store.breakpoints(self.run_id)
+        kept = [e for e in entries if not e.get("pause") and not {"release", "paused_at"} & set(e)]
+        self.store.set_breakpoints(self.run_id, kept)
+        self.store.set_run(self.run_id, status=RunStatus.RUNNING)
+
+
+def _stops(entry: dict[str, Any], tool: str) -> bool:
+    pattern = entry.get("tool")
+    return bool(entry.get("pause")) or (
+        isinstance(pattern, str) and fnmatch.fnmatchcase(tool, pattern)
+    )
 
 
 _SKIPPED = frozenset({EventKind.LLM_DELTA, EventKind.TOOL_PROGRESS})

@@ -23,7 +23,12 @@ from pathlib import Path
 from typing import Any, cast
 
 from looplet_core.durable.runstore import ApprovalRecord, RunStore
-from looplet_core.durable.store_approver import StoreApprover, StoreEventLog, StoreGuard
+from looplet_core.durable.store_approver import (
+    StoreApprover,
+    StoreBreakpoints,
+    StoreEventLog,
+    StoreGuard,
+)
 from looplet_core.errors import ApprovalError, ConfigError
 from looplet_core.loop import composable_loop
 from looplet_core.runs.resume import resume
@@ -31,7 +36,7 @@ from looplet_core.state import DefaultState, LoopConfig
 from looplet_core.step import LoopResult, Step
 from looplet_core.tools.registry import BaseToolRegistry
 
-__all__ = ["decide", "load_agent", "run_in_store"]
+__all__ = ["continue_run", "decide", "load_agent", "pause_run", "run_in_store"]
 
 DEFAULT_FACTORY = "make_agent"
 
@@ -87,7 +92,12 @@ def run_in_store(
     Returns the run's result (``None`` only if the loop ended without one).
     """
     tools = cast(BaseToolRegistry, agent["tools"])
-    hooks = [*cast(list[object], agent.get("hooks") or []), StoreGuard(store), StoreEventLog(store)]
+    hooks = [
+        *cast(list[object], agent.get("hooks") or []),
+        StoreGuard(store),
+        StoreBreakpoints(store, run_id),
+        StoreEventLog(store),
+    ]
     approver = StoreApprover(store, run_id, timeout=timeout, on_wait=on_wait)
     with store.acquire(run_id):
         store.set_run(run_id, agent=name or None)
@@ -147,3 +157,28 @@ def decide(
     if always:
         decision["scope"] = "always"
     return store.decide(run_id, approval_id, decision, by=by)
+
+
+def pause_run(store: RunStore, run_id: str, *, tool: str | None = None) -> None:
+    """Pause ``run_id`` before its next call (or, with ``tool``, before calls matching it)."""
+    entry: dict[str, Any] = {"tool": tool} if tool else {"pause": True}
+    entries = store.breakpoints(run_id)
+    if entry not in entries:
+        store.set_breakpoints(run_id, [*entries, entry])
+
+
+def continue_run(store: RunStore, run_id: str, *, clear: bool = False) -> int:
+    """Let ``run_id``, paused at a breakpoint, go on; returns the step it was paused at.
+    ``clear`` also removes its tool breakpoints."""
+    from looplet_core.durable.runstore import RunStatus
+    from looplet_core.errors import StoreError
+
+    info = store.run_info(run_id)
+    if info.status != RunStatus.PAUSED:
+        raise StoreError(f"run {run_id!r} is not paused at a breakpoint (it is {info.status})")
+    entries = store.breakpoints(run_id)
+    at = [e["paused_at"] for e in entries if isinstance(e.get("paused_at"), int)]
+    step = at[-1] if at else info.steps + 1
+    entries = [e for e in entries if not (clear and isinstance(e.get("tool"), str))]
+    store.set_breakpoints(run_id, [*entries, {"release": step}])
+    return step

@@ -3,7 +3,9 @@
 ``follow(ctl, session, notify)`` runs on the debugger's worker thread in place of a loop.  It
 looks at the run whenever the store says something changed (``wait_for_change``: NOTIFY on
 PostgreSQL, a poll on SQLite), puts new steps on the controller's timeline, and turns each
-pending approval into the same approval card a live run shows.  The decision made there is
+pending approval into the same approval card a live run shows.  ``p`` asks the run to pause
+before its next call; a run paused at a breakpoint (set with ``runs pause``) shows paused here
+until ``c`` lets it go on.  The decision made there is
 written back with ``store.decide``; if another debugger (or ``runs approve``) answered first, the
 card goes away and ``notify`` says who answered.  The run's own process acts on whichever answer
 the store holds.  Nothing here imports Textual.
@@ -14,11 +16,14 @@ from __future__ import annotations
 import socket
 import time
 from collections.abc import Callable
+from contextlib import suppress
 from typing import Any
 
 from looplet_core import ApprovalRequest, LoopletError, Step, StepStatus, ToolCall, Usage
 from looplet_core.durable.checkpoints import load
-from looplet_core.durable.runstore import ApprovalRecord, RunStore
+from looplet_core.durable.runstore import ApprovalRecord, RunStatus, RunStore
+from looplet_core.errors import StoreError
+from looplet_core.runs.headless import continue_run, pause_run
 from looplet_tui.live.controller import DebugController
 from looplet_tui.session import AttachSession
 
@@ -58,7 +63,15 @@ def follow(ctl: DebugController, session: AttachSession, notify: Notify) -> None
     asked: set[int] = set()
     waiting: set[int] = set()  # step numbers shown as placeholders while awaiting approval
     since: tuple[int, int, int] | None = None
+    asked_pause = False
     while not ctl.cancel_token.cancelled:
+        if ctl.pause_requested and not asked_pause:  # p: pause the run before its next call
+            pause_run(store, run_id)
+            asked_pause = True
+        if store.run_info(run_id).status == RunStatus.PAUSED:
+            _hold(ctl, store, run_id)
+            asked_pause = False
+            since = None
         now = store.changes(run_id)
         if now != since:
             since = now
@@ -87,6 +100,24 @@ def follow(ctl: DebugController, session: AttachSession, notify: Notify) -> None
                 break
         if since is not None:  # until it differs from what was just shown (or a timeout)
             store.wait_for_change(run_id, since, timeout=session.poll)
+
+
+def _hold(ctl: DebugController, store: RunStore, run_id: str) -> None:
+    """The run paused at a breakpoint where it runs: show it paused until ``c`` lets it go."""
+    entries = store.breakpoints(run_id)
+    at = [e["paused_at"] for e in entries if isinstance(e.get("paused_at"), int)]
+    step = at[-1] if at else store.run_info(run_id).steps + 1
+    last = [0.0]
+
+    def settled() -> bool:
+        if time.monotonic() - last[0] < 0.25:
+            return False
+        last[0] = time.monotonic()
+        return store.run_info(run_id).status != RunStatus.PAUSED
+
+    if ctl.hold(step, "paused where it runs (breakpoint)", settled=settled):
+        with suppress(StoreError):  # continued elsewhere in the meantime: nothing to do
+            continue_run(store, run_id)
 
 
 def _ask(

@@ -283,6 +283,41 @@ class DebugController(RunHistory):
             self._bump(step.number)
         self._changed()
 
+    @property
+    def pause_requested(self) -> bool:
+        """Whether ``p`` (or starting paused) asked for a stop at the next phase."""
+        with self._cond:
+            return self._mode is _Mode.PAUSE
+
+    def hold(self, step: int, reason: str, *, settled: Callable[[], bool] | None = None) -> bool:
+        """Block the calling thread, shown paused before ``step``'s call, until the UI lets the
+        run go (``c``, ``n``, ``s``) or cancels: an attached run paused where it runs.
+        ``settled`` is asked every poll whether the run went on anyway (continued elsewhere).
+        Returns whether the UI let it go."""
+        with self._cond:
+            self.run_state = RunState.PAUSED
+            self.pause_point = PausePoint(Phase.PRE_DISPATCH, step, reason)
+            self._released = False
+            self.live = None
+        self._changed()
+        with self._cond:
+            while not self._released and not self.cancel_token.cancelled:
+                self._cond.wait(self.poll)
+                if settled is not None and not self._released:
+                    self._cond.release()  # the check may query a database: not under the lock
+                    try:
+                        done = settled()
+                    finally:
+                        self._cond.acquire()
+                    if done:
+                        break
+            released = self._released
+            self.pause_point = None
+            if not self.cancel_token.cancelled:
+                self.run_state = RunState.RUNNING
+        self._changed()
+        return released
+
     # -- internals --------------------------------------------------------------------------------
 
     def _stop_reason(self, probe: Probe, hit: Breakpoint | None) -> str | None:

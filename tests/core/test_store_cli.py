@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -159,3 +160,28 @@ def test_a_second_worker_for_a_running_run_is_refused(target: str, tmp_path: Pat
     finally:
         proc.kill()
         proc.communicate()
+
+
+def test_a_breakpoint_set_from_elsewhere_pauses_the_run_until_it_is_continued(
+    target: str, tmp_path: Path
+):
+    assert cli("runs", "pause", "r1", "--tool", "count", "--store", target).returncode == 0
+    proc = start_run(target, tmp_path / "log")
+    try:
+        deadline = time.monotonic() + 30
+        while "paused at a breakpoint" not in cli("runs", "--store", target).stdout:
+            assert time.monotonic() < deadline, "the run never paused"
+            time.sleep(0.2)
+        assert cli("runs", "show", "r1", "--store", target).stdout.count("✓") == 0  # nothing ran
+        went = cli("runs", "continue", "r1", "--clear", "--store", target)
+        assert went.returncode == 0 and "goes on from step 1" in went.stdout, went.stderr
+        head = until_waiting(proc)
+        assert "#1 ✓ count(i=1) → 2" in "\n".join(head)
+        cli("runs", "approve", "r1", "--store", target)
+        code, out = finish(proc)
+    finally:
+        proc.kill()
+        proc.communicate()
+    assert code == 0 and "stop   done" in out
+    again = cli("runs", "continue", "r1", "--store", target)
+    assert again.returncode == 2 and "not paused at a breakpoint (it is finished)" in again.stderr

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -214,3 +215,41 @@ def test_attach_takes_the_store_as_an_option_or_as_the_first_argument(tmp_path: 
         session.store.close()
     with pytest.raises(SessionError, match="the store and one run id"):
         build_session(_parser().parse_args(["attach", "a.db", "r1", "extra"]))
+
+
+async def test_a_run_paused_at_a_breakpoint_shows_paused_and_c_lets_it_go_on(
+    target: str, tmp_path: Path
+):
+    def runs(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "looplet_core", "runs", *args, "--store", target],
+            capture_output=True,
+            text=True,
+            cwd=ROOT,
+            timeout=60,
+            check=False,
+        )
+
+    assert runs("pause", "r1", "--tool", "count").returncode == 0
+    agent = start_agent(target, tmp_path / "tools.log")
+    try:
+        deadline = time.monotonic() + 30
+        while "paused at a breakpoint" not in runs("list").stdout:
+            assert time.monotonic() < deadline, "the run never paused"
+            time.sleep(0.2)
+        app = DebuggerApp(attach_session([target, "r1"]), timings=False)
+        async with app.run_test(size=SIZE) as pilot:
+            await until(pilot, lambda: app.controller.pause_point is not None, "the pause", 20)
+            await pilot.pause()
+            assert "PAUSED" in screen_text(app)
+            assert app.controller.step(1) is None  # count has not run
+            await pilot.press("c")
+            await card_shown(pilot, app)  # the run went on, to its approval
+            assert app.controller.step(1) is not None
+            await pilot.press("a")
+            await until(pilot, lambda: app.controller.finished, "the run's end", timeout=30)
+        out = finish(agent)
+    finally:
+        agent.kill()
+        agent.communicate()
+    assert "#1 ✓ count(i=1)" in out and "stop   done" in out
