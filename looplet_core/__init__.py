@@ -69,6 +69,7 @@ if TYPE_CHECKING:
         CheckpointError,
         ConfigError,
         ContextLengthError,
+        DeadlineError,
         HookError,
         LoopletError,
         RateLimitError,
@@ -96,6 +97,7 @@ if TYPE_CHECKING:
     from looplet_core.provenance.replay import ReplayBackend, ReplayResult, replay_loop
     from looplet_core.provenance.sink import ProvenanceSink
     from looplet_core.records import (
+        AttemptFailure,
         ContextStats,
         ErrorKind,
         HookDecision,
@@ -162,6 +164,8 @@ _LAZY: dict[str, str] = {
     "InjectContext": "looplet_core.decisions",
     "LLMBackend": "looplet_core.backends.base",
     "LLMCall": "looplet_core.records",
+    "AttemptFailure": "looplet_core.records",
+    "DeadlineError": "looplet_core.errors",
     "LLMResponse": "looplet_core.backends.base",
     "LoopConfig": "looplet_core.state",
     "LoopResult": "looplet_core.step",
@@ -237,6 +241,7 @@ __all__ = [
     "ApprovalRecord",
     "ApprovalRequest",
     "AskApproval",
+    "AttemptFailure",
     "BackendError",
     "BaseToolRegistry",
     "CancelToken",
@@ -257,6 +262,7 @@ __all__ = [
     "ContextStats",
     "Continue",
     "Conversation",
+    "DeadlineError",
     "Decision",
     "DefaultState",
     "Deny",

@@ -13,6 +13,7 @@ from collections.abc import AsyncGenerator, Callable, Generator, Sequence
 from typing import Any
 
 from looplet_core.backends.base import LLMBackend, LLMResponse
+from looplet_core.backends.deadline import agenerate_within, generate_within
 from looplet_core.cancel import CancelToken
 from looplet_core.engine import CallModel, Engine, RunTool, Sleep
 from looplet_core.state import DefaultState, LoopConfig
@@ -81,7 +82,7 @@ def composable_loop(
             elif isinstance(effect, RunTool):
                 reply = tools.execute(effect.spec, effect.args, effect.ctx, timeout=effect.timeout)
             elif isinstance(effect, CallModel):
-                reply = _generate(llm, effect)
+                reply = _generate(llm, effect, engine.cancel)
             else:
                 engine.cancel.wait(effect.seconds)
     except StopIteration as finished:
@@ -90,9 +91,22 @@ def composable_loop(
         gen.close()
 
 
-def _generate(llm: LLMBackend, effect: CallModel) -> LLMResponse | BaseException:
+def _generate(
+    llm: LLMBackend, effect: CallModel, cancel: CancelToken | None = None
+) -> LLMResponse | BaseException:
     try:
-        return llm.generate(effect.messages, tools=effect.tools, on_delta=effect.on_delta)
+        if effect.deadline is None or getattr(llm, "in_process", False):
+            return llm.generate(effect.messages, tools=effect.tools, on_delta=effect.on_delta)
+        return generate_within(
+            llm,
+            effect.messages,
+            effect.tools,
+            effect.on_delta,
+            seconds=effect.deadline,
+            limit=effect.limit,
+            configured=effect.limit_seconds,
+            cancel=cancel,
+        )
     except Exception as exc:  # the engine decides: retry, stop with llm_error, or re-raise
         return exc
 
@@ -134,20 +148,33 @@ async def async_composable_loop(
                 )
             elif isinstance(effect, CallModel):
                 try:
-                    if agenerate is not None:
-                        reply = await agenerate(
-                            effect.messages, tools=effect.tools, on_delta=effect.on_delta
-                        )
-                    else:
-                        import asyncio  # lazily: asyncio costs ~15 ms of `import looplet_core`
-
-                        reply = await asyncio.to_thread(_generate, llm, effect)
+                    reply = await _agenerate(llm, agenerate, effect, engine.cancel)
                 except Exception as exc:
                     reply = exc
             else:
                 await _cancellable_sleep(engine.cancel, effect)
     finally:
         gen.close()
+
+
+async def _agenerate(
+    llm: Any, agenerate: Any, effect: CallModel, cancel: CancelToken
+) -> LLMResponse | BaseException:
+    """The model call of the async loop: the backend's own ``agenerate`` (cancelled at the
+    deadline), else its ``generate`` on a thread (held to the deadline there)."""
+    if agenerate is None:
+        import asyncio  # lazily: asyncio costs ~15 ms of `import looplet_core`
+
+        return await asyncio.to_thread(_generate, llm, effect, cancel)
+
+    def call() -> Any:
+        return agenerate(effect.messages, tools=effect.tools, on_delta=effect.on_delta)
+
+    if effect.deadline is None or getattr(llm, "in_process", False):
+        return await call()
+    return await agenerate_within(
+        call, llm, seconds=effect.deadline, limit=effect.limit, configured=effect.limit_seconds
+    )
 
 
 async def _cancellable_sleep(cancel: CancelToken, effect: Sleep) -> None:

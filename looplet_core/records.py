@@ -13,6 +13,7 @@ from typing import Any, cast
 from looplet_core.messages import ToolCall, optional
 
 __all__ = [
+    "AttemptFailure",
     "ContextStats",
     "ErrorKind",
     "HookDecision",
@@ -50,6 +51,8 @@ class StopReason(StrEnum):
     CONTEXT_EXHAUSTED = "context_exhausted"  # the prompt could not be made to fit
     AWAITING_APPROVAL = "awaiting_approval"  # paused on a pending approval; resume to continue
     FINAL_TEXT = "final_text"  # the model answered in text and the config accepts that as final
+    DEADLINE = "deadline"  # the run passed LoopConfig.run_deadline; resume to continue
+    STUCK = "stuck"  # the model kept making a call that cannot work (unknown tool, same failure)
 
 
 @dataclass(slots=True)
@@ -122,6 +125,47 @@ class Usage:
         )
 
 
+@dataclass(frozen=True, slots=True)
+class AttemptFailure:
+    """One request to the model that failed: which attempt, what came back, how long it took.
+
+    ``status`` is the HTTP status when the server answered with one; ``error`` the loop's own
+    wording of the failure (the key redacted); ``wait_s`` the backoff before the next attempt
+    (None for the last).  Kept on the step's ``LLMCall`` so a debugger or a trace can show every
+    attempt, not only the message of the last.
+    """
+
+    attempt: int
+    error: str
+    kind: str
+    latency_ms: float
+    status: int | None = None
+    wait_s: float | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "attempt": self.attempt,
+            "error": self.error,
+            "kind": self.kind,
+            "latency_ms": self.latency_ms,
+            "status": self.status,
+            "wait_s": self.wait_s,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> AttemptFailure:
+        status = data.get("status")
+        wait = data.get("wait_s")
+        return cls(
+            attempt=int(data["attempt"]),
+            error=str(data.get("error") or ""),
+            kind=str(data.get("kind") or ""),
+            latency_ms=float(data.get("latency_ms") or 0.0),
+            status=int(status) if status is not None else None,
+            wait_s=float(wait) if wait is not None else None,
+        )
+
+
 @dataclass(slots=True)
 class LLMCall:
     """One request to the model and its answer.  Steps made from one reply share one LLMCall."""
@@ -136,8 +180,21 @@ class LLMCall:
     model: str | None = None
     attempts: int = 1
     prompt_messages: int = 0  # how many messages were sent
+    failures: list[AttemptFailure] = field(default_factory=list[AttemptFailure])
+    """Every attempt that failed before this answer (or, on an ``llm_error`` step, all of them)."""
+
+    @property
+    def failed(self) -> bool:
+        """No answer came back: every attempt failed (the call of an ``llm_error`` step)."""
+        return len(self.failures) >= self.attempts
 
     def to_dict(self) -> dict[str, Any]:
+        out = self._fields()
+        if self.failures:  # only when something failed, so old readers and files stay as they were
+            out["failures"] = [f.to_dict() for f in self.failures]
+        return out
+
+    def _fields(self) -> dict[str, Any]:
         return {
             "index": self.index,
             "text": self.text,
@@ -166,6 +223,10 @@ class LLMCall:
             model=optional(data.get("model"), str, "model"),
             attempts=int(data.get("attempts") or 1),
             prompt_messages=int(data.get("prompt_messages") or 0),
+            failures=[
+                AttemptFailure.from_dict(f)
+                for f in cast(list[dict[str, Any]], data.get("failures") or [])
+            ],
         )
 
 

@@ -43,6 +43,16 @@ class LoopConfig:
     ``context_budget``: the warn / compact / block tiers of ``Step.context`` (docs/context.md).
     ``token_estimator``: prices prompts between usage reports (default: tiktoken if it loads,
     else a fast heuristic).
+    ``llm_deadline``: seconds one model attempt may take in all, from the request to the reply's
+    last byte, streamed or not (a client's ``timeout`` only bounds the gap between reads, so a
+    server that drips a byte at a time or streams keep-alive lines would hold the run for ever).
+    Past it the attempt is a ``DeadlineError``, retried like a timeout.  None: no limit.
+    ``run_deadline``: seconds this run may take from its start (or its resume), checked before
+    every model call and between steps, and cutting a model call short; past it the run ends
+    ``deadline`` with an error step saying so, and can be resumed.  None (default): no limit.
+    ``max_repeated_failures``: a model that calls a tool that does not exist, or makes the very
+    same failing call, this many replies in a row is stuck: the run ends ``stuck`` instead of
+    spending its whole step budget.  0 turns the check off.
     """
 
     max_steps: int = 50
@@ -64,6 +74,9 @@ class LoopConfig:
     context_budget: ContextBudget | None = None
     token_estimator: TokenEstimator | None = None
     checkpoint: Any = None  # a CheckpointStore; typed loosely to keep this module import-light
+    llm_deadline: float | None = 300.0
+    run_deadline: float | None = None
+    max_repeated_failures: int = 3
 
     def __post_init__(self) -> None:
         if self.max_steps < 1:
@@ -72,6 +85,14 @@ class LoopConfig:
             raise ConfigError(f"tool_mode must be 'native' or 'json', got {self.tool_mode!r}")
         if self.max_parse_retries < 0 or self.llm_retries < 0:
             raise ConfigError("max_parse_retries and llm_retries must not be negative")
+        for name in ("llm_deadline", "run_deadline"):
+            value = getattr(self, name)
+            if value is not None and not value > 0:
+                raise ConfigError(f"{name} must be a positive number of seconds or None: {value}")
+        if self.max_repeated_failures < 0:
+            raise ConfigError(
+                f"max_repeated_failures must be 0 (off) or more, got {self.max_repeated_failures}"
+            )
         if self.result_limit is not None and self.result_limit < 100:
             raise ConfigError(
                 f"result_limit must be at least 100 characters or None, got {self.result_limit}"

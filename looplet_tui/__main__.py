@@ -72,6 +72,11 @@ def _parser() -> argparse.ArgumentParser:
         "--branch", help="the branch to continue (default: the one checkpointed last)"
     )
     resume.add_argument(
+        "--checkpoint",
+        metavar="ID",
+        help="resume from this checkpoint (default: the newest of the run or branch)",
+    )
+    resume.add_argument(
         "--agent",
         help="the factory that built the run (default: the one "
         "recorded when the debugger started it)",

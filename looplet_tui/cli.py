@@ -77,8 +77,20 @@ def build_session(args: argparse.Namespace) -> Session:
     if args.command == "attach":
         return attach_session(args.where, args.store)
     if _names_a_store(args.checkpoints):
-        return resume_store_session(args.checkpoints, args.run_id, args.agent, branch=args.branch)
-    return resume_session(Path(args.checkpoints), args.run_id, args.agent, branch=args.branch)
+        return resume_store_session(
+            args.checkpoints,
+            args.run_id,
+            args.agent,
+            branch=args.branch,
+            checkpoint_id=args.checkpoint,
+        )
+    return resume_session(
+        Path(args.checkpoints),
+        args.run_id,
+        args.agent,
+        branch=args.branch,
+        checkpoint_id=args.checkpoint,
+    )
 
 
 def _call(factory: Any, target: str) -> object:
@@ -208,7 +220,12 @@ def _result(reader: TraceReader) -> Any:
 
 
 def resume_session(
-    directory: Path, run_id: str | None, agent: str | None, *, branch: str | None = None
+    directory: Path,
+    run_id: str | None,
+    agent: str | None,
+    *,
+    branch: str | None = None,
+    checkpoint_id: str | None = None,
 ) -> RunSession:
     """Rebuild the agent from its factory and check the checkpoint now, so a bad directory is
     a one-line error; the run itself continues on the debugger's worker thread."""
@@ -219,8 +236,15 @@ def resume_session(
     made = run_session(_call(factory, target), where=target)
     store = FileCheckpointStore(directory)
     try:
-        snapshot = restore(store, run_id, tools=made.tools, branch=branch)
+        snapshot = restore(
+            store, run_id, tools=made.tools, branch=branch, checkpoint_id=checkpoint_id
+        )
     except CheckpointError as exc:
+        if exc.intact is not None:  # the way out, in this command's words
+            raise SessionError(
+                f"{exc.problem}; the newest intact checkpoint of this run is {exc.intact}: "
+                f"add --checkpoint {exc.intact} to resume from it"
+            ) from None
         raise SessionError(str(exc)) from None
     checkpoint = snapshot.checkpoint
     if isinstance(made.llm, MockLLMBackend):  # a scripted agent goes on with its script
@@ -251,7 +275,12 @@ def _names_a_store(target: str) -> bool:
 
 
 def resume_store_session(
-    target: str, run_id: str | None, agent: str | None, *, branch: str | None = None
+    target: str,
+    run_id: str | None,
+    agent: str | None,
+    *,
+    branch: str | None = None,
+    checkpoint_id: str | None = None,
 ) -> RunSession:
     """``resume runs.db|URL``: continue a run kept in a run store, in the debugger, with its
     checkpoint browser (time travel, forks) on the store.  The agent defaults to the factory
@@ -274,7 +303,9 @@ def resume_store_session(
             )
         factory, _ = load_factory(factory_target)
         made = run_session(_call(factory, factory_target), where=factory_target)
-        snapshot = restore(store, chosen, tools=made.tools, branch=branch)
+        snapshot = restore(
+            store, chosen, tools=made.tools, branch=branch, checkpoint_id=checkpoint_id
+        )
     except LoopletError as exc:
         raise SessionError(str(exc)) from None
     checkpoint = snapshot.checkpoint

@@ -34,7 +34,15 @@ unknown_tool      a call to a tool the request did not offer          returned a
                                                                       reports it to the model)
 no_choices        200 with ``"choices": []``                          ResponseFormatError
 huge              a ``huge_chars``-long text reply (2 MB)             parsed normally
+drip              the reply one byte every ``delay`` seconds: no      DeadlineError (llm_deadline);
+                  read ever waits long, so no read timeout fires      a read timeout never fires
+keepalive         streamed: an SSE comment line every ``delay``       DeadlineError (llm_deadline)
+                  seconds and never a chunk; plain: a space every
+                  ``delay`` seconds before a body that never comes
 ================  ==================================================  =============================
+
+``drip`` and ``keepalive`` go on until the client hangs up, the server stops, or
+``HOSTILE_LIMIT`` seconds pass, so a test that fails cannot hang the suite.
 
 Faults do not consume scripted replies.  A request that finds the script empty gets a 400
 "fake server script exhausted" (a BackendError, so the loop does not retry it) and is listed in
@@ -51,13 +59,16 @@ import struct
 import threading
 import time
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Self
 
-__all__ = ["FakeOpenAIServer", "Fault", "Reply"]
+__all__ = ["HOSTILE_LIMIT", "FakeOpenAIServer", "Fault", "Reply"]
+
+HOSTILE_LIMIT = 60.0
+"""Seconds a drip or keep-alive answer lasts at most, so a failing test cannot hang the suite."""
 
 
 class Fault(StrEnum):
@@ -74,6 +85,8 @@ class Fault(StrEnum):
     UNKNOWN_TOOL = "unknown_tool"
     NO_CHOICES = "no_choices"
     HUGE = "huge"
+    DRIP = "drip"
+    KEEPALIVE = "keepalive"
 
 
 @dataclass(slots=True)
@@ -110,6 +123,8 @@ class FakeOpenAIServer:
         self.requests: list[dict[str, Any]] = []
         self.headers: list[dict[str, str]] = []
         self.unexpected: list[dict[str, Any]] = []
+        self.responder: Callable[[dict[str, Any]], Reply] | None = None
+        """Answers from the request itself once the script is empty (many runs at once)."""
         self._script = _Script()
         self._lock = threading.Lock()
         self._stopping = threading.Event()
@@ -203,6 +218,8 @@ class FakeOpenAIServer:
                 return self._script.faults.popleft(), None, self._counter
             if self._script.replies:
                 return None, self._script.replies.popleft(), self._counter
+            if self.responder is not None:
+                return None, self.responder(body), self._counter
             self.unexpected.append(body)
             return None, None, self._counter
 
@@ -226,6 +243,7 @@ class _HTTPServer(ThreadingHTTPServer):
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server: _HTTPServer
+    _hostile_started: float | None = None
 
     def setup(self) -> None:
         super().setup()
@@ -328,6 +346,10 @@ class _Handler(BaseHTTPRequestHandler):
             return Reply(no_choices=True)
         elif fault is Fault.HUGE:
             return Reply("x" * self.server.fake.huge_chars)
+        elif fault is Fault.DRIP:
+            self._drip(Reply("this reply arrives one byte at a time"), body, stream, queued.delay)
+        elif fault is Fault.KEEPALIVE:
+            self._keepalive(stream, queued.delay)
         return None
 
     # -- wire helpers --------------------------------------------------------------------------
@@ -399,6 +421,54 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(data[: len(data) // 2])
         self.wfile.flush()
+        self.close_connection = True
+
+    def _hold(self, interval: float) -> bool:
+        """Wait ``interval``; False once the server stops or the hostile time limit passed."""
+        fake = self.server.fake
+        if self._hostile_started is None:
+            self._hostile_started = time.monotonic()
+        if time.monotonic() - self._hostile_started > HOSTILE_LIMIT:
+            return False
+        return not fake._stopping.wait(interval)
+
+    def _drip(self, reply: Reply, body: dict[str, Any], stream: bool, interval: float) -> None:
+        """Send ``reply`` whole and correct, one byte per ``interval``."""
+        fake = self.server.fake
+        self._hostile_started = None
+        if stream:
+            usage = bool((body.get("stream_options") or {}).get("include_usage"))
+            chunks = _chunks(reply, fake.model, 0, usage)
+            data = b"".join(f"data: {json.dumps(c)}\n\n".encode() for c in chunks)
+            data += b"data: [DONE]\n\n"
+            self.send_response(200)
+            self.send_header("Content-Type", "text/event-stream")
+            self.send_header("Content-Length", str(len(data)))
+        else:
+            data = json.dumps(_completion(reply, fake.model, 0)).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.flush()
+        for i in range(len(data)):
+            if not self._hold(interval):
+                break
+            self.wfile.write(data[i : i + 1])
+            self.wfile.flush()
+        self.close_connection = True
+
+    def _keepalive(self, stream: bool, interval: float) -> None:
+        """Look alive for ever without answering: SSE comments, or spaces before no body."""
+        self._hostile_started = None
+        self.send_response(200)
+        self.send_header("Content-Type", "text/event-stream" if stream else "application/json")
+        self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+        self.wfile.flush()
+        beat = b": keep-alive\n\n" if stream else b" "
+        while self._hold(interval):
+            self._write_chunk(beat)
         self.close_connection = True
 
     def _reset(self) -> None:

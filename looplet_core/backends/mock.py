@@ -54,6 +54,8 @@ class MockLLMBackend:
     many characters to ``on_delta``.
     """
 
+    in_process = True  # answers without I/O: the loop calls it directly, no deadline thread
+
     def __init__(
         self,
         script: Sequence[ScriptEntry],

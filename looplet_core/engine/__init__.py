@@ -49,6 +49,7 @@ class Engine(Prompting, Dispatch):
         self.emit(
             EventKind.RUN_START, task=jsonable(self.task), resumed=resumed, max_steps=self.limit
         )
+        self._start_clock()
         try:
             yield from self._main()
             raise AssertionError("unreachable: the main loop only ends by Finish")
@@ -59,6 +60,8 @@ class Engine(Prompting, Dispatch):
         st = self.state
         while True:
             self._check_interrupts()
+            if self._run_ends is not None:
+                yield from self._check_run_deadline()
             if st.pending_approval is not None:
                 yield from self._guarded(self._resume_approval(st.pending_approval))
                 continue
@@ -71,6 +74,8 @@ class Engine(Prompting, Dispatch):
             if st.step_number >= self.limit:
                 raise Finish(StopReason.MAX_STEPS, f"step budget of {self.limit} spent")
             yield from self._guarded(self._dispatch(st.queue.pop(0)))
+            if not st.queue:  # a reply's calls all told: is the model going round in circles?
+                self._stop_if_stuck()
 
     def _guarded(self, gen: EngineGen) -> EngineGen:
         """Run a phase; a hook that raises becomes an error step naming it, then a clean stop."""

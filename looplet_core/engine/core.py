@@ -13,19 +13,22 @@ from looplet_core.backends.base import DeltaCallback, ToolSchema
 from looplet_core.cancel import CancelToken
 from looplet_core.context.tokens import ContextMeter
 from looplet_core.decisions import Continue, InjectContext, Stop
-from looplet_core.engine.effects import EngineGen, Finish, now
+from looplet_core.engine.effects import EngineGen, Finish, clock, now
 from looplet_core.engine.taskprompt import BUILTIN_DONE_SCHEMA
 from looplet_core.errors import (
+    DeadlineError,
     HookError,
 )
 from looplet_core.events import Event, EventKind
 from looplet_core.hooks import HookSet
 from looplet_core.messages import Message, ToolCall
 from looplet_core.records import (
+    AttemptFailure,
     ContextStats,
     ErrorKind,
     HookDecision,
     StopReason,
+    ToolResult,
 )
 from looplet_core.state import DefaultState, LoopConfig
 from looplet_core.step import LoopResult, Step, StepStatus
@@ -76,6 +79,9 @@ class EngineCore:
         self._step_started = 0.0
         self._hook_seconds = 0.0  # spent inside hooks since the step began: not the step's time
         self._attempts = 0
+        self._failures: list[AttemptFailure] = []
+        self._prompt_messages = 0
+        self._run_ends: float | None = None  # the monotonic time run_deadline runs out
         self._current: Step | None = None
         self._skipped: list[ToolCall] = []
         self.listeners: list[Callable[[Step], None]] = []
@@ -104,6 +110,84 @@ class EngineCore:
             raise Finish(StopReason.CANCELLED, self.cancel.reason or "cancelled")
         if self._event_error is not None:
             raise Finish(StopReason.HOOK_ERROR, str(self._event_error))
+
+    def _start_clock(self) -> None:
+        """The run's deadline counts from here: its start, or its resume in this process."""
+        if self.config.run_deadline is not None:
+            self._run_ends = clock() + self.config.run_deadline
+
+    def _run_left(self) -> float | None:
+        return None if self._run_ends is None else self._run_ends - clock()
+
+    def _run_out(self) -> DeadlineError:
+        seconds = self.config.run_deadline or 0.0
+        return DeadlineError(
+            f"the run passed its run_deadline of {seconds:g} s after {self.state.step_number} "
+            "steps; resume it to go on (the deadline starts again), or raise "
+            "LoopConfig.run_deadline",
+            limit="run_deadline",
+            seconds=seconds,
+        )
+
+    def _check_run_deadline(self) -> EngineGen:
+        """Between steps: a run past its deadline ends with an error step saying so."""
+        left = self._run_left()
+        if left is None or left > 0:
+            return
+        error = self._run_out()
+        step = self._new_step(None)
+        step.tool_result = ToolResult(error=str(error), error_kind=ErrorKind.TIMEOUT)
+        step.status = StepStatus.ERROR
+        yield from self._record(step, None)
+        raise Finish(StopReason.DEADLINE, str(error))
+
+    def _stop_if_stuck(self) -> None:
+        """End a run whose model keeps making a call that cannot work.
+
+        Stuck means: the last ``max_repeated_failures`` steps failed, each from its own reply,
+        and either every one called a tool that does not exist, or all made the very same call
+        (tool and arguments) and failed the same way.  Read from the step log, so it holds
+        across a resume without any saved counter.
+        """
+        limit = self.config.max_repeated_failures
+        steps = self.state.steps
+        if limit == 0 or len(steps) < limit:
+            return
+        recent = steps[-limit:]
+        if any(s.status is not StepStatus.ERROR or s.tool_call is None for s in recent):
+            return
+        replies = {s.llm_call.index if s.llm_call is not None else -i for i, s in enumerate(recent)}
+        if len(replies) < limit:
+            return  # several calls of one reply: the model has not been told yet
+        unknown = [s.tool for s in recent if s.tool not in self.tools and not self._is_done(s)]
+        if len(unknown) == limit:
+            names = ", ".join(sorted({str(t) for t in unknown}))
+            raise Finish(
+                StopReason.STUCK,
+                f"the model called tools that do not exist ({names}) {limit} replies in a row; "
+                "check the tool names the system prompt and the tool list give it, or raise "
+                "LoopConfig.max_repeated_failures",
+            )
+        first = recent[0]
+        assert first.tool_call is not None
+        same = all(
+            s.tool_call is not None
+            and s.tool_call.tool == first.tool_call.tool
+            and s.tool_call.args == first.tool_call.args
+            and s.tool_result.error_kind is first.tool_result.error_kind
+            for s in recent
+        )
+        if same:
+            kind = first.tool_result.error_kind.value if first.tool_result.error_kind else "error"
+            raise Finish(
+                StopReason.STUCK,
+                f"the model made the same failing call to {first.tool_call.tool} {limit} replies "
+                f"in a row ({kind}: {first.tool_result.error}); the run stopped instead of "
+                "spending its step budget (LoopConfig.max_repeated_failures)",
+            )
+
+    def _is_done(self, step: Step) -> bool:
+        return step.tool == self.config.done_tool and self.builtin_done
 
     def _stop_on_parse_failures(self) -> None:
         if self.state.parse_failures > self.config.max_parse_retries:

@@ -20,14 +20,21 @@ from looplet_core.step import Step
 from looplet_core.tools.run import ToolContext
 from looplet_core.tools.spec import ToolSpec
 
-__all__ = ["CallModel", "Effect", "EngineGen", "Finish", "RunTool", "Sleep", "now"]
+__all__ = ["CallModel", "Effect", "EngineGen", "Finish", "RunTool", "Sleep", "clock", "now"]
 
 
 @dataclass(slots=True)
 class CallModel:
+    """Ask the model once.  ``deadline``: seconds the whole attempt may take (None: no limit);
+    ``limit`` names the setting it comes from and ``limit_seconds`` its value, for the error
+    that says it ran out (the run's deadline leaves less than its value for a late call)."""
+
     messages: Sequence[Message]
     tools: Sequence[ToolSchema]
     on_delta: DeltaCallback | None
+    deadline: float | None = None
+    limit: str = "llm_deadline"
+    limit_seconds: float | None = None
 
 
 @dataclass(slots=True)
@@ -57,3 +64,8 @@ class Finish(Exception):  # control flow only: never escapes the engine
 
 def now() -> float:
     return time.time()
+
+
+def clock() -> float:
+    """For durations and deadlines: never jumps when the wall clock is set."""
+    return time.monotonic()

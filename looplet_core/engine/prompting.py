@@ -9,10 +9,11 @@ from looplet_core.backends.base import LLMResponse
 from looplet_core.context.prompt import Prompt
 from looplet_core.decisions import ContextExhausted, InjectContext, Stop
 from looplet_core.engine.core import EngineCore
-from looplet_core.engine.effects import CallModel, Effect, EngineGen, Finish, Sleep, now
+from looplet_core.engine.effects import CallModel, Effect, EngineGen, Finish, Sleep, clock, now
 from looplet_core.errors import (
     BackendError,
     ContextLengthError,
+    DeadlineError,
     HookError,
     RateLimitError,
     ScriptExhaustedError,
@@ -21,6 +22,7 @@ from looplet_core.errors import (
 from looplet_core.events import EventKind
 from looplet_core.messages import Message
 from looplet_core.records import (
+    AttemptFailure,
     ErrorKind,
     LLMCall,
     StopReason,
@@ -72,6 +74,7 @@ class Prompting(EngineCore):
             model=response.model,
             attempts=self._attempts,
             prompt_messages=len(prompt.messages),
+            failures=self._failures,
         )
         if response.usage is not None:
             st.usage = st.usage + response.usage
@@ -143,9 +146,12 @@ class Prompting(EngineCore):
 
     def _call_llm(self, prompt: Prompt) -> Generator[Effect, Any, LLMResponse]:
         self._attempts = 0
+        self._failures = []
+        self._prompt_messages = len(prompt.messages)
         overflowed = False
         while True:
             self._attempts += 1
+            deadline, limit = self._attempt_deadline()
             self.emit(
                 EventKind.LLM_START,
                 call=self.state.llm_calls + 1,
@@ -153,12 +159,25 @@ class Prompting(EngineCore):
                 prompt=prompt.messages,
                 tools=self.backend_tools,
             )
-            outcome = yield CallModel(prompt.messages, self.backend_tools, self.on_delta)
+            began = clock()
+            configured = getattr(self.config, limit)
+            outcome = yield CallModel(
+                prompt.messages, self.backend_tools, self.on_delta, deadline, limit, configured
+            )
             if isinstance(outcome, LLMResponse):
                 return outcome
+            self._check_interrupts()  # cancelled while the model answered: that, not an error
             if isinstance(outcome, ScriptExhaustedError):
                 raise outcome
             error: BaseException = outcome
+            failure = AttemptFailure(
+                attempt=self._attempts,
+                error=str(error),
+                kind=type(error).__name__,
+                latency_ms=(clock() - began) * 1000.0,
+                status=error.status if isinstance(error, BackendError) else None,
+            )
+            self._failures.append(failure)
             if isinstance(error, ContextLengthError) and not overflowed:
                 overflowed = True
                 if self._compact_after_overflow(prompt):
@@ -166,11 +185,23 @@ class Prompting(EngineCore):
             if (
                 isinstance(error, TransientBackendError)
                 and self._attempts <= self.config.llm_retries
+                and not (isinstance(error, DeadlineError) and error.limit == "run_deadline")
             ):
                 wait = self.config.retry_backoff * 2 ** (self._attempts - 1)
                 if isinstance(error, RateLimitError) and error.retry_after is not None:
                     wait = error.retry_after
                 wait = min(wait, self.config.max_retry_wait)
+                left = self._run_left()
+                if left is not None and wait >= left:  # the run would end while it waited
+                    yield from self._llm_failed(error)
+                self._failures[-1] = AttemptFailure(
+                    failure.attempt,
+                    failure.error,
+                    failure.kind,
+                    failure.latency_ms,
+                    failure.status,
+                    wait,
+                )
                 self.emit(
                     EventKind.LLM_RETRY, attempt=self._attempts, wait_s=wait, error=str(error)
                 )
@@ -178,6 +209,17 @@ class Prompting(EngineCore):
                 self._check_interrupts()
                 continue
             yield from self._llm_failed(error)
+
+    def _attempt_deadline(self) -> tuple[float | None, str]:
+        """Seconds the next attempt may take, and the setting that sets them: ``llm_deadline``,
+        or ``run_deadline`` when less of the run is left than that."""
+        allowed = self.config.llm_deadline
+        left = self._run_left()
+        if left is None or (allowed is not None and allowed <= left):
+            return allowed, "llm_deadline"
+        if left <= 0:
+            raise self._run_out()
+        return left, "run_deadline"
 
     def _compact_after_overflow(self, prompt: Prompt) -> bool:
         """The server said the prompt is too long: compact the history once, for one retry."""
@@ -198,6 +240,7 @@ class Prompting(EngineCore):
         return True
 
     def _llm_failed(self, error: BaseException) -> EngineGen:
+        st = self.state
         status = error.status if isinstance(error, BackendError) else None
         kind = type(error).__name__
         detail = (
@@ -210,11 +253,22 @@ class Prompting(EngineCore):
         overflow = isinstance(error, ContextLengthError)
         if overflow:
             detail += self._overflow_note
-        self.emit(EventKind.LLM_ERROR, error=detail, status=status)
+        # The call that got no answer, with every attempt, so a debugger and a trace show them.
+        call = LLMCall(
+            index=st.llm_calls + 1,
+            model=getattr(self.llm, "model", None),
+            attempts=self._attempts,
+            prompt_messages=self._prompt_messages,
+            failures=self._failures,
+        )
+        self.emit(EventKind.LLM_ERROR, error=detail, status=status, call=call.to_dict())
+        st.current_call = call
         step = self._new_step(None)
         step.tool_result = ToolResult(
             error=detail, error_kind=ErrorKind.CONTEXT if overflow else ErrorKind.LLM
         )
         step.status = StepStatus.ERROR
         yield from self._record(step, None)
+        if isinstance(error, DeadlineError) and error.limit == "run_deadline":
+            raise Finish(StopReason.DEADLINE, detail)
         raise Finish(StopReason.CONTEXT_EXHAUSTED if overflow else StopReason.LLM_ERROR, detail)

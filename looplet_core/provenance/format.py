@@ -130,6 +130,18 @@ def render_response(call: LLMCall) -> str:
         f"attempts: {call.attempts}",
         "",
     ]
+    if call.failures:
+        lines.append("## failed attempts")
+        for f in call.failures:
+            status = f" HTTP {f.status}" if f.status is not None else ""
+            wait = f", retried after {f.wait_s:g} s" if f.wait_s is not None else ""
+            lines.append(
+                f"{f.attempt}. {f.kind}{status} after {f.latency_ms:.0f} ms{wait}: {f.error}"
+            )
+        lines.append("")
+        if call.failed:
+            lines.append("no answer: every attempt failed")
+            return "\n".join(lines) + "\n"
     if call.reasoning:
         lines += ["## reasoning", call.reasoning, ""]
     lines += ["## text", call.text if call.text else "(empty)", ""]

@@ -73,9 +73,11 @@ class ReplayBackend:
     ``MockLLMBackend``: a replay that needs a reply the model never gave has diverged.
     """
 
+    in_process = True  # answers without I/O: the loop calls it directly, no deadline thread
+
     def __init__(self, trace: TraceLike) -> None:
         self.trace = _reader(trace)
-        self.calls = self.trace.llm_calls()
+        self.calls = [c for c in self.trace.llm_calls() if not c.failed]  # answers only
         self.model = self.trace.model or "replay"
         self.requests: list[Sequence[Message]] = []
         self._position = 0

@@ -40,7 +40,6 @@ __all__ = ["ProvenanceSink"]
 
 _PASSTHROUGH = {
     EventKind.LLM_RETRY: "llm_retry",
-    EventKind.LLM_ERROR: "llm_error",
     EventKind.DECISION: "decision",
     EventKind.APPROVAL_REQUESTED: "approval_requested",
     EventKind.APPROVAL_RESOLVED: "approval_resolved",
@@ -120,6 +119,8 @@ class ProvenanceSink:
             self._on_llm_start(event)
         elif kind is EventKind.LLM_END:
             self._on_llm_end(event)
+        elif kind is EventKind.LLM_ERROR:
+            self._on_llm_error(event)
         elif kind in _PASSTHROUGH:
             self._line(_PASSTHROUGH[kind], event, event.data)
         elif kind is EventKind.RUN_START:
@@ -244,6 +245,24 @@ class ProvenanceSink:
         files = {"prompt": fmt.prompt_path(call.index), "response": fmt.response_path(call.index)}
         self._line(
             "llm_call", event, {"call": raw, "prompt": dict(self._prompt_ref), "files": files}
+        )
+
+    def _on_llm_error(self, event: Event) -> None:
+        """A call that got no answer: the usual ``llm_error`` line, and the call itself (every
+        attempt, and its prompt) as a model-call record, so a replay shows what was sent."""
+        data = {k: v for k, v in event.data.items() if k != "call"}
+        self._line("llm_error", event, data)
+        raw = event.data.get("call")
+        if not isinstance(raw, dict):
+            return
+        clean = cast(dict[str, Any], self._clean(raw)[0])
+        call = LLMCall.from_dict(clean)
+        (self.path / fmt.response_path(call.index)).write_text(
+            fmt.render_response(call), encoding="utf-8", errors="backslashreplace"
+        )
+        files = {"prompt": fmt.prompt_path(call.index), "response": fmt.response_path(call.index)}
+        self._line(
+            "llm_call", event, {"call": clean, "prompt": dict(self._prompt_ref), "files": files}
         )
 
     # -- steps ------------------------------------------------------------------------------------

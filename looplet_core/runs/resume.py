@@ -50,6 +50,7 @@ RESUMABLE = frozenset(
         StopReason.CANCELLED,
         StopReason.LLM_ERROR,
         StopReason.HOOK_ERROR,
+        StopReason.DEADLINE,
     }
 )
 """Runs that ended for these reasons continue when resumed; any other end is final."""
@@ -170,8 +171,10 @@ def restore(
             if good is None:
                 raise
             raise CheckpointError(
-                f"{exc}\nThe newest intact checkpoint of this run is {good}: "
-                f"resume(store, checkpoint_id={good!r}, ...) continues from there."
+                f"{exc}; the newest intact checkpoint of this run is {good}: "
+                f"resume(store, checkpoint_id={good!r}, ...) continues from there",
+                intact=good,
+                problem=str(exc),
             ) from None
     if check_tools:
         check_tool_set(snapshot, tools)
@@ -233,7 +236,10 @@ _OPTIONAL_TYPES: dict[str, tuple[type, ...]] = {
     "tool_timeout": (int, float),
     "context_window": (int,),
     "workspace": (str,),
+    "run_deadline": (int, float),
 }
+# Saved settings with a default that may also be turned off with None.
+_NULLABLE = frozenset({"llm_deadline"})
 
 
 def _saved_config(snapshot: Snapshot) -> LoopConfig:
@@ -251,6 +257,8 @@ def _saved_config(snapshot: Snapshot) -> LoopConfig:
         else:
             kinds = (int, float) if isinstance(default, float) else (type(default),)
         wrong = not isinstance(value, kinds) or isinstance(value, bool) != isinstance(default, bool)
+        if value is None and f.name in _NULLABLE:
+            wrong = False
         if wrong and (value is not None or default is not None):
             raise CheckpointError(
                 f"{snapshot.root.source}: saved setting {f.name}={value!r} is not valid"

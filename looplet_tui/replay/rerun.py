@@ -222,9 +222,11 @@ class RecordedModel:
     ``llm_error`` end with this message), so the run ends saying why rather than hanging.
     """
 
+    in_process = True  # answers from the trace: the loop calls it directly, no deadline thread
+
     def __init__(self, reader: TraceReader, first: int) -> None:
         calls = sorted(reader.llm_calls(), key=lambda c: c.index)
-        self.replies: list[LLMCall] = [c for c in calls if c.index >= first]
+        self.replies: list[LLMCall] = [c for c in calls if c.index >= first and not c.failed]
         self.model = reader.model or "recorded"
         self.first = first
         self._next = 0

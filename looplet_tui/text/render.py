@@ -16,7 +16,7 @@ from rich.highlighter import JSONHighlighter
 from rich.table import Table
 from rich.text import Text
 
-from looplet_core import Message, Step
+from looplet_core import LLMCall, Message, Step
 from looplet_tui.live.context import message_tokens
 from looplet_tui.live.runstate import Live
 from looplet_tui.text.safe import MAX_SHOWN, clean, literal
@@ -233,6 +233,10 @@ def response_renderable(row: Step | Live, *, timings: bool = True) -> Renderable
     if call.attempts > 1:
         facts.append(f"{call.attempts} attempts")
     parts = [Text(" · ".join(facts), style="dim"), Text("")]
+    if call.failures:
+        parts += [*_attempts(call, timings=timings), Text("")]
+        if call.failed:
+            return Group(*parts, _note("No answer: every attempt failed."))
     if call.reasoning:
         parts += [_heading("Reasoning"), literal(call.reasoning, "dim italic"), Text("")]
     parts += [_heading("Text"), literal(call.text) if call.text else _note("(no text)"), Text("")]
@@ -250,6 +254,22 @@ def response_renderable(row: Step | Live, *, timings: bool = True) -> Renderable
             if tc.parse_error:
                 parts.append(literal(f"unparseable arguments: {tc.parse_error}", "red"))
     return Group(*parts)
+
+
+def _attempts(call: LLMCall, *, timings: bool) -> list[RenderableType]:
+    """Every failed attempt: its number, what failed, the HTTP status, how long, the wait after."""
+    rows: list[RenderableType] = [_heading(f"Failed attempts ({len(call.failures)})")]
+    for failure in call.failures:
+        line = Text(f"{failure.attempt}. ", style="bold")
+        line.append(clean(failure.kind), style="bold red")
+        if failure.status is not None:
+            line.append(f"  HTTP {failure.status}", style="red")
+        if timings:
+            line.append(f"  {failure.latency_ms:.0f} ms", style="dim")
+        if failure.wait_s is not None:
+            line.append(f"  then waited {failure.wait_s:g} s", style="dim")
+        rows += [line, literal(failure.error)]
+    return rows
 
 
 # -- tool call ------------------------------------------------------------------------------------

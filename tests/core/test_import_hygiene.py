@@ -18,6 +18,11 @@ FORBIDDEN = (
     "opentelemetry",
     "pytest",
     "tiktoken",
+    "mcp",  # the MCP SDK and what it brings: looplet_core.mcp imports them only when connecting
+    "mcp_types",
+    "anyio",
+    "starlette",
+    "uvicorn",
 )
 
 PROBE = """

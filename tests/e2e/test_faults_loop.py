@@ -48,7 +48,11 @@ RETRIED = {  # fault: what the retry event says went wrong
     Fault.SLOW: "request timed out",
     Fault.STREAM_CUT: "Connection reset by peer",
     Fault.STREAM_SHORT: "the reply was cut off",
+    Fault.DRIP: "llm_deadline=1 s",
+    Fault.KEEPALIVE: "llm_deadline=1 s",
 }
+HOSTILE = {Fault.DRIP, Fault.KEEPALIVE}
+"""Faults no read timeout catches (every read is short): only the loop's llm_deadline ends them."""
 TOLD_TO_MODEL = {
     Fault.MALFORMED_ARGS: ErrorKind.PARSE,
     Fault.UNKNOWN_TOOL: ErrorKind.VALIDATION,
@@ -98,9 +102,12 @@ def run_with_fault(
     rig.server.reply(tool_calls=[("done", {"answer": "Greeted Alice."})], usage=(60, 7))
     llm = OpenAIBackend(client or rig.client, "fake-model", stream=stream)
     state = DefaultState()
-    config = LoopConfig(max_steps=6, stream=stream, checkpoint=rig.store, **FAST)
-    hooks = [
-        FaultAt(rig.server, fault, retry_after=0.05, delay=6.0),
+    deadline = 1.0 if fault in HOSTILE else 300.0
+    config = LoopConfig(
+        max_steps=6, stream=stream, checkpoint=rig.store, llm_deadline=deadline, **FAST
+    )
+    hooks = [  # hostile faults send a byte or a keep-alive every 0.2 s: far inside the timeout
+        FaultAt(rig.server, fault, retry_after=0.05, delay=0.2 if fault in HOSTILE else 6.0),
         ProvenanceSink(rig.trace, llm=llm),
     ]
 
@@ -127,6 +134,10 @@ def test_transient_fault_is_retried_and_the_run_finishes(rig, fault, stream):
     ]
     second = steps[1].llm_call
     assert second is not None and second.attempts == 2  # the fault, then the retry
+    [failed] = second.failures  # the failed attempt is kept on the step, for the debugger
+    assert failed.attempt == 1 and RETRIED[fault] in failed.error and failed.wait_s is not None
+    if fault in HOSTILE:
+        assert failed.kind == "DeadlineError" and 900 < failed.latency_ms < 3000
     assert len(rig.server.requests) == 3 and rig.server.pending == 0
     assert state.usage.input_tokens == 100  # the failed attempt reported no usage
     [retry] = list(TraceReader(rig.trace).events({"llm_retry"}))

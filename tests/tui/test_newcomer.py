@@ -183,3 +183,24 @@ async def test_the_gauge_and_the_prompt_tab_count_alike_before_and_after_a_reply
                 await until(pilot, lambda: app.controller.steps_done == 1, "step 1")
                 await settled(pilot, app)
         app.controller.cancel()
+
+
+async def test_the_response_tab_lists_every_failed_attempt_of_a_call() -> None:
+    from looplet_core import LoopConfig, TransientBackendError
+    from tests.tui.helpers import call
+    from tests.tui.pilot import app_for, screen_text, settled, until
+
+    app = app_for(
+        [TransientBackendError("503 the engine is overloaded"), call("done", answer="ok")],
+        start_paused=False,
+        config=LoopConfig(retry_backoff=0.01),
+    )
+    async with app.run_test(size=(120, 36)) as pilot:
+        await until(pilot, lambda: app.controller.finished, "the end", timeout=30)
+        await settled(pilot, app)
+        await pilot.press("2")
+        await pilot.pause()
+        text = screen_text(app)
+        assert "Failed attempts (1)" in text
+        assert "1. TransientBackendError" in text and "503 the engine is overloaded" in text
+        assert "then waited 0.01 s" in text  # the backoff after it
