@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: lock demo hello check lint format-check format typecheck imports test real-llm test-fast bench screenshots clean
+.PHONY: lock demo hello check lint format-check format typecheck imports test postgres real-llm test-fast bench screenshots clean
 
 # Every tool and test dependency is installed at the version requirements/dev.lock pins, so a
 # new release upstream cannot change lint results or snapshots under an unchanged tree.
@@ -54,8 +54,17 @@ typecheck: $(STAMP)
 imports: $(STAMP)
 	$(VENV)/bin/lint-imports
 
+# The store tests run against a real PostgreSQL server (tests/pgserver.py: initdb into a temporary
+# directory, 127.0.0.1, a free port).  This installs Debian's server when it is missing and starts
+# one once as a check; if either fails, so does `make test`: the postgres tier never skips.
+postgres: $(STAMP)
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { \
+		echo "installing Debian's postgresql package for the store tests"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql; }
+	$(PY) -m tests.pgserver
+
 # pytest exits 5 when it collects nothing; that must fail CI loudly, not pass silently.
-test: $(STAMP)
+test: $(STAMP) postgres
 	$(PY) -m pytest -q -p no:cacheprovider -m "not real_llm"; rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing"; exit 1; fi; exit $$rc
 

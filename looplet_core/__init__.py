@@ -58,6 +58,11 @@ if TYPE_CHECKING:
         history,
         latest_checkpoint,
     )
+    from looplet_core.durable.connect import open_store
+    from looplet_core.durable.postgres import PostgresRunStore
+    from looplet_core.durable.runstore import ApprovalRecord, RunInfo, RunStore
+    from looplet_core.durable.sqlite import SQLiteRunStore
+    from looplet_core.durable.store_approver import StoreApprover, StoreEventLog
     from looplet_core.durable.stores import FileCheckpointStore, MemoryCheckpointStore
     from looplet_core.errors import (
         ApprovalError,
@@ -72,6 +77,7 @@ if TYPE_CHECKING:
         ReplyCutOffError,
         ResponseFormatError,
         ScriptExhaustedError,
+        StoreError,
         SubagentError,
         ToolRegistrationError,
         TraceError,
@@ -103,6 +109,7 @@ if TYPE_CHECKING:
         Usage,
     )
     from looplet_core.runs.fork import fork
+    from looplet_core.runs.headless import run_in_store
     from looplet_core.runs.resume import ResumedRun, resume
     from looplet_core.state import DefaultState, LoopConfig, StepLog
     from looplet_core.step import BatchInfo, ChildRun, LoopResult, Step, StepStatus
@@ -120,6 +127,7 @@ _LAZY: dict[str, str] = {
     "ApprovalDecision": "looplet_core.approvals.requests",
     "ApprovalError": "looplet_core.errors",
     "ApprovalHook": "looplet_core.approvals.hooks",
+    "ApprovalRecord": "looplet_core.durable.runstore",
     "ApprovalRequest": "looplet_core.approvals.requests",
     "AskApproval": "looplet_core.decisions",
     "BackendError": "looplet_core.errors",
@@ -173,16 +181,20 @@ _LAZY: dict[str, str] = {
     "MockLLMBackend": "looplet_core.backends.mock",
     "PermissionHook": "looplet_core.approvals.permissions",
     "PermissionRule": "looplet_core.approvals.permissions",
+    "PostgresRunStore": "looplet_core.durable.postgres",
     "Prompt": "looplet_core.context.prompt",
     "ProvenanceSink": "looplet_core.provenance.sink",
     "Prune": "looplet_core.context.compact",
     "RateLimitError": "looplet_core.errors",
-    "ReplyCutOffError": "looplet_core.errors",
     "Redactor": "looplet_core.provenance.redact",
     "ReplayBackend": "looplet_core.provenance.replay",
     "ReplayResult": "looplet_core.provenance.replay",
+    "ReplyCutOffError": "looplet_core.errors",
     "ResponseFormatError": "looplet_core.errors",
     "ResumedRun": "looplet_core.runs.resume",
+    "RunInfo": "looplet_core.durable.runstore",
+    "RunStore": "looplet_core.durable.runstore",
+    "SQLiteRunStore": "looplet_core.durable.sqlite",
     "ScriptExhaustedError": "looplet_core.errors",
     "Step": "looplet_core.step",
     "StepLog": "looplet_core.state",
@@ -190,6 +202,9 @@ _LAZY: dict[str, str] = {
     "Stop": "looplet_core.decisions",
     "SubagentError": "looplet_core.errors",
     "StopReason": "looplet_core.records",
+    "StoreApprover": "looplet_core.durable.store_approver",
+    "StoreError": "looplet_core.errors",
+    "StoreEventLog": "looplet_core.durable.store_approver",
     "Summarize": "looplet_core.context.summarize",
     "TerminalApprover": "looplet_core.approvals.hooks",
     "ThresholdCompactHook": "looplet_core.context.hooks",
@@ -216,9 +231,11 @@ _LAZY: dict[str, str] = {
     "fork": "looplet_core.runs.fork",
     "history": "looplet_core.durable.checkpoints",
     "latest_checkpoint": "looplet_core.durable.checkpoints",
+    "open_store": "looplet_core.durable.connect",
     "replay_loop": "looplet_core.provenance.replay",
     "resume": "looplet_core.runs.resume",
     "run_evals": "looplet_core.evals.harness",
+    "run_in_store": "looplet_core.runs.headless",
     "run_loop": "looplet_core.loop",
     "subagent": "looplet_core.agents",
     "tool": "looplet_core.tools.spec",
@@ -229,6 +246,7 @@ __all__ = [
     "ApprovalDecision",
     "ApprovalError",
     "ApprovalHook",
+    "ApprovalRecord",
     "ApprovalRequest",
     "AskApproval",
     "AttemptFailure",
@@ -282,6 +300,7 @@ __all__ = [
     "MockLLMBackend",
     "PermissionHook",
     "PermissionRule",
+    "PostgresRunStore",
     "Prompt",
     "ProvenanceSink",
     "Prune",
@@ -292,12 +311,18 @@ __all__ = [
     "ReplyCutOffError",
     "ResponseFormatError",
     "ResumedRun",
+    "RunInfo",
+    "RunStore",
+    "SQLiteRunStore",
     "ScriptExhaustedError",
     "Step",
     "StepLog",
     "StepStatus",
     "Stop",
     "StopReason",
+    "StoreApprover",
+    "StoreError",
+    "StoreEventLog",
     "SubagentError",
     "Summarize",
     "TerminalApprover",
@@ -325,9 +350,11 @@ __all__ = [
     "fork",
     "history",
     "latest_checkpoint",
+    "open_store",
     "replay_loop",
     "resume",
     "run_evals",
+    "run_in_store",
     "run_loop",
     "subagent",
     "tool",

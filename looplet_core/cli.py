@@ -1,8 +1,15 @@
-"""``python -m looplet_core``: look at traces, evaluate them, compare two of them.
+"""``python -m looplet_core``: look at traces, evaluate them, compare two of them; run an agent
+headless in a run store and answer its approvals from another terminal.
 
     python -m looplet_core show TRACE
     python -m looplet_core eval TRACES --evals PATH [--threshold X] [--pass-mark Y]
     python -m looplet_core diff TRACE_A TRACE_B
+    python -m looplet_core run AGENT --store URL [--run-id ID] [--wait SECONDS]
+    python -m looplet_core runs [list|show|approve|deny|pause|continue] [RUN] --store URL
+
+``--store`` is a SQLite file (``runs.db``), ``sqlite:///PATH`` or ``postgresql://...``
+(default: ``$LOOPLET_STORE``, else ``runs.db``); see docs/stores.md.  ``run`` exits 3 when it
+stopped waiting for an approval (``--wait``): the run is paused, and running it again resumes it.
 
 Exit status: 0 when all is well; 1 when evals fall below the threshold (or, with no threshold, when
 any eval fails) or when ``diff`` finds a divergence; 2 when an input cannot be read (the message
@@ -13,14 +20,17 @@ so a trace cannot drive your terminal.
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import shutil
 import sys
+import time
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from itertools import zip_longest
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO, cast
 
-from looplet_core.errors import TraceError
+from looplet_core.errors import ApprovalError, ConfigError, StoreError, TraceError
 from looplet_core.evals.harness import (
     DEFAULT_PASS_MARK,
     EvalContext,
@@ -33,6 +43,9 @@ from looplet_core.evals.harness import (
 from looplet_core.provenance.compare import compare_steps
 from looplet_core.provenance.reader import TraceReader
 from looplet_core.step import Step, answer_text
+
+if TYPE_CHECKING:
+    from looplet_core.durable.runstore import ApprovalRecord, RunStore
 
 __all__ = ["main"]
 
@@ -214,6 +227,141 @@ def _cell(step: Step | None, width: int) -> str:
     return text[: width - 1] + "…" if len(text) > width else f"{text:<{width}}"
 
 
+def _store_arg(parser: argparse.ArgumentParser, *, nested: bool = False) -> None:
+    """``--store``; on a nested action its default is left to the parent's, so ``runs --store X
+    list`` and ``runs list --store X`` both mean X."""
+    parser.add_argument(
+        "--store",
+        default=argparse.SUPPRESS if nested else os.environ.get("LOOPLET_STORE") or "runs.db",
+        help="runs.db, sqlite:///PATH or postgresql://USER@HOST/DB (default $LOOPLET_STORE or "
+        "runs.db)",
+    )
+
+
+def run_agent(args: argparse.Namespace, out: TextIO) -> int:
+    from looplet_core.durable.connect import open_store
+    from looplet_core.runs.headless import load_agent, run_in_store
+
+    agent = load_agent(args.agent)
+    store = open_store(args.store)
+    try:
+        run_id = args.run_id or f"run-{int(time.time())}-{os.getpid()}"
+        print(f"run {run_id} in {store.where}", file=out, flush=True)
+
+        def waiting(record: ApprovalRecord) -> None:
+            print(
+                f"WAITING {safe(record.describe())}\n  answer: python -m looplet_core runs approve "
+                f"{run_id} --store ... (or deny, or looplet-tui attach --store ... {run_id})",
+                file=out,
+                flush=True,
+            )
+
+        result = run_in_store(
+            agent,
+            store,
+            run_id=run_id,
+            name=args.agent,
+            timeout=args.wait,
+            on_step=lambda step: print(safe(step.pretty()), file=out, flush=True),
+            on_wait=waiting,
+        )
+        if result is None:
+            return 1
+        print(f"stop   {result.stop_reason.value}", file=out, flush=True)
+        return 3 if result.stop_reason.value == "awaiting_approval" else 0
+    finally:
+        store.close()
+
+
+def runs_command(args: argparse.Namespace, out: TextIO) -> int:
+    from looplet_core.durable.connect import open_store
+
+    store = open_store(args.store)
+    try:
+        action = args.action or "list"
+        if action == "list":
+            return _list_runs(store, out)
+        if action == "show":
+            return _show_run(store, args.run, out)
+        from looplet_core.runs.headless import continue_run, decide, pause_run
+
+        if action == "pause":
+            pause_run(store, args.run, tool=args.tool)
+            where = f"before calls of {args.tool}" if args.tool else "before its next call"
+            print(f"run {safe(args.run)} will pause {safe(where)}", file=out)
+            return 0
+        if action == "continue":
+            step = continue_run(store, args.run, clear=args.clear)
+            print(f"run {safe(args.run)} goes on from step {step}", file=out)
+            return 0
+
+        edited: dict[str, Any] | None = None
+        if getattr(args, "args", None):
+            try:
+                parsed: object = json.loads(args.args)
+            except ValueError as exc:
+                raise ConfigError(f"--args must be a JSON object: {exc}") from None
+            if not isinstance(parsed, dict):
+                raise ConfigError("--args must be a JSON object")
+            edited = cast(dict[str, Any], parsed)
+        record = decide(
+            store,
+            args.run,
+            action,
+            approval_id=args.id,
+            args=edited,
+            message=getattr(args, "message", "") or "",
+            always=args.always,
+            by=args.by,
+        )
+        print(safe(record.describe()), file=out)
+        return 0
+    finally:
+        store.close()
+
+
+def _age(stamp: float) -> str:
+    seconds = max(0.0, time.time() - stamp)
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            return f"{seconds / size:.0f}{unit}"
+    return f"{seconds:.0f}s"
+
+
+def _list_runs(store: RunStore, out: TextIO) -> int:
+    infos = store.list_runs()
+    if not infos:
+        print(f"no runs in {store.where}", file=out)
+        return 0
+    print(f"{'run':<28}{'agent':<28}{'state':<24}{'steps':>6}{'age':>6}", file=out)
+    for info in reversed(infos):
+        print(
+            f"{safe(info.run_id)[:27]:<28}{safe(info.agent)[:27]:<28}{info.status:<24}"
+            f"{info.steps:>6}{_age(info.updated_at):>6}",
+            file=out,
+        )
+    return 0
+
+
+def _show_run(store: RunStore, run_id: str, out: TextIO) -> int:
+    from looplet_core.durable.checkpoints import latest_checkpoint, load
+
+    info = store.run_info(run_id)
+    print(f"run    {safe(info.run_id)}  agent {safe(info.agent) or '?'}", file=out)
+    print(
+        f"state  {info.status}, {info.steps} steps, updated {_age(info.updated_at)} ago", file=out
+    )
+    if info.owner:
+        print(f"worker {safe(info.owner)}", file=out)
+    if info.checkpoints:
+        snapshot = load(store, latest_checkpoint(store, run_id))
+        for step in snapshot.state.steps:
+            print(safe(step.pretty()), file=out)
+    for record in store.approvals(run_id):
+        print(f"approval {safe(record.describe())}", file=out)
+    return 0
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m looplet_core", description="Inspect, evaluate and compare looplet traces."
@@ -236,6 +384,46 @@ def _parser() -> argparse.ArgumentParser:
     p_diff = sub.add_parser("diff", help="align two traces step by step; exit 1 if they differ")
     p_diff.add_argument("trace_a")
     p_diff.add_argument("trace_b")
+    p_run = sub.add_parser("run", help="run an agent headless in a run store (resumes it if saved)")
+    p_run.add_argument("agent", help="module:factory or path/agent.py[:factory]")
+    _store_arg(p_run)
+    p_run.add_argument("--run-id", default=None, help="the run's id (default: a new one)")
+    p_run.add_argument(
+        "--wait",
+        type=float,
+        default=None,
+        help="seconds to wait for each approval before pausing the run (default: forever)",
+    )
+    p_runs = sub.add_parser("runs", help="list, show and answer the runs in a store")
+    _store_arg(p_runs)
+    actions = p_runs.add_subparsers(dest="action")
+    p_list = actions.add_parser("list", help="every run: id, agent, state, steps, age")
+    _store_arg(p_list, nested=True)
+    p_shown = actions.add_parser("show", help="a run's steps and approvals")
+    p_shown.add_argument("run")
+    _store_arg(p_shown, nested=True)
+    p_pause = actions.add_parser("pause", help="pause a run before its next call (or a tool's)")
+    p_pause.add_argument("run")
+    p_pause.add_argument("--tool", default=None, help="pause before calls matching this glob")
+    _store_arg(p_pause, nested=True)
+    p_go = actions.add_parser("continue", help="let a run paused at a breakpoint go on")
+    p_go.add_argument("run")
+    p_go.add_argument("--clear", action="store_true", help="also remove its tool breakpoints")
+    _store_arg(p_go, nested=True)
+    for name, helptext in (
+        ("approve", "run the pending call"),
+        ("deny", "refuse the pending call"),
+    ):
+        p_decide = actions.add_parser(name, help=helptext)
+        p_decide.add_argument("run")
+        p_decide.add_argument("--id", type=int, default=None, help="approval number (oldest)")
+        p_decide.add_argument("--always", action="store_true", help="also for later calls")
+        p_decide.add_argument("--by", default=os.environ.get("USER") or "cli")
+        if name == "approve":
+            p_decide.add_argument("--args", default=None, help="edited arguments, a JSON object")
+        else:
+            p_decide.add_argument("--message", default="", help="what the model is told")
+        _store_arg(p_decide, nested=True)
     return parser
 
 
@@ -256,8 +444,12 @@ def main(
                 out=stdout,
                 err=stderr,
             )
+        if args.command == "run":
+            return run_agent(args, stdout)
+        if args.command == "runs":
+            return runs_command(args, stdout)
         return diff(args.trace_a, args.trace_b, stdout)
-    except (TraceError, FileNotFoundError) as exc:
+    except (TraceError, FileNotFoundError, StoreError, ApprovalError, ConfigError) as exc:
         print(f"error: {exc}", file=stderr)
         return 2
     except BrokenPipeError:  # `... | head` closed the pipe: not an error worth a traceback

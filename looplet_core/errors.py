@@ -17,6 +17,7 @@ The tree::
     ├── SubagentError                a sub-agent's run ended without an answer (a tool error)
     ├── ApprovalError                an approval was resolved twice, or with invalid arguments
     ├── CheckpointError              a checkpoint is missing, corrupt, or of an unknown format
+    │   └── StoreError               a run store cannot be opened or used (URL, server, file, lock)
     ├── TraceError                   a provenance trace is missing, corrupt, or of an unknown format
     └── MCPError                     an MCP server (looplet_core.mcp) failed; the message names it
         ├── MCPConnectError          the server did not start, or did not answer the handshake
@@ -50,6 +51,7 @@ __all__ = [
     "ReplyCutOffError",
     "ResponseFormatError",
     "ScriptExhaustedError",
+    "StoreError",
     "SubagentError",
     "ToolRegistrationError",
     "TraceError",
@@ -165,6 +167,11 @@ class CheckpointError(LoopletError):
         super().__init__(message)
         self.intact = intact
         self.problem = problem or message
+
+
+class StoreError(CheckpointError):
+    """When you see this: a run store (SQLite file, PostgreSQL server) cannot be opened or used;
+    the message names the store (never its password) and what to do."""
 
 
 class TraceError(LoopletError):

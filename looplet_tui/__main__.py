@@ -7,6 +7,9 @@ checkpointed run.
     looplet-tui replay TRACE_DIR [--agent FILE]   step through a saved trace, read-only
     looplet-tui resume CHECKPOINT_DIR [--run ID]  continue a paused or crashed run
     looplet-tui diff TRACE_A TRACE_B              two runs side by side, first divergence marked
+    looplet-tui runs --store URL                  the runs in a run store (SQLite file, PostgreSQL)
+    looplet-tui attach --store URL RUN            follow a run another process runs; answer its
+                                                  approvals (also: attach URL RUN)
 
 Every problem with what was asked for (a missing file, a bad factory, a directory that is not a
 trace) is one line on stderr and exit status 2; a missing ``textual`` says which extra to install.
@@ -59,7 +62,11 @@ def _parser() -> argparse.ArgumentParser:
         "(path/to/agent.py[:factory] or module:factory)",
     )
     resume = sub.add_parser("resume", help="continue a paused or crashed run")
-    resume.add_argument("checkpoints", help="the checkpoint directory (FileCheckpointStore)")
+    resume.add_argument(
+        "checkpoints",
+        help="the checkpoint directory (FileCheckpointStore), or a run store: runs.db, "
+        "sqlite:///PATH, postgresql://...",
+    )
     resume.add_argument("--run", dest="run_id", help="the run to resume (default: the newest)")
     resume.add_argument(
         "--branch", help="the branch to continue (default: the one checkpointed last)"
@@ -77,6 +84,13 @@ def _parser() -> argparse.ArgumentParser:
     diff = sub.add_parser("diff", help="compare two traces step by step, side by side")
     diff.add_argument("trace_a", help="a trace directory (run A)")
     diff.add_argument("trace_b", help="a trace directory (run B)")
+    runs = sub.add_parser("runs", help="list the runs in a run store")
+    runs.add_argument("--store", default=os.environ.get("LOOPLET_STORE") or "runs.db")
+    attach = sub.add_parser(
+        "attach", help="follow a run another process runs, and answer its approvals"
+    )
+    attach.add_argument("where", nargs="+", metavar="[URL] RUN", help="the store and the run id")
+    attach.add_argument("--store", default=None, help="runs.db, sqlite:///PATH, postgresql://...")
     # `resume` keeps checkpointing into the directory it resumes from: no second way to name it.
     for command in (demo, run):
         command.add_argument(
@@ -85,7 +99,7 @@ def _parser() -> argparse.ArgumentParser:
             metavar="DIR",
             help="checkpoint the run into DIR so `resume` can reopen it",
         )
-    for command in (demo, run, replay, resume):
+    for command in (demo, run, replay, resume, attach):
         command.add_argument(
             "--no-pause",
             action="store_true",
@@ -115,6 +129,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     if args.command == "diff":
         return _diff(args.trace_a, args.trace_b)
+    if args.command == "runs":
+        from looplet_core.cli import main as core_main
+
+        return core_main(["runs", "--store", args.store])
     from looplet_tui.cli import SessionError, build_session
 
     try:
@@ -142,9 +160,9 @@ def _run(session: object, *, start_paused: bool) -> int:
     import asyncio
 
     from looplet_tui.app.debugger import DebuggerApp
-    from looplet_tui.session import ReplaySession, RunSession
+    from looplet_tui.session import AttachSession, ReplaySession, RunSession
 
-    assert isinstance(session, RunSession | ReplaySession)
+    assert isinstance(session, RunSession | ReplaySession | AttachSession)
     app = DebuggerApp(session, start_paused=start_paused)
     # Our own event loop, not asyncio.run: asyncio.run would wait for the worker thread on the
     # way out, and a tool that ignores cancellation could then hold the terminal for minutes.

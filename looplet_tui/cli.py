@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, overload
@@ -26,6 +27,7 @@ from looplet_core import (
 )
 from looplet_core.runs.resume import restore, resume
 from looplet_tui.session import (
+    AttachSession,
     ReplaySession,
     RunSession,
     Session,
@@ -35,7 +37,14 @@ from looplet_tui.session import (
     state_dir,
 )
 
-__all__ = ["AGENT_FILE", "SessionError", "build_session", "replay_session", "resume_session"]
+__all__ = [
+    "AGENT_FILE",
+    "SessionError",
+    "attach_session",
+    "build_session",
+    "replay_session",
+    "resume_session",
+]
 
 AGENT_FILE = "looplet-tui-agent.json"
 """Written into a checkpoint directory the debugger fills: which factory built the run, so
@@ -65,6 +74,16 @@ def build_session(args: argparse.Namespace) -> Session:
         return _checkpointed(session, args.checkpoint_dir, args.target)
     if args.command == "replay":
         return replay_session(Path(args.trace), agent=args.agent)
+    if args.command == "attach":
+        return attach_session(args.where, args.store)
+    if _names_a_store(args.checkpoints):
+        return resume_store_session(
+            args.checkpoints,
+            args.run_id,
+            args.agent,
+            branch=args.branch,
+            checkpoint_id=args.checkpoint,
+        )
     return resume_session(
         Path(args.checkpoints),
         args.run_id,
@@ -93,6 +112,31 @@ def _checkpointed(session: RunSession, directory: str | None, target: str) -> Ru
     session.config.checkpoint = FileCheckpointStore(path)
     session.breakpoints_file = path / "breakpoints.json"  # where `resume DIR` looks for them
     return session
+
+
+def attach_session(where: Sequence[str], store: str | None = None) -> AttachSession:
+    """``attach [URL] RUN`` (or ``--store URL RUN``): the run, checked to exist in the store."""
+    from looplet_core import LoopletError
+    from looplet_core.durable.connect import open_store
+
+    if len(where) == 2 and store is None:
+        store, run_id = where
+    elif len(where) == 1:
+        run_id = where[0]
+        store = store or os.environ.get("LOOPLET_STORE") or "runs.db"
+    else:
+        raise SessionError("attach takes the store and one run id: attach [--store] URL RUN")
+    try:
+        opened = open_store(store)
+    except LoopletError as exc:
+        raise SessionError(str(exc)) from None
+    try:
+        info = opened.run_info(run_id)
+    except LoopletError as exc:
+        opened.close()
+        raise SessionError(str(exc)) from None
+    title = f"attached · {run_id}" + (f" · {info.agent}" if info.agent else "")
+    return AttachSession(store=opened, run_id=run_id, title=title)
 
 
 def replay_session(path: Path, agent: str | None = None) -> ReplaySession:
@@ -220,6 +264,68 @@ def resume_session(
     made.state = snapshot.state
     made.title = f"resume · run {checkpoint.run_id} from {checkpoint.describe()}"
     made.breakpoints_file = directory / "breakpoints.json"
+    made.resumer = resumer
+    return made
+
+
+def _names_a_store(target: str) -> bool:
+    from looplet_core.durable.connect import sqlite_path
+
+    return "://" in target or sqlite_path(target) is not None
+
+
+def resume_store_session(
+    target: str,
+    run_id: str | None,
+    agent: str | None,
+    *,
+    branch: str | None = None,
+    checkpoint_id: str | None = None,
+) -> RunSession:
+    """``resume runs.db|URL``: continue a run kept in a run store, in the debugger, with its
+    checkpoint browser (time travel, forks) on the store.  The agent defaults to the factory
+    ``python -m looplet_core run`` recorded for the run."""
+    from looplet_core import LoopletError
+    from looplet_core.durable.connect import open_store
+
+    try:
+        store = open_store(target)
+        runs = store.list_runs()
+        chosen = run_id or (runs[-1].run_id if runs else None)
+        if chosen is None:
+            raise SessionError(f"{store.where}: no runs yet")
+        info = store.run_info(chosen)
+        factory_target = agent or info.agent
+        if not factory_target:
+            raise SessionError(
+                f"{store.where}: run {chosen!r} does not say which agent made it; name it: "
+                "--agent path/to/agent.py[:factory]"
+            )
+        factory, _ = load_factory(factory_target)
+        made = run_session(_call(factory, factory_target), where=factory_target)
+        snapshot = restore(
+            store, chosen, tools=made.tools, branch=branch, checkpoint_id=checkpoint_id
+        )
+    except LoopletError as exc:
+        raise SessionError(str(exc)) from None
+    checkpoint = snapshot.checkpoint
+    if isinstance(made.llm, MockLLMBackend):  # a scripted agent goes on with its script
+        made.llm.skip(snapshot.state.llm_calls)
+
+    def resumer(hooks: Sequence[object], cancel: CancelToken) -> ResumedRun:
+        return resume(
+            store,
+            checkpoint.run_id,
+            llm=made.llm,
+            tools=made.tools,
+            hooks=hooks,
+            checkpoint_id=checkpoint.id,
+            cancel=cancel,
+        )
+
+    made.state = snapshot.state
+    made.title = f"resume · run {checkpoint.run_id} from {checkpoint.describe()} · {store.where}"
+    made.config.checkpoint = store  # the resumed run's too: closing the session closes this
     made.resumer = resumer
     return made
 

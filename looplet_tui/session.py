@@ -32,10 +32,12 @@ from looplet_core import (
     TraceReader,
     composable_loop,
 )
+from looplet_core.durable.runstore import RunStore
 from looplet_core.tools.view import ToolView
 
 __all__ = [
     "DEFAULT_FACTORY",
+    "AttachSession",
     "ReplaySession",
     "RunSession",
     "Session",
@@ -149,7 +151,25 @@ class ReplaySession:
     """``--agent FILE[:factory]``: the model and tools a live re-run uses instead of the trace's."""
 
 
-Session = RunSession | ReplaySession
+@dataclass(slots=True)
+class AttachSession:
+    """A run that another process runs, followed through its run store (``looplet-tui attach``).
+
+    Nothing runs here: the worker reads the run's steps from ``store`` as its process writes
+    them, and answers its approvals by writing the decision back.
+    """
+
+    store: RunStore
+    run_id: str
+    title: str = ""
+    window: int | None = None
+    breakpoints_file: Path | None = None
+    thresholds: tuple[float | None, float | None] = (None, None)
+    poll: float = 0.25
+    """Longest wait between looks at the store (PostgreSQL wakes the follower at once)."""
+
+
+Session = RunSession | ReplaySession | AttachSession
 
 
 def tool_views(session: Session) -> dict[str, ToolView]:

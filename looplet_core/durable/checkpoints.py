@@ -92,7 +92,11 @@ def latest_checkpoint(
 
 
 def history(store: CheckpointStore, checkpoint_id: str) -> list[Checkpoint]:
-    """The checkpoints from the run's root to ``checkpoint_id``, following parent links."""
+    """The checkpoints from the run's root to ``checkpoint_id``, following parent links.
+
+    A store with its own ``history`` (the SQL run stores) answers in one query."""
+    if isinstance(store, _HistoryStore):
+        return store.history(checkpoint_id)
     chain: list[Checkpoint] = []
     seen: set[str] = set()
     current: str | None = checkpoint_id
@@ -107,6 +111,11 @@ def history(store: CheckpointStore, checkpoint_id: str) -> list[Checkpoint]:
         current = cp.parent
     chain.reverse()
     return chain
+
+
+@runtime_checkable
+class _HistoryStore(Protocol):
+    def history(self, checkpoint_id: str) -> list[Checkpoint]: ...
 
 
 @dataclass(slots=True)

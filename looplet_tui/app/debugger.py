@@ -30,6 +30,7 @@ from looplet_core import Message as ModelMessage
 from looplet_tui.app.approval_keys import ApprovalActions
 from looplet_tui.app.keys import KEY_BINDINGS, KEYS, debugger_commands, footer_order
 from looplet_tui.app.replay_keys import FRAME, REPLAY_ONLY, ReplayActions, count_matches
+from looplet_tui.live.attach import follow
 from looplet_tui.live.breakpoints import BreakpointSet
 from looplet_tui.live.context import stats_for
 from looplet_tui.live.controller import DebugController
@@ -37,7 +38,7 @@ from looplet_tui.live.filters import StepFilter
 from looplet_tui.live.runstate import Live, Marker
 from looplet_tui.replay.player import ReplayPlayer
 from looplet_tui.screens.child_run import ChildRunScreen
-from looplet_tui.session import ReplaySession, RunSession, Session, tool_views
+from looplet_tui.session import AttachSession, ReplaySession, RunSession, Session, tool_views
 from looplet_tui.widgets.approval_card import ApprovalCard
 from looplet_tui.widgets.details import StepDetails
 from looplet_tui.widgets.gauge import ContextGauge
@@ -135,7 +136,7 @@ class DebuggerApp(ApprovalActions, ReplayActions):
             )
         schemas = session.tools.schemas() if isinstance(session, RunSession) else ()
         return DebugController(
-            start_paused=start_paused,
+            start_paused=start_paused and not isinstance(session, AttachSession),
             breakpoints=breakpoints,
             window=session.window,
             tool_schemas=schemas,
@@ -235,6 +236,12 @@ class DebuggerApp(ApprovalActions, ReplayActions):
         Takes its controller, session and done-event as arguments rather than reading them off
         the app, so a run the user switched away from finishes against its own objects."""
         try:
+            if isinstance(session, AttachSession):  # the run is another process's: follow it
+                try:
+                    follow(ctl, session, self._notify_from_worker)
+                finally:
+                    session.store.close()
+                return
             assert isinstance(session, RunSession)  # a replay has no worker (ReplayPlayer)
             loop = session.start([ctl], ctl.cancel_token)
             ctl.watch(session.state)  # its usage so far shows now, not after the next model call
@@ -248,6 +255,12 @@ class DebuggerApp(ApprovalActions, ReplayActions):
             ctl.fail(exc)
         finally:
             done.set()
+
+    def _notify_from_worker(self, text: str, severity: str) -> None:
+        """For the attach follower: a toast, drawn on the UI thread (text shown literally)."""
+        level = severity if severity in ("information", "warning", "error") else "information"
+        with contextlib.suppress(RuntimeError):  # the app already closed
+            self.call_from_thread(self.notify, text, severity=level, markup=False)  # pyright: ignore[reportArgumentType]
 
     # -- redrawing ------------------------------------------------------------------------------
 

@@ -249,11 +249,13 @@ class DebugController(RunHistory):
 
     # -- the thread that iterates the loop --------------------------------------------------------
 
-    def request_approval(self, step: Step) -> None:
+    def request_approval(self, step: Step, *, settled: Callable[[], bool] | None = None) -> None:
         """Block the loop's thread until the UI decides ``step.approval`` or the run is cancelled.
 
         A cancel leaves the request undecided: the loop then ends with ``awaiting_approval`` and
         the request stays in the run's state (and checkpoint), so a resume can still decide it.
+        ``settled`` (an attached run) is asked every poll whether someone else answered it; then
+        the card goes away undecided here.
         """
         request = step.approval
         if request is None or request.decided:
@@ -267,11 +269,54 @@ class DebugController(RunHistory):
         with self._cond:
             while not request.decided and not self.cancel_token.cancelled:
                 self._cond.wait(self.poll)
+                if settled is not None and not request.decided:
+                    self._cond.release()  # the check may query a database: not under the lock
+                    try:
+                        done = settled()
+                    finally:
+                        self._cond.acquire()
+                    if done:
+                        break
             self.approvals.remove(request)
             if not self.approvals:
                 self.run_state = RunState.RUNNING
             self._bump(step.number)
         self._changed()
+
+    @property
+    def pause_requested(self) -> bool:
+        """Whether ``p`` (or starting paused) asked for a stop at the next phase."""
+        with self._cond:
+            return self._mode is _Mode.PAUSE
+
+    def hold(self, step: int, reason: str, *, settled: Callable[[], bool] | None = None) -> bool:
+        """Block the calling thread, shown paused before ``step``'s call, until the UI lets the
+        run go (``c``, ``n``, ``s``) or cancels: an attached run paused where it runs.
+        ``settled`` is asked every poll whether the run went on anyway (continued elsewhere).
+        Returns whether the UI let it go."""
+        with self._cond:
+            self.run_state = RunState.PAUSED
+            self.pause_point = PausePoint(Phase.PRE_DISPATCH, step, reason)
+            self._released = False
+            self.live = None
+        self._changed()
+        with self._cond:
+            while not self._released and not self.cancel_token.cancelled:
+                self._cond.wait(self.poll)
+                if settled is not None and not self._released:
+                    self._cond.release()  # the check may query a database: not under the lock
+                    try:
+                        done = settled()
+                    finally:
+                        self._cond.acquire()
+                    if done:
+                        break
+            released = self._released
+            self.pause_point = None
+            if not self.cancel_token.cancelled:
+                self.run_state = RunState.RUNNING
+        self._changed()
+        return released
 
     # -- internals --------------------------------------------------------------------------------
 

@@ -178,6 +178,19 @@ class RunHistory:
             self.live = None
         self._changed()
 
+    def update(self, step: Step) -> None:
+        """Put ``step`` in place of the entry with its number (or on the end): an attached run's
+        step that was shown waiting for approval, now read back done from the store."""
+        with self._cond:
+            i = self._index.get(step.number)
+            if i is None:
+                self._index[step.number] = len(self.entries)
+                self.entries.append(step)
+            else:
+                self.entries[i] = step
+            self._bump(step.number)
+        self._changed()
+
     def rewind(self, last: int | None) -> None:
         """Forget every entry after step ``last`` (None: all of them): a replay stepping back.
 

@@ -28,7 +28,7 @@ from textual.widgets.tree import TreeNode
 from looplet_core import Checkpoint, CheckpointStore, LoopletError
 from looplet_core.durable.checkpoints import Snapshot, load
 from looplet_tui.live.context import estimate
-from looplet_tui.session import RunSession, tool_views
+from looplet_tui.session import AttachSession, RunSession, tool_views
 from looplet_tui.text import render
 from looplet_tui.text.safe import literal
 from looplet_tui.timetravel.forks import branch_session
@@ -314,6 +314,11 @@ def browser_for(
     """The checkpoint browser for a debugger session's run, or one line saying why there is none.
 
     ``run_finished`` says whether the debugger's current run is over (a fork replaces it)."""
+    if isinstance(session, AttachSession):
+        return (
+            "An attached run is browsed where it runs; once it stops, `looplet-tui resume "
+            "STORE --run ID` opens it here with its checkpoints."
+        )
     if not isinstance(session, RunSession):
         return "A replayed trace has no checkpoints: the browser needs a run with --checkpoints."
     store = session.config.checkpoint

@@ -24,6 +24,7 @@ from looplet_core import (
 )
 from looplet_core.durable.checkpoints import FORMAT_VERSION, Checkpoint, CheckpointStore, load
 from tests.core.durable_helpers import backend, counting_plan, durable_tools
+from tests.core.store_kinds import STORES, make_store
 
 
 def run_counting(store: CheckpointStore, n: int, **config: Any) -> DefaultState:
@@ -36,11 +37,10 @@ def run_counting(store: CheckpointStore, n: int, **config: Any) -> DefaultState:
     return state
 
 
-@pytest.fixture(params=["memory", "file"])
+@pytest.fixture(params=STORES)
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> CheckpointStore:
-    if request.param == "memory":
-        return MemoryCheckpointStore()
-    return FileCheckpointStore(tmp_path / "cp")
+    """Each test runs against every store: memory, files, SQLite and a real PostgreSQL."""
+    return make_store(request.param, tmp_path, request)
 
 
 def test_a_checkpoint_is_saved_after_every_step_and_at_the_end(store: CheckpointStore):

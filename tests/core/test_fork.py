@@ -10,7 +10,6 @@ import pytest
 from looplet_core import (
     ConfigError,
     DefaultState,
-    FileCheckpointStore,
     LoopConfig,
     MemoryCheckpointStore,
     Message,
@@ -23,6 +22,7 @@ from looplet_core import (
 )
 from looplet_core.durable.checkpoints import CheckpointStore, load
 from tests.core.durable_helpers import Reply, backend, comparable, durable_tools, requests_of
+from tests.core.store_kinds import STORES, make_store
 
 PLAN: list[Reply] = [
     {"tool": "count", "args": {"i": 0}},
@@ -33,11 +33,10 @@ PLAN: list[Reply] = [
 ]
 
 
-@pytest.fixture(params=["memory", "file"])
+@pytest.fixture(params=STORES)
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> CheckpointStore:
-    if request.param == "memory":
-        return MemoryCheckpointStore()
-    return FileCheckpointStore(tmp_path / "cp", durable=False)
+    """Each test runs against every store: memory, files, SQLite and a real PostgreSQL."""
+    return make_store(request.param, tmp_path, request)
 
 
 def main_run(store: CheckpointStore, plan: list[Reply] = PLAN) -> tuple[DefaultState, list[str]]:

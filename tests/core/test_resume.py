@@ -11,9 +11,7 @@ from looplet_core import (
     BackendError,
     CancelToken,
     DefaultState,
-    FileCheckpointStore,
     LoopConfig,
-    MemoryCheckpointStore,
     Stop,
     StopReason,
     async_composable_loop,
@@ -29,6 +27,7 @@ from tests.core.durable_helpers import (
     durable_tools,
     requests_of,
 )
+from tests.core.store_kinds import STORES, make_store
 
 
 def uninterrupted(plan: list[Reply], config: LoopConfig) -> tuple[list[Any], Any, DefaultState]:
@@ -65,11 +64,10 @@ def interrupted(
     return steps, requests, loop.state
 
 
-@pytest.fixture(params=["memory", "file"])
+@pytest.fixture(params=STORES)
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> CheckpointStore:
-    if request.param == "memory":
-        return MemoryCheckpointStore()
-    return FileCheckpointStore(tmp_path / "cp", durable=False)
+    """Each test runs against every store: memory, files, SQLite and a real PostgreSQL."""
+    return make_store(request.param, tmp_path, request)
 
 
 def test_resumed_run_equals_an_uninterrupted_one(store: CheckpointStore):

@@ -1,0 +1,186 @@
+"""A headless run answered from elsewhere: ``StoreApprover`` and ``StoreEventLog``.
+
+``StoreApprover(store, run_id)`` is an ``Approver`` (``LoopConfig(approver=...)``): when a call
+needs approval it writes the request to the store as a pending approval, then waits for another
+process (``python -m looplet_core runs approve``, an attached ``looplet-tui``) to decide it, and
+applies that decision to the request, so the run's own process carries on from the answer.
+With ``timeout`` it stops waiting after that many seconds and leaves the request undecided: the
+run pauses with ``awaiting_approval`` (its checkpoint holds the request) and can be resumed later
+with the decision the store by then holds.
+
+``StoreBreakpoints(store, run_id)`` pauses the run before a call when the store says so (a
+breakpoint set from elsewhere) until the store lets it go.  ``StoreGuard(store)`` is a hook that
+stops the run before a tool runs when the store could not
+record it.  ``StoreEventLog(store)`` is a hook that appends the run's lifecycle events (no
+streaming deltas) to the store, redacted like traces, so an attached debugger can show them.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from collections.abc import Callable
+from typing import Any, cast
+
+from looplet_core.approvals.requests import ApprovalRequest
+from looplet_core.decisions import Stop
+from looplet_core.durable.runstore import ApprovalRecord, RunStatus, RunStore
+from looplet_core.errors import ApprovalError, StoreError
+from looplet_core.events import Event, EventKind
+from looplet_core.messages import ToolCall
+from looplet_core.provenance.redact import Redactor
+
+__all__ = [
+    "StoreApprover",
+    "StoreBreakpoints",
+    "StoreEventLog",
+    "StoreGuard",
+    "apply_stored_decision",
+]
+
+
+class StoreApprover:
+    """Put each approval to whoever watches ``store``, and wait for their answer."""
+
+    def __init__(
+        self,
+        store: RunStore,
+        run_id: str,
+        *,
+        timeout: float | None = None,
+        on_wait: Callable[[ApprovalRecord], None] | None = None,
+    ) -> None:
+        self.store = store
+        self.run_id = run_id
+        self.timeout = timeout
+        self.on_wait = on_wait
+        """Called with the pending record before waiting (say where to answer it)."""
+        self.last: ApprovalRecord | None = None
+        """The record of the latest request (its ``id`` is what ``runs approve`` takes)."""
+
+    def __call__(self, request: ApprovalRequest) -> None:
+        doc = request.to_dict()
+        record = self._earlier(doc) or self.store.add_approval(self.run_id, doc)
+        self.last = record
+        if record.pending and self.on_wait is not None:
+            self.on_wait(record)
+        record = self.store.wait_for_decision(self.run_id, record.id, timeout=self.timeout)
+        self.last = record
+        if not record.pending:
+            apply_stored_decision(request, record)
+
+    def _earlier(self, doc: dict[str, Any]) -> ApprovalRecord | None:
+        """The record already made for this very call (a run paused on it, now resumed): its
+        answer, given while the run was not waiting, is the one to act on."""
+        for record in reversed(self.store.approvals(self.run_id)):
+            req = record.request
+            if (req.get("step"), req.get("call_id"), req.get("tool"), req.get("args")) == (
+                doc["step"],
+                doc["call_id"],
+                doc["tool"],
+                doc["args"],
+            ):
+                return record
+        return None
+
+
+def apply_stored_decision(request: ApprovalRequest, record: ApprovalRecord) -> None:
+    """Decide ``request`` as ``record`` says.  Edited arguments that do not fit the tool's schema
+    deny the call with the reason (the decider cannot be asked again)."""
+    decision = record.decision or {}
+    action = decision.get("action")
+    by = record.decided_by or "store"
+    message = str(decision.get("message") or "")
+    scope = str(decision.get("scope") or "once")
+    match = cast("dict[str, str] | None", decision.get("match"))
+    if action == "approve":
+        args = cast("dict[str, Any] | None", decision.get("args"))
+        try:
+            request.approve(args, by=by, scope=scope, match=match)
+        except ApprovalError as exc:
+            request.deny(f"{by} approved with arguments that do not fit: {exc}", by=by)
+    elif action == "deny":
+        request.deny(message, by=by, scope=scope, match=match)
+    else:
+        request.stop(message, by=by)
+
+
+class StoreGuard:
+    """Stop the run before a tool runs if the store could not record it (the database went
+    away, a file stays locked): a closed stop with the store's error as the reason, instead of
+    a side effect no checkpoint will ever show.  Resume the run once the store is back."""
+
+    name = "store_guard"
+
+    def __init__(self, store: RunStore) -> None:
+        self.store = store
+
+    def pre_dispatch(self, state: object, log: object, tc: ToolCall, step: int) -> Stop | None:
+        try:
+            self.store.check_writable()
+        except StoreError as exc:
+            return Stop(f"not running {tc.tool}: {exc}")
+        return None
+
+
+class StoreBreakpoints:
+    """Pause the run before a tool runs when its store says so, until the store lets it go.
+
+    The run's breakpoints in the store (``store.set_breakpoints``) are a list of entries:
+    ``{"tool": "delete*"}`` pauses before matching calls, ``{"pause": true}`` before the next
+    call (``runs pause``, ``p`` in an attached debugger), and ``{"release": N}`` lets the run
+    paused at step ``N`` go on (``runs continue``, ``c``).  While paused the run's status is
+    ``paused at a breakpoint`` and ``{"paused_at": N}`` says where; a release consumes the pause
+    entries.
+    """
+
+    name = "store_breakpoints"
+
+    def __init__(self, store: RunStore, run_id: str, *, poll: float = 0.25) -> None:
+        self.store = store
+        self.run_id = run_id
+        self.poll = poll
+
+    def pre_dispatch(self, state: object, log: object, tc: ToolCall, step: int) -> None:
+        entries = self.store.breakpoints(self.run_id)
+        if not any(_stops(entry, tc.tool) for entry in entries):
+            return
+        self.store.set_breakpoints(self.run_id, [*entries, {"paused_at": step, "tool": None}])
+        self.store.set_run(self.run_id, status=RunStatus.PAUSED)
+        while not any(entry.get("release") == step for entry in entries):
+            since = self.store.changes(self.run_id)
+            self.store.wait_for_change(self.run_id, since, timeout=self.poll)
+            entries = self.store.breakpoints(self.run_id)
+        kept = [e for e in entries if not e.get("pause") and not {"release", "paused_at"} & set(e)]
+        self.store.set_breakpoints(self.run_id, kept)
+        self.store.set_run(self.run_id, status=RunStatus.RUNNING)
+
+
+def _stops(entry: dict[str, Any], tool: str) -> bool:
+    pattern = entry.get("tool")
+    return bool(entry.get("pause")) or (
+        isinstance(pattern, str) and fnmatch.fnmatchcase(tool, pattern)
+    )
+
+
+_SKIPPED = frozenset({EventKind.LLM_DELTA, EventKind.TOOL_PROGRESS})
+
+
+class StoreEventLog:
+    """Append a run's events (all but streaming deltas and progress) to ``store``."""
+
+    name = "store_events"
+
+    def __init__(self, store: RunStore, *, redact: Redactor | None = None) -> None:
+        self.store = store
+        self.redactor = redact or Redactor()
+        self.lost = 0
+        """Events not saved because the store was unreachable at the time."""
+
+    def on_event(self, event: Event) -> None:
+        if event.kind in _SKIPPED:
+            return
+        doc = cast(dict[str, Any], self.redactor.value(event.to_dict()))
+        try:
+            self.store.add_events(event.run_id, [doc])
+        except StoreError:  # the checkpoints are the record; StoreGuard stops the run
+            self.lost += 1
