@@ -3,6 +3,9 @@
 Run it with ``.venv/bin/python benchmarks/bench_checkpoint.py`` (``--dir PATH`` to put the files
 on a particular disk; the default is a temporary directory).  It prints plain-text tables:
 
+* **on / off ratio** (issue 16): the 1,000-step run with ``FileCheckpointStore(durable=False)``
+  over the same run without checkpoints, interleaved, median of repeats (``--ratio-only``: just
+  this line; ``--dir /dev/shm`` for tmpfs);
 * **overhead per step** of a 1,000-step scripted run (one ``echo`` call per step) with no
   checkpointing, with ``MemoryCheckpointStore``, and with ``FileCheckpointStore`` without and with
   fsync (``durable=False`` / the default ``durable=True``), best of several repeats;
@@ -105,6 +108,33 @@ def overhead_table(base: Path, repeats: int) -> None:
     print()
 
 
+def ratio_table(base: Path, repeats: int) -> None:
+    """Issue 16's figure: a run with ``FileCheckpointStore(durable=False)`` over the same run
+    without checkpoints, interleaved run by run, median of ``repeats`` (wall and CPU)."""
+    counter = iter(range(1_000_000))
+    run(20, None)
+    run(20, FileCheckpointStore(base / "ratio-warm", durable=False))
+    plain: list[tuple[float, float]] = []
+    stored: list[tuple[float, float]] = []
+    for _ in range(repeats):
+        for into, store in ((plain, None), (stored, "file")):
+            target = None
+            if store is not None:
+                target = FileCheckpointStore(base / f"ratio-{next(counter)}", durable=False)
+            cpu = time.process_time()
+            wall = run(STEPS, target)
+            into.append((wall, time.process_time() - cpu))
+    wall_ratio = statistics.median(w for w, _ in stored) / statistics.median(w for w, _ in plain)
+    cpu_ratio = statistics.median(c for _, c in stored) / statistics.median(c for _, c in plain)
+    print(
+        f"FileCheckpointStore(durable=False) on / off, {STEPS:,} steps, interleaved, median of "
+        f"{repeats}: {wall_ratio:.2f}x wall, {cpu_ratio:.2f}x CPU (target <= 3x on tmpfs); "
+        f"plain {statistics.median(w for w, _ in plain) / STEPS * 1e6:.1f} µs/step, "
+        f"checkpointed {statistics.median(w for w, _ in stored) / STEPS * 1e6:.1f} µs/step"
+    )
+    print()
+
+
 def size_table(base: Path) -> None:
     print("Bytes per checkpoint file (FileCheckpointStore): constant = linear total")
     print(f"{'steps':>7} {'first 100':>10} {'middle 100':>11} {'last 100':>9} {'total/step':>11}")
@@ -166,11 +196,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0] if __doc__ else None)
     parser.add_argument("--dir", type=Path, help="where to write (default: a temporary dir)")
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--ratio-only", action="store_true", help="only the on/off ratio")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(dir=args.dir) as tmp:
         base = Path(tmp)
         load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-        print(f"files under {base}; {os.cpu_count()} CPUs, load average {load:.1f}\n")
+        print(f"files under {base}; {os.cpu_count()} CPUs, load average {load:.2f}\n")
+        ratio_table(base, max(5, args.repeats))
+        if args.ratio_only:
+            return 0
         overhead_table(base, args.repeats)
         size_table(base)
         resume_table(base, args.repeats)

@@ -8,6 +8,11 @@ wall time per step of a scripted run (echo N-1 times, then done) at 100, 1,000 a
 * ``+pressure``: the same plus ``ContextPressureHook`` (the configuration issue 3 sets a target
   for), with a window large enough that no compaction happens, so the figure is its cost alone;
 * ``+pressure+compact``: also ``ThresholdCompactHook``, likewise never triggered;
+* and a second table, **compaction on vs off** (issue 16): 1,000 steps whose tool returns 2 KB,
+  with ``ThresholdCompactHook`` + ``ContextPressureHook`` and a 32k window (a compaction every
+  dozen steps or so) against the same run with no hook and a window nothing fills; interleaved,
+  median of the repeats, wall and CPU time, and the ratio it is judged by (``--compaction-only``
+  for just this table);
 
 each with the ratio to ``plain`` at the same length and, per row, how the cost per step at 10,000
 steps compares with 100 (flat means about 1.0).  The estimator is the fast heuristic, so the
@@ -19,6 +24,8 @@ from __future__ import annotations
 
 import argparse
 import gc
+import os
+import statistics
 import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -126,11 +133,84 @@ def _both() -> list[object]:
     return [ThresholdCompactHook(), ContextPressureHook()]
 
 
+BIG_RESULT = "x" * 2048  # issue 16: compaction measured with 2 KB tool results
+COMPACT_WINDOW = 32_000
+COMPACT_STEPS = 1_000
+COMPACT_TARGET = 2.0  # issue 16: compaction on within 2x of the same run with it off
+
+
+def _big_tools() -> BaseToolRegistry:
+    tools = BaseToolRegistry()
+    tools.register(ToolSpec("echo", "Echo x back, padded.", {"x": "str"}, lambda *, x: BIG_RESULT))
+    tools.register(ToolSpec("done", "Finish.", {"answer": "str"}, lambda *, answer: answer))
+    return tools
+
+
+def _compaction_run(steps: int, compact: bool) -> tuple[float, float, int]:
+    """(wall s, CPU s, compactions) of one run with 2 KB results: with the default compaction
+    hooks and a 32k window, or with no hook and a window nothing fills (``compact=False``)."""
+    script: list[Any] = [{"tool": "echo", "args": {"x": "hi"}}] * (steps - 1)
+    script.append({"tool": "done", "args": {"answer": "ok"}})
+    window = COMPACT_WINDOW if compact else 10**9
+    config = LoopConfig(
+        max_steps=steps, context_window=window, token_estimator=HeuristicEstimator()
+    )
+    threshold = ThresholdCompactHook()
+    hooks = [threshold, ContextPressureHook()] if compact else []
+    gc.collect()
+    wall, cpu = time.perf_counter(), time.process_time()
+    for _ in composable_loop(
+        llm=MockLLMBackend(script), tools=_big_tools(), task=TASK, config=config, hooks=hooks
+    ):
+        pass
+    return time.perf_counter() - wall, time.process_time() - cpu, len(threshold.reports)
+
+
+def compaction_table(repeats: int) -> None:
+    """Compaction on vs off, interleaved, median of ``repeats`` runs each (wall and CPU)."""
+    _compaction_run(20, True)
+    _compaction_run(20, False)
+    on: list[tuple[float, float]] = []
+    off: list[tuple[float, float]] = []
+    compactions = 0
+    for _ in range(repeats):
+        wall, cpu, _n = _compaction_run(COMPACT_STEPS, False)
+        off.append((wall, cpu))
+        wall, cpu, compactions = _compaction_run(COMPACT_STEPS, True)
+        on.append((wall, cpu))
+    print()
+    print(
+        f"Compaction, {COMPACT_STEPS:,} steps with 2 KB tool results (median of {repeats}, "
+        "interleaved)"
+    )
+    print(f"{'run':<40} {'µs/step':>9} {'CPU µs/step':>12}")
+    medians: list[tuple[float, float]] = []
+    for name, runs in (("compaction off (no hook, huge window)", off), ("compaction on", on)):
+        wall = statistics.median(r[0] for r in runs) / COMPACT_STEPS * 1e6
+        cpu = statistics.median(r[1] for r in runs) / COMPACT_STEPS * 1e6
+        medians.append((wall, cpu))
+        print(f"{name:<40} {wall:>9.1f} {cpu:>12.1f}")
+    (off_wall, off_cpu), (on_wall, on_cpu) = medians
+    print(
+        f"compaction on / off: {on_wall / off_wall:.2f}x wall, {on_cpu / off_cpu:.2f}x CPU "
+        f"(target <= {COMPACT_TARGET}x); {compactions} compactions per run "
+        f"(ThresholdCompactHook + ContextPressureHook, {COMPACT_WINDOW:,}-token window)"
+    )
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--tiktoken", action="store_true", help="add a row using tiktoken")
+    parser.add_argument(
+        "--compaction-only", action="store_true", help="only the compaction on/off table"
+    )
     args = parser.parse_args(argv)
+    load = os.getloadavg() if hasattr(os, "getloadavg") else (float("nan"),) * 3
+    print(f"{os.cpu_count()} CPUs, load average {load[0]:.2f} / {load[1]:.2f} / {load[2]:.2f}")
+    if args.compaction_only:
+        compaction_table(args.repeats)
+        return
     heuristic = HeuristicEstimator()
 
     def plain(steps: int) -> float:
@@ -164,6 +244,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         f"target: +pressure within {TARGET_RATIO}x of plain at every length; flat ~1.0 "
         "(µs per step at 10,000 steps / at 100)"
     )
+    compaction_table(args.repeats)
 
 
 if __name__ == "__main__":

@@ -3,6 +3,8 @@
 Run it with ``.venv/bin/python benchmarks/bench_provenance.py`` (``--dir PATH`` to write on a
 particular disk; the default is a temporary directory).  It prints two plain-text tables:
 
+* **on / off ratio** (issue 16): the run with the sink over the run alone, interleaved, median
+  of repeats (``--ratio-only``: just this line; ``--dir /dev/shm`` for tmpfs);
 * **overhead per step** of a 1,000-step scripted run (one ``add`` call per model reply, so every
   step is also a model call and a prompt file): the loop alone, with ``ProvenanceSink`` writing
   full prompt files (the default), and with ``prompt_files="new"``; per step over the whole run and
@@ -19,6 +21,7 @@ Best of several repeats for the run, median for the open; never an assert in the
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import sys
 import tempfile
@@ -75,9 +78,9 @@ def dir_size(path: Path) -> int:
     return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
 
 
-def file_create_us(base: Path, count: int = 500) -> float:
+def file_create_us(base: Path, count: int = 500, name: str = "probe") -> float:
     """Microseconds to create and write one 1 KB file here: the floor under the sink's cost."""
-    folder = base / "probe"
+    folder = base / name
     folder.mkdir()
     payload = "x" * 1024
     started = time.perf_counter()
@@ -119,6 +122,25 @@ def overhead(base: Path, steps: int, repeats: int) -> None:
     )
 
 
+def ratio(base: Path, steps: int, repeats: int) -> None:
+    """Issue 16's figure: the run with ``ProvenanceSink`` (its defaults) over the run alone,
+    interleaved run by run, median of ``repeats``."""
+    timed_run(20, None)
+    timed_run(20, ProvenanceSink(base / "ratio-warm"))
+    plain: list[float] = []
+    traced: list[float] = []
+    for attempt in range(repeats):
+        plain.append(sum(timed_run(steps, None)))
+        traced.append(sum(timed_run(steps, ProvenanceSink(base / f"ratio-{attempt}"))))
+    off, on = statistics.median(plain), statistics.median(traced)
+    print(
+        f"\nProvenanceSink on / off, {steps:,} steps, interleaved, median of {repeats}: "
+        f"{on / off:.2f}x (target <= 3x on tmpfs); plain {off / steps * 1e6:.1f} µs/step, "
+        f"traced {on / steps * 1e6:.1f} µs/step; this disk creates and writes a 1 KB file in "
+        f"{file_create_us(base, name='probe-ratio'):.0f} µs (three files per step)"
+    )
+
+
 def open_big(base: Path, steps: int, repeats: int) -> None:
     target = base / "big"
     started = time.perf_counter()
@@ -152,8 +174,15 @@ def main() -> int:
     parser.add_argument("--steps", type=int, default=1000)
     parser.add_argument("--big", type=int, default=10_000)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--ratio-only", action="store_true", help="only the on/off ratio")
     args = parser.parse_args()
+    parser_load = os.getloadavg() if hasattr(os, "getloadavg") else (float("nan"),) * 3
+    print(f"{os.cpu_count()} CPUs, load average " + " / ".join(f"{x:.2f}" for x in parser_load))
     with tempfile.TemporaryDirectory(dir=args.dir) as tmp:
+        print(f"traces under {tmp}")
+        ratio(Path(tmp), args.steps, max(5, args.repeats))
+        if args.ratio_only:
+            return 0
         overhead(Path(tmp), args.steps, args.repeats)
         open_big(Path(tmp), args.big, max(5, args.repeats))
     return 0

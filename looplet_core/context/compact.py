@@ -24,6 +24,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from functools import lru_cache
 from typing import Any, Protocol, runtime_checkable
 
 from looplet_core.context.tokens import ContextMeter
@@ -60,8 +61,7 @@ class CompactContext:
 
     def costs(self, messages: Sequence[Message]) -> list[int]:
         """Calibrated tokens of each message, reusing the meter's counts where it has them."""
-        meter = self.meter
-        return [meter.scale(raw) for raw in meter.message_costs(messages)]
+        return self.meter.scaled_costs(messages)
 
     def count(self, messages: Sequence[Message]) -> int:
         """Calibrated tokens of the whole prompt these messages would make."""
@@ -130,14 +130,16 @@ def pairing_problem(messages: Sequence[Message]) -> str | None:
     """Why a server would reject this tool-call pairing, or None if it is valid."""
     open_ids: list[str] = []
     for index, message in enumerate(messages):
-        if message.role == "tool":
-            if message.tool_call_id not in open_ids:
-                return f"message {index} is a tool result ({message.tool_call_id}) without its call"
-            open_ids.remove(message.tool_call_id)
+        role = message.role
+        if role == "tool":
+            call_id = message.tool_call_id
+            if call_id not in open_ids:
+                return f"message {index} is a tool result ({call_id}) without its call"
+            open_ids.remove(call_id)
             continue
         if open_ids:
             return f"message {index} comes before the results of calls {open_ids}"
-        if message.role == "assistant":
+        if role == "assistant" and message.tool_calls:
             open_ids = [call.id for call in message.tool_calls]
     if open_ids:
         return f"calls {open_ids} have no results"
@@ -180,12 +182,19 @@ class Prune:
 
     def compact(self, messages: Sequence[Message], ctx: CompactContext) -> Compacted:
         head = head_length(messages)
-        results = [
-            (i, found)
-            for i in range(head, len(messages))
-            if (found := _result(messages[i])) is not None
-            and not found[1].startswith(PRUNED_PREFIX)
-        ]
+        results: list[tuple[int, tuple[str, str, str, str]]] = []
+        for i in range(head, len(messages)):
+            message = messages[i]
+            role = message.role
+            if role == "tool":  # the common case, inline: this scans the whole history
+                if not message.content.startswith(PRUNED_PREFIX):
+                    results.append((i, _result_of_tool(message)))
+            elif (
+                role == "user"
+                and (found := _result(message)) is not None
+                and not found[1].startswith(PRUNED_PREFIX)
+            ):
+                results.append((i, found))
         candidates = results[: max(0, len(results) - self.keep_last)]
         costs = ctx.costs(messages)
         total = ctx.meter.overhead + sum(costs)
@@ -215,10 +224,14 @@ class Prune:
 _JSON_RESULT = re.compile(r"Result of (?P<tool>[^\s(]+) \((?P<id>[^)\n]*)\):\n")
 
 
+def _result_of_tool(message: Message) -> tuple[str, str, str, str]:
+    return "", message.content, message.name or "the tool", message.tool_call_id or ""
+
+
 def _result(message: Message) -> tuple[str, str, str, str] | None:
     """(header, body, tool, call id) when ``message`` carries a tool result, else None."""
     if message.role == "tool":
-        return "", message.content, message.name or "the tool", message.tool_call_id or ""
+        return _result_of_tool(message)
     if message.role == "user" and (found := _JSON_RESULT.match(message.content)):
         header = found.group(0)
         return header, message.content[len(header) :], found.group("tool"), found.group("id")
@@ -280,7 +293,9 @@ class Truncate:
         return Compacted(out, f"removed the oldest {chosen - start} message(s) after the task")
 
     @staticmethod
+    @lru_cache(maxsize=256)
     def _marker(count: int) -> Message:
+        # Cached: the marker a cut was priced with is the one sent, so the meter prices it once.
         return Message(
             "user",
             f"{TRUNCATED_PREFIX}: {count} messages removed so far. The task "

@@ -22,6 +22,7 @@ from typing import Any, Literal
 
 from looplet_core.context.budget import ContextBudget, tier_rank
 from looplet_core.context.compact import (
+    CompactChain,
     CompactContext,
     CompactionStage,
     default_compactor,
@@ -101,7 +102,10 @@ def compact_prompt(
     removed = list(out.stages) or [{"stage": compactor.name, "detail": out.detail}]
     result = messages
     if out.messages != messages:
-        problem = rewrite_problem(messages, out.messages)
+        # A chain checked each stage's rewrite against its input, so its result keeps the head
+        # and the pairing by construction (tests/core/test_context_compact.py proves it).
+        checked = type(compactor) is CompactChain
+        problem = None if checked else rewrite_problem(messages, out.messages)
         if problem is None:
             result = out.messages
         else:

@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from typing import Any, Protocol, TypeGuard
+from operator import is_
+from typing import Any, Protocol, TypeGuard, cast
 
 from looplet_core.context.budget import ContextBudget
 from looplet_core.context.estimators import TokenEstimator, default_estimator
@@ -30,6 +31,7 @@ ROLES: tuple[str, ...] = ("system", "tools", "user", "assistant", "tool")
 MESSAGE_OVERHEAD = 4  # role and delimiters of the chat format around each message
 TOOL_CALL_OVERHEAD = 8  # id, type and function wrapper of one tool call
 TOOL_SCHEMA_OVERHEAD = 8  # the wrapper around each tool definition
+_PRICED_LIMIT = 4096  # messages priced outside the conversation that a meter remembers
 _RATIO_LIMITS = (0.25, 4.0)  # a report further off than this is a broken report, not a tokenizer
 
 
@@ -78,6 +80,11 @@ class ContextMeter:
         # alive, so no id here can be reused by another object while it is listed).
         self._known: dict[int, int] = {}
         self._totals: dict[str, int] = dict.fromkeys(ROLES, 0)  # raw totals of _messages
+        # Messages priced for a cost query that are not (yet) in the tally, such as the markers of
+        # a compaction being planned, which is then counted again and installed: id -> (the
+        # message, kept alive so that its id cannot be reused, its count).  Bounded; emptied by
+        # every restart, which moves the survivors into _known.
+        self._priced: dict[int, tuple[Message, int]] = {}
         self._tools: Sequence[Mapping[str, Any]] = ()
         self._tools_raw = 0
         self._last_raw: dict[str, int] | None = None
@@ -112,13 +119,20 @@ class ContextMeter:
     def message_costs(self, messages: Sequence[Message]) -> list[int]:
         """Uncalibrated tokens of each message, reusing the counts the meter already holds for
         messages of the run's conversation (compaction plans with this; it prices only the
-        messages it has never seen)."""
-        known = self._known
-        costs: list[int] = []
-        for message in messages:
-            tokens = known.get(id(message))
-            costs.append(self.message_tokens(message) if tokens is None else tokens)
-        return costs
+        messages it has never seen).
+
+        The common case, a list whose messages are the tally's own in the same order (a copy of
+        the conversation), is answered by one identity check per message, at C speed."""
+        counted = self._messages
+        if len(messages) <= len(counted) and all(map(is_, messages, counted)):
+            return self._counts[: len(messages)]
+        return self._lookup(messages, self._known)
+
+    def scaled_costs(self, messages: Sequence[Message]) -> list[int]:
+        """``message_costs`` with the calibration applied to each (what compaction plans with)."""
+        raw = self.message_costs(messages)
+        ratio = self.ratio
+        return raw if ratio == 1.0 else [round(tokens * ratio) for tokens in raw]
 
     def count(self, messages: Sequence[Message], tools: Sequence[Mapping[str, Any]] = ()) -> int:
         """Calibrated total of a whole prompt, counted from scratch."""
@@ -244,22 +258,42 @@ class ContextMeter:
             out[messages[index].role] -= counts[index]
         return out
 
+    def _lookup(self, messages: Sequence[Message], known: dict[int, int]) -> list[int]:
+        """The count of each message: from ``known`` (id -> count of a live message) where it is
+        there, priced otherwise.  The look-ups run at C speed; only the misses cost Python."""
+        found: list[int | None] = list(map(known.get, map(id, messages)))
+        priced = self._priced
+        index = -1
+        try:
+            while True:
+                index = found.index(None, index + 1)
+                message = messages[index]
+                held = priced.get(id(message))
+                if held is not None and held[0] is message:
+                    found[index] = held[1]
+                    continue
+                tokens = found[index] = self.message_tokens(message)
+                if len(priced) >= _PRICED_LIMIT:
+                    priced.clear()
+                priced[id(message)] = (message, tokens)
+        except ValueError:  # no miss left
+            pass
+        return cast(list[int], found)
+
     def _restart(self, conversation: Conversation) -> None:
         """A new conversation or a rewrite: recount, reusing counts of messages that survived."""
         old = self._messages  # alive until we return, so no id in `known` is reused
         known = self._known
-        self._messages, self._counts, self._known = [], [], {}
-        self._totals = dict.fromkeys(ROLES, 0)
+        messages = list(conversation)
+        counts = self._lookup(messages, known)
+        self._priced = {}
+        totals = dict.fromkeys(ROLES, 0)
+        for message, tokens in zip(messages, counts, strict=True):
+            totals[message.role] += tokens
+        self._messages, self._counts, self._totals = messages, counts, totals
+        self._known = dict(zip(map(id, messages), counts, strict=True))
         self._conversation = conversation
         self._revision = conversation.revision
-        for message in conversation:
-            tokens = known.get(id(message))
-            if tokens is None:
-                tokens = self.message_tokens(message)
-            self._messages.append(message)
-            self._counts.append(tokens)
-            self._known[id(message)] = tokens
-            self._totals[message.role] += tokens
         del old
 
 

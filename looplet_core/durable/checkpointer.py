@@ -48,6 +48,7 @@ __all__ = [
 ]
 
 _NOT_SAVED = frozenset({"approver", "checkpoint"})
+_SCAN_ENCODER = json.JSONEncoder(ensure_ascii=False, default=repr)  # the text secrets are sought in
 
 
 class CheckpointHook:
@@ -169,7 +170,7 @@ class CheckpointHook:
         if redactor is None:
             return parts
         try:
-            text = json.dumps(parts, ensure_ascii=False, default=repr)
+            text = _SCAN_ENCODER.encode(parts)
         except (RecursionError, ValueError):  # a tool's data nested past json's limit
             parts = cast(list[Any], clip_depth(parts))
             text = json.dumps(parts, ensure_ascii=False, default=repr)

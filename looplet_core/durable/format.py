@@ -114,7 +114,7 @@ class Checkpoint:
             "fork": self.fork,
         }
         try:
-            return json.dumps(doc, ensure_ascii=False, separators=(",", ":"), default=_json_default)
+            return _ENCODER.encode(doc)  # built once: json.dumps builds an encoder per call
         except RecursionError:  # a tool's data nested past the limit: keep its top levels
             doc = clip_depth(doc)
         try:
@@ -196,6 +196,8 @@ def _json_default(value: Any) -> Any:
         return list(cast(Iterable[Any], value))
     return repr(value)
 
+
+_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), default=_json_default)
 
 FROM_LAST_STEP = "current_is_last_step"
 

@@ -10,6 +10,7 @@ of one run cannot overwrite each other's checkpoint (the loser takes the next nu
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 from dataclasses import replace
@@ -78,29 +79,33 @@ class FileCheckpointStore:
         return os.path.join(self._root, run_id, f"{seq:06d}.json")  # resume reads 1000s of these
 
     def put(self, checkpoint: Checkpoint) -> Checkpoint:
-        run_dir = self.directory / checkpoint.run_id
-        checkpoint_id(checkpoint.run_id, 0)  # refuses run ids that are not safe directory names
+        run_id = checkpoint.run_id
+        run_dir = os.path.join(self._root, run_id)
+        checkpoint_id(run_id, 0)  # refuses run ids that are not safe directory names
         with self._lock:
             try:
-                run_dir.mkdir(parents=True, exist_ok=True)
-                seq = self._next.get(checkpoint.run_id) or self._last_seq(checkpoint.run_id) + 1
+                seq = self._next.get(run_id)
+                if seq is None or not os.path.isdir(run_dir):  # first write (or it was removed)
+                    os.makedirs(run_dir, exist_ok=True)
+                seq = seq or self._last_seq(run_id) + 1
                 while True:
-                    cid = checkpoint_id(checkpoint.run_id, seq)
-                    path = run_dir / f"{seq:06d}.json"
-                    saved = replace(checkpoint, seq=seq, id=cid, source=str(path))
+                    cid = checkpoint_id(run_id, seq)
+                    path = os.path.join(run_dir, f"{seq:06d}.json")
+                    saved = replace(checkpoint, seq=seq, id=cid, source=path)
                     # A lone surrogate (a tool read a non-UTF-8 file name) is written as its
                     # JSON escape: the file stays UTF-8 and reads back to the same string.
                     data = saved.to_json().encode("utf-8", "backslashreplace")
                     if self._publish(data, path):
                         break
                     seq += 1  # another writer took this number
-                self._next[checkpoint.run_id] = seq + 1
+                self._next[run_id] = seq + 1
             except OSError as exc:
                 raise CheckpointError(f"{run_dir}: cannot write a checkpoint: {exc}") from exc
             return saved
 
-    def _publish(self, data: bytes, path: Path) -> bool:
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+    def _publish(self, data: bytes, path: str) -> bool:
+        folder, name = os.path.split(path)
+        tmp = os.path.join(folder, f".{name}.{os.getpid()}.{threading.get_ident()}.tmp")
         with open(tmp, "wb") as f:
             f.write(data)
             if self.durable:
@@ -112,13 +117,14 @@ class FileCheckpointStore:
             except FileExistsError:
                 return False
             except OSError:  # a filesystem without hard links: rename (single writer assumed)
-                if path.exists():
+                if os.path.exists(path):
                     return False
                 os.replace(tmp, path)
         finally:
-            tmp.unlink(missing_ok=True)
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
         if self.durable:
-            _fsync_dir(path.parent)
+            _fsync_dir(Path(folder))
         return True
 
     def get(self, checkpoint_id: str) -> Checkpoint:

@@ -80,10 +80,22 @@ def dumps(value: Any, *, indent: int | None = None) -> str:
     Text is written with ``errors="backslashreplace"``, so a lone surrogate becomes its JSON
     escape and reads back unchanged.
     """
+    encode = _ENCODER.encode if indent is None else None
     try:
+        if encode is not None:
+            return encode(value)  # the C encoder, built once (json.dumps builds one per call)
         return json.dumps(value, ensure_ascii=False, default=_default, indent=indent)
     except RecursionError:
         return json.dumps(clip_depth(value), ensure_ascii=False, default=_default, indent=indent)
+
+
+def write_text(path: str, text: str) -> None:
+    """Write a trace file: UTF-8, a lone surrogate as its escape (see ``dumps``)."""
+    with open(path, "w", encoding="utf-8", errors="backslashreplace") as handle:
+        handle.write(text)
+
+
+_ENCODER = json.JSONEncoder(ensure_ascii=False, default=_default)
 
 
 def _json_block(value: Any) -> str:

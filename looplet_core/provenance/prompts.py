@@ -10,6 +10,7 @@ the new messages (``new``).
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import IO, Any
@@ -21,6 +22,9 @@ __all__ = ["PromptWriter"]
 
 Encode = Callable[[Any], tuple[Any, str]]
 """``value -> (value redacted, its JSON text)``: the sink's redacting encoder."""
+Scan = Callable[[str], bool]
+"""``text -> whether it may hold a secret`` (``Redactor.found_in``): never False when it does,
+and True for a text when it is True for a part of it, so new messages are scanned as one text."""
 
 
 class PromptWriter:
@@ -31,11 +35,21 @@ class PromptWriter:
     rewrite.  Without it, or across a rewrite, the two lists are compared, identity first, in C.
     """
 
-    def __init__(self, path: Path, messages: IO[bytes], encode: Encode, *, full: bool) -> None:
+    def __init__(
+        self,
+        path: Path,
+        messages: IO[bytes],
+        encode: Encode,
+        *,
+        full: bool,
+        scan: Scan | None = None,
+    ) -> None:
         self.path = path
+        self._root = os.fspath(path)
         self.conversation: Conversation | None = None
         self._messages = messages
         self._encode = encode
+        self._scan = scan
         self._full = full
         self._size = messages.tell()
         self._prev: Sequence[Message] = ()
@@ -47,13 +61,21 @@ class PromptWriter:
         prev = self._prev
         n = len(prev)
         extends = self._extends(prev, sent)
-        redacted: list[Message] = []
-        lines: list[str] = []
-        for message in sent[n:] if extends else sent:
-            raw = message.to_dict()
-            clean, line = self._encode(raw)
-            redacted.append(message if clean is raw else Message.from_dict(clean))
-            lines.append(line + "\n")
+        new = sent[n:] if extends else sent
+        lines: list[str] | None = None
+        redacted: Sequence[Message] = new
+        scan = self._scan
+        if scan is not None:  # the usual case: encode the new messages, scan them as one text
+            lines = [fmt.dumps(message.to_dict()) + "\n" for message in new]
+            if scan("".join(lines)):
+                lines = None  # something to redact: message by message, below
+        if lines is None:
+            redacted, lines = [], []
+            for message in new:
+                raw = message.to_dict()
+                clean, line = self._encode(raw)
+                redacted.append(message if clean is raw else Message.from_dict(clean))
+                lines.append(line + "\n")
         payload = "".join(lines).encode("utf-8", "backslashreplace")
         self._messages.write(payload)
         self._messages.flush()
@@ -68,9 +90,7 @@ class PromptWriter:
         else:
             note = f"(messages 1-{n} are as in the previous call)\n\n" if extends else ""
             text = header + note + block
-        (self.path / fmt.prompt_path(call)).write_text(
-            text, encoding="utf-8", errors="backslashreplace"
-        )
+        fmt.write_text(os.path.join(self._root, fmt.prompt_path(call)), text)
         self._prev = sent
         return {"offset": start, "length": length + len(payload), "count": len(sent)}
 

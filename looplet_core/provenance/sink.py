@@ -77,6 +77,7 @@ class ProvenanceSink:
         if prompt_files not in ("full", "new"):
             raise ValueError(f"prompt_files must be 'full' or 'new', got {prompt_files!r}")
         self.path = Path(directory)
+        self._root = os.fspath(self.path)
         extra = [*secrets, *client_secrets(llm)]
         if isinstance(redact, Redactor):
             self.redactor = redact.with_secrets(extra) if extra else redact
@@ -158,7 +159,11 @@ class ProvenanceSink:
             # close the files when the sink goes away rather than leak them.
             self._closer = weakref.finalize(self, _close_all, self._events, self._messages)
             self._prompts = PromptWriter(
-                self.path, self._messages, self._clean, full=self.prompt_files == "full"
+                self.path,
+                self._messages,
+                self._clean,
+                full=self.prompt_files == "full",
+                scan=self.redactor.found_in,
             )
             if existing is not None:
                 self._seq = _count_lines(self.path / fmt.EVENTS)
@@ -239,12 +244,17 @@ class ProvenanceSink:
         self._model = call.model or self._model
         self._last_text = call.text
         self._totals["llm_calls"] = self._totals.get("llm_calls", 0) + 1
-        (self.path / fmt.response_path(call.index)).write_text(
-            fmt.render_response(call), encoding="utf-8", errors="backslashreplace"
+        fmt.write_text(
+            os.path.join(self._root, fmt.response_path(call.index)), fmt.render_response(call)
         )
         files = {"prompt": fmt.prompt_path(call.index), "response": fmt.response_path(call.index)}
+        # Everything in this line is clean already: the call was just redacted, the rest is
+        # numbers and file names this module made.  So it is encoded without a second scan.
         self._line(
-            "llm_call", event, {"call": raw, "prompt": dict(self._prompt_ref), "files": files}
+            "llm_call",
+            event,
+            {"call": raw, "prompt": dict(self._prompt_ref), "files": files},
+            scanned=True,
         )
 
     def _on_llm_error(self, event: Event) -> None:
@@ -278,9 +288,10 @@ class ProvenanceSink:
         record = step.to_dict()
         record["prompt"] = None  # prompts live in llm/ and messages.jsonl, once per call
         path = fmt.step_path(step.number)
-        (self.path / path).write_text(
-            self._clean(record, indent=1)[1] + "\n", encoding="utf-8", errors="backslashreplace"
-        )
+        # One line of JSON: the indented form is several times slower to encode (json has no C
+        # encoder for it) and the file is read by programs (TraceReader), not people.
+        clean, text = self._clean(record)
+        fmt.write_text(os.path.join(self._root, path), text + "\n")
         totals = self._totals
         totals["steps"] = totals.get("steps", 0) + 1
         if not step.ok:
@@ -300,9 +311,14 @@ class ProvenanceSink:
             "elapsed_ms": round(step.elapsed_ms, 3),
             "file": path,
         }
-        self._line("step", event, summary)
+        # The summary's text (status, tool, error kind) is a part of the record just scanned;
+        # when that needed no redaction, neither does this.
+        self._line("step", event, summary, scanned=clean is record)
 
-    def _line(self, kind: str, event: Event, data: dict[str, Any]) -> None:
+    def _line(
+        self, kind: str, event: Event, data: dict[str, Any], *, scanned: bool = False
+    ) -> None:
+        """Append one event line; ``scanned``: ``data`` is redacted already (no second scan)."""
         if self._events is None:
             raise TraceError(f"{self.path}: event {kind!r} arrived before the run started")
         self._seq += 1
@@ -314,7 +330,8 @@ class ProvenanceSink:
             "step": event.step,
         }
         record.update(data)
-        self._events.write((self._clean(record)[1] + "\n").encode("utf-8", "backslashreplace"))
+        text = fmt.dumps(record) if scanned else self._clean(record)[1]
+        self._events.write((text + "\n").encode("utf-8", "backslashreplace"))
         self._events.flush()
 
     def _clean(self, value: Any, indent: int | None = None) -> tuple[Any, str]:

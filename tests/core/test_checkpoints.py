@@ -244,3 +244,17 @@ def test_json_unsafe_values_are_stored_as_text_not_pickled(store: CheckpointStor
             break
     restored = load(store, latest_checkpoint(store)).state
     assert restored.data == {"tags": ["b"], "obj": "<opaque>"}
+
+
+def test_a_file_store_remakes_a_run_directory_removed_between_writes(tmp_path: Path):
+    # The store makes a run's directory on its first write only (a mkdir per step cost a
+    # syscall and an exception); a directory removed since is noticed and made again.
+    import shutil
+
+    store = FileCheckpointStore(tmp_path, durable=False)
+    state = run_counting(store, 2)
+    first = store.get(store.list(state.run_id)[-1])
+    shutil.rmtree(tmp_path / state.run_id)
+    again = store.put(first)
+    assert again.seq == first.seq + 1 and store.list(state.run_id) == [again.id]
+    assert store.get(again.id).messages_add == first.messages_add

@@ -26,7 +26,12 @@ from looplet_core import (
     compact_chain,
 )
 from looplet_core.backends.mock import MockRequest
-from looplet_core.context.compact import cut_points, head_length, pairing_problem
+from looplet_core.context.compact import (
+    cut_points,
+    head_length,
+    pairing_problem,
+    rewrite_problem,
+)
 
 from .context_helpers import Chars4, Recorder, big_tools, reads, run_ctx, texts, tokens
 from .helpers import assert_pairing_valid
@@ -281,3 +286,19 @@ def test_prune_clears_old_results_in_json_tool_mode_too():
     cleared = [c for c in last if c.startswith("Result of read (") and "cleared to save" in c]
     assert cleared and all(c.split(":\n", 1)[1].startswith("[tool result cleared") for c in cleared)
     assert sum("src/file_7.py: line" in c for c in last) == 1
+
+
+def test_a_chains_result_always_passes_the_rewrite_check_it_is_installed_without():
+    # compact_prompt does not re-check a CompactChain's result: the chain checked each stage's
+    # rewrite against its input, so the result keeps the head and the pairing by construction,
+    # even when a stage in the middle broke them and was rejected.
+    _, _, llm, recorder = run_ctx(
+        reads(10), hooks=[ThresholdCompactHook(compact_chain(_DropsAResult(), Prune(), Truncate()))]
+    )
+    assert any("rejected" in s for e in _compactions(recorder) for s in e["removed"])
+    meter = ContextMeter(Chars4())
+    history = list(llm.requests[-1].messages)
+    for stages in ((_DropsAResult(),), (_DropsAResult(), Truncate()), (Prune(), _DropsAResult())):
+        ctx = CompactContext(target=50, meter=meter)
+        out = compact_chain(*stages).compact(history, ctx)
+        assert rewrite_problem(history, out.messages) is None

@@ -258,3 +258,38 @@ def test_tiktoken_counts_a_text_past_the_exact_limit_from_samples_within_a_few_p
     assert len(long) > EXACT_LIMIT
     exact = len(estimator._encoding.encode_ordinary(long))
     assert abs(estimator.count(long) - exact) <= exact * 0.05
+
+
+def test_message_costs_of_a_rewritten_list_price_only_the_new_messages_once():
+    # Compaction asks for the costs of its candidate lists several times (the chain, the stage,
+    # the hook that installs the result): messages of the run reuse the tally's counts, new ones
+    # (markers) are priced once and then remembered, and every figure equals a fresh count.
+    estimator = Chars4()
+    conversation = Conversation([Message("system", "s"), Message("user", "t")])
+    meter = ContextMeter(estimator)
+    for i in range(6):
+        conversation.extend(_turn(i))
+        meter.measure(conversation.view(), [], conversation)
+    fresh = ContextMeter(Chars4())
+    rewritten = list(conversation)
+    rewritten[3] = Message("tool", "[cleared]", tool_call_id=rewritten[3].tool_call_id)
+    rewritten.insert(2, Message("user", "[marker]"))
+    expected = [fresh.message_tokens(m) for m in rewritten]
+    before = estimator.calls
+    assert meter.message_costs(rewritten) == expected
+    assert estimator.calls == before + 2  # the two new messages, nothing else
+    assert meter.message_costs(rewritten) == expected
+    assert meter.message_costs(rewritten[::-1]) == expected[::-1]
+    assert estimator.calls == before + 2  # asked again: remembered, not re-priced
+    conversation.replace(rewritten)
+    meter.measure(conversation.view(), [], conversation)
+    assert meter._counts == expected and meter._priced == {}  # installed, the side map emptied
+    assert estimator.calls == before + 2
+
+
+def test_scaled_costs_apply_the_calibration_to_each_message():
+    meter = ContextMeter(Chars4())
+    messages = [Message("user", "word " * n) for n in (1, 10, 100)]
+    assert meter.scaled_costs(messages) == meter.message_costs(messages)
+    meter.ratio = 1.5
+    assert meter.scaled_costs(messages) == [meter.scale(c) for c in meter.message_costs(messages)]

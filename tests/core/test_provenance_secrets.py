@@ -146,3 +146,32 @@ def test_secret_named_json_fields_are_blanked_whatever_their_value():
 def test_a_bad_user_pattern_fails_when_the_sink_is_made(tmp_path):
     with pytest.raises(re.error):
         ProvenanceSink(tmp_path, redact=["(unclosed"])
+
+
+def test_new_messages_scanned_as_one_text_still_redact_the_one_holding_a_secret(tmp_path):
+    # The prompt writer scans a prompt's new messages as one text and encodes them message by
+    # message only when that text holds something: the secret in one message is blanked, and
+    # the clean messages around it are written exactly as they are.
+    tools = BaseToolRegistry()
+    tools.register(ToolSpec("peek", "Peek.", {}, lambda: f"found {OPENAI_KEY} in the config"))
+    tools.register(ToolSpec("plain", "Plain.", {}, lambda: "nothing to see here"))
+    sink = ProvenanceSink(tmp_path)
+    script = [{"tool": "plain"}, {"tool": "peek"}, {"tool": "done", "args": {"answer": "ok"}}]
+    run(script, tools=tools, hooks=[sink])
+    lines = (tmp_path / "messages.jsonl").read_bytes().splitlines()
+    assert not any(OPENAI_KEY.encode() in line for line in lines)
+    assert any(b"found [redacted] in the config" in line for line in lines)
+    assert any(b'"content": "nothing to see here"' in line for line in lines)
+
+
+def test_a_key_shaped_tool_name_is_blanked_in_the_step_file_and_its_event_line(tmp_path):
+    # The step line of events.jsonl is written unscanned only when the step record (which holds
+    # every text of that line) needed no redaction; a model that calls a "tool" named like a key
+    # makes the record dirty, so the line is scanned too.
+    sink = ProvenanceSink(tmp_path)
+    script = [{"tool": OPENAI_KEY}, {"tool": "done", "args": {"answer": "ok"}}]
+    run(script, tools=leaky_tools(), hooks=[sink])
+    everything = all_trace_bytes(tmp_path)
+    assert OPENAI_KEY.encode() not in everything
+    events = (tmp_path / "events.jsonl").read_bytes()
+    assert b'"kind": "step"' in events and b"[redacted]" in events
