@@ -82,7 +82,7 @@ async def test_the_attached_debugger_answers_and_the_agent_acts_on_it(target: st
             await card_shown(pilot, app)
             text = screen_text(app)
             assert "attached · r1" in text and "count" in text
-            assert "Approval needed: step 2" in text and '"target": "10000 rows"' in text
+            assert "Approval needed: step 2" in text and "target  10000 rows" in text  # as it reads
             await pilot.press("a")
             await until(pilot, lambda: app.controller.finished, "the run's end", timeout=30)
             await pilot.pause()
