@@ -107,7 +107,7 @@ class RunHeader(Widget):
         budget = f"/{self.max_steps}" if self.max_steps else ""
         parts = [f"step {self.step}{budget}"]
         if self.model:
-            parts.append(clean(self.model))
+            parts.append(_short_model(clean(self.model)))
         parts.append(f"{format_tokens(self.tokens_in)} in · {format_tokens(self.tokens_out)} out")
         parts.append(format_duration(self.elapsed))
         stats = Text("  ·  ".join(parts), style=dim, no_wrap=True)
@@ -161,3 +161,13 @@ def describe_run(run: RunHistory) -> str:
         return f"{run.result.stop_reason.value}: {run.result.message}{shown}"
     live = run.live
     return live.activity if live is not None else ""
+
+
+_MODEL_CHARS = 28
+
+
+def _short_model(model: str) -> str:
+    """The model as the header has room for it: a local server names it by its file path, of
+    which the file name says it; anything longer than ``_MODEL_CHARS`` ends in an ellipsis."""
+    name = model.rsplit("/", 1)[-1] if model.startswith(("/", "./", "~")) else model
+    return name if len(name) <= _MODEL_CHARS else name[: _MODEL_CHARS - 1] + "…"

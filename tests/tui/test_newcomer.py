@@ -204,3 +204,12 @@ async def test_the_response_tab_lists_every_failed_attempt_of_a_call() -> None:
         assert "Failed attempts (1)" in text
         assert "1. TransientBackendError" in text and "503 the engine is overloaded" in text
         assert "then waited 0.01 s" in text  # the backoff after it
+
+
+def test_a_model_named_by_its_file_path_is_shown_by_its_file_name_and_fits() -> None:
+    from looplet_tui.widgets.header import _short_model
+
+    path = "/root/.cache/looplet/smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"
+    assert _short_model(path) == "SmolLM2-135M-Instruct.Q4_1.…"
+    assert _short_model("gpt-4o-mini") == "gpt-4o-mini"
+    assert len(_short_model("x" * 80)) == 28
