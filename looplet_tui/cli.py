@@ -246,25 +246,10 @@ def resume_session(
                 f"add --checkpoint {exc.intact} to resume from it"
             ) from None
         raise SessionError(str(exc)) from None
+    _continue_from(made, store, snapshot)
     checkpoint = snapshot.checkpoint
-    if isinstance(made.llm, MockLLMBackend):  # a scripted agent goes on with its script
-        made.llm.skip(snapshot.state.llm_calls)
-
-    def resumer(hooks: Sequence[object], cancel: CancelToken) -> ResumedRun:
-        return resume(
-            store,
-            checkpoint.run_id,
-            llm=made.llm,
-            tools=made.tools,
-            hooks=hooks,
-            checkpoint_id=checkpoint.id,
-            cancel=cancel,
-        )
-
-    made.state = snapshot.state
     made.title = f"resume · run {checkpoint.run_id} from {checkpoint.describe()}"
     made.breakpoints_file = directory / "breakpoints.json"
-    made.resumer = resumer
     return made
 
 
@@ -308,8 +293,18 @@ def resume_store_session(
         )
     except LoopletError as exc:
         raise SessionError(str(exc)) from None
+    _continue_from(made, store, snapshot)
     checkpoint = snapshot.checkpoint
-    if isinstance(made.llm, MockLLMBackend):  # a scripted agent goes on with its script
+    made.title = f"resume · run {checkpoint.run_id} from {checkpoint.describe()} · {store.where}"
+    made.config.checkpoint = store  # the resumed run's too: closing the session closes this
+    return made
+
+
+def _continue_from(made: RunSession, store: Any, snapshot: Any) -> None:
+    """Set ``made`` up to continue ``snapshot``'s run from ``store`` on the debugger's worker:
+    a scripted agent goes on with its script, the resumer continues that very checkpoint."""
+    checkpoint = snapshot.checkpoint
+    if isinstance(made.llm, MockLLMBackend):
         made.llm.skip(snapshot.state.llm_calls)
 
     def resumer(hooks: Sequence[object], cancel: CancelToken) -> ResumedRun:
@@ -324,10 +319,7 @@ def resume_store_session(
         )
 
     made.state = snapshot.state
-    made.title = f"resume · run {checkpoint.run_id} from {checkpoint.describe()} · {store.where}"
-    made.config.checkpoint = store  # the resumed run's too: closing the session closes this
     made.resumer = resumer
-    return made
 
 
 def _recorded_agent(directory: Path) -> str:
