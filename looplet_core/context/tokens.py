@@ -77,8 +77,10 @@ class ContextMeter:
         self._messages: list[Message] = []  # the messages counted, in conversation order
         self._counts: list[int] = []  # raw count of each, parallel to _messages
         # id(message) -> its count, for exactly the messages in _messages (which keeps them
-        # alive, so no id here can be reused by another object while it is listed).
-        self._known: dict[int, int] = {}
+        # alive, so no id here can be reused by another object while it is listed).  Built on the
+        # first cost query that needs it (``_known``), then kept up to date: a run that never
+        # compacts never pays for a map as long as its history.
+        self._ids: dict[int, int] | None = None
         self._totals: dict[str, int] = dict.fromkeys(ROLES, 0)  # raw totals of _messages
         # Messages priced for a cost query that are not (yet) in the tally, such as the markers of
         # a compaction being planned, which is then counted again and installed: id -> (the
@@ -245,18 +247,27 @@ class ContextMeter:
         """Bring the tally up to ``length`` messages of ``conversation``; raw totals by role."""
         if conversation is not self._conversation or conversation.revision != self._revision:
             self._restart(conversation)
-        messages, counts, totals, known = self._messages, self._counts, self._totals, self._known
+        messages, counts, totals, known = self._messages, self._counts, self._totals, self._ids
         for index in range(len(messages), length):
             message = conversation[index]
             tokens = self.message_tokens(message)
             messages.append(message)
             counts.append(tokens)
-            known[id(message)] = tokens
+            if known is not None:
+                known[id(message)] = tokens
             totals[message.role] += tokens
         out = dict(totals)
         for index in range(length, len(messages)):  # a view shorter than what was counted
             out[messages[index].role] -= counts[index]
         return out
+
+    @property
+    def _known(self) -> dict[int, int]:
+        """The id -> count map of the tally, built when first needed and kept from then on."""
+        known = self._ids
+        if known is None:
+            known = self._ids = dict(zip(map(id, self._messages), self._counts, strict=True))
+        return known
 
     def _lookup(self, messages: Sequence[Message], known: dict[int, int]) -> list[int]:
         """The count of each message: from ``known`` (id -> count of a live message) where it is
@@ -283,15 +294,15 @@ class ContextMeter:
     def _restart(self, conversation: Conversation) -> None:
         """A new conversation or a rewrite: recount, reusing counts of messages that survived."""
         old = self._messages  # alive until we return, so no id in `known` is reused
-        known = self._known
         messages = list(conversation)
-        counts = self._lookup(messages, known)
+        counts = self._lookup(messages, self._known) if old else self._lookup(messages, {})
         self._priced = {}
         totals = dict.fromkeys(ROLES, 0)
         for message, tokens in zip(messages, counts, strict=True):
             totals[message.role] += tokens
         self._messages, self._counts, self._totals = messages, counts, totals
-        self._known = dict(zip(map(id, messages), counts, strict=True))
+        # a rewrite (compaction) keeps the map, for the next cost query; a first count need not
+        self._ids = dict(zip(map(id, messages), counts, strict=True)) if old else None
         self._conversation = conversation
         self._revision = conversation.revision
         del old
