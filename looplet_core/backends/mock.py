@@ -149,13 +149,7 @@ class MockLLMBackend:
         )
 
     def _to_response(self, entry: Any) -> LLMResponse:
-        if isinstance(entry, LLMResponse):
-            # A copy: usage and latency are set on the reply below, and a script (a module-level
-            # list, say) may be replayed by other backends, which must not see this run's usage.
-            return replace(entry, tool_calls=list(entry.tool_calls))
-        if isinstance(entry, str):
-            return LLMResponse(text=entry, stop_reason="stop", model=self.model)
-        if isinstance(entry, dict):
+        if isinstance(entry, dict):  # the usual entry first (the kinds cannot overlap)
             spec = cast(dict[str, Any], entry)
             return LLMResponse(
                 text=str(spec.get("text", "")),
@@ -163,6 +157,12 @@ class MockLLMBackend:
                 stop_reason="tool_calls",
                 model=self.model,
             )
+        if isinstance(entry, LLMResponse):
+            # A copy: usage and latency are set on the reply below, and a script (a module-level
+            # list, say) may be replayed by other backends, which must not see this run's usage.
+            return replace(entry, tool_calls=list(entry.tool_calls))
+        if isinstance(entry, str):
+            return LLMResponse(text=entry, stop_reason="stop", model=self.model)
         if isinstance(entry, list):
             specs = cast(list[dict[str, Any]], entry)
             return LLMResponse(

@@ -169,6 +169,7 @@ class ContextMeter:
         When ``messages`` is a view of ``conversation`` taken since its last rewrite, only the
         messages appended since the previous call are priced; any other list is priced whole.
         """
+        length = len(messages)
         if conversation is not None and conversation.is_current(messages):
             last = self._last
             if (
@@ -176,11 +177,11 @@ class ContextMeter:
                 and conversation is self._conversation
                 and conversation.revision == self._revision
                 and tools is self._tools
-                and len(messages) == last[0]
+                and length == last[0]
                 and self.ratio == last[1]
             ):
                 return last[2]  # measured again after hooks that changed nothing: no work
-            raw = self._sync(conversation, len(messages))
+            raw = self._sync(conversation, length)
         else:
             raw = dict.fromkeys(ROLES, 0)
             for message in messages:
@@ -193,7 +194,7 @@ class ContextMeter:
         ratio = self.ratio
         by_role = raw if ratio == 1.0 else {role: round(t * ratio) for role, t in raw.items()}
         stats = self._stats(by_role, sum(by_role.values()), measured=False)
-        self._last = (len(messages), ratio, stats) if conversation is not None else None
+        self._last = (length, ratio, stats) if conversation is not None else None
         return stats
 
     def observe(self, input_tokens: int) -> ContextStats | None:

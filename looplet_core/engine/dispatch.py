@@ -55,7 +55,10 @@ class Dispatch(Approvals):
             return
         step = self._new_step(tc)
         verdict = self._verdict(step, tc)
-        yield from self._act(step, verdict)
+        if verdict.kind == "run":  # the common case, one generator less than through _act
+            yield from self._execute(step, verdict.spec, verdict.args or {})
+        else:
+            yield from self._act(step, verdict)
 
     def _act(self, step: Step, verdict: Verdict) -> EngineGen:
         if verdict.kind == "run":

@@ -23,8 +23,8 @@ from looplet_core.events import EventKind
 from looplet_core.messages import Message
 from looplet_core.records import (
     AttemptFailure,
-    ErrorKind,
     ContextStats,
+    ErrorKind,
     LLMCall,
     StopReason,
     ToolResult,
