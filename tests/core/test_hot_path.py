@@ -216,3 +216,42 @@ def test_a_scripted_entry_that_is_a_dict_subclass_is_still_a_tool_call():
     steps, _, _, _ = run(script)
     assert [s.tool for s in steps] == ["greet", "done"]
     assert steps[-1].status is StepStatus.DONE
+
+
+# -- a step keeps the model's own call when checking it changed nothing ------------------------
+
+
+def test_a_step_shares_the_models_call_only_when_validation_changed_nothing():
+    tools = BaseToolRegistry()
+    tools.register(
+        ToolSpec(
+            "pick",
+            "Pick.",
+            parameters={
+                "type": "object",
+                "properties": {
+                    "name": {"type": "string"},
+                    "count": {"type": "integer", "default": 2},
+                },
+                "required": ["name"],
+            },
+            execute=lambda *, name, count: f"{name}x{count}",
+        )
+    )
+    script = [
+        [
+            {"tool": "pick", "args": {"name": "a", "count": 3}},  # valid as sent
+            {"tool": "pick", "args": {"name": 7, "count": 3}},  # 7 becomes "7"
+            {"tool": "pick", "args": {"name": "b"}},  # the default is filled in
+        ],
+        {"tool": "done", "args": {"answer": "ok"}},
+    ]
+    steps, _, _, state = run(script, tools=tools)
+    sent = list(state.conversation)[2].tool_calls
+    assert steps[0].tool_call is sent[0] and steps[0].original_args is None
+    assert steps[1].tool_call is not sent[1]
+    assert steps[1].tool_call == ToolCall("pick", {"name": "7", "count": 3}, sent[1].id)
+    assert steps[1].original_args == {"name": 7, "count": 3}
+    assert steps[2].tool_call == ToolCall("pick", {"name": "b", "count": 2}, sent[2].id)
+    assert steps[2].original_args == {"name": "b"}
+    assert [s.tool_result.data for s in steps[:3]] == ["ax3", "7x3", "bx2"]
