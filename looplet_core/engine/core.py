@@ -296,7 +296,9 @@ class EngineCore:
                 Message("user", f"Result of {tc.tool} ({tc.id}):\n{text}")
             )
         else:
-            self.state.conversation.append(Message("tool", text, tool_call_id=tc.id, name=tc.tool))
+            # positional (role, content, tool_calls, tool_call_id, name): once a step, and
+            # keyword arguments cost a name match each
+            self.state.conversation.append(Message("tool", text, (), tc.id, tc.tool))
 
     def _flush_injections(self) -> None:
         st = self.state

@@ -50,16 +50,17 @@ class Execution(EngineCore):
         raise NotImplementedError
 
     def _tool_context(self, step: Step, children: list[ChildRun]) -> ToolContext:
-        return ToolContext(
-            cancel=self.cancel,
-            step=step.number,
-            run_id=self.state.run_id,
-            workspace=self.config.workspace,
-            emit=self._emit_event if self.hooks.on_event else None,
-            child_runs=children.append,
-            record_prompts=self.config.record_prompts,
-            approver=self.config.approver,
-            approval=step.approval if step.approval and step.approval.decided else None,
+        return ToolContext(  # every field, in order (keywords cost a name match each)
+            self.cancel,
+            step.number,
+            self.state.run_id,
+            self.config.workspace,
+            self._emit_event if self.hooks.on_event else None,
+            "",  # the tool's name: filled in when the call starts
+            children.append,
+            self.config.record_prompts,
+            self.config.approver,
+            step.approval if step.approval and step.approval.decided else None,
         )
 
     def _adopt_children(self, step: Step, children: list[ChildRun]) -> None:

@@ -57,18 +57,18 @@ class Prompting(EngineCore):
         parse_error: str | None = None
         if self.json_mode:
             calls, parse_error = parse_tool_calls(response.text)
-        call = LLMCall(
-            index=st.llm_calls,
-            text=response.text,
-            reasoning=response.reasoning,
-            tool_calls=list(calls),
-            usage=response.usage,
-            latency_ms=response.latency_ms,
-            stop_reason=response.stop_reason,
-            model=response.model,
-            attempts=self._attempts,
-            prompt_messages=len(messages),
-            failures=self._failures,
+        call = LLMCall(  # positional (every field, in order): keywords cost a match each
+            st.llm_calls,
+            response.text,
+            response.reasoning,
+            list(calls),
+            response.usage,
+            response.latency_ms,
+            response.stop_reason,
+            response.model,
+            self._attempts,
+            len(messages),
+            self._failures,
         )
         if response.usage is not None:
             st.usage = st.usage + response.usage
@@ -76,11 +76,13 @@ class Prompting(EngineCore):
         if self.hooks.on_event:  # the payload costs a dict per step; build it only when heard
             self.emit(EventKind.LLM_END, call=call.to_dict())
         st.conversation.append(
-            Message(
+            Message(  # positional, as LLMCall above
                 "assistant",
                 response.text,
                 () if self.json_mode else tuple(calls),
-                reasoning=response.reasoning,
+                None,
+                None,
+                response.reasoning,
             )
         )
         st.current_call = call

@@ -306,7 +306,7 @@ def execute(
             data = _invoke(spec, kwargs)
         except Exception as exc:
             return _failed(exc, start)
-        return ToolResult(data=data, elapsed_ms=_ms_since(start))
+        return ToolResult(data, None, None, None, _ms_since(start))  # positional: the hot path
     token = _CallToken(ctx.cancel if ctx is not None else CancelToken())
     kwargs = _kwargs(spec, args, ctx, token)
     job = _Job(lambda job: _invoke(spec, kwargs, job))

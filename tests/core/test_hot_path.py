@@ -255,3 +255,53 @@ def test_a_step_shares_the_models_call_only_when_validation_changed_nothing():
     assert steps[2].tool_call == ToolCall("pick", {"name": "b", "count": 2}, sent[2].id)
     assert steps[2].original_args == {"name": "b"}
     assert [s.tool_result.data for s in steps[:3]] == ["ax3", "7x3", "bx2"]
+
+
+# -- the hot path builds its records positionally: each value must land in its field ------------
+
+
+def test_records_built_positionally_hold_each_value_in_its_own_field():
+    seen: list[Any] = []
+
+    def look(*, x: str, ctx: Any) -> str:
+        seen.append(ctx)
+        return x
+
+    tools = BaseToolRegistry()
+    tools.register(ToolSpec("look", "Look.", parameters={"x": "str"}, execute=look))
+    script = [
+        {"tool": "look", "args": {"x": "hi"}, "text": "let me look"},
+        {"tool": "done", "args": {"answer": "ok"}},
+    ]
+    config = LoopConfig(max_steps=5, record_prompts=True, context_window=50_000)
+    steps, _, _, state = run(script, tools=tools, config=config)
+    call = steps[0].llm_call
+    assert call is not None
+    assert (call.index, call.text, call.reasoning, call.usage) == (1, "let me look", None, None)
+    assert (call.stop_reason, call.model, call.attempts) == ("tool_calls", "scripted", 1)
+    assert call.prompt_messages == 2 and call.failures == [] and call.latency_ms >= 0.0
+    assert [tc.tool for tc in call.tool_calls] == ["look"]
+    (ctx,) = seen
+    assert (ctx.step, ctx.run_id, ctx.tool, ctx.record_prompts) == (1, state.run_id, "look", True)
+    assert ctx.approval is None and ctx.approver is None and ctx.workspace is None
+    assert ctx.child_runs is not None and ctx.emit is None
+    context = steps[0].context
+    assert context is not None and context.window == 50_000 and context.tier == "ok"
+    assert context.total == sum(context.by_role.values()) and not context.measured
+    result = steps[0].tool_result
+    assert (result.data, result.error, result.error_kind, result.traceback) == (
+        "hi",
+        None,
+        None,
+        None,
+    )
+    assert result.elapsed_ms >= 0.0
+    assistant, told = list(state.conversation)[2:4]
+    assert (assistant.role, assistant.content, assistant.tool_call_id, assistant.name) == (
+        "assistant",
+        "let me look",
+        None,
+        None,
+    )
+    assert (told.role, told.content, told.tool_calls) == ("tool", "hi", ())
+    assert (told.tool_call_id, told.name) == (call.tool_calls[0].id, "look")
