@@ -34,7 +34,18 @@ def optional(value: object, kind: type[T], what: str) -> T | None:
     raise TypeError(f"{what} should be {kind.__name__} or null, got {type(value).__name__}")
 
 
-@dataclass(frozen=True, slots=True)
+class _NewDict:
+    """``ToolCall``'s "no args given": each call then gets its own empty dict (an explicit None
+    stays None, as with the generated __init__)."""
+
+    def __repr__(self) -> str:
+        return "{}"
+
+
+_NEW_DICT: Any = _NewDict()
+
+
+@dataclass(frozen=True, slots=True, init=False)
 class ToolCall:
     """One call the model asked for.
 
@@ -46,6 +57,21 @@ class ToolCall:
     args: dict[str, Any] = field(default_factory=dict[str, Any])
     id: str = ""
     parse_error: str | None = None
+
+    # Written out, not generated: a frozen dataclass's own __init__ sets each field through
+    # object.__setattr__, which made building the few messages and calls of a step a visible
+    # part of the loop's per-step cost.  The slot setters below do the same work directly.
+    def __init__(
+        self,
+        tool: str,
+        args: dict[str, Any] = _NEW_DICT,
+        id: str = "",
+        parse_error: str | None = None,
+    ) -> None:
+        _call_tool(self, tool)
+        _call_args(self, {} if args is _NEW_DICT else args)
+        _call_id(self, id)
+        _call_parse_error(self, parse_error)
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"id": self.id, "tool": self.tool, "args": self.args}
@@ -63,7 +89,12 @@ class ToolCall:
         )
 
 
-@dataclass(frozen=True, slots=True)
+_call_tool, _call_args, _call_id, _call_parse_error = (
+    ToolCall.__dict__[name].__set__ for name in ("tool", "args", "id", "parse_error")
+)
+
+
+@dataclass(frozen=True, slots=True, init=False)
 class Message:
     """One message of the conversation, in a provider-neutral shape.
 
@@ -77,6 +108,22 @@ class Message:
     tool_call_id: str | None = None
     name: str | None = None
     reasoning: str | None = None
+
+    def __init__(  # noqa: PLR0917 - positional, as the generated one was; written out for speed
+        self,
+        role: Role,
+        content: str = "",
+        tool_calls: tuple[ToolCall, ...] = (),
+        tool_call_id: str | None = None,
+        name: str | None = None,
+        reasoning: str | None = None,
+    ) -> None:
+        _msg_role(self, role)
+        _msg_content(self, content)
+        _msg_tool_calls(self, tool_calls)
+        _msg_tool_call_id(self, tool_call_id)
+        _msg_name(self, name)
+        _msg_reasoning(self, reasoning)
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"role": self.role, "content": self.content}
@@ -104,6 +151,12 @@ class Message:
             name=optional(data.get("name"), str, "name"),
             reasoning=optional(data.get("reasoning"), str, "reasoning"),
         )
+
+
+_msg_role, _msg_content, _msg_tool_calls, _msg_tool_call_id, _msg_name, _msg_reasoning = (
+    Message.__dict__[name].__set__
+    for name in ("role", "content", "tool_calls", "tool_call_id", "name", "reasoning")
+)
 
 
 class MessageView(Sequence[Message]):

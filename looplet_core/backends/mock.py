@@ -141,28 +141,26 @@ class MockLLMBackend:
     def _call(self, spec: dict[str, Any]) -> ToolCall:
         if "tool" not in spec:
             raise ValueError(f"script entry {spec!r} needs a 'tool' key")
-        return ToolCall(
-            tool=str(spec["tool"]),
-            args=dict(spec.get("args") or {}),
-            id=str(spec.get("id") or self._next_id()),
-            parse_error=spec.get("parse_error"),
+        return ToolCall(  # tool, args, id, parse_error
+            str(spec["tool"]),
+            dict(spec.get("args") or {}),
+            str(spec.get("id") or self._next_id()),
+            spec.get("parse_error"),
         )
 
     def _to_response(self, entry: Any) -> LLMResponse:
+        if isinstance(entry, dict):  # the usual entry first (the kinds cannot overlap)
+            spec = cast(dict[str, Any], entry)
+            # text, tool_calls, usage, stop_reason, latency_ms, model (positional: the usual path)
+            return LLMResponse(
+                str(spec.get("text", "")), [self._call(spec)], None, "tool_calls", 0.0, self.model
+            )
         if isinstance(entry, LLMResponse):
             # A copy: usage and latency are set on the reply below, and a script (a module-level
             # list, say) may be replayed by other backends, which must not see this run's usage.
             return replace(entry, tool_calls=list(entry.tool_calls))
         if isinstance(entry, str):
             return LLMResponse(text=entry, stop_reason="stop", model=self.model)
-        if isinstance(entry, dict):
-            spec = cast(dict[str, Any], entry)
-            return LLMResponse(
-                text=str(spec.get("text", "")),
-                tool_calls=[self._call(spec)],
-                stop_reason="tool_calls",
-                model=self.model,
-            )
         if isinstance(entry, list):
             specs = cast(list[dict[str, Any]], entry)
             return LLMResponse(

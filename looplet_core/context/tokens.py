@@ -77,8 +77,10 @@ class ContextMeter:
         self._messages: list[Message] = []  # the messages counted, in conversation order
         self._counts: list[int] = []  # raw count of each, parallel to _messages
         # id(message) -> its count, for exactly the messages in _messages (which keeps them
-        # alive, so no id here can be reused by another object while it is listed).
-        self._known: dict[int, int] = {}
+        # alive, so no id here can be reused by another object while it is listed).  Built on the
+        # first cost query that needs it (``_known``), then kept up to date: a run that never
+        # compacts never pays for a map as long as its history.
+        self._ids: dict[int, int] | None = None
         self._totals: dict[str, int] = dict.fromkeys(ROLES, 0)  # raw totals of _messages
         # Messages priced for a cost query that are not (yet) in the tally, such as the markers of
         # a compaction being planned, which is then counted again and installed: id -> (the
@@ -167,6 +169,7 @@ class ContextMeter:
         When ``messages`` is a view of ``conversation`` taken since its last rewrite, only the
         messages appended since the previous call are priced; any other list is priced whole.
         """
+        length = len(messages)
         if conversation is not None and conversation.is_current(messages):
             last = self._last
             if (
@@ -174,11 +177,11 @@ class ContextMeter:
                 and conversation is self._conversation
                 and conversation.revision == self._revision
                 and tools is self._tools
-                and len(messages) == last[0]
+                and length == last[0]
                 and self.ratio == last[1]
             ):
                 return last[2]  # measured again after hooks that changed nothing: no work
-            raw = self._sync(conversation, len(messages))
+            raw = self._sync(conversation, length)
         else:
             raw = dict.fromkeys(ROLES, 0)
             for message in messages:
@@ -191,7 +194,7 @@ class ContextMeter:
         ratio = self.ratio
         by_role = raw if ratio == 1.0 else {role: round(t * ratio) for role, t in raw.items()}
         stats = self._stats(by_role, sum(by_role.values()), measured=False)
-        self._last = (len(messages), ratio, stats) if conversation is not None else None
+        self._last = (length, ratio, stats) if conversation is not None else None
         return stats
 
     def observe(self, input_tokens: int) -> ContextStats | None:
@@ -233,30 +236,33 @@ class ContextMeter:
         return cls(config.token_estimator, window=window, budget=config.context_budget)
 
     def _stats(self, by_role: dict[str, int], total: int, *, measured: bool) -> ContextStats:
-        return ContextStats(
-            by_role=by_role,
-            total=total,
-            window=self.window,
-            measured=measured,
-            tier=self.tier(total),
-        )
+        return ContextStats(by_role, total, self.window, measured, self.budget.tier(total))
 
     def _sync(self, conversation: Conversation, length: int) -> dict[str, int]:
         """Bring the tally up to ``length`` messages of ``conversation``; raw totals by role."""
         if conversation is not self._conversation or conversation.revision != self._revision:
             self._restart(conversation)
-        messages, counts, totals, known = self._messages, self._counts, self._totals, self._known
+        messages, counts, totals, known = self._messages, self._counts, self._totals, self._ids
         for index in range(len(messages), length):
             message = conversation[index]
             tokens = self.message_tokens(message)
             messages.append(message)
             counts.append(tokens)
-            known[id(message)] = tokens
+            if known is not None:
+                known[id(message)] = tokens
             totals[message.role] += tokens
         out = dict(totals)
         for index in range(length, len(messages)):  # a view shorter than what was counted
             out[messages[index].role] -= counts[index]
         return out
+
+    @property
+    def _known(self) -> dict[int, int]:
+        """The id -> count map of the tally, built when first needed and kept from then on."""
+        known = self._ids
+        if known is None:
+            known = self._ids = dict(zip(map(id, self._messages), self._counts, strict=True))
+        return known
 
     def _lookup(self, messages: Sequence[Message], known: dict[int, int]) -> list[int]:
         """The count of each message: from ``known`` (id -> count of a live message) where it is
@@ -283,15 +289,15 @@ class ContextMeter:
     def _restart(self, conversation: Conversation) -> None:
         """A new conversation or a rewrite: recount, reusing counts of messages that survived."""
         old = self._messages  # alive until we return, so no id in `known` is reused
-        known = self._known
         messages = list(conversation)
-        counts = self._lookup(messages, known)
+        counts = self._lookup(messages, self._known) if old else self._lookup(messages, {})
         self._priced = {}
         totals = dict.fromkeys(ROLES, 0)
         for message, tokens in zip(messages, counts, strict=True):
             totals[message.role] += tokens
         self._messages, self._counts, self._totals = messages, counts, totals
-        self._known = dict(zip(map(id, messages), counts, strict=True))
+        # a rewrite (compaction) keeps the map, for the next cost query; a first count need not
+        self._ids = dict(zip(map(id, messages), counts, strict=True)) if old else None
         self._conversation = conversation
         self._revision = conversation.revision
         del old

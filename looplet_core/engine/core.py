@@ -151,8 +151,8 @@ class EngineCore:
         """
         limit = self.config.max_repeated_failures
         steps = self.state.steps
-        if limit == 0 or len(steps) < limit:
-            return
+        if limit == 0 or len(steps) < limit or steps[-1].status is not StepStatus.ERROR:
+            return  # (the last step is among the recent ones: one that did not fail ends it)
         recent = steps[-limit:]
         if any(s.status is not StepStatus.ERROR or s.tool_call is None for s in recent):
             return
@@ -239,7 +239,8 @@ class EngineCore:
             raise
         self._tell_model(step, model_text)
         self._current = None
-        self.emit(EventKind.STEP, step=step.number, status=step.status.value, tool=step.tool)
+        if self.hooks.on_event:  # keyword payloads cost a dict a call: built only when heard
+            self.emit(EventKind.STEP, step=step.number, status=step.status.value, tool=step.tool)
         for listener in self.listeners:
             listener(step)
         yield step
@@ -295,7 +296,9 @@ class EngineCore:
                 Message("user", f"Result of {tc.tool} ({tc.id}):\n{text}")
             )
         else:
-            self.state.conversation.append(Message("tool", text, tool_call_id=tc.id, name=tc.tool))
+            # positional (role, content, tool_calls, tool_call_id, name): once a step, and
+            # keyword arguments cost a name match each
+            self.state.conversation.append(Message("tool", text, (), tc.id, tc.tool))
 
     def _flush_injections(self) -> None:
         st = self.state

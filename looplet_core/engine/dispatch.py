@@ -8,6 +8,8 @@ before any of them runs; ``_dispatch`` is the one-call path: decide, then act at
 from __future__ import annotations
 
 from dataclasses import dataclass
+from itertools import repeat
+from operator import is_
 from typing import Any, Literal
 
 from looplet_core.approvals.requests import ApprovalRequest
@@ -58,7 +60,10 @@ class Dispatch(Approvals):
             return
         step = self._new_step(tc)
         verdict = self._verdict(step, tc)
-        yield from self._act(step, verdict)
+        if verdict.kind == "run":  # the common case, one generator less than through _act
+            yield from self._execute(step, verdict.spec, verdict.args or {})
+        else:
+            yield from self._act(step, verdict)
 
     def _act(self, step: Step, verdict: Verdict) -> EngineGen:
         if verdict.kind == "run":
@@ -165,9 +170,12 @@ class Dispatch(Approvals):
                 self._decide_on(step, name, "pre_dispatch", "ask_approval", out.reason, edit=edit)
             else:
                 raise HookError(name, "pre_dispatch", TypeError(f"unsupported return {out!r}"))
-        step.tool_call = ToolCall(tool, args, tc.id)
-        if args != tc.args or tool != tc.tool:
-            step.original_args = tc.args
+        if tc.parse_error is None and tool == tc.tool and _unchanged(args, tc.args):
+            step.tool_call = tc  # the model's own call: one object less kept per step
+        else:
+            step.tool_call = ToolCall(tool, args, tc.id)
+            if args != tc.args or tool != tc.tool:
+                step.original_args = tc.args
         if approval is None:
             return Verdict("run", spec=spec, args=args)
         request = ApprovalRequest(
@@ -205,6 +213,17 @@ class Dispatch(Approvals):
         )
         step.status = StepStatus.ERROR
         return Verdict("record", step.tool_result.error)
+
+
+_ABSENT = object()
+
+
+def _unchanged(args: dict[str, Any], given: dict[str, Any]) -> bool:
+    """True when checking ``given`` changed nothing: the same keys holding the very same
+    objects (a coerced, copied or defaulted value is a change, even when it compares equal)."""
+    if len(args) != len(given):
+        return False
+    return all(map(is_, map(given.get, args, repeat(_ABSENT)), args.values()))  # at C speed
 
 
 def _short(value: Any) -> str:

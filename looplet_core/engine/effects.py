@@ -7,7 +7,7 @@ them out and sends back the outcome.
 from __future__ import annotations
 
 import time
-from collections.abc import Generator, Sequence
+from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -81,10 +81,8 @@ class Finish(Exception):  # control flow only: never escapes the engine
         self.answer = answer
 
 
-def now() -> float:
-    return time.time()
-
-
-def clock() -> float:
-    """For durations and deadlines: never jumps when the wall clock is set."""
-    return time.monotonic()
+# The clocks themselves, not wrappers: the engine reads them several times a step.
+now: Callable[[], float] = time.time
+"""Wall-clock time, for a step's ``started_at`` / ``finished_at``."""
+clock: Callable[[], float] = time.monotonic
+"""For durations and deadlines: never jumps when the wall clock is set."""

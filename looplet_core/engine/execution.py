@@ -27,7 +27,9 @@ class Execution(EngineCore):
     def _execute(self, step: Step, spec: ToolSpec | None, args: dict[str, Any]) -> EngineGen:
         assert step.tool_call is not None
         tc = step.tool_call
-        self.emit(EventKind.TOOL_START, step=step.number, tool=tc.tool, args=args)
+        heard = bool(self.hooks.on_event)  # event payloads are built only for a listener
+        if heard:
+            self.emit(EventKind.TOOL_START, step=step.number, tool=tc.tool, args=args)
         if spec is None:  # the loop's built-in done tool
             result = ToolResult(data=args.get("answer", args))
         else:
@@ -36,7 +38,8 @@ class Execution(EngineCore):
             timeout = spec.timeout if spec.timeout is not None else self.config.tool_timeout
             result = yield RunTool(spec, args, ctx, timeout)
             self._adopt_children(step, children)
-        self._tool_ended(step, result)
+        if heard:
+            self._tool_ended(step, result)
         if step.child is not None and step.child.pending is not None:
             yield from self._child_waits(step, spec, args)  # (approvals.py)
             return
@@ -47,16 +50,17 @@ class Execution(EngineCore):
         raise NotImplementedError
 
     def _tool_context(self, step: Step, children: list[ChildRun]) -> ToolContext:
-        return ToolContext(
-            cancel=self.cancel,
-            step=step.number,
-            run_id=self.state.run_id,
-            workspace=self.config.workspace,
-            emit=self._emit_event if self.hooks.on_event else None,
-            child_runs=children.append,
-            record_prompts=self.config.record_prompts,
-            approver=self.config.approver,
-            approval=step.approval if step.approval and step.approval.decided else None,
+        return ToolContext(  # every field, in order (keywords cost a name match each)
+            self.cancel,
+            step.number,
+            self.state.run_id,
+            self.config.workspace,
+            self._emit_event if self.hooks.on_event else None,
+            "",  # the tool's name: filled in when the call starts
+            children.append,
+            self.config.record_prompts,
+            self.config.approver,
+            step.approval if step.approval and step.approval.decided else None,
         )
 
     def _adopt_children(self, step: Step, children: list[ChildRun]) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Generator
+from collections.abc import Generator, Sequence
 from typing import Any
 
 from looplet_core.backends.base import LLMResponse
@@ -23,6 +23,7 @@ from looplet_core.events import EventKind
 from looplet_core.messages import Message
 from looplet_core.records import (
     AttemptFailure,
+    ContextStats,
     ErrorKind,
     LLMCall,
     StopReason,
@@ -37,44 +38,37 @@ class Prompting(EngineCore):
 
     def _ask_model(self) -> EngineGen:
         st = self.state
-        prompt = Prompt(
-            st.conversation.view(),
-            self.schemas,
-            st.step_number + 1,
-            st.conversation,
-            meter=self.meter,
-            llm=self.llm,
-            emit=self.emit,
-        )
-        prompt.stats = stats = self.meter.measure(
-            prompt.messages, self.backend_tools, st.conversation
-        )
-        prompt = self._pre_prompt(prompt)
+        messages: Sequence[Message] = st.conversation.view()
+        stats = self.meter.measure(messages, self.backend_tools, st.conversation)
+        prompt: Prompt | None = None
+        if self.hooks.pre_prompt:  # a Prompt is built for hooks (and an overflow) only
+            prompt = self._pre_prompt(self._prompt(messages, stats))
         self._check_interrupts()  # a cancel while hooks ran (a paused debugger) skips the call
-        if self.hooks.pre_prompt:  # what is sent: hooks may have compacted, injected or edited
-            stats = self.meter.measure(prompt.messages, self.backend_tools, st.conversation)
+        if prompt is not None:  # what is sent: hooks may have compacted, injected or edited
+            messages = prompt.messages
+            stats = self.meter.measure(messages, self.backend_tools, st.conversation)
         self._context = stats
         if self.config.record_prompts:
-            self._last_prompt = prompt.messages  # an immutable view or a hook's own list: no copy
+            self._last_prompt = messages  # an immutable view or a hook's own list: no copy
         self._step_started = now()
-        response = yield from self._call_llm(prompt)
+        response, messages = yield from self._call_llm(messages, prompt)
         st.llm_calls += 1
         calls = response.tool_calls
         parse_error: str | None = None
         if self.json_mode:
             calls, parse_error = parse_tool_calls(response.text)
-        call = LLMCall(
-            index=st.llm_calls,
-            text=response.text,
-            reasoning=response.reasoning,
-            tool_calls=list(calls),
-            usage=response.usage,
-            latency_ms=response.latency_ms,
-            stop_reason=response.stop_reason,
-            model=response.model,
-            attempts=self._attempts,
-            prompt_messages=len(prompt.messages),
-            failures=self._failures,
+        call = LLMCall(  # positional (every field, in order): keywords cost a match each
+            st.llm_calls,
+            response.text,
+            response.reasoning,
+            list(calls),
+            response.usage,
+            response.latency_ms,
+            response.stop_reason,
+            response.model,
+            self._attempts,
+            len(messages),
+            self._failures,
         )
         if response.usage is not None:
             st.usage = st.usage + response.usage
@@ -82,11 +76,13 @@ class Prompting(EngineCore):
         if self.hooks.on_event:  # the payload costs a dict per step; build it only when heard
             self.emit(EventKind.LLM_END, call=call.to_dict())
         st.conversation.append(
-            Message(
+            Message(  # positional, as LLMCall above
                 "assistant",
                 response.text,
                 () if self.json_mode else tuple(calls),
-                reasoning=response.reasoning,
+                None,
+                None,
+                response.reasoning,
             )
         )
         st.current_call = call
@@ -112,6 +108,20 @@ class Prompting(EngineCore):
         step.status = StepStatus.ERROR
         yield from self._record(step, guidance)
         self._stop_on_parse_failures()
+
+    def _prompt(self, messages: Sequence[Message], stats: ContextStats) -> Prompt:
+        """The ``Prompt`` that ``pre_prompt`` hooks (and compaction after an overflow) act on."""
+        st = self.state
+        return Prompt(
+            messages,
+            self.schemas,
+            st.step_number + 1,
+            st.conversation,
+            stats=stats,
+            meter=self.meter,
+            llm=self.llm,
+            emit=self.emit,
+        )
 
     def _pre_prompt(self, prompt: Prompt) -> Prompt:
         st = self.state
@@ -150,28 +160,34 @@ class Prompting(EngineCore):
                 raise HookError(name, "pre_prompt", TypeError(f"unsupported return {out!r}"))
         return prompt
 
-    def _call_llm(self, prompt: Prompt) -> Generator[Effect, Any, LLMResponse]:
+    def _call_llm(
+        self, messages: Sequence[Message], prompt: Prompt | None
+    ) -> Generator[Effect, Any, tuple[LLMResponse, Sequence[Message]]]:
+        """Send ``messages`` (``prompt``'s, when hooks saw one), retrying what is transient;
+        return the reply and the messages it answered (compaction after an overflow changes
+        them)."""
         self._attempts = 0
         self._failures = []
-        self._prompt_messages = len(prompt.messages)
+        self._prompt_messages = len(messages)
         overflowed = False
         while True:
             self._attempts += 1
             deadline, limit = self._attempt_deadline()
-            self.emit(
-                EventKind.LLM_START,
-                call=self.state.llm_calls + 1,
-                messages=len(prompt.messages),
-                prompt=prompt.messages,
-                tools=self.backend_tools,
-            )
+            if self.hooks.on_event:
+                self.emit(
+                    EventKind.LLM_START,
+                    call=self.state.llm_calls + 1,
+                    messages=len(messages),
+                    prompt=messages,
+                    tools=self.backend_tools,
+                )
             began = clock()
             configured = getattr(self.config, limit)
             outcome = yield CallModel(
-                prompt.messages, self.backend_tools, self.on_delta, deadline, limit, configured
+                messages, self.backend_tools, self.on_delta, deadline, limit, configured
             )
             if isinstance(outcome, LLMResponse):
-                return outcome
+                return outcome, messages
             self._check_interrupts()  # cancelled while the model answered: that, not an error
             if isinstance(outcome, ScriptExhaustedError):
                 raise outcome
@@ -186,7 +202,10 @@ class Prompting(EngineCore):
             self._failures.append(failure)
             if isinstance(error, ContextLengthError) and not overflowed:
                 overflowed = True
+                if prompt is None:
+                    prompt = self._prompt(messages, self._context or self.meter.measure(messages))
                 if self._compact_after_overflow(prompt):
+                    messages = prompt.messages
                     continue
             if (
                 isinstance(error, TransientBackendError)

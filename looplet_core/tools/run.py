@@ -246,10 +246,13 @@ def _kwargs(
     return {**args, "ctx": call_ctx}
 
 
+_NOT_COROUTINES = frozenset({str, int, float, bool, dict, list, tuple, bytes, type(None)})
+
+
 def _invoke(spec: ToolSpec, kwargs: dict[str, Any], job: _Job | None = None) -> Any:
     """Call the tool; if it hands back a coroutine, run that to completion in this thread."""
     data = spec.execute(**kwargs)
-    if isinstance(data, Coroutine):
+    if type(data) not in _NOT_COROUTINES and isinstance(data, Coroutine):  # (an ABC check is slow)
         return _run_coroutine(cast(Coroutine[Any, Any, Any], data), job)
     return data
 
@@ -303,7 +306,7 @@ def execute(
             data = _invoke(spec, kwargs)
         except Exception as exc:
             return _failed(exc, start)
-        return ToolResult(data=data, elapsed_ms=_ms_since(start))
+        return ToolResult(data, None, None, None, _ms_since(start))  # positional: the hot path
     token = _CallToken(ctx.cancel if ctx is not None else CancelToken())
     kwargs = _kwargs(spec, args, ctx, token)
     job = _Job(lambda job: _invoke(spec, kwargs, job))

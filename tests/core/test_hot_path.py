@@ -1,0 +1,307 @@
+"""The invariants the per-step speed-ups of the engine rely on (issue 16).
+
+Each test names what an optimisation assumes, so that a later change breaking the assumption
+fails here instead of silently changing what a run records.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import inspect
+from collections import UserDict
+from types import MappingProxyType
+from typing import Any
+
+import pytest
+
+from looplet_core import (
+    BaseToolRegistry,
+    ContextMeter,
+    Event,
+    LoopConfig,
+    Message,
+    StepStatus,
+    ToolCall,
+    ToolSpec,
+)
+from looplet_core.tools.args import ArgsValidator
+
+from .context_helpers import Chars4
+from .helpers import run
+
+# -- hand-written __init__ of the frozen message classes ------------------------------------------
+
+
+@pytest.mark.parametrize("cls", [Message, ToolCall])
+def test_the_written_out_init_takes_exactly_the_fields_in_order_with_their_defaults(cls):
+    # Message and ToolCall set their slots directly instead of the dataclass __init__: a field
+    # added, renamed or given a new default without updating __init__ must fail here.
+    params = list(inspect.signature(cls.__init__).parameters.values())[1:]
+    fields = dataclasses.fields(cls)
+    assert [p.name for p in params] == [f.name for f in fields]
+    for param, fld in zip(params, fields, strict=True):
+        if fld.default is not dataclasses.MISSING:
+            assert param.default == fld.default, fld.name
+        elif fld.default_factory is not dataclasses.MISSING:
+            assert param.default is not inspect.Parameter.empty, fld.name
+        else:
+            assert param.default is inspect.Parameter.empty, fld.name
+
+
+def test_messages_and_calls_stay_frozen_equal_and_hashable_values():
+    call = ToolCall("echo", {"x": "hi"}, "c1")
+    message = Message("assistant", "", (call,), reasoning="why")
+    assert message == Message(role="assistant", tool_calls=(call,), reasoning="why")
+    assert message.tool_call_id is None and message.name is None and message.content == ""
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        message.content = "changed"  # type: ignore[misc]
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        call.args = {}  # type: ignore[misc]
+    assert dataclasses.replace(message, content="x").content == "x"
+    assert hash(Message("user", "a")) == hash(Message("user", "a"))
+    assert Message.from_dict(message.to_dict()) == message
+
+
+def test_each_call_without_args_gets_its_own_dict_and_an_explicit_none_stays_none():
+    first, second = ToolCall("a"), ToolCall("a")
+    assert first.args == {} and first.args is not second.args
+    assert ToolCall("a", None).args is None  # type: ignore[arg-type]
+    assert repr(first) == "ToolCall(tool='a', args={}, id='', parse_error=None)"
+
+
+# -- events are built only for a listener, and still built for one ---------------------------------
+
+
+class Heard:
+    def __init__(self) -> None:
+        self.events: list[Event] = []
+
+    def on_event(self, event: Event) -> None:
+        self.events.append(event)
+
+
+def test_a_listener_still_hears_every_step_event_with_its_payload():
+    # The engine skips building event payloads when no hook listens; one that listens must
+    # hear the same events as before, for every step.
+    heard = Heard()
+    script = [{"tool": "greet", "args": {"name": n}} for n in ("a", "b")]
+    script.append({"tool": "done", "args": {"answer": "ok"}})
+    steps, _, _, _ = run(script, hooks=[heard])
+    kinds = [e.kind.value for e in heard.events]
+    for kind in ("llm_start", "llm_end", "tool_start", "tool_end", "step"):
+        assert kinds.count(kind) == 3, kind
+    starts = [e.data for e in heard.events if e.kind.value == "tool_start"]
+    assert [s["args"] for s in starts[:2]] == [{"name": "a"}, {"name": "b"}]
+    ends = [e.data for e in heard.events if e.kind.value == "tool_end"]
+    assert all(e["ok"] for e in ends) and all("elapsed_ms" in e for e in ends)
+    prompts = [e.data["prompt"] for e in heard.events if e.kind.value == "llm_start"]
+    assert [len(p) for p in prompts] == [s.llm_call.prompt_messages for s in steps]  # type: ignore[union-attr]
+    step_events = [e for e in heard.events if e.kind.value == "step"]
+    assert [e.step for e in step_events] == [1, 2, 3]
+    assert step_events[-1].data == {"status": "done", "tool": "done"}
+
+
+def _timeless(step: dict[str, Any]) -> dict[str, Any]:
+    """A step's record without what differs between two runs: times and the run id."""
+    strip = ("elapsed_ms", "started_at", "finished_at", "run_id", "llm_call", "context")
+    out = {k: v for k, v in step.items() if k not in strip}
+    out["tool_result"] = {k: v for k, v in step["tool_result"].items() if k != "elapsed_ms"}
+    return out
+
+
+def test_a_run_records_the_same_steps_with_and_without_a_listener():
+    script = [{"tool": "add", "args": {"a": 1, "b": 2}}, {"tool": "done", "args": {"answer": "3"}}]
+    quiet, _, quiet_llm, _ = run(script)
+    loud, _, loud_llm, _ = run(script, hooks=[Heard()])
+    assert [_timeless(s.to_dict()) for s in quiet] == [_timeless(s.to_dict()) for s in loud]
+    assert [list(r.messages) for r in quiet_llm.requests] == [
+        list(r.messages) for r in loud_llm.requests
+    ]
+
+
+# -- a Prompt exists only for pre_prompt hooks ---------------------------------------------------
+
+
+def test_without_pre_prompt_hooks_the_model_gets_the_conversation_view_and_steps_their_prompt():
+    script = [{"tool": "greet", "args": {"name": "a"}}, {"tool": "done", "args": {"answer": "ok"}}]
+    steps, _, llm, state = run(script, config=LoopConfig(max_steps=5, record_prompts=True))
+    assert [len(r.messages) for r in llm.requests] == [2, 4]
+    for step, request in zip(steps, llm.requests, strict=True):
+        assert step.prompt is request.messages  # the view itself, no copy
+        assert step.llm_call is not None and step.llm_call.prompt_messages == len(request.messages)
+    assert list(llm.requests[-1].messages) == list(state.conversation)[:4]
+
+
+def test_a_pre_prompt_hook_still_sees_a_prompt_priced_with_the_runs_meter():
+    seen: list[Any] = []
+
+    class Look:
+        def pre_prompt(self, state, log, prompt, step):
+            seen.append((prompt.step, prompt.stats, prompt.meter, len(prompt.messages)))
+
+    script = [{"tool": "greet", "args": {"name": "a"}}, {"tool": "done", "args": {"answer": "ok"}}]
+    steps, _, _, _ = run(script, hooks=[Look()])
+    assert [s[0] for s in seen] == [1, 2] and [s[3] for s in seen] == [2, 4]
+    assert all(s[1] is not None and s[1].total > 0 for s in seen)
+    assert seen[0][2] is seen[1][2] is not None
+    assert [s.context for s in steps] == [s[1] for s in seen]
+
+
+# -- the context meter's id map is built on the first cost query -----------------------------------
+
+
+def test_a_meter_never_asked_for_costs_keeps_no_id_map_and_builds_a_right_one_when_asked():
+    estimator = Chars4()
+    meter = ContextMeter(estimator)
+    from looplet_core.messages import Conversation
+
+    conversation = Conversation([Message("system", "s" * 40), Message("user", "t" * 80)])
+    for i in range(5):
+        conversation.append(Message("assistant", f"a{i}" * 10))
+        conversation.append(Message("tool", f"r{i}" * 30, tool_call_id=f"c{i}", name="read"))
+        meter.measure(conversation.view(), [], conversation)
+    assert meter._ids is None  # pyright: ignore[reportPrivateUsage]
+    before = estimator.calls
+    messages = list(conversation)
+    shuffled = [*messages[::-1], Message("user", "new " * 9)]  # no identity fast path
+    fresh = ContextMeter(Chars4())
+    assert meter.message_costs(shuffled) == [fresh.message_tokens(m) for m in shuffled]
+    assert estimator.calls == before + 1  # only the stranger was priced
+    # from now on the map is kept up to date by every measure
+    conversation.append(Message("user", "later " * 7))
+    meter.measure(conversation.view(), [], conversation)
+    held = {id(m): c for m, c in zip(meter._messages, meter._counts, strict=True)}  # pyright: ignore[reportPrivateUsage]
+    assert meter._ids == held  # pyright: ignore[reportPrivateUsage]
+
+
+# -- fast type checks keep the slow paths for everything else ------------------------------------
+
+
+def test_a_tool_returning_a_coroutine_is_still_awaited_and_plain_values_pass_through():
+    async def later(*, x: str) -> str:
+        await asyncio.sleep(0)
+        return x.upper()
+
+    tools = BaseToolRegistry()
+    tools.register(ToolSpec("later", "Async echo.", parameters={"x": "str"}, execute=later))
+    tools.register(
+        ToolSpec("plain", "Dict.", parameters={"x": "str"}, execute=lambda *, x: {"x": x})
+    )
+    script = [
+        {"tool": "later", "args": {"x": "hi"}},
+        {"tool": "plain", "args": {"x": "yo"}},
+        {"tool": "done", "args": {"answer": "ok"}},
+    ]
+    steps, _, _, _ = run(script, tools=tools)
+    assert [s.tool_result.data for s in steps[:2]] == ["HI", {"x": "yo"}]
+
+
+def test_the_validator_accepts_any_mapping_and_refuses_what_is_not_one():
+    check = ArgsValidator(
+        {"type": "object", "properties": {"x": {"type": "string"}}, "required": ["x"]}, tool="t"
+    )
+    assert check({"x": "a"}) == ({"x": "a"}, None)
+    assert check(MappingProxyType({"x": "b"})) == ({"x": "b"}, None)
+    assert check(UserDict({"x": "c"})) == ({"x": "c"}, None)
+    args, error = check(["x"])
+    assert args is None and error is not None and "must be an object" in error
+
+
+def test_a_scripted_entry_that_is_a_dict_subclass_is_still_a_tool_call():
+    class Entry(dict[str, Any]):
+        pass
+
+    script = [Entry(tool="greet", args={"name": "a"}), {"tool": "done", "args": {"answer": "k"}}]
+    steps, _, _, _ = run(script)
+    assert [s.tool for s in steps] == ["greet", "done"]
+    assert steps[-1].status is StepStatus.DONE
+
+
+# -- a step keeps the model's own call when checking it changed nothing ------------------------
+
+
+def test_a_step_shares_the_models_call_only_when_validation_changed_nothing():
+    tools = BaseToolRegistry()
+    tools.register(
+        ToolSpec(
+            "pick",
+            "Pick.",
+            parameters={
+                "type": "object",
+                "properties": {
+                    "name": {"type": "string"},
+                    "count": {"type": "integer", "default": 2},
+                },
+                "required": ["name"],
+            },
+            execute=lambda *, name, count: f"{name}x{count}",
+        )
+    )
+    script = [
+        [
+            {"tool": "pick", "args": {"name": "a", "count": 3}},  # valid as sent
+            {"tool": "pick", "args": {"name": 7, "count": 3}},  # 7 becomes "7"
+            {"tool": "pick", "args": {"name": "b"}},  # the default is filled in
+        ],
+        {"tool": "done", "args": {"answer": "ok"}},
+    ]
+    steps, _, _, state = run(script, tools=tools)
+    sent = list(state.conversation)[2].tool_calls
+    assert steps[0].tool_call is sent[0] and steps[0].original_args is None
+    assert steps[1].tool_call is not sent[1]
+    assert steps[1].tool_call == ToolCall("pick", {"name": "7", "count": 3}, sent[1].id)
+    assert steps[1].original_args == {"name": 7, "count": 3}
+    assert steps[2].tool_call == ToolCall("pick", {"name": "b", "count": 2}, sent[2].id)
+    assert steps[2].original_args == {"name": "b"}
+    assert [s.tool_result.data for s in steps[:3]] == ["ax3", "7x3", "bx2"]
+
+
+# -- the hot path builds its records positionally: each value must land in its field ------------
+
+
+def test_records_built_positionally_hold_each_value_in_its_own_field():
+    seen: list[Any] = []
+
+    def look(*, x: str, ctx: Any) -> str:
+        seen.append(ctx)
+        return x
+
+    tools = BaseToolRegistry()
+    tools.register(ToolSpec("look", "Look.", parameters={"x": "str"}, execute=look))
+    script = [
+        {"tool": "look", "args": {"x": "hi"}, "text": "let me look"},
+        {"tool": "done", "args": {"answer": "ok"}},
+    ]
+    config = LoopConfig(max_steps=5, record_prompts=True, context_window=50_000)
+    steps, _, _, state = run(script, tools=tools, config=config)
+    call = steps[0].llm_call
+    assert call is not None
+    assert (call.index, call.text, call.reasoning, call.usage) == (1, "let me look", None, None)
+    assert (call.stop_reason, call.model, call.attempts) == ("tool_calls", "scripted", 1)
+    assert call.prompt_messages == 2 and call.failures == [] and call.latency_ms >= 0.0
+    assert [tc.tool for tc in call.tool_calls] == ["look"]
+    (ctx,) = seen
+    assert (ctx.step, ctx.run_id, ctx.tool, ctx.record_prompts) == (1, state.run_id, "look", True)
+    assert ctx.approval is None and ctx.approver is None and ctx.workspace is None
+    assert ctx.child_runs is not None and ctx.emit is None
+    context = steps[0].context
+    assert context is not None and context.window == 50_000 and context.tier == "ok"
+    assert context.total == sum(context.by_role.values()) and not context.measured
+    result = steps[0].tool_result
+    assert (result.data, result.error, result.error_kind, result.traceback) == (
+        "hi",
+        None,
+        None,
+        None,
+    )
+    assert result.elapsed_ms >= 0.0
+    assistant, told = list(state.conversation)[2:4]
+    assert (assistant.role, assistant.content, assistant.tool_call_id, assistant.name) == (
+        "assistant",
+        "let me look",
+        None,
+        None,
+    )
+    assert (told.role, told.content, told.tool_calls) == ("tool", "hi", ())
+    assert (told.tool_call_id, told.name) == (call.tool_calls[0].id, "look")
