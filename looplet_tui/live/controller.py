@@ -207,6 +207,14 @@ class DebugController(RunHistory):
             return kind, call_text(original)
         return kind, result_text(original)
 
+    @property
+    def editable(self) -> tuple[EditKind, int] | None:
+        """What the stop lets a person edit and at which step, cheaply (no text is built):
+        for key availability, asked on every footer refresh."""
+        with self._cond:
+            target = self._stopped_target()
+        return None if target is None else (target[0], target[1])
+
     def stage_edit(self, text: str, *, scope: Scope = "request") -> StagedEdit:
         """Check ``text`` (the editor's content) and stage it for when the run goes on.
 
