@@ -13,12 +13,16 @@ from textual import on
 
 from looplet_tui.app.approval_keys import ApprovalActions
 from looplet_tui.live.edits import EditError, EditKind
+from looplet_tui.widgets.details import StepDetails
 from looplet_tui.widgets.stop_editor import StopEditor
 from looplet_tui.widgets.timeline import StepTimeline
 
 __all__ = ["EDIT_ACTIONS", "EditActions"]
 
 EDIT_ACTIONS = frozenset({"edit", "skip_call", "undo_edit"})
+
+_TAB = {EditKind.PROMPT: "prompt", EditKind.CALL: "tool", EditKind.RESULT: "result"}
+"""The tab that shows what each kind of edit changes."""
 
 
 class EditActions(ApprovalActions):
@@ -51,6 +55,7 @@ class EditActions(ApprovalActions):
             )
             return
         kind, text = target
+        self.main.query_one(StepDetails).switch(_TAB[kind])  # the step as it is, above the edit
         self.editor.open(kind.value, editable[1], text)
 
     def action_skip_call(self) -> None:
@@ -58,6 +63,7 @@ class EditActions(ApprovalActions):
         if editable is None or editable[0] is not EditKind.CALL:
             self.notify("Only a call about to run can be skipped (stop at pre_dispatch).")
             return
+        self.main.query_one(StepDetails).switch("tool")
         self.editor.open("skip", editable[1], "")
 
     def action_undo_edit(self) -> None:

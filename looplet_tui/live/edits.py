@@ -152,10 +152,11 @@ def _line(index: int, message: Message) -> str:
 # -- calls ------------------------------------------------------------------------------------
 
 
-def call_text(call: ToolCall) -> str:
-    """The call as ``{"tool": ..., "args": {...}}``: both may be changed."""
+def call_text(call: ToolCall, *, indent: int | None = 2) -> str:
+    """The call as ``{"tool": ..., "args": {...}}``: both may be changed.  ``indent=None`` gives
+    the one-line form the recorded decision keeps."""
     body = {"tool": call.tool, "args": call.args}
-    return json.dumps(body, indent=2, ensure_ascii=False, default=str)
+    return json.dumps(body, indent=indent, ensure_ascii=False, default=str)
 
 
 def parse_call(text: str, original: ToolCall, step: int, validate: Validate | None) -> StagedEdit:
@@ -184,8 +185,8 @@ def parse_call(text: str, original: ToolCall, step: int, validate: Validate | No
         text,
         Allow(args, tool=tool if tool != original.tool else None),
         f"call edited: {what}",
-        _bounded(call_text(original)),
-        _bounded(call_text(ToolCall(tool, args, original.id))),
+        _bounded(call_text(original, indent=None)),
+        _bounded(call_text(ToolCall(tool, args, original.id), indent=None)),
     )
 
 
@@ -200,7 +201,7 @@ def skip(message: str, original: ToolCall, step: int) -> StagedEdit:
         message,
         Deny(message),
         "call skipped",
-        _bounded(call_text(original)),
+        _bounded(call_text(original, indent=None)),
         _bounded(message),
     )
 

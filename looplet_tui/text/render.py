@@ -432,9 +432,7 @@ def _change(decision: HookDecision) -> list[RenderableType]:
     ):
         block = Text(f"{label}:", style=f"bold {style}")
         out.append(block)
-        shown = literal(text or "(nothing)", style, limit=_CHANGE_SHOWN)
-        shown.pad_left(2)
-        out.append(shown)
+        out.append(Padding(literal(text or "(nothing)", style, limit=_CHANGE_SHOWN), (0, 0, 0, 2)))
     return out
 
 

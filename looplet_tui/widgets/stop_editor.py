@@ -132,6 +132,11 @@ class StopEditor(Vertical):
             keys = f"scope: {_SCOPE[self.scope]} (ctrl+t) · {keys}"
         self.query_one("#edit-hint", Static).update(keys)
 
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "toggle_scope":
+            return self.mode == "prompt"  # only a prompt edit has a scope
+        return True
+
     def action_submit(self) -> None:
         text = self.query_one(TextArea).text
         self.post_message(self.Submitted(self, self.mode, text, self.scope))

@@ -5,14 +5,16 @@ phase with ``s``/a breakpoint, stages an edit as the editor would, and lets it g
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from looplet_core import Step, StepStatus
+from looplet_core import ProvenanceSink, Step, StepStatus, TraceReader
 from looplet_tui.live.breakpoints import Breakpoint, BreakpointSet, Phase
 from looplet_tui.live.controller import DebugController
 from looplet_tui.live.edits import CHANGE_LIMIT, EditError, EditKind
+from looplet_tui.rundiff.align import compare_traces, field_diffs
 from tests.tui.helpers import GREET3, Run, call, make_tools, start
 
 
@@ -287,3 +289,35 @@ def test_the_edited_decision_survives_the_steps_round_trip() -> None:
     finish(run)
     again = Step.from_dict(json.loads(json.dumps(run.state.steps[0].to_dict())))
     assert debugger_decisions(again) == debugger_decisions(run.state.steps[0])
+
+
+# -- traces: a replay and a run diff show the edit ----------------------------------------------
+
+
+def traced_run(directory: Path, edit: str | None) -> None:
+    """GREET3 with a trace in ``directory``; ``edit`` replaces step 1's result when given."""
+    tools = make_tools()
+    controller = DebugController(
+        poll=0.01,
+        start_paused=False,
+        breakpoints=BreakpointSet([Breakpoint(phase=Phase.POST_DISPATCH, tool="greet")]),
+    )
+    run = start(GREET3, controller, tools=tools, hooks=[ProvenanceSink(directory)])
+    run.wait(lambda: controller.pause_point is not None)
+    if edit is not None:
+        controller.stage_edit(edit)
+    finish(run)
+
+
+def test_a_trace_keeps_the_edit_and_a_run_diff_shows_it(tmp_path: Path) -> None:
+    traced_run(tmp_path / "edited", "Ada waved back.")
+    traced_run(tmp_path / "plain", None)
+    step = TraceReader(tmp_path / "edited").step(1)
+    (decision,) = debugger_decisions(step)
+    assert (decision.before, decision.after) == ("Hello, Ada!", "Ada waved back.")
+    comparison = compare_traces(tmp_path / "edited", tmp_path / "plain")
+    first = comparison.first
+    assert first is not None and first.number == 1 and first.divergence is not None
+    assert first.divergence.field == "result"
+    diffs = {d.field: d for d in field_diffs(first)}
+    assert diffs["edits"].a == "post_dispatch: result edited" and diffs["edits"].b == "(none)"
