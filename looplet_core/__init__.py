@@ -49,7 +49,15 @@ if TYPE_CHECKING:
     from looplet_core.context.prompt import Prompt
     from looplet_core.context.summarize import Summarize
     from looplet_core.context.tokens import ContextMeter
-    from looplet_core.decisions import Allow, AskApproval, Continue, Deny, InjectContext, Stop
+    from looplet_core.decisions import (
+        Allow,
+        AskApproval,
+        Continue,
+        Deny,
+        Edit,
+        InjectContext,
+        Stop,
+    )
     from looplet_core.durable.checkpointer import CheckpointHook
     from looplet_core.durable.checkpoints import (
         Checkpoint,
@@ -155,6 +163,7 @@ _LAZY: dict[str, str] = {
     "Decision": "looplet_core.approvals.hooks",
     "DefaultState": "looplet_core.state",
     "Deny": "looplet_core.decisions",
+    "Edit": "looplet_core.decisions",
     "Divergence": "looplet_core.provenance.compare",
     "ErrorKind": "looplet_core.records",
     "EvalContext": "looplet_core.evals.harness",
@@ -277,6 +286,7 @@ __all__ = [
     "DefaultState",
     "Deny",
     "Divergence",
+    "Edit",
     "ErrorKind",
     "EvalContext",
     "EvalHook",

@@ -272,20 +272,31 @@ class ContextStats:
 
 @dataclass(frozen=True, slots=True)
 class HookDecision:
-    """A decision a hook (or the approver, or the loop's own rules) made about a step."""
+    """A decision a hook (or the approver, or the loop's own rules) made about a step.
+
+    ``before`` and ``after`` are set for an edit that said what it changed (``Edit``): the
+    changed part as it was and as it went on.  They are written only when set, so records
+    without them read and write exactly as before.
+    """
 
     hook: str
     phase: str
     decision: str
     detail: str = ""
+    before: str = ""
+    after: str = ""
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        data = {
             "hook": self.hook,
             "phase": self.phase,
             "decision": self.decision,
             "detail": self.detail,
         }
+        if self.before or self.after:
+            data["before"] = self.before
+            data["after"] = self.after
+        return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> HookDecision:
@@ -294,4 +305,6 @@ class HookDecision:
             str(data["phase"]),
             str(data["decision"]),
             str(data.get("detail") or ""),
+            str(data.get("before") or ""),
+            str(data.get("after") or ""),
         )

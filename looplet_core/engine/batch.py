@@ -74,6 +74,8 @@ class Batching(Dispatch):
                 step.number, step.batch = base + 1, None
                 del st.queue[index]
                 raise
+            if verdict.kind == "run" and not (verdict.spec and verdict.spec.runs_concurrently):
+                verdict.later = True  # a hook made it a call of a tool unsafe to run alongside
             if verdict.kind == "record":
                 step.finished_at = now()
                 step.elapsed_ms = (step.finished_at - step.started_at) * 1000.0
@@ -101,16 +103,20 @@ class Batching(Dispatch):
             st.batch_done.pop(tc.id, None)
             self._current = step
             self._hook_seconds = hook_s
-            if verdict.kind == "run":
+            if verdict.kind == "run" and not verdict.later:
                 yield from self._finish_call(step, step.tool_result)
                 continue
-            if verdict.kind == "approve":  # asked now, at its turn: it blocks only itself
+            if verdict.kind == "approve" or verdict.later:  # at its turn: blocks only itself
                 step.started_at = now()
             yield from self._act(step, verdict)
 
     def _run_all(self, plans: list[Plan]) -> Generator[Effect, Any, list[tuple[Plan, ToolOutcome]]]:
         """2. run every call allowed to, at the same time, as one effect."""
-        runs = [plan for plan in plans if plan[1].kind == "run" and plan[1].spec is not None]
+        runs = [
+            plan
+            for plan in plans
+            if plan[1].kind == "run" and plan[1].spec is not None and not plan[1].later
+        ]
         if not runs:
             return []
         effects: list[RunTool] = []
@@ -134,7 +140,7 @@ class Batching(Dispatch):
         """Mirror the batch in ``state.batch_done`` so a checkpoint taken mid-batch keeps it."""
         done = self.state.batch_done
         for index, (step, verdict, hook_s) in enumerate(plans):
-            if verdict.kind == "approve" or verdict.then:
+            if verdict.kind == "approve" or verdict.then or verdict.later:
                 continue  # asked (or stopped) again on resume: nothing of it ran
             step.hook_ms = hook_s * 1000.0
             record: dict[str, Any] = step.to_dict()

@@ -12,7 +12,7 @@ from typing import Any
 from looplet_core.backends.base import DeltaCallback, ToolSchema
 from looplet_core.cancel import CancelToken
 from looplet_core.context.tokens import ContextMeter
-from looplet_core.decisions import Continue, InjectContext, Stop
+from looplet_core.decisions import Continue, Edit, InjectContext, Stop
 from looplet_core.engine.effects import EngineGen, Finish, clock, now
 from looplet_core.engine.taskprompt import BUILTIN_DONE_SCHEMA
 from looplet_core.errors import (
@@ -316,14 +316,31 @@ class EngineCore:
         finally:
             self._hook_seconds += now() - began
 
-    def _decide(self, hook: str, phase: str, decision: str, detail: str = "") -> None:
-        record = HookDecision(hook, phase, decision, detail)
+    def _decide(
+        self, hook: str, phase: str, decision: str, detail: str = "", *, edit: Edit | None = None
+    ) -> None:
+        record = _record(hook, phase, decision, detail, edit)
         self._pending_decisions.append(record)
         self.emit(EventKind.DECISION, **record.to_dict())
 
     def _decide_on(
-        self, step: Step, hook: str, phase: str, decision: str, detail: str = ""
+        self,
+        step: Step,
+        hook: str,
+        phase: str,
+        decision: str,
+        detail: str = "",
+        *,
+        edit: Edit | None = None,
     ) -> None:
-        record = HookDecision(hook, phase, decision, detail)
+        record = _record(hook, phase, decision, detail, edit)
         step.decisions.append(record)
         self.emit(EventKind.DECISION, step=step.number, **record.to_dict())
+
+
+def _record(hook: str, phase: str, decision: str, detail: str, edit: Edit | None) -> HookDecision:
+    """The decision as recorded: an ``Edit``'s note (when given) is its detail, and its
+    before/after texts go with it."""
+    if edit is None:
+        return HookDecision(hook, phase, decision, detail)
+    return HookDecision(hook, phase, decision, edit.note or detail, edit.before, edit.after)

@@ -13,7 +13,7 @@ from operator import is_
 from typing import Any, Literal
 
 from looplet_core.approvals.requests import ApprovalRequest
-from looplet_core.decisions import Allow, AskApproval, Deny, Stop
+from looplet_core.decisions import Allow, AskApproval, Deny, Edit, Stop
 from looplet_core.engine.approvals import Approvals
 from looplet_core.engine.effects import EngineGen, Finish
 from looplet_core.errors import (
@@ -45,6 +45,9 @@ class Verdict:
     request: ApprovalRequest | None = None
     then: Literal["", "parse", "stop"] = ""
     stop_reason: str = ""
+    later: bool = False
+    """In a batch: run at its turn, after the others (a hook switched it to a tool that is not
+    safe to run concurrently)."""
 
 
 class Dispatch(Approvals):
@@ -121,56 +124,63 @@ class Dispatch(Approvals):
         approval_by = ""
         if spec is not None and spec.requires_approval:
             approval, approval_by = AskApproval("the tool requires approval"), "ToolSpec"
+        tool = tc.tool
         for name, fn in self.hooks.pre_dispatch:
-            current = ToolCall(tc.tool, args, tc.id)
+            current = ToolCall(tool, args, tc.id)
             out = self._call(name, "pre_dispatch", fn, st, st.steps, current, step.number)
+            edit: Edit | None = None
+            if isinstance(out, Edit):
+                edit, out = out, out.value
             if out is None:
                 continue
             if isinstance(out, Allow):
-                if out.args is not None:
-                    new_args, error = self._revalidate(tc, out.args, spec)
-                    self._decide_on(step, name, "pre_dispatch", "rewrite", _short(out.args))
+                if out.tool is not None and out.tool != tool:
+                    new_spec = self.tools.get(out.tool)
+                    if new_spec is None:
+                        problem = self.tools.validate(ToolCall(out.tool, {}, tc.id))[1]
+                        return self._rewrite_failed(step, tc, out, name, edit=edit, problem=problem)
+                    tool, spec = out.tool, new_spec
+                    if spec.requires_approval and approval is None:
+                        approval = AskApproval("the tool requires approval")
+                        approval_by = "ToolSpec"
+                if out.args is not None or out.tool is not None:
+                    wanted = args if out.args is None else out.args
+                    new_args, error = self._revalidate(ToolCall(tool, tc.args, tc.id), wanted, spec)
                     if error is not None or new_args is None:
-                        step.tool_call = ToolCall(tc.tool, out.args, tc.id)
-                        step.original_args = tc.args
-                        step.tool_result = ToolResult(
-                            error=f"hook {name} rewrote the arguments into invalid ones: {error}",
-                            error_kind=ErrorKind.VALIDATION,
-                        )
-                        step.status = StepStatus.ERROR
-                        return Verdict("record", step.tool_result.error)
+                        return self._rewrite_failed(step, tc, out, name, edit=edit, problem=error)
+                    detail = _short(wanted)
+                    self._decide_on(step, name, "pre_dispatch", "rewrite", detail, edit=edit)
                     args = new_args
                 else:
-                    self._decide_on(step, name, "pre_dispatch", "allow")
+                    self._decide_on(step, name, "pre_dispatch", "allow", "", edit=edit)
             elif isinstance(out, Deny):
-                self._decide_on(
-                    step, name, "pre_dispatch", "deny_retry" if out.retry else "deny", out.reason
-                )
+                kind = "deny_retry" if out.retry else "deny"
+                self._decide_on(step, name, "pre_dispatch", kind, out.reason, edit=edit)
                 text = self._denied(
                     step, tc, args, out.reason, retry=out.retry, skip_rest=not in_batch
                 )
                 return Verdict("record", text)
             elif isinstance(out, Stop):
-                self._decide_on(step, name, "pre_dispatch", "stop", out.reason)
+                self._decide_on(step, name, "pre_dispatch", "stop", out.reason, edit=edit)
                 reason = out.reason or f"stopped by {name}"
                 text = self._denied(step, tc, args, reason)
                 return Verdict("record", text, then="stop", stop_reason=reason)
             elif isinstance(out, AskApproval):
                 approval, approval_by = out, name
-                self._decide_on(step, name, "pre_dispatch", "ask_approval", out.reason)
+                self._decide_on(step, name, "pre_dispatch", "ask_approval", out.reason, edit=edit)
             else:
                 raise HookError(name, "pre_dispatch", TypeError(f"unsupported return {out!r}"))
-        if tc.parse_error is None and _unchanged(args, tc.args):
+        if tc.parse_error is None and tool == tc.tool and _unchanged(args, tc.args):
             step.tool_call = tc  # the model's own call: one object less kept per step
         else:
-            step.tool_call = ToolCall(tc.tool, args, tc.id)
-            if args != tc.args:
+            step.tool_call = ToolCall(tool, args, tc.id)
+            if args != tc.args or tool != tc.tool:
                 step.original_args = tc.args
         if approval is None:
             return Verdict("run", spec=spec, args=args)
         request = ApprovalRequest(
             step=step.number,
-            tool=tc.tool,
+            tool=tool,
             args=args,
             call_id=tc.id,
             reason=approval.reason,
@@ -179,6 +189,30 @@ class Dispatch(Approvals):
             extra={"original_args": tc.args, "decisions": [d.to_dict() for d in step.decisions]},
         )
         return Verdict("approve", spec=spec, args=args, request=request)
+
+    def _rewrite_failed(
+        self,
+        step: Step,
+        tc: ToolCall,
+        out: Allow,
+        hook: str,
+        *,
+        edit: Edit | None,
+        problem: str | None,
+    ) -> Verdict:
+        """A hook's ``Allow`` named a tool that does not exist or arguments its schema rejects:
+        the call does not run, and the step says which hook made it invalid and how."""
+        wanted = out.args if out.args is not None else tc.args
+        self._decide_on(step, hook, "pre_dispatch", "rewrite", _short(wanted), edit=edit)
+        step.tool_call = ToolCall(out.tool or tc.tool, wanted, tc.id)
+        step.original_args = tc.args
+        what = "the call" if out.tool not in (None, tc.tool) else "the arguments"
+        step.tool_result = ToolResult(
+            error=f"hook {hook} rewrote {what} into an invalid one: {problem}",
+            error_kind=ErrorKind.VALIDATION,
+        )
+        step.status = StepStatus.ERROR
+        return Verdict("record", step.tool_result.error)
 
 
 _ABSENT = object()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from looplet_core.decisions import InjectContext, Stop
+from looplet_core.decisions import Edit, InjectContext, Stop
 from looplet_core.engine.core import EngineCore
 from looplet_core.engine.effects import EngineGen, Finish, RunTool
 from looplet_core.events import EventKind
@@ -91,20 +91,23 @@ class Execution(EngineCore):
         stop: Stop | None = None
         for name, fn in self.hooks.post_dispatch:
             out = self._call(name, "post_dispatch", fn, st, st.steps, tc, result, step.number)
+            edit: Edit | None = None
+            if isinstance(out, Edit):
+                edit, out = out, out.value
             if out is None:
                 continue
             if isinstance(out, InjectContext):
                 st.pending_injections.append(out.text)
-                self._decide_on(step, name, "post_dispatch", "inject", out.text)
+                self._decide_on(step, name, "post_dispatch", "inject", out.text, edit=edit)
             elif isinstance(out, Stop):
                 stop = out
-                self._decide_on(step, name, "post_dispatch", "stop", out.reason)
+                self._decide_on(step, name, "post_dispatch", "stop", out.reason, edit=edit)
             elif isinstance(out, ToolResult):
                 result = out
-                self._decide_on(step, name, "post_dispatch", "replace_result")
+                self._decide_on(step, name, "post_dispatch", "replace_result", edit=edit)
             else:
                 result = ToolResult(data=out, elapsed_ms=result.elapsed_ms)
-                self._decide_on(step, name, "post_dispatch", "replace_result")
+                self._decide_on(step, name, "post_dispatch", "replace_result", edit=edit)
         step.tool_result = result
         step.status = StepStatus.OK if result.ok else StepStatus.ERROR
         answer: Any = None

@@ -7,7 +7,7 @@ from typing import Any
 
 from looplet_core.backends.base import LLMResponse
 from looplet_core.context.prompt import Prompt
-from looplet_core.decisions import ContextExhausted, InjectContext, Stop
+from looplet_core.decisions import ContextExhausted, Edit, InjectContext, Stop
 from looplet_core.engine.core import EngineCore
 from looplet_core.engine.effects import CallModel, Effect, EngineGen, Finish, Sleep, clock, now
 from looplet_core.errors import (
@@ -128,22 +128,28 @@ class Prompting(EngineCore):
         for name, fn in self.hooks.pre_prompt:
             revision = st.conversation.revision
             out = self._call(name, "pre_prompt", fn, st, st.steps, prompt, prompt.step)
+            edit: Edit | None = None
+            if isinstance(out, Edit):
+                edit, out = out, out.value
+            rewrote = st.conversation.revision != revision
+            # An edit that also rewrote the history says so; a bare Prompt stays an "edit".
+            kind = "rewrite_history" if rewrote and edit is not None else "edit"
             if out is None:
-                if st.conversation.revision != revision:
+                if rewrote:
                     prompt.messages = st.conversation.view()
-                    self._decide(name, "pre_prompt", "rewrite_history")
+                    self._decide(name, "pre_prompt", "rewrite_history", edit=edit)
             elif isinstance(out, Prompt):
                 prompt = out
-                self._decide(name, "pre_prompt", "edit")
+                self._decide(name, "pre_prompt", kind, edit=edit)
             elif isinstance(out, list):
                 prompt = prompt.with_messages(out)  # type: ignore[arg-type]
-                self._decide(name, "pre_prompt", "edit")
+                self._decide(name, "pre_prompt", kind, edit=edit)
             elif isinstance(out, InjectContext):
                 st.conversation.append(Message("user", out.text))
                 prompt.messages = st.conversation.view()
-                self._decide(name, "pre_prompt", "inject", out.text)
+                self._decide(name, "pre_prompt", "inject", out.text, edit=edit)
             elif isinstance(out, Stop):
-                self._decide(name, "pre_prompt", "stop", out.reason)
+                self._decide(name, "pre_prompt", "stop", out.reason, edit=edit)
                 reason = (
                     StopReason.CONTEXT_EXHAUSTED
                     if isinstance(out, ContextExhausted)

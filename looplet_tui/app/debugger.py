@@ -27,7 +27,7 @@ from textual.widgets import Footer, Input, TabbedContent
 
 from looplet_core import LoopletError, Step
 from looplet_core import Message as ModelMessage
-from looplet_tui.app.approval_keys import ApprovalActions
+from looplet_tui.app.edit_keys import EDIT_ACTIONS, EditActions
 from looplet_tui.app.keys import KEY_BINDINGS, KEYS, debugger_commands, footer_order
 from looplet_tui.app.replay_keys import FRAME, REPLAY_ONLY, ReplayActions, count_matches
 from looplet_tui.live.attach import follow
@@ -45,6 +45,7 @@ from looplet_tui.widgets.gauge import ContextGauge
 from looplet_tui.widgets.header import RunHeader, describe_run
 from looplet_tui.widgets.prompt_diff import PromptDiffPane
 from looplet_tui.widgets.scrubber import ReplayScrubber
+from looplet_tui.widgets.stop_editor import StopEditor
 from looplet_tui.widgets.timeline import Row, StepTimeline
 
 if TYPE_CHECKING:
@@ -61,7 +62,7 @@ _LIVE_ONLY = {"next_phase", "resume", "pause"}
 """A replay has no phases to step through, and plays and pauses with space (or c and p)."""
 
 
-class DebuggerApp(ApprovalActions, ReplayActions):
+class DebuggerApp(EditActions, ReplayActions):
     """Step through one agent run: timeline, detail tabs, context gauge, approvals.
 
     ``clock`` and ``timings`` exist for deterministic screenshots and snapshot tests: a fixed
@@ -105,7 +106,7 @@ class DebuggerApp(ApprovalActions, ReplayActions):
         self.loop_done = threading.Event()
         """Set when the worker has returned: the CLI waits on it before leaving."""
         self._last_pause: object = None
-        self._keys_state: tuple[bool, bool] | None = None
+        self._keys_state: tuple[object, ...] | None = None
         self._last_redraw = 0.0
         self._live_prompt: tuple[object, tuple[ModelMessage, ...]] = (None, ())
         self._redraw_timer: Timer | None = None
@@ -140,6 +141,7 @@ class DebuggerApp(ApprovalActions, ReplayActions):
             breakpoints=breakpoints,
             window=session.window,
             tool_schemas=schemas,
+            validate=session.tools.validate if isinstance(session, RunSession) else None,
             clock=self.clock,
         )
 
@@ -180,7 +182,9 @@ class DebuggerApp(ApprovalActions, ReplayActions):
                 )
                 yield Input(placeholder="go to step, enter", id="seek")
                 yield ContextGauge(id="gauge")
-            yield StepDetails(id="details")
+            with Vertical(id="right"):
+                yield StepDetails(id="details")
+                yield StopEditor(id="editor")
         yield ApprovalCard(id="approval")
         yield ReplayScrubber(id="scrubber")
         yield Footer(compact=True, show_command_palette=False)  # ctrl+p is listed in ?
@@ -322,7 +326,10 @@ class DebuggerApp(ApprovalActions, ReplayActions):
             scrubber.position, scrubber.total = player.position, player.total
             scrubber.playing, scrubber.speed = player.playing, player.speed
             scrubber.note = self._scrubber_note()
-        keys = (bool(ctl.approvals), ctl.finished)  # what check_action depends on
+        self.sync_editor()
+        editable = ctl.editable
+        # what check_action depends on
+        keys = (bool(ctl.approvals), ctl.finished, editable and editable[0], ctl.staged_edit)
         if keys != self._keys_state:  # the footer rebuilds itself on every refresh: only then
             self._keys_state = keys
             self.refresh_bindings()
@@ -437,6 +444,8 @@ class DebuggerApp(ApprovalActions, ReplayActions):
             return self.player is not None
         if action in _LIVE_ONLY and self.player is not None:
             return False
+        if action in EDIT_ACTIONS:
+            return self.player is None and self.edit_available(action)
         if action in _APPROVAL_ACTIONS:
             return bool(self.controller.approvals)
         if action in _STEPPING_ACTIONS and self.controller.finished:

@@ -39,7 +39,15 @@ KEYS: tuple[tuple[str, str, str, str], ...] = (
     ("A", "approve_always", "Always", "Approve always: this call and every later one of its tool"),
     ("d", "deny", "Deny", "Deny the waiting call"),
     ("D", "deny_with_message", "Deny+msg", "Deny with a message to the model"),
-    ("e", "edit_args", "Edit", "Edit the call's arguments (JSON, checked) and approve"),
+    (
+        "e",
+        "edit",
+        "Edit",
+        "Edit: the waiting call's arguments (then approve), or at a stop the prompt, the call "
+        "or the result about to be used",
+    ),
+    ("x", "skip_call", "Skip", "Skip: at pre_dispatch, do not run the call; the model reads why"),
+    ("u", "undo_edit", "Undo edit", "Undo edit: drop the edit staged at this stop"),
     ("R", "rerun", "Re-run", "Re-run live from the selected replayed step, with a model or tools"),
     (
         "slash",
@@ -81,7 +89,9 @@ FOOTER_FIRST = (
     "approve_always",
     "deny",
     "deny_with_message",
-    "edit_args",
+    "edit",
+    "skip_call",
+    "undo_edit",
 )
 """Actions the footer shows before all others: it cuts at the right edge, and these must stay."""
 

@@ -6,6 +6,11 @@ decides whether to stop there: because the user is stepping, asked to pause, or 
 matched.  Stopping means blocking the worker thread on a condition variable until the UI says go,
 polling the run's ``CancelToken`` so that quitting never hangs.  Approvals block the same way.
 
+While it is stopped at pre_prompt, pre_dispatch or post_dispatch, a person may stage an edit of
+what that phase is about (``live.edits``): the prompt, the call, the result.  The edit is applied
+when the run goes on, by this hook's return value wrapped in ``Edit``, so the loop applies it with
+its own rules and records it on the step as a decision of "debugger", before and after included.
+
 What it knows about the run (steps, the live step, context use, approvals waiting) and how the
 UI is told about changes is ``RunHistory``, which it extends.  Nothing here imports Textual, so
 all of it is unit tested by driving hooks from plain threads.
@@ -22,9 +27,12 @@ from looplet_core import (
     ApprovalRequest,
     CancelToken,
     ContextStats,
+    Deny,
+    Edit,
     Event,
     EventKind,
     HookDecision,
+    Message,
     Prompt,
     Step,
     StepStatus,
@@ -34,6 +42,20 @@ from looplet_core import (
 )
 from looplet_tui.live.breakpoints import Breakpoint, BreakpointSet, Phase, Probe
 from looplet_tui.live.context import estimate
+from looplet_tui.live.edits import (
+    EditError,
+    EditKind,
+    Scope,
+    StagedEdit,
+    Validate,
+    call_text,
+    parse_call,
+    parse_prompt,
+    parse_result,
+    prompt_text,
+    result_text,
+    skip,
+)
 from looplet_tui.live.history import RunHistory
 from looplet_tui.live.runstate import Live, PausePoint, RunState
 
@@ -69,6 +91,7 @@ class DebugController(RunHistory):
         breakpoints: BreakpointSet | None = None,
         window: int | None = None,
         tool_schemas: Sequence[Any] = (),
+        validate: Validate | None = None,
         clock: Callable[[], float] = time.monotonic,
         poll: float = 0.05,
         on_change: Callable[[], None] | None = None,
@@ -83,6 +106,13 @@ class DebugController(RunHistory):
         self._prompt_decisions: list[HookDecision] = []
         """``pre_prompt`` decisions of earlier hooks, for the live step: the loop only puts
         them on the step when it is recorded, after the run may have paused inside it."""
+        self.validate = validate
+        """The loop's validator for edited calls (the registry's ``validate``); None accepts any
+        arguments (the loop still checks them before the tool runs)."""
+        self._editable: tuple[EditKind, int, Any] | None = None
+        """What the phase this hook is inside lets a person edit: set before it stops there."""
+        self._staged: list[StagedEdit] = []
+        """Edits staged at the current stop, newest last: the newest is applied, undo pops."""
 
     # -- commands (any thread) --------------------------------------------------------------------
 
@@ -157,9 +187,108 @@ class DebugController(RunHistory):
         with self._cond:
             self._cond.notify_all()
 
+    # -- edits at a stop (any thread) -------------------------------------------------------------
+
+    def edit_target(self) -> tuple[EditKind, str] | None:
+        """What the run's stop lets a person edit, and the text to start from (the staged edit's
+        when there is one); None when the run is not stopped at pre_prompt, pre_dispatch or
+        post_dispatch inside this process (an attached run's loop is elsewhere)."""
+        with self._cond:
+            target = self._stopped_target()
+            if target is None:
+                return None
+            kind, _, original = target
+            staged = self._staged[-1] if self._staged else None
+            if staged is not None and not isinstance(staged.value, Deny):  # a skip has no call
+                return kind, staged.text
+        if kind is EditKind.PROMPT:
+            return kind, prompt_text(original)
+        if kind is EditKind.CALL:
+            return kind, call_text(original)
+        return kind, result_text(original)
+
+    @property
+    def editable(self) -> tuple[EditKind, int] | None:
+        """What the stop lets a person edit and at which step, cheaply (no text is built):
+        for key availability, asked on every footer refresh."""
+        with self._cond:
+            target = self._stopped_target()
+        return None if target is None else (target[0], target[1])
+
+    def stage_edit(self, text: str, *, scope: Scope = "request") -> StagedEdit:
+        """Check ``text`` (the editor's content) and stage it for when the run goes on.
+
+        Raises ``EditError`` saying what is wrong (invalid JSON, arguments the tool's schema
+        rejects, a message list that breaks tool-call pairing); nothing is staged then.
+        ``scope`` is for a prompt: this request only, or the history from here on.
+        """
+        with self._cond:
+            target = self._stopped_target()
+        if target is None:
+            raise EditError(
+                "Nothing to edit here: stop at pre_prompt, pre_dispatch or post_dispatch "
+                "first (s steps phase by phase)."
+            )
+        kind, step, original = target
+        if kind is EditKind.PROMPT:
+            edit = parse_prompt(text, original, step, scope)
+        elif kind is EditKind.CALL:
+            edit = parse_call(text, original, step, self.validate)
+        else:
+            edit = parse_result(text, original, step)
+        return self._stage(edit)
+
+    def skip_call(self, message: str) -> StagedEdit:
+        """At pre_dispatch: do not run the call; the model reads ``message`` as its result."""
+        with self._cond:
+            target = self._stopped_target()
+        if target is None or target[0] is not EditKind.CALL:
+            raise EditError("Only a call about to run can be skipped: stop at pre_dispatch.")
+        return self._stage(skip(message, target[2], target[1]))
+
+    def undo_edit(self) -> StagedEdit | None:
+        """Drop the newest staged edit (the one before it applies again); None if none was."""
+        with self._cond:
+            undone = self._staged.pop() if self._staged else None
+        self._changed()
+        return undone
+
+    @property
+    def staged_edit(self) -> StagedEdit | None:
+        """The edit that will be applied when the run goes on."""
+        with self._cond:
+            return self._staged[-1] if self._staged else None
+
+    def _stage(self, edit: StagedEdit) -> StagedEdit:
+        with self._cond:
+            if self._stopped_target() is None:  # the run went on while the edit was checked
+                raise EditError("The run went on before the edit was made; nothing changed.")
+            self._staged.append(edit)
+        self._changed()
+        return edit
+
+    def _stopped_target(self) -> tuple[EditKind, int, Any] | None:
+        """Under the lock: the editable thing, if the run is stopped at its phase."""
+        point, target = self.pause_point, self._editable
+        if point is None or target is None or self.cancel_token.cancelled:
+            return None
+        return target
+
+    def _edit_point(self, kind: EditKind, step: int, original: Any) -> None:
+        with self._cond:
+            self._editable = (kind, step, original)
+            self._staged = []
+
+    def _applied(self) -> StagedEdit | None:
+        """After a stop: the edit to apply (None after a cancel), and no more editing here."""
+        with self._cond:
+            edit = self._staged[-1] if self._staged else None
+            self._editable, self._staged = None, []
+        return None if self.cancel_token.cancelled else edit
+
     # -- the hook ---------------------------------------------------------------------------------
 
-    def pre_prompt(self, state: Any, log: Any, ctx: Prompt, step: int) -> Stop | None:
+    def pre_prompt(self, state: Any, log: Any, ctx: Prompt, step: int) -> Stop | Edit | None:
         self._attach(state)
         if not self.tool_schemas:
             self.tool_schemas = list(ctx.tools)
@@ -181,10 +310,17 @@ class DebugController(RunHistory):
                 "about to call the model",
             )
             self._sample(step, stats)
+        self._edit_point(EditKind.PROMPT, step, prompt)
         self._arrive(Probe(Phase.PRE_PROMPT, step, context_percent=self._last_percent))
+        edit = self._applied()
         if self.cancel_token.cancelled:  # the model must not be called after the user quit
             return Stop(self.cancel_token.reason)
-        return None
+        if edit is None:
+            return None
+        messages: list[Message] = edit.value
+        if edit.scope == "history":  # on the loop's thread, between two phases: safe
+            state.conversation.replace(messages)
+        return Edit(ctx.with_messages(messages), edit.note, edit.before, edit.after)
 
     def on_event(self, event: Event) -> None:
         """The history's events, and the ``pre_prompt`` hook decisions (a compaction, a rewrite)
@@ -195,7 +331,7 @@ class DebugController(RunHistory):
             with self._cond:
                 self._prompt_decisions.append(HookDecision.from_dict(event.data))
 
-    def pre_dispatch(self, state: Any, log: Any, tc: ToolCall, step: int) -> None:
+    def pre_dispatch(self, state: Any, log: Any, tc: ToolCall, step: int) -> Edit | None:
         self._attach(state)
         live = self.live
         provisional = Step(
@@ -206,18 +342,22 @@ class DebugController(RunHistory):
             decisions=list(live.step.decisions) if live and live.step.number == step else [],
         )
         self._set_live(provisional, Phase.PRE_DISPATCH, f"about to run {tc.tool}")
+        self._edit_point(EditKind.CALL, step, tc)
         self._arrive(
             Probe(Phase.PRE_DISPATCH, step, tc.tool, tc.args, context_percent=self._last_percent)
         )
         # After a cancel the loop's registry refuses to start the tool (a "cancelled" result).
+        edit = self._applied()
+        return None if edit is None else Edit(edit.value, edit.note, edit.before, edit.after)
 
     def post_dispatch(
         self, state: Any, log: Any, tc: ToolCall, result: ToolResult, step: int
-    ) -> None:
+    ) -> Edit | None:
         with self._cond:
             if self.live is not None:
                 self.live.step.tool_result = result
         self._set_live(None, Phase.POST_DISPATCH, f"{tc.tool} returned")
+        self._edit_point(EditKind.RESULT, step, result)
         self._arrive(
             Probe(
                 Phase.POST_DISPATCH,
@@ -228,6 +368,8 @@ class DebugController(RunHistory):
                 context_percent=self._last_percent,
             )
         )
+        edit = self._applied()
+        return None if edit is None else Edit(edit.value, edit.note, edit.before, edit.after)
 
     def check_done(self, state: Any, log: Sequence[Step], step: int) -> None:
         recorded = log[-1] if log and log[-1].number == step else None

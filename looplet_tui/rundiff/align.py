@@ -27,8 +27,10 @@ __all__ = [
     "field_diffs",
 ]
 
-FIELDS = ("tool", "args", "status", "result")
-"""The parts of a step compared, in the order ``compare_steps`` checks them."""
+FIELDS = ("tool", "args", "status", "result", "edits")
+"""The parts of a step shown side by side: the first four in the order ``compare_steps`` checks
+them, then the edits a person made in the debugger (shown, not part of whether steps agree: an
+edit's effect is in the other fields)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,11 +149,18 @@ def _fields(step: Step | None) -> dict[str, str]:
         "args": canonical(step.tool_call.args) if step.tool_call else "",
         "status": step.status.value,
         "result": outcome,
+        "edits": "; ".join(
+            f"{d.phase}: {d.detail or d.decision}"
+            for d in step.decisions
+            if d.hook == "debugger" and (d.before or d.after)  # edits, not approvals
+        )
+        or "(none)",
     }
 
 
 def field_diffs(pair: StepPair) -> list[FieldDiff]:
-    """Tool, arguments, status and result of both sides, each marked same or different.
+    """Tool, arguments, status, result and debugger edits of both sides, each marked same or
+    different.
 
     Unlike ``compare_steps`` (which stops at the first difference) this lists every field, so a
     pair whose arguments *and* result differ shows both.

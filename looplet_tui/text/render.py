@@ -17,7 +17,7 @@ from rich.padding import Padding
 from rich.table import Table
 from rich.text import Text
 
-from looplet_core import LLMCall, Message, Step
+from looplet_core import HookDecision, LLMCall, Message, Step
 from looplet_tui.live.context import message_tokens
 from looplet_tui.live.runstate import Live
 from looplet_tui.text.safe import MAX_SHOWN, clean, literal
@@ -408,9 +408,36 @@ def tool_call_renderable(
                 literal(d.detail),
             )
         parts.append(table)
+        parts += [part for d in step.decisions if d.before or d.after for part in _change(d)]
     else:
         parts.append(_note("No hook changed or questioned this call."))
     return Group(*parts)
+
+
+def _edited_by(decision: HookDecision) -> str:
+    """Who made a change, as the tabs say it: "edited in the debugger" or "changed by HOOK"."""
+    if decision.hook == "debugger":
+        return "edited in the debugger"
+    return f"changed by {decision.hook}"
+
+
+def _change(decision: HookDecision) -> list[RenderableType]:
+    """A decision's before and after texts, under a line naming who changed what."""
+    what = decision.detail or decision.decision
+    head = literal(f"{_edited_by(decision)} ({decision.phase}): {what}", "bold yellow", limit=200)
+    out: list[RenderableType] = [Text(""), head]
+    for label, text, style in (
+        ("before", decision.before, "red"),
+        ("after", decision.after, "green"),
+    ):
+        block = Text(f"{label}:", style=f"bold {style}")
+        out.append(block)
+        out.append(Padding(literal(text or "(nothing)", style, limit=_CHANGE_SHOWN), (0, 0, 0, 2)))
+    return out
+
+
+_CHANGE_SHOWN = 2_000
+"""Characters of an edit's before/after the Tool call tab shows (the record keeps up to 4,000)."""
 
 
 # -- result ---------------------------------------------------------------------------------------

@@ -85,8 +85,11 @@ def prompt_diff_renderable(diff: PromptDiff | None) -> RenderableType:
         )
     parts: list[RenderableType] = [Text(diff.summary(), style="bold")]
     for cause in diff.causes:
-        line = Text("changed by ", style="yellow")
-        line.append_text(literal(cause.hook, "bold yellow", limit=80))
+        if cause.hook == "debugger":
+            line = Text("edited in the debugger", style="bold yellow")
+        else:
+            line = Text("changed by ", style="yellow")
+            line.append_text(literal(cause.hook, "bold yellow", limit=80))
         line.append(f" ({cause.phase}: {cause.decision}", style="yellow")
         if cause.detail:
             line.append(": ", style="yellow")

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from textual.pilot import Pilot
+from textual.widgets import TextArea
 
 from looplet_core import (
     ApprovalHook,
@@ -30,10 +31,11 @@ from looplet_core.messages import Message
 from looplet_tui.app import DebuggerApp
 from looplet_tui.cli import replay_session
 from looplet_tui.demo import SCRIPT, make_agent
-from looplet_tui.live.breakpoints import Breakpoint
+from looplet_tui.live.breakpoints import Breakpoint, Phase
 from looplet_tui.screens.child_run import ChildRunScreen
 from looplet_tui.session import run_session
 from looplet_tui.widgets.details import StepDetails
+from looplet_tui.widgets.stop_editor import StopEditor
 from looplet_tui.widgets.timeline import StepTimeline
 from tests.tui.pilot import FIXED_CLOCK, settled, until
 
@@ -295,6 +297,44 @@ async def ready_subagent(pilot: Pilot[Any], app: DebuggerApp) -> None:
     await pilot.pause()
 
 
+def make_edit(_: Path) -> DebuggerApp:
+    app = _app(start_paused=False)
+    app.controller.breakpoints.add(Breakpoint(tool="profile", phase=Phase.PRE_DISPATCH))
+    return app
+
+
+async def ready_edit(pilot: Pilot[Any], app: DebuggerApp) -> None:
+    """Stopped before the first profile call, its call open in the editor with a bad column
+    name typed and refused, so the picture shows the editor and its complaint."""
+    await settled(pilot, app)
+    await pilot.press("e")
+    await pilot.pause()
+    app.query_one(StopEditor).query_one(TextArea).load_text(
+        '{\n  "tool": "profile",\n  "args": {"column": "email", "sample": 3}\n}'
+    )
+    await pilot.press("ctrl+s")
+    await pilot.pause()
+    await pilot.pause()
+
+
+async def ready_edited(pilot: Pilot[Any], app: DebuggerApp) -> None:
+    """The first profile call edited to another column and run: the Tool call tab shows the
+    debugger's edit with what the call was before and after."""
+    await settled(pilot, app)
+    await pilot.press("e")
+    await pilot.pause()
+    app.query_one(StopEditor).query_one(TextArea).load_text(
+        '{"tool": "profile", "args": {"column": "city"}}'
+    )
+    await pilot.press("ctrl+s")
+    app.controller.breakpoints.remove(1)
+    await pilot.press("n")
+    await until(pilot, lambda: app.controller.steps_done == 2, "the edited step")
+    await settled(pilot, app)
+    await pilot.press("3")
+    await pilot.pause()
+
+
 SCENARIOS = (
     Scenario(
         "running",
@@ -373,6 +413,18 @@ SCENARIOS = (
         make_agents,
         ready_agents,
         "Three searches ran as one batch (┌∥ … └∥); step 4 ran the analyst sub-agent (⤷3)",
+    ),
+    Scenario(
+        "edit",
+        make_edit,
+        ready_edit,
+        "e at a stop: the call about to run, in the editor under the tabs; a bad edit is refused",
+    ),
+    Scenario(
+        "edited",
+        make_edit,
+        ready_edited,
+        "The edited call ran: the Tool call tab shows the debugger's edit, before and after",
     ),
     Scenario(
         "subagent",
