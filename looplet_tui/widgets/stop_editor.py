@@ -85,6 +85,8 @@ class StopEditor(Vertical):
         self.mode: EditMode = ""
         self.step = 0
         self.scope: Scope = "request"
+        self.problem_text = ""
+        """What the editor says is wrong with the text, as shown (empty when nothing is)."""
 
     def compose(self) -> ComposeResult:
         yield Static("", id="edit-staged", markup=False)
@@ -123,6 +125,7 @@ class StopEditor(Vertical):
 
     def problem(self, text: str) -> None:
         """Why the last ``ctrl+s`` was refused; the text stays as typed, to be fixed."""
+        self.problem_text = text
         self.query_one("#edit-problem", Static).update(clean(text))
 
     def _titles(self) -> None:

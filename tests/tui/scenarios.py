@@ -313,7 +313,8 @@ async def ready_edit(pilot: Pilot[Any], app: DebuggerApp) -> None:
         '{\n  "tool": "profile",\n  "args": {"column": "email", "sample": 3}\n}'
     )
     await pilot.press("ctrl+s")
-    await pilot.pause()
+    editor = app.query_one(StopEditor)
+    await until(pilot, lambda: editor.problem_text, "the refusal")
     await pilot.pause()
 
 
@@ -332,6 +333,7 @@ async def ready_edited(pilot: Pilot[Any], app: DebuggerApp) -> None:
     await until(pilot, lambda: app.controller.steps_done == 2, "the edited step")
     await settled(pilot, app)
     await pilot.press("3")
+    app.clear_notifications()  # "Staged: ..." would time out on a slow machine: not in the picture
     await pilot.pause()
 
 
