@@ -127,7 +127,7 @@ def attach_session(where: Sequence[str], store: str | None = None) -> AttachSess
     else:
         raise SessionError("attach takes the store and one run id: attach [--store] URL RUN")
     try:
-        opened = open_store(store)
+        opened = open_store(store, create=False)
     except LoopletError as exc:
         raise SessionError(str(exc)) from None
     try:
@@ -274,7 +274,7 @@ def resume_store_session(
     from looplet_core.durable.connect import open_store
 
     try:
-        store = open_store(target)
+        store = open_store(target, create=False)
         runs = store.list_runs()
         chosen = run_id or (runs[-1].run_id if runs else None)
         if chosen is None:
