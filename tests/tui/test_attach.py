@@ -264,3 +264,32 @@ def test_attaching_or_resuming_a_store_that_does_not_exist_creates_no_file(tmp_p
     with pytest.raises(SessionError, match=r"tpyo\.db: no such run store"):
         resume_store_session(str(typo), None, None)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_resuming_a_store_whose_newest_checkpoint_is_damaged_names_the_intact_one(tmp_path: Path):
+    import sqlite3
+
+    from looplet_core.runs.headless import run_in_store
+    from tests.core.store_agent import make_agent
+
+    path = tmp_path / "runs.db"
+    store = open_store(path)
+    run_in_store(make_agent(), store, run_id="r1", name="tests.core.store_agent", timeout=0.1)
+    ids = store.list("r1")
+    store.close()
+    newest, intact = ids[-1], ids[-2]
+    conn = sqlite3.connect(path)
+    conn.execute("UPDATE looplet_checkpoints SET doc = '{\"format\": tru' WHERE id = ?", (newest,))
+    conn.commit()
+    conn.close()
+    with pytest.raises(SessionError) as caught:
+        resume_store_session(str(path), "r1", None)
+    text = str(caught.value)
+    assert f"#{newest}: not valid JSON" in text
+    assert f"the newest intact checkpoint of this run is {intact}: add --checkpoint {intact}" in text
+    assert "resume(store" not in text  # the command's words, not the Python API's
+    session = resume_store_session(str(path), "r1", None, checkpoint_id=intact)
+    assert session.state is not None and session.state.checkpoint_id == intact
+    opened = session.config.checkpoint
+    assert isinstance(opened, SQLRunStore)
+    opened.close()
