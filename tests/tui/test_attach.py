@@ -286,7 +286,7 @@ def test_resuming_a_store_whose_newest_checkpoint_is_damaged_names_the_intact_on
         resume_store_session(str(path), "r1", None)
     text = str(caught.value)
     assert f"#{newest}: not valid JSON" in text
-    assert f"the newest intact checkpoint of this run is {intact}: add --checkpoint {intact}" in text
+    assert f"newest intact checkpoint of this run is {intact}: add --checkpoint {intact}" in text
     assert "resume(store" not in text  # the command's words, not the Python API's
     session = resume_store_session(str(path), "r1", None, checkpoint_id=intact)
     assert session.state is not None and session.state.checkpoint_id == intact
