@@ -276,7 +276,7 @@ def run_agent(args: argparse.Namespace, out: TextIO) -> int:
 def runs_command(args: argparse.Namespace, out: TextIO) -> int:
     from looplet_core.durable.connect import open_store
 
-    store = open_store(args.store)
+    store = open_store(args.store, create=False)  # listing or answering runs writes no new file
     try:
         action = args.action or "list"
         if action == "list":

@@ -127,7 +127,7 @@ def attach_session(where: Sequence[str], store: str | None = None) -> AttachSess
     else:
         raise SessionError("attach takes the store and one run id: attach [--store] URL RUN")
     try:
-        opened = open_store(store)
+        opened = open_store(store, create=False)
     except LoopletError as exc:
         raise SessionError(str(exc)) from None
     try:
@@ -240,12 +240,7 @@ def resume_session(
             store, run_id, tools=made.tools, branch=branch, checkpoint_id=checkpoint_id
         )
     except CheckpointError as exc:
-        if exc.intact is not None:  # the way out, in this command's words
-            raise SessionError(
-                f"{exc.problem}; the newest intact checkpoint of this run is {exc.intact}: "
-                f"add --checkpoint {exc.intact} to resume from it"
-            ) from None
-        raise SessionError(str(exc)) from None
+        raise _resume_error(exc) from None
     _continue_from(made, store, snapshot)
     checkpoint = snapshot.checkpoint
     made.title = f"resume · run {checkpoint.run_id} from {checkpoint.describe()}"
@@ -274,7 +269,7 @@ def resume_store_session(
     from looplet_core.durable.connect import open_store
 
     try:
-        store = open_store(target)
+        store = open_store(target, create=False)
         runs = store.list_runs()
         chosen = run_id or (runs[-1].run_id if runs else None)
         if chosen is None:
@@ -291,6 +286,8 @@ def resume_store_session(
         snapshot = restore(
             store, chosen, tools=made.tools, branch=branch, checkpoint_id=checkpoint_id
         )
+    except CheckpointError as exc:
+        raise _resume_error(exc) from None
     except LoopletError as exc:
         raise SessionError(str(exc)) from None
     _continue_from(made, store, snapshot)
@@ -298,6 +295,17 @@ def resume_store_session(
     made.title = f"resume · run {checkpoint.run_id} from {checkpoint.describe()} · {store.where}"
     made.config.checkpoint = store  # the resumed run's too: closing the session closes this
     return made
+
+
+def _resume_error(exc: CheckpointError) -> SessionError:
+    """A checkpoint that would not load, with the way out in this command's words: the newest
+    intact checkpoint, to pass as ``--checkpoint`` (from a directory or a run store alike)."""
+    if exc.intact is not None:
+        return SessionError(
+            f"{exc.problem}; the newest intact checkpoint of this run is {exc.intact}: "
+            f"add --checkpoint {exc.intact} to resume from it"
+        )
+    return SessionError(str(exc))
 
 
 def _continue_from(made: RunSession, store: Any, snapshot: Any) -> None:

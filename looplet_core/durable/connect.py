@@ -38,11 +38,14 @@ def sqlite_path(target: str) -> Path | None:
     return None
 
 
-def open_store(target: str | os.PathLike[str], **options: Any) -> RunStore:
+def open_store(target: str | os.PathLike[str], *, create: bool = True, **options: Any) -> RunStore:
     """The run store ``target`` names: a SQLite file or URL, or a ``postgresql://`` URL.
 
     ``options`` go to the store (``poll``, ``busy_timeout``, ``connect_timeout``).  A target that
-    is none of these raises ``StoreError`` saying what is accepted.
+    is none of these raises ``StoreError`` saying what is accepted.  ``create=False`` is for
+    commands that only read or answer runs (``runs``, ``attach``, ``resume``): a SQLite file that
+    does not exist is then a ``StoreError`` naming it, not a new empty database left behind by a
+    typo.  (A PostgreSQL database is never created; its tables are, as on any first use.)
     """
     text = os.fspath(target)
     scheme = _SCHEME.match(text)
@@ -54,6 +57,11 @@ def open_store(target: str | os.PathLike[str], **options: Any) -> RunStore:
     if path is not None:
         from looplet_core.durable.sqlite import SQLiteRunStore
 
+        if not create and not path.is_file():
+            raise StoreError(
+                f"{path}: no such run store (nothing was created); check the path, or start a "
+                f"run there first with `python -m looplet_core run AGENT --store {path}`"
+            )
         return SQLiteRunStore(path, **options)
     if scheme:
         raise StoreError(

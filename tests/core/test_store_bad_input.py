@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import socket
 import sqlite3
 import subprocess
@@ -11,6 +12,7 @@ from typing import Any
 import pytest
 
 from looplet_core import FileCheckpointStore, Step
+from looplet_core.cli import main as core_main
 from looplet_core.durable.checkpoints import Checkpoint
 from looplet_core.durable.connect import open_checkpoints, open_store
 from looplet_core.durable.runstore import redact_url
@@ -190,3 +192,24 @@ def test_credentials_may_come_from_the_pg_variables(
     assert store.put(bare(1)).seq == 1
     assert pg_server.password not in repr(store) and pg_server.password not in store.where
     store.close()
+
+
+def test_reading_commands_never_create_a_store_for_a_path_that_does_not_exist(tmp_path: Path):
+    typo = tmp_path / "tpyo.db"
+    with pytest.raises(StoreError, match=r"tpyo\.db: no such run store \(nothing was created\)"):
+        open_store(typo, create=False)
+    with pytest.raises(StoreError, match=r"no such run store"):
+        open_store(f"sqlite:///{typo}", create=False)
+    out, err = io.StringIO(), io.StringIO()
+    for argv in (
+        ["runs", "--store", str(typo)],
+        ["runs", "show", "r1", "--store", str(typo)],
+        ["runs", "approve", "r1", "--store", str(typo)],
+    ):
+        assert core_main(argv, out, err) == 2
+    assert err.getvalue().count("no such run store (nothing was created)") == 3
+    assert "python -m looplet_core run AGENT --store" in err.getvalue()
+    assert list(tmp_path.iterdir()) == []
+    open_store(typo).close()  # the writing path (`run`) still creates it
+    assert typo.is_file()
+    assert open_store(typo, create=False).list_runs() == []

@@ -19,6 +19,7 @@ import pytest
 from textual.pilot import Pilot
 
 from looplet_core.durable.connect import open_store
+from looplet_core.durable.sqlite import SQLiteRunStore
 from looplet_core.durable.sqlstore import SQLRunStore
 from looplet_tui.app import DebuggerApp
 from looplet_tui.cli import SessionError, attach_session, resume_store_session
@@ -146,6 +147,7 @@ async def test_an_approval_answered_elsewhere_leaves_the_card_and_says_so(
 
 
 def test_attaching_to_a_run_that_is_not_there_is_one_line(tmp_path: Path):
+    SQLiteRunStore(tmp_path / "runs.db").close()
     with pytest.raises(SessionError, match="no run 'ghost'"):
         attach_session([str(tmp_path / "runs.db"), "ghost"])
     with pytest.raises(SessionError, match="unknown store URL scheme 'redis'"):
@@ -253,3 +255,41 @@ async def test_a_run_paused_at_a_breakpoint_shows_paused_and_c_lets_it_go_on(
         agent.kill()
         agent.communicate()
     assert "#1 ✓ count(i=1)" in out and "stop   done" in out
+
+
+def test_attaching_or_resuming_a_store_that_does_not_exist_creates_no_file(tmp_path: Path):
+    typo = tmp_path / "tpyo.db"
+    with pytest.raises(SessionError, match=r"tpyo\.db: no such run store \(nothing was created\)"):
+        attach_session([str(typo), "r1"])
+    with pytest.raises(SessionError, match=r"tpyo\.db: no such run store"):
+        resume_store_session(str(typo), None, None)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_resuming_a_store_whose_newest_checkpoint_is_damaged_names_the_intact_one(tmp_path: Path):
+    import sqlite3
+
+    from looplet_core.runs.headless import run_in_store
+    from tests.core.store_agent import make_agent
+
+    path = tmp_path / "runs.db"
+    store = open_store(path)
+    run_in_store(make_agent(), store, run_id="r1", name="tests.core.store_agent", timeout=0.1)
+    ids = store.list("r1")
+    store.close()
+    newest, intact = ids[-1], ids[-2]
+    conn = sqlite3.connect(path)
+    conn.execute("UPDATE looplet_checkpoints SET doc = '{\"format\": tru' WHERE id = ?", (newest,))
+    conn.commit()
+    conn.close()
+    with pytest.raises(SessionError) as caught:
+        resume_store_session(str(path), "r1", None)
+    text = str(caught.value)
+    assert f"#{newest}: not valid JSON" in text
+    assert f"newest intact checkpoint of this run is {intact}: add --checkpoint {intact}" in text
+    assert "resume(store" not in text  # the command's words, not the Python API's
+    session = resume_store_session(str(path), "r1", None, checkpoint_id=intact)
+    assert session.state is not None and session.state.checkpoint_id == intact
+    opened = session.config.checkpoint
+    assert isinstance(opened, SQLRunStore)
+    opened.close()
