@@ -276,7 +276,9 @@ def run_agent(args: argparse.Namespace, out: TextIO) -> int:
 def runs_command(args: argparse.Namespace, out: TextIO) -> int:
     from looplet_core.durable.connect import open_store
 
-    store = open_store(args.store, create=False)  # listing or answering runs writes no new file
+    # Listing, showing or answering runs never makes a new file; `pause` may be set before the
+    # run (and its store) exists, so a headless run started next stops where it was asked to.
+    store = open_store(args.store, create=args.action == "pause")
     try:
         action = args.action or "list"
         if action == "list":
