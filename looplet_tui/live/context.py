@@ -81,7 +81,9 @@ class PromptTokens:
         known = self._messages
         shared = min(len(known), len(new))
         if new[:shared] != known[:shared]:  # a rewrite (compaction): find where they part
-            shared = next(i for i, (a, b) in enumerate(zip(known, new, strict=False)) if a is not b and a != b)
+            shared = next(
+                i for i, (a, b) in enumerate(zip(known, new, strict=False)) if a is not b and a != b
+            )
         if shared == len(new):
             return self._sums[shared - 1] if shared else 0
         sums = self._sums  # the new prompt is longer (or parted): it becomes the one kept
