@@ -10,14 +10,14 @@ and says so (``measured=False`` shows as "est." on screen), rather than showing 
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from looplet_core import ContextStats, Message, Step
 from looplet_core.context.tokens import ROLES as CORE_ROLES
 from looplet_core.context.tokens import ContextMeter
 
-__all__ = ["ROLES", "estimate", "message_tokens", "stats_for"]
+__all__ = ["ROLES", "PromptTokens", "estimate", "message_tokens", "stats_for"]
 
 ROLES = CORE_ROLES
 """The gauge's segments, in the order they are stacked (the loop's own roles)."""
@@ -53,3 +53,44 @@ def stats_for(step: Step, window: int | None, tools: Sequence[Any] = ()) -> Cont
     if step.prompt is None:
         return None
     return estimate(step.prompt, tools, window)
+
+
+class PromptTokens:
+    """The summed token estimate of a run's successive prompts, each message counted once.
+
+    A run's next prompt is its last one plus a few messages (until a compaction rewrites it), and
+    a replay stepping back shows a prefix of it.  Summing every message of every prompt shown made
+    each step cost the length of the run (and, past the views' per-message caches, re-tokenised
+    thousands of messages per redraw).  So this keeps the running sums of the longest prompt seen
+    and reuses them for any prompt that shares a start with it: only the messages after the shared
+    start are counted.  The start is compared with list equality, which is C-speed for the same
+    message objects; equal messages count the same, so the sums stay exact.
+    """
+
+    def __init__(self, count: Callable[[Message], int] = message_tokens) -> None:
+        self._count = count
+        self._messages: list[Message] = []
+        self._sums: list[int] = []
+        """``_sums[i]`` is the tokens of ``_messages[: i + 1]``."""
+
+    def total(self, messages: Sequence[Message]) -> int:
+        """Tokens of ``messages``: the sum of ``count`` over them."""
+        new = messages[:]  # a list or tuple copy at C speed (a ``MessageView`` slices to a list)
+        if not isinstance(new, list):
+            new = list(new)
+        known = self._messages
+        shared = min(len(known), len(new))
+        if new[:shared] != known[:shared]:  # a rewrite (compaction): find where they part
+            shared = next(
+                i for i, (a, b) in enumerate(zip(known, new, strict=False)) if a is not b and a != b
+            )
+        if shared == len(new):
+            return self._sums[shared - 1] if shared else 0
+        sums = self._sums  # the new prompt is longer (or parted): it becomes the one kept
+        del sums[shared:]
+        running = sums[-1] if sums else 0
+        for message in new[shared:]:
+            running += self._count(message)
+            sums.append(running)
+        self._messages = new
+        return running

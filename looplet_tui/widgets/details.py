@@ -132,7 +132,7 @@ class StepDetails(Widget):
         step = row.step if isinstance(row, Live) else row
         if tab == "prompt":
             live_prompt = row.prompt if isinstance(row, Live) else None
-            window = RUNNING_WINDOW if self.running and isinstance(row, Live) else WINDOW
+            window = RUNNING_WINDOW if self.running else WINDOW
             context = step.context
             tokens = (
                 sum(n for role, n in context.by_role.items() if role != "tools")

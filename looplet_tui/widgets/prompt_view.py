@@ -27,7 +27,7 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from looplet_core import LoopletError, Message
-from looplet_tui.live.context import message_tokens
+from looplet_tui.live.context import PromptTokens, message_tokens
 from looplet_tui.text import render
 from looplet_tui.text.toolview import Views
 
@@ -89,6 +89,7 @@ class PromptView(ScrollView, can_focus=True):
         self._width = 0
         self._cache: dict[tuple[int, bool, bool, int], tuple[Message, list[Strip]]] = {}
         self._tokens: dict[int, tuple[Message, int]] = {}
+        self._totals = PromptTokens(self._count)
         self._known_tokens: int | None = None
         self._scale = 1.0  # the loop's calibration of this step: known tokens / our estimate
 
@@ -177,7 +178,7 @@ class PromptView(ScrollView, can_focus=True):
             if self._known_tokens is not None and len(messages) > SUM_LIMIT:
                 tokens = self._known_tokens
             else:
-                tokens = sum(self._count(m) for m in messages)
+                tokens = self._totals.total(messages)
                 if self._known_tokens and tokens:  # per message as the gauge counts: they add up
                     self._scale, tokens = self._known_tokens / tokens, self._known_tokens
             head = render.prompt_summary(len(messages), tokens, self.folded)
@@ -196,8 +197,9 @@ class PromptView(ScrollView, can_focus=True):
         cached = self._tokens.get(id(message))
         if cached is not None and cached[0] is message:
             return cached[1]
-        if len(self._tokens) >= _CACHE_LIMIT:
-            self._tokens.clear()
+        if len(self._tokens) >= _CACHE_LIMIT:  # forget the oldest half: the window is newest
+            for stale in list(self._tokens)[: _CACHE_LIMIT // 2]:
+                del self._tokens[stale]
         count = message_tokens(message)
         self._tokens[id(message)] = (message, count)
         return count
