@@ -320,7 +320,7 @@ class DebugController(RunHistory):
         messages: list[Message] = edit.value
         if edit.scope == "history":  # on the loop's thread, between two phases: safe
             state.conversation.replace(messages)
-        return Edit(ctx.with_messages(messages), edit.note, edit.before, edit.after)
+        return edit.as_edit(ctx.with_messages(messages))
 
     def on_event(self, event: Event) -> None:
         """The history's events, and the ``pre_prompt`` hook decisions (a compaction, a rewrite)
@@ -348,7 +348,7 @@ class DebugController(RunHistory):
         )
         # After a cancel the loop's registry refuses to start the tool (a "cancelled" result).
         edit = self._applied()
-        return None if edit is None else Edit(edit.value, edit.note, edit.before, edit.after)
+        return None if edit is None else edit.as_edit()
 
     def post_dispatch(
         self, state: Any, log: Any, tc: ToolCall, result: ToolResult, step: int
@@ -369,7 +369,7 @@ class DebugController(RunHistory):
             )
         )
         edit = self._applied()
-        return None if edit is None else Edit(edit.value, edit.note, edit.before, edit.after)
+        return None if edit is None else edit.as_edit()
 
     def check_done(self, state: Any, log: Sequence[Step], step: int) -> None:
         recorded = log[-1] if log and log[-1].number == step else None

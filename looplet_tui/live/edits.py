@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Literal
 
-from looplet_core import Allow, Deny, Message, ToolCall, ToolResult
+from looplet_core import Allow, Deny, Edit, Message, ToolCall, ToolResult
 from looplet_core.context.compact import pairing_problem
 from looplet_core.tools.results import result_to_text
 
@@ -72,6 +72,11 @@ class StagedEdit:
     before: str
     after: str
     scope: Scope = "request"
+
+    def as_edit(self, value: Any = None) -> Edit:
+        """What the controller's hook returns: ``value`` (default: this edit's own) with the
+        note and before/after the loop records on the step."""
+        return Edit(self.value if value is None else value, self.note, self.before, self.after)
 
 
 # -- prompts ----------------------------------------------------------------------------------

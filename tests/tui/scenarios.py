@@ -303,16 +303,21 @@ def make_edit(_: Path) -> DebuggerApp:
     return app
 
 
-async def ready_edit(pilot: Pilot[Any], app: DebuggerApp) -> None:
-    """Stopped before the first profile call, its call open in the editor with a bad column
-    name typed and refused, so the picture shows the editor and its complaint."""
+async def _edit_to(pilot: Pilot[Any], app: DebuggerApp, text: str) -> None:
+    """At the stop: open the editor with e, put ``text`` in it, and ask to apply it."""
     await settled(pilot, app)
     await pilot.press("e")
     await pilot.pause()
-    app.query_one(StopEditor).query_one(TextArea).load_text(
-        '{\n  "tool": "profile",\n  "args": {"column": "email", "sample": 3}\n}'
-    )
+    app.query_one(StopEditor).query_one(TextArea).load_text(text)
     await pilot.press("ctrl+s")
+
+
+async def ready_edit(pilot: Pilot[Any], app: DebuggerApp) -> None:
+    """Stopped before the first profile call, its call open in the editor with a bad column
+    name typed and refused, so the picture shows the editor and its complaint."""
+    await _edit_to(
+        pilot, app, '{\n  "tool": "profile",\n  "args": {"column": "email", "sample": 3}\n}'
+    )
     editor = app.query_one(StopEditor)
     await until(pilot, lambda: editor.problem_text, "the refusal")
     await pilot.pause()
@@ -321,13 +326,7 @@ async def ready_edit(pilot: Pilot[Any], app: DebuggerApp) -> None:
 async def ready_edited(pilot: Pilot[Any], app: DebuggerApp) -> None:
     """The first profile call edited to another column and run: the Tool call tab shows the
     debugger's edit with what the call was before and after."""
-    await settled(pilot, app)
-    await pilot.press("e")
-    await pilot.pause()
-    app.query_one(StopEditor).query_one(TextArea).load_text(
-        '{"tool": "profile", "args": {"column": "city"}}'
-    )
-    await pilot.press("ctrl+s")
+    await _edit_to(pilot, app, '{"tool": "profile", "args": {"column": "city"}}')
     app.controller.breakpoints.remove(1)
     await pilot.press("n")
     await until(pilot, lambda: app.controller.steps_done == 2, "the edited step")
