@@ -137,18 +137,18 @@ def build_tools(*, delay: float = 0.2, real: bool | None = None) -> BaseToolRegi
     return tools
 
 
-def make_agent(delay: float = 0.2) -> dict[str, Any]:
+def make_agent(delay: float = 0.2, max_steps: int = 12) -> dict[str, Any]:
     """The factory ``looplet-tui run`` opens."""
     llm, _ = pick_backend(LEAD_SCRIPT)
     return {
         "llm": llm,
         "tools": build_tools(delay=delay),
         "task": TASK,
-        "config": LoopConfig(max_steps=12, parallel_tools=4),
+        "config": LoopConfig(max_steps=max_steps, parallel_tools=4),
     }
 
 
-def make_mcp_agent(delay: float = 0.2) -> dict[str, Any]:
+def make_mcp_agent(delay: float = 0.2, max_steps: int = 12) -> dict[str, Any]:
     """``make_agent`` plus ``time_get_current_time`` from the ``mcp-server-time`` MCP server.
 
     The server is started here, on stdio, and stays up for the process (the MCP package closes
@@ -170,7 +170,7 @@ def make_mcp_agent(delay: float = 0.2) -> dict[str, Any]:
         "llm": llm,
         "tools": tools,
         "task": TASK + " Say what time (UTC) the answer was written.",
-        "config": LoopConfig(max_steps=12, parallel_tools=4),
+        "config": LoopConfig(max_steps=max_steps, parallel_tools=4),
     }
 
 
@@ -190,8 +190,14 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--delay", type=float, default=0.2, help="seconds each library call takes")
     parser.add_argument("--mcp", action="store_true", help="add a clock from an MCP server")
+    parser.add_argument(
+        "--max-steps", type=int, default=12, help="the lead's step budget (default 12)"
+    )
     args = parser.parse_args(argv)
-    agent = make_mcp_agent(args.delay) if args.mcp else make_agent(args.delay)
+    if args.max_steps < 1:
+        parser.error(f"--max-steps must be at least 1, not {args.max_steps}")
+    make = make_mcp_agent if args.mcp else make_agent
+    agent = make(args.delay, args.max_steps)
     _, where = pick_backend(LEAD_SCRIPT)
     print(f"model: {where}")
     state = DefaultState()
