@@ -23,14 +23,28 @@ ROLES = CORE_ROLES
 """The gauge's segments, in the order they are stacked (the loop's own roles)."""
 
 
-_METER = ContextMeter()
-"""The loop's own pricing, uncalibrated: the debugger counts a message as the loop does."""
 _TOOLS_LOCK = threading.Lock()  # the meter caches the last schemas; the worker and UI share it
+_meter_lock = threading.Lock()
+_meters: list[ContextMeter] = []
+
+
+def _meter() -> ContextMeter:
+    """The loop's own pricing, uncalibrated: the debugger counts a message as the loop does.
+
+    Built on first use, not at import: the default estimator loads tiktoken's encoding (about
+    0.15 s and 50 MiB here), which a replay whose steps carry their recorded figures may never
+    need, and which would otherwise hold up every debugger's first screen.
+    """
+    if not _meters:
+        with _meter_lock:
+            if not _meters:
+                _meters.append(ContextMeter())
+    return _meters[0]
 
 
 def message_tokens(message: Message) -> int:
     """Tokens of one message as the loop estimates them (framing and tool calls included)."""
-    return _METER.message_tokens(message)
+    return _meter().message_tokens(message)
 
 
 def estimate(
@@ -38,11 +52,12 @@ def estimate(
 ) -> ContextStats:
     """The loop's uncalibrated estimate of a prompt, by role, for steps that carry none."""
     by_role: dict[str, int] = dict.fromkeys(ROLES, 0)
+    meter = _meter()
     for message in messages:
-        by_role[message.role] += _METER.message_tokens(message)
+        by_role[message.role] += meter.message_tokens(message)
     if tools:
         with _TOOLS_LOCK:
-            by_role["tools"] = _METER.tools_tokens(tools)
+            by_role["tools"] = meter.tools_tokens(tools)
     return ContextStats(by_role=by_role, total=sum(by_role.values()), window=window, measured=False)
 
 

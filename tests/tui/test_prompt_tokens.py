@@ -70,3 +70,28 @@ def test_any_sequence_of_prompts_gives_the_plain_sums() -> None:
         tail = other[: rng.randrange(0, 10)] if rng.random() < 0.3 else []
         prompt = base[:cut] + tail
         assert totals.total(prompt) == plain(prompt)
+
+
+def test_opening_the_debugger_loads_no_token_encoding_until_a_message_is_counted() -> None:
+    """tiktoken's encoding costs ~0.15 s and ~50 MiB: a first screen must not wait for it."""
+    import subprocess
+    import sys
+
+    probe = (
+        "import sys, looplet_tui.app.debugger, looplet_tui.cli\n"
+        "before = 'tiktoken' in sys.modules\n"
+        "from looplet_core import Message\n"
+        "from looplet_tui.live.context import message_tokens\n"
+        "assert message_tokens(Message('user', 'hello there')) > 0\n"
+        "print(before, 'tiktoken' in sys.modules)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=60
+    )
+    before, after = out.stdout.split()
+    assert before == "False"
+    try:
+        import tiktoken  # noqa: F401  (with it installed, the first count is what loads it)
+    except ImportError:
+        return
+    assert after == "True"
