@@ -171,6 +171,13 @@ class MessageView(Sequence[Message]):
     def __len__(self) -> int:
         return self._length
 
+    @property
+    def storage(self) -> object:
+        """The list this view reads.  A conversation only appends to it (a rewrite starts a new
+        one), so two views with the same storage share their first ``min(len)`` messages: an
+        observer can count what a new prompt added without walking the whole prompt again."""
+        return self._items
+
     @overload
     def __getitem__(self, index: int) -> Message: ...
     @overload

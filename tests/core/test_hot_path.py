@@ -9,7 +9,9 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import inspect
+import json
 from collections import UserDict
+from collections.abc import Sequence
 from types import MappingProxyType
 from typing import Any
 
@@ -305,3 +307,31 @@ def test_records_built_positionally_hold_each_value_in_its_own_field():
     )
     assert (told.role, told.content, told.tool_calls) == ("tool", "hi", ())
     assert (told.tool_call_id, told.name) == (call.tool_calls[0].id, "look")
+
+
+def test_the_scripted_model_s_usage_counts_a_grown_prompt_as_the_whole_prompt() -> None:
+    """The mock keeps the size of the last prompt and adds only the new messages; whatever the
+    prompts (grown, shorter, rewritten, a plain list, another conversation) the figure must be
+    the plain sum over the whole prompt."""
+    from looplet_core.backends.mock import _PromptSize  # pyright: ignore[reportPrivateUsage]
+    from looplet_core.messages import Conversation
+
+    def plain(messages: Sequence[Message], tools: Sequence[Any]) -> int:
+        schemas = len(json.dumps(list(tools), ensure_ascii=False, default=str)) if tools else 0
+        chars = sum(len(m.content) + 16 * len(m.tool_calls) for m in messages)
+        return (chars + schemas) // 4 + 4 * len(messages)
+
+    tools = [{"name": "t", "description": "d", "parameters": {}}]
+    size = _PromptSize()
+    convo = Conversation([Message("system", "s" * 40), Message("user", "task")])
+    other = Conversation([Message("user", "x" * 999)])
+    seen: list[Sequence[Message]] = []
+    for i in range(60):
+        convo.append(Message("assistant", "a" * i, (ToolCall("t", {}, f"c{i}"),)))
+        convo.append(Message("tool", "r" * (i * 7), tool_call_id=f"c{i}"))
+        seen.append(convo.view())
+        if i % 13 == 12:  # a compaction rewrites the history: a new storage
+            convo.replace([*convo.view()[:2], Message("user", "summary " * i)])
+        for prompt in (convo.view(), seen[i // 2], other.view(), list(convo.view())):
+            assert size(prompt, tools) == plain(prompt, tools)
+    assert plain(convo.view(), tools) > plain(convo.view(), ())
