@@ -35,6 +35,7 @@ from looplet_tui.live.breakpoints import BreakpointSet
 from looplet_tui.live.context import stats_for
 from looplet_tui.live.controller import DebugController
 from looplet_tui.live.filters import StepFilter
+from looplet_tui.live.history import SampleTotals
 from looplet_tui.live.runstate import Live, Marker
 from looplet_tui.replay.player import ReplayPlayer
 from looplet_tui.screens.child_run import ChildRunScreen
@@ -53,8 +54,10 @@ if TYPE_CHECKING:
 
 __all__ = ["DebuggerApp"]
 
-_RUNNING_FRAME = 1 / 30
-"""Seconds between redraws while the run goes on unattended (stops are drawn at once)."""
+_RUNNING_FRAME = 0.1
+"""Seconds between redraws while the run goes on unattended (stops are drawn at once).  Ten
+frames a second keep a flat-out run readable; at 30 the frames' layout and compositing held the
+GIL long enough to take most of the worker's time and to delay keys by 50-70 ms (median)."""
 _APPROVAL_ACTIONS = {"approve", "approve_always", "deny", "deny_with_message", "edit_args"}
 _STEPPING_ACTIONS = {"next_step", "next_phase", "resume", "pause"}
 _MAIN_SCREEN_ACTIONS = {action for _, action, _, _ in KEYS} - {"quit", "help"}
@@ -110,7 +113,7 @@ class DebuggerApp(EditActions, ReplayActions):
         self._last_redraw = 0.0
         self._live_prompt: tuple[object, tuple[ModelMessage, ...]] = (None, ())
         self._redraw_timer: Timer | None = None
-        self._history_shape: tuple[int, object] | None = None
+        self._history = SampleTotals()
         self._shown_row: Row | None = None
         self._approvals_seen = 0
 
@@ -161,7 +164,7 @@ class DebuggerApp(EditActions, ReplayActions):
         self._keys_state = None
         self._approvals_seen = 0
         self._live_prompt = (None, ())
-        self._history_shape = None
+        self._history = SampleTotals()
         self._shown_row = None
         self.hits, self._hits_query, self._index = (), "", None
         while len(self.screen_stack) > 1:  # back to the debugger's own screen
@@ -371,10 +374,9 @@ class DebuggerApp(EditActions, ReplayActions):
                 diff_pane.show_row(self._with_prompt(row), ctl.step, self._load_prompt)
         gauge = self.main.query_one(ContextGauge)
         samples = ctl.samples
-        shape = (len(samples), samples[-1] if samples else None)
-        if shape != self._history_shape:  # samples only grow or are cut back: one check
-            self._history_shape = shape
-            gauge.history = tuple(s.stats.total if s.stats else None for s in samples)
+        history = self._history.update(samples)
+        if history is not None:
+            gauge.history = history
         if isinstance(row, Marker):
             return
         step = row.step if isinstance(row, Live) else row

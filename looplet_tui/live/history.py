@@ -30,7 +30,7 @@ from looplet_tui.live.breakpoints import Phase
 from looplet_tui.live.context import stats_for
 from looplet_tui.live.runstate import Entry, Live, Marker, PausePoint, RunState, Sample
 
-__all__ = ["RunHistory"]
+__all__ = ["RunHistory", "SampleTotals"]
 
 _FAILED = {
     StopReason.LLM_ERROR,
@@ -282,3 +282,33 @@ def _compaction(data: dict[str, Any]) -> str:
     if data.get("messages_before") is not None:
         text += f", {data.get('messages_before')} → {data.get('messages_after')} msgs"
     return f"{text} ({how})"
+
+
+class SampleTotals:
+    """Each sample's prompt total, for the gauge's sparkline, kept in step with
+    ``RunHistory.samples`` by converting only what changed since the last look.
+
+    The samples only grow at their end, have their last one replaced, or are cut back (a replay
+    stepping back), so the totals already converted stay valid up to the first sample that is
+    no longer the same object.  Re-reading all of them on every redraw cost the UI thread time
+    that grew with the run.
+    """
+
+    def __init__(self) -> None:
+        self._seen: list[Sample] = []
+        self._totals: list[float | None] = []
+
+    def update(self, samples: Sequence[Sample]) -> tuple[float | None, ...] | None:
+        """The totals when ``samples`` changed since the last call, else None."""
+        current = list(samples)  # one copy: the worker may append while this runs
+        seen, totals = self._seen, self._totals
+        keep = min(len(seen), len(current))
+        while keep and current[keep - 1] is not seen[keep - 1]:
+            keep -= 1
+        if keep == len(seen) == len(current):
+            return None
+        del seen[keep:], totals[keep:]
+        for sample in current[keep:]:
+            seen.append(sample)
+            totals.append(sample.stats.total if sample.stats else None)
+        return tuple(totals)

@@ -89,6 +89,7 @@ class PromptView(ScrollView, can_focus=True):
         self._width = 0
         self._cache: dict[tuple[int, bool, bool, int], tuple[Message, list[Strip]]] = {}
         self._tokens: dict[int, tuple[Message, int]] = {}
+        self._heads: dict[tuple[int, int, int, int], tuple[Message, list[Strip]]] = {}
         self._totals = PromptTokens(self._count)
         self._known_tokens: int | None = None
         self._scale = 1.0  # the loop's calibration of this step: known tokens / our estimate
@@ -208,7 +209,15 @@ class PromptView(ScrollView, can_focus=True):
         """The message's lines: its head (place and count change per step) drawn each time,
         its body laid out once per width and fold setting, however many prompts hold it."""
         tokens = round(self._count(message) * self._scale)
-        head = self._to_strips(render.message_head(index, message, tokens), width)
+        place = (id(message), index, tokens, width)
+        held = self._heads.get(place)
+        if held is not None and held[0] is message:
+            head = held[1]
+        else:  # the same place and count on the next step's prompt: drawn once, not per redraw
+            head = self._to_strips(render.message_head(index, message, tokens), width)
+            if len(self._heads) >= _CACHE_LIMIT:
+                self._heads.clear()
+            self._heads[place] = (message, head)
         key = (id(message), self.folded, self.raw, width)
         cached = self._cache.get(key)
         if cached is not None and cached[0] is message:
