@@ -343,8 +343,11 @@ class DebuggerApp(EditActions, ReplayActions):
                 header.elapsed = self.controller.elapsed
 
     def on_step_timeline_selected(self, message: StepTimeline.Selected) -> None:
-        if message.row is self._shown_row and not isinstance(message.row, Live):
-            return  # the redraw showed it already: drawing it again only costs a frame
+        if message.row is self._shown_row:
+            # The redraw showed it already.  The step in progress is one object the worker keeps
+            # updating: by the time this message arrives it has moved on, and drawing it here
+            # would draw every redraw twice; the controller's next change notice redraws it.
+            return
         if self._main_screen_up:
             with contextlib.suppress(NoMatches):  # closing: a widget is already gone
                 self._show(message.row)
