@@ -7,60 +7,16 @@ import io
 import json
 import re
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from looplet_core import (
-    BaseToolRegistry,
-    MockLLMBackend,
-    ProvenanceSink,
     TraceError,
     TraceReader,
-    composable_loop,
-    subagent,
 )
-from looplet_core.cli import show
-
-
-def library() -> BaseToolRegistry:
-    tools = BaseToolRegistry()
-
-    @tools.tool(read_only=True)
-    def lookup(topic: str) -> str:
-        """Look a topic up in the library."""
-        return f"notes on {topic}"
-
-    return tools
-
-
-def two_deep(trace: Path, *, secret: str = "") -> None:
-    """editor (step 1 of the parent) runs researcher (its step 1), which looks up owls."""
-    researcher = MockLLMBackend(
-        [
-            {"tool": "lookup", "args": {"topic": "owls" + secret}},
-            {"tool": "lookup", "args": {"topic": "bats"}},
-            {"tool": "done", "args": {"answer": "owls hunt at night"}},
-        ]
-    )
-    middle = BaseToolRegistry()
-    middle.register(subagent("researcher", "Research.", llm=researcher, tools=library()))
-    editor = MockLLMBackend(
-        [
-            {"tool": "researcher", "args": {"task": "owls, in depth"}},
-            {"tool": "done", "args": {"answer": "owls: nocturnal hunters"}},
-        ]
-    )
-    top = BaseToolRegistry()
-    top.register(subagent("editor", "Edit a report.", llm=editor, tools=middle))
-    top.register(library().get("lookup"))  # type: ignore[arg-type]
-    plan: list[Any] = [
-        {"tool": "lookup", "args": {"topic": "birds"}},
-        {"tool": "editor", "args": {"task": "write about owls"}},
-        {"tool": "done", "args": {"answer": "done"}},
-    ]
-    sink = ProvenanceSink(trace, secrets=[secret] if secret else ())
-    list(composable_loop(llm=MockLLMBackend(plan), tools=top, task="study owls", hooks=[sink]))
+from looplet_core.cli import diff, show
+from looplet_core.provenance.compare import compare_steps, first_divergence
+from tests.core.subagent_helpers import two_deep
 
 
 def test_the_reader_walks_the_tree_of_sub_agent_runs_two_deep(tmp_path: Path):
@@ -160,3 +116,35 @@ def test_show_prints_the_tree_nested(tmp_path: Path):
         "        #2 ✓ lookup(topic='bats') → notes on bats",
         "        #3 ✓ done(answer='owls hunt at night') → owls hunt at night",
     ]
+
+
+def test_runs_whose_sub_agents_part_diverge_at_the_child_step(tmp_path: Path):
+    two_deep(tmp_path / "a")
+    two_deep(tmp_path / "b", second="moths")  # the researcher's second lookup differs
+    a, b = TraceReader(tmp_path / "a"), TraceReader(tmp_path / "b")
+    found = first_divergence(a.steps(), b.steps())
+    assert found is not None
+    assert (found.step, found.field, found.agent) == (2, "child", "editor")
+    assert found.path == (2, 1, 2)
+    leaf = found.innermost
+    assert (leaf.field, leaf.expected, leaf.got) == (
+        "args",
+        '{"topic": "bats"}',
+        '{"topic": "moths"}',
+    )
+    assert str(found).startswith("step 2 › 1 › 2 (in sub-agent editor › researcher): args differs")
+    assert found.to_dict()["inner"]["inner"]["field"] == "args"
+    assert first_divergence(a.steps(), TraceReader(tmp_path / "a").steps()) is None
+    out = io.StringIO()
+    assert diff(str(tmp_path / "a"), str(tmp_path / "b"), out) == 1
+    assert "first divergence: step 2 › 1 › 2 (in sub-agent editor › researcher)" in out.getvalue()
+
+
+def test_a_sub_agent_run_on_one_side_only_is_a_child_divergence():
+    from looplet_core import ChildRun, Step, StopReason, ToolCall
+
+    call = ToolCall("editor", {"task": "t"}, "c1")
+    with_child = Step(1, call, child=ChildRun("editor", "t", "r", StopReason.DONE))
+    found = compare_steps(with_child, Step(1, call))
+    assert found is not None and found.field == "child"
+    assert (found.expected, found.got) == ("sub-agent editor", "(no sub-agent run)")
