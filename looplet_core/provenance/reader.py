@@ -203,8 +203,8 @@ class TraceReader:
         prompt = step.prompt
         if not isinstance(prompt, LazyPrompt):
             raise LookupError(
-                f"{self.path}: the trace holds no prompt for step {_path_text(path)} (it was "
-                "written without the sub-agent's prompts)"
+                f"{self.path}: the trace holds no prompt for step {_path_text(path)} (written "
+                "without the sub-agent's prompts, or a call resumed after an approval pause)"
             )
         file = self.path / fmt.child_dir(path[:-1]) / fmt.MESSAGES
         what = f"the prompt of step {_path_text(path)}"
