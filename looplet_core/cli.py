@@ -65,18 +65,17 @@ def _when(stamp: Any) -> str:
     return datetime.fromtimestamp(stamp, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
-def _print_steps(steps: Iterable[Step], out: TextIO, depth: int = 0) -> None:
-    """One line per step; a batch's steps are marked ``∥ i/n``, a sub-agent's steps indented
-    under the step that started it."""
-    indent = "    " * depth
-    for step in steps:
+def _print_steps(tree: Iterable[tuple[tuple[int, ...], Step]], out: TextIO) -> None:
+    """One line per step of ``TraceReader.tree()``; a batch's steps are marked ``∥ i/n``, a
+    sub-agent's steps indented under the step that started it, as deep as they nest."""
+    for path, step in tree:
+        indent = "    " * (len(path) - 1)
         mark = f"  ∥ {step.batch.index + 1}/{step.batch.size}" if step.batch else ""
         print(indent + safe(step.pretty()) + mark, file=out)
         child = step.child
         if child is not None:
             head = f"sub-agent {child.agent}: {child.stop_reason.value}, {len(child.steps)} step(s)"
             print(f"{indent}  └ {safe(head)}", file=out)
-            _print_steps(child.steps, out, depth + 1)
 
 
 def show(path: str, out: TextIO) -> int:
@@ -95,7 +94,7 @@ def show(path: str, out: TextIO) -> int:
     print(f"run    {safe(reader.run_id)}  model {safe(str(reader.model))}", file=out)
     print(f"task   {safe(_one_line(reader.task))}", file=out)
     print(f"start  {_when(started)}{took}", file=out)
-    _print_steps(reader.steps(), out)
+    _print_steps(reader.tree(), out)
     if reader.stop_reason is not None:
         print(f"stop   {reader.stop_reason.value}: {safe(str(m.get('message') or ''))}", file=out)
         print(f"answer {safe(_one_line(answer_text(reader.final_answer)))}", file=out)

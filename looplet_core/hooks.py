@@ -29,6 +29,9 @@ class Hook(Protocol):
       ``InjectContext`` | ``Stop`` | None
     * ``check_done(state, log, step)`` -> ``Continue`` | ``Stop`` | None
     * ``on_event(event)`` -> None
+
+    A hook with ``wants_child_prompts = True`` (the trace sink) makes sub-agents keep each of
+    their steps' prompts, as ``LoopConfig(record_prompts=True)`` would, so it can record them.
     """
 
 
@@ -51,12 +54,16 @@ class HookSet:
     on_event: list[tuple[str, Callable[[Event], None]]] = field(
         default_factory=list[tuple[str, Callable[[Event], None]]]
     )
+    child_prompts: bool = False
+    """Whether a hook wants sub-agents' prompts kept (``wants_child_prompts``)."""
 
     @classmethod
     def build(cls, hooks: Sequence[object]) -> HookSet:
         found = cls()
         for hook in hooks:
             name = hook_name(hook)
+            if getattr(hook, "wants_child_prompts", False) is True:
+                found.child_prompts = True
             for phase in PHASES:
                 method = getattr(hook, phase, None)
                 if callable(method):

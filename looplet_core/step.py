@@ -163,7 +163,7 @@ class ChildRun:
             "answer": self.answer,
             # without prompts: each repeats the child's conversation, so files would grow
             # quadratically (the trace keeps the model's calls; the debugger, the live steps)
-            "steps": [s.to_dict() | {"prompt": None} for s in self.steps],
+            "steps": [s.to_dict(prompt=False) for s in self.steps],
             "usage": self.usage.to_dict(),
             "llm_calls": self.llm_calls,
             **({"pending": self.pending.to_dict()} if self.pending else {}),
@@ -275,7 +275,9 @@ class Step:
         text.append(f" [{self.elapsed_ms:.0f}ms]", style="dim")
         return text
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self, *, prompt: bool = True) -> dict[str, Any]:
+        """JSON-ready data; ``prompt=False`` leaves the prompt out (``"prompt": None``) without
+        encoding it, for writers that keep prompts elsewhere (traces, a child's steps)."""
         return {
             "number": self.number,
             "tool_call": self.tool_call.to_dict() if self.tool_call else None,
@@ -291,7 +293,9 @@ class Step:
             **({"hook_ms": self.hook_ms} if self.hook_ms else {}),
             "run_id": self.run_id,
             "branch_id": self.branch_id,
-            "prompt": [m.to_dict() for m in self.prompt] if self.prompt is not None else None,
+            "prompt": [m.to_dict() for m in self.prompt]
+            if prompt and self.prompt is not None
+            else None,
             "approval": self.approval.to_dict() if self.approval else None,
             **({"batch": self.batch.to_dict()} if self.batch else {}),
             **({"child": self.child.to_dict()} if self.child else {}),

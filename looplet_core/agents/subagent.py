@@ -14,8 +14,10 @@ What the parent sees:
   sub-agent and the child's stop reason; the parent's model is told and goes on;
 * a call in the child that needs approval is put to the child's ``config.approver``, else to
   the parent run's (``request.extra["subagent"]`` names the sub-agent); with neither, the child
-  pauses: with a ``checkpoint`` store the parent's step then waits for approval too, and
-  approving it resumes the child at that call; without one, it is an error in the parent;
+  pauses: with a ``checkpoint`` store the parent's step then waits for approval too (its
+  request's ``nested`` is the child's call: a person sees and edits that call, checked against
+  the child's tool), and approving it resumes the child at that call with the decision and any
+  edited arguments; without one, it is an error in the parent;
 * either way the child's run, steps and all, is the parent step's ``child``, and the child's
   token usage is added to the parent run's.  Children nest: a sub-agent's tools may include
   sub-agents.
@@ -33,7 +35,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
-from looplet_core.approvals.requests import ApprovalRequest
+from looplet_core.approvals.hooks import Decision
+from looplet_core.approvals.requests import ApprovalDecision, ApprovalRequest
 from looplet_core.backends.base import LLMBackend
 from looplet_core.errors import ConfigError, SubagentError
 from looplet_core.loop import async_composable_loop, composable_loop
@@ -214,6 +217,7 @@ def subagent(
         timeout=timeout,
         requires_approval=requires_approval,
         read_only=read_only,
+        agent_tools=spec.tools,
     )
 
 
@@ -232,16 +236,19 @@ def _seen(spec: SubagentSpec, step: Step, ctx: ToolContext) -> None:
     ctx.report_progress(None, f"{spec.name} step {step.number}: {step.pretty()}")
 
 
-def _passed_on(ctx: ToolContext, store: CheckpointStore, run_id: str) -> str | None:
-    """``"approve"`` when a person approved the parent's call (which waited for this child's
-    paused call) and the child still waits: the approval goes on to the child's call."""
+def _passed_on(ctx: ToolContext, store: CheckpointStore, run_id: str) -> Decision | None:
+    """The approval of the parent's call (which waited for this child's paused call), for the
+    child's call, when the child still waits: with the arguments the person edited (they are
+    the child's call's: ``ApprovalRequest.nested``), and its scope."""
     approval = ctx.approval
-    if approval is None or approval.decision is None or approval.decision.value != "approve":
+    if approval is None or approval.decision is not ApprovalDecision.APPROVE:
         return None
     from looplet_core.runs.resume import restore
 
     waiting = restore(store, run_id, tools=BaseToolRegistry(), check_tools=False)
-    return "approve" if waiting.state.pending_approval is not None else None
+    if waiting.state.pending_approval is None:
+        return None
+    return Decision.approve(approval.edited_args, scope=approval.scope, match=approval.match)
 
 
 def _answer(

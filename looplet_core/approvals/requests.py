@@ -7,6 +7,12 @@ Resolve it before asking the loop for the next step::
         if step.approval:
             step.approval.approve()                  # or approve(args={...}), deny("why"), stop()
 
+A request can be about a call inside a sub-agent: a checkpointed child paused at an approval
+makes its parent's step wait too, and that request's ``nested`` names the child's call
+(``extra["subagent"]``).  ``call_tool`` / ``call_args`` are the call a person decides on either
+way, and ``approve(args=...)`` edits that call: the child's, checked against the child tool's
+schema.
+
 If the request is still undecided when the loop resumes, the run pauses with stop reason
 ``awaiting_approval``; the request stays on the state (and in the checkpoint) so a later
 ``resume(..., decision=...)`` dispatches that same call without asking the model again.
@@ -22,13 +28,68 @@ from typing import Any, cast
 from looplet_core.errors import ApprovalError
 from looplet_core.messages import optional
 
-__all__ = ["ApprovalDecision", "ApprovalRequest", "Approver"]
+__all__ = ["ApprovalDecision", "ApprovalRequest", "Approver", "NestedCall"]
 
 
 class ApprovalDecision(StrEnum):
     APPROVE = "approve"
     DENY = "deny"
     STOP = "stop"
+
+
+@dataclass(frozen=True, slots=True)
+class NestedCall:
+    """The paused call inside a sub-agent that a parent's request waits for.
+
+    ``path`` names the sub-agent tools from the parent's registry down (``("janitor",)``, or
+    ``("lead", "janitor")`` two deep); ``tool`` and ``args`` are the innermost call.
+    """
+
+    path: tuple[str, ...]
+    tool: str
+    args: dict[str, Any]
+    run_id: str = ""
+
+    @property
+    def agent(self) -> str:
+        """The sub-agent whose call it is (the innermost)."""
+        return self.path[-1]
+
+    @property
+    def where(self) -> str:
+        """``"sub-agent janitor"`` (``"sub-agent lead > janitor"`` when nested)."""
+        return "sub-agent " + " > ".join(self.path)
+
+    def to_dict(self, reason: str = "") -> dict[str, Any]:
+        return {
+            "agent": self.agent,
+            "path": list(self.path),
+            "run_id": self.run_id,
+            "tool": self.tool,
+            "args": self.args,
+            "reason": reason,
+        }
+
+    @classmethod
+    def from_extra(cls, value: object) -> NestedCall | None:
+        """Read ``extra["subagent"]``; None when it is not a nested call's record (a child's
+        request answered inline carries just the sub-agent's name there)."""
+        if not isinstance(value, dict):
+            return None
+        data = cast(dict[str, Any], value)
+        tool, args = data.get("tool"), data.get("args")
+        path: object = data.get("path") or [data.get("agent")]
+        if not isinstance(tool, str) or not isinstance(args, dict) or not isinstance(path, list):
+            return None
+        names = cast(list[object], path)
+        if not names or not all(isinstance(name, str) and name for name in names):
+            return None
+        return cls(
+            tuple(cast(list[str], names)),
+            tool,
+            dict(cast(dict[str, Any], args)),
+            str(data.get("run_id") or ""),
+        )
 
 
 @dataclass(slots=True)
@@ -60,6 +121,23 @@ class ApprovalRequest:
     def decided(self) -> bool:
         return self.decision is not None
 
+    @property
+    def nested(self) -> NestedCall | None:
+        """The sub-agent's paused call this request waits for, if it waits for one."""
+        return NestedCall.from_extra(self.extra.get("subagent"))
+
+    @property
+    def call_tool(self) -> str:
+        """The tool of the call being decided: the sub-agent's (``nested``), else ``tool``."""
+        nested = self.nested
+        return nested.tool if nested is not None else self.tool
+
+    @property
+    def call_args(self) -> dict[str, Any]:
+        """The arguments of the call being decided (what ``approve(args=...)`` replaces)."""
+        nested = self.nested
+        return nested.args if nested is not None else self.args
+
     def _decide(self, decision: ApprovalDecision, by: str) -> None:
         if self.decision is not None:
             raise ApprovalError(
@@ -78,6 +156,8 @@ class ApprovalRequest:
         match: dict[str, str] | None = None,
     ) -> None:
         """Run the call; ``args`` replaces the arguments (validated against the tool's schema).
+        For a request about a sub-agent's call (``nested``) they are that call's arguments,
+        checked against the sub-agent's tool, and the sub-agent runs its call with them.
 
         ``scope="always"`` approves later calls of this tool too (only those matching ``match``,
         when given).  Invalid edited arguments raise ``ApprovalError`` and leave the request
@@ -87,7 +167,11 @@ class ApprovalRequest:
         if args is not None and self.validator is not None:
             problem = self.validator(dict(args))
             if problem is not None:
-                raise ApprovalError(f"edited arguments for {self.tool} are invalid: {problem}")
+                nested = self.nested
+                where = f" (in {nested.where}, step {self.step})" if nested is not None else ""
+                raise ApprovalError(
+                    f"edited arguments for {self.call_tool}{where} are invalid: {problem}"
+                )
         self._decide(ApprovalDecision.APPROVE, by)
         self.edited_args = dict(args) if args is not None else None
         self.scope = scope

@@ -193,9 +193,7 @@ class CheckpointHook:
 def step_record(step: Step) -> dict[str, Any]:
     """A step as stored: without ``prompt``, which repeats the conversation (and would make the
     total quadratic); the checkpoint's messages are that conversation."""
-    doc = step.to_dict()
-    doc["prompt"] = None
-    return doc
+    return step.to_dict(prompt=False)
 
 
 def _common_prefix(old: Sequence[Message], new: Sequence[Message], limit: int) -> int:

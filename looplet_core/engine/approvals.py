@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
-from looplet_core.approvals.requests import ApprovalDecision, ApprovalRequest
+from looplet_core.approvals.requests import ApprovalDecision, ApprovalRequest, NestedCall
 from looplet_core.engine.effects import EngineGen, Finish, now
 from looplet_core.engine.execution import Execution
 from looplet_core.errors import (
@@ -35,7 +36,7 @@ class Approvals(Execution):
         elif remembered == "deny":
             request.deny("denied always for this tool", by="remembered (always)")
         elif self.config.approver is not None:
-            request.validator = self._validator(step.tool_call or ToolCall(request.tool))
+            request.validator = self._validator(request)
             began = now()
             try:
                 self.config.approver(request)
@@ -46,38 +47,48 @@ class Approvals(Execution):
         yield from self._resolve_approval(step, spec, request)
 
     def _child_waits(self, step: Step, spec: ToolSpec | None, args: dict[str, Any]) -> EngineGen:
-        """A sub-agent paused at an approval: this step waits for one too.  Approving it runs
-        the call again, and the sub-agent resumes its child with the approval."""
+        """A sub-agent paused at an approval: this step waits for one too.  The request names
+        the child's call (``ApprovalRequest.nested``: the innermost one when sub-agents nest), so
+        a person sees and edits that call; approving runs this call again, and the sub-agent
+        resumes its child with the approval and the edited arguments."""
         child = step.child
         assert child is not None and child.pending is not None and step.tool_call is not None
         inner = child.pending
+        deeper = inner.nested
+        if deeper is not None:  # the child waits for a sub-agent of its own
+            why = str(inner.extra["subagent"].get("reason") or "")
+            nested = NestedCall((child.agent, *deeper.path), deeper.tool, deeper.args, child.run_id)
+        else:
+            why = inner.reason
+            nested = NestedCall((child.agent,), inner.tool, inner.args, child.run_id)
         request = ApprovalRequest(
             step=step.number,
             tool=step.tool_call.tool,
             args=args,
             call_id=step.tool_call.id,
-            reason=f"sub-agent {child.agent} asks: {inner.tool} "
-            + (f"({inner.reason})" if inner.reason else "needs approval"),
+            reason=f"{nested.where} asks: {nested.tool} "
+            + (f"({why})" if why else "needs approval"),
             dangerous=inner.dangerous,
-            requested_by=f"sub-agent {child.agent}",
+            requested_by=nested.where,
             extra={
                 "original_args": step.original_args or step.tool_call.args,
                 "decisions": [d.to_dict() for d in step.decisions],
-                "subagent": {
-                    "agent": child.agent,
-                    "run_id": child.run_id,
-                    "tool": inner.tool,
-                    "args": inner.args,
-                },
+                "subagent": nested.to_dict(why),
             },
         )
         yield from self._resolve_approval(step, spec, request)
 
-    def _validator(self, tc: ToolCall) -> Any:
+    def _validator(self, request: ApprovalRequest) -> Callable[[dict[str, Any]], str | None]:
+        """Checks edited arguments for ``request``'s call: the sub-agent's, when it is about one."""
+        nested = request.nested
+        tool, call_id = request.tool, request.call_id
+
         def validate(args: dict[str, Any]) -> str | None:
-            if tc.tool == self.config.done_tool and self.builtin_done:
+            if nested is not None:
+                return self.tools.validate_nested(nested.path, ToolCall(nested.tool, args))[1]
+            if tool == self.config.done_tool and self.builtin_done:
                 return None
-            return self.tools.validate(ToolCall(tc.tool, args, tc.id))[1]
+            return self.tools.validate(ToolCall(tool, args, call_id))[1]
 
         return validate
 
@@ -101,7 +112,7 @@ class Approvals(Execution):
         self, step: Step, spec: ToolSpec | None, request: ApprovalRequest
     ) -> EngineGen:
         st = self.state
-        request.validator = self._validator(step.tool_call or ToolCall(request.tool))
+        request.validator = self._validator(request)
         if not request.decided:
             st.pending_approval = request
             step.status = StepStatus.AWAITING_APPROVAL
@@ -126,7 +137,9 @@ class Approvals(Execution):
                 request.decided_by or "approver", "approval", decision.value, request.message
             )
         )
-        if request.scope == "always" and decision is not ApprovalDecision.STOP:
+        nested = request.nested
+        # "always" about a sub-agent's call is the sub-agent's to remember (it gets the scope)
+        if request.scope == "always" and decision is not ApprovalDecision.STOP and nested is None:
             from looplet_core.approvals.hooks import remember_approval
 
             remember_approval(st.approval_memory, request)
@@ -134,6 +147,22 @@ class Approvals(Execution):
         tc = step.tool_call
         if decision is ApprovalDecision.APPROVE:
             args = request.edited_args if request.edited_args is not None else request.args
+            if nested is not None:  # the edits are the sub-agent's call's: it applies them
+                problem = None
+                if request.edited_args is not None:
+                    edited = ToolCall(nested.tool, request.edited_args)
+                    problem = self.tools.validate_nested(nested.path, edited)[1]
+                if problem is not None:
+                    step.tool_result = ToolResult(
+                        error=f"the approved arguments for {nested.tool} (in {nested.where}) "
+                        f"are invalid: {problem}",
+                        error_kind=ErrorKind.VALIDATION,
+                    )
+                    step.status = StepStatus.ERROR
+                    yield from self._record(step, step.tool_result.error)
+                    return
+                yield from self._execute(step, spec, tc.args)
+                return
             if request.edited_args is not None:  # validated and coerced like the model's own
                 checked, problem = self._revalidate(tc, args, spec)
                 if checked is None:

@@ -143,8 +143,7 @@ class Batching(Dispatch):
             if verdict.kind == "approve" or verdict.then or verdict.later:
                 continue  # asked (or stopped) again on resume: nothing of it ran
             step.hook_ms = hook_s * 1000.0
-            record: dict[str, Any] = step.to_dict()
-            record["prompt"] = None
+            record: dict[str, Any] = step.to_dict(prompt=False)
             done[calls[index].id] = {
                 "kind": verdict.kind,
                 "text": verdict.text,

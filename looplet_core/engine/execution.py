@@ -58,7 +58,7 @@ class Execution(EngineCore):
             self._emit_event if self.hooks.on_event else None,
             "",  # the tool's name: filled in when the call starts
             children.append,
-            self.config.record_prompts,
+            self.config.record_prompts or self.hooks.child_prompts,
             self.config.approver,
             step.approval if step.approval and step.approval.decided else None,
         )

@@ -9,6 +9,8 @@ A trace is a directory::
     llm/000001.prompt.txt  the messages the model saw on call 1, with role headers
     llm/000001.response.txt  what it answered: text, reasoning, tool calls, usage, latency
     steps/000001.json      ``Step.to_dict()`` of step 1 (without the prompt, which lives in llm/)
+    children/000001/       the prompts of the sub-agent step 1 ran: its own ``messages.jsonl``
+                           and ``llm/``; ``children/000001/000002/`` is the one its step 2 ran
 
 Numbers are zero-padded so that ``ls`` and ``diff llm/000003.prompt.txt llm/000004.prompt.txt``
 work as expected.  This module is the only place that knows file names and line shapes; the sink
@@ -31,6 +33,7 @@ __all__ = [
     "FORMAT_NAME",
     "FORMAT_VERSION",
     "SUPPORTED_VERSIONS",
+    "child_dir",
     "dumps",
     "prompt_path",
     "render_messages",
@@ -49,10 +52,17 @@ TOOLS = "tools.json"
 MESSAGES = "messages.jsonl"
 STEPS_DIR = "steps"
 LLM_DIR = "llm"
+CHILDREN_DIR = "children"
 
 
 def step_path(number: int) -> str:
     return f"{STEPS_DIR}/{number:06d}.json"
+
+
+def child_dir(path: Sequence[int]) -> str:
+    """The directory of the sub-agent run at ``path``: the parent's step number, then the step
+    numbers inside each nested child (``(1, 2)``: the one step 2 of step 1's sub-agent ran)."""
+    return "/".join([CHILDREN_DIR, *(f"{number:06d}" for number in path)])
 
 
 def prompt_path(call: int) -> str:
@@ -121,8 +131,10 @@ def render_messages(messages: Sequence[Message], start: int = 1) -> str:
     return "".join(render_message(start + i, m) for i, m in enumerate(messages))
 
 
-def prompt_header(call: int, count: int, tools: int) -> str:
-    return f"# LLM call {call}: {count} messages, {tools} tool schemas (tools.json)\n\n"
+def prompt_header(call: int, count: int, tools: int | None) -> str:
+    """``tools`` None: the schemas were not recorded with the prompt (a sub-agent's)."""
+    schemas = "" if tools is None else f", {tools} tool schemas (tools.json)"
+    return f"# LLM call {call}: {count} messages{schemas}\n\n"
 
 
 def render_response(call: LLMCall) -> str:

@@ -87,6 +87,11 @@ class LazyPrompt(Sequence[Message]):
     def __len__(self) -> int:
         return self._count
 
+    @property
+    def ref(self) -> dict[str, int]:
+        """Where the prompt lives: ``{"offset", "length", "count"}`` in its ``messages.jsonl``."""
+        return {"offset": self._offset, "length": self._length, "count": self._count}
+
     @overload
     def __getitem__(self, index: int) -> Message: ...
     @overload

@@ -56,8 +56,9 @@ class PromptWriter:
         self._range = (0, 0)
         self._text = ""
 
-    def write(self, call: int, sent: Sequence[Message], tools: int) -> dict[str, int]:
-        """Record call ``call``'s prompt; returns where it lives in ``messages.jsonl``."""
+    def write(self, call: int, sent: Sequence[Message], tools: int | None) -> dict[str, int]:
+        """Record call ``call``'s prompt; returns where it lives in ``messages.jsonl``.
+        ``tools``: how many tool schemas went with it (None: not known, a sub-agent's)."""
         prev = self._prev
         n = len(prev)
         extends = self._extends(prev, sent)

@@ -5,6 +5,12 @@ small), every other line is only classified by its leading ``kind`` and parsed w
 Step files and prompts are read on demand, so opening a 10,000-step trace and reading one step
 touches two small files and one pass over the event log.
 
+Sub-agent runs hang under the steps that started them (``Step.child``, nested as deep as they
+ran): ``child(1)`` is the run step 1 started, ``child(1, 2)`` the one its step 2 started, and
+``tree()`` walks every step of every level.  A child step's ``prompt`` is read from the child's
+own prompt stream (``provenance.children``) when it is first looked at; ``step_prompt(1, 2)``
+reads and checks one whole.
+
 A trace whose run is still being written (manifest status ``running``) opens fine: a partial last
 line is left for later, and ``refresh()`` picks up what was appended since.  A trace whose run
 ended must be whole; a truncated log, a missing step file or a directory that is not a trace
@@ -27,7 +33,7 @@ from looplet_core.provenance import format as fmt
 from looplet_core.provenance.lazyprompt import LazyPrompt, PromptLines
 from looplet_core.provenance.manifest import is_trace, locate_trace, read_manifest
 from looplet_core.records import LLMCall, StopReason, Usage
-from looplet_core.step import LoopResult, Step
+from looplet_core.step import ChildRun, LoopResult, Step
 
 __all__ = ["StepEntry", "TraceReader", "is_trace", "read_manifest"]
 
@@ -48,6 +54,8 @@ class StepEntry:
     llm_call: int | None
     elapsed_ms: float
     file: str
+    child: str | None = None
+    """The sub-agent the step ran (its name), if it ran one."""
 
 
 class TraceReader:
@@ -67,6 +75,7 @@ class TraceReader:
         self._offset = 0
         self._line_no = 0
         self._prompt_lines: PromptLines | None = None
+        self._child_lines: dict[tuple[int, ...], PromptLines] = {}
         self._index(final=self.manifest.get("status") == "ended")
         self._check_complete()
 
@@ -142,9 +151,88 @@ class TraceReader:
         except (OSError, ValueError) as exc:  # a directory, unreadable, not UTF-8
             raise TraceError(f"{file}: cannot read step {number} ({exc})") from exc
         try:
-            return Step.from_dict(json.loads(text))
+            raw = json.loads(text)
+            step = Step.from_dict(raw)
         except _BAD_DATA as exc:
             raise TraceError(f"{file}: not a valid step ({type(exc).__name__}: {exc})") from exc
+        agent = self._entries[position].child
+        if step.child is None and agent is not None:
+            raise TraceError(
+                f"{file}: step {number} ran sub-agent {agent!r} ({fmt.EVENTS} says so) but its "
+                "file holds no child run: the file is damaged"
+            )
+        if step.child is not None:
+            self._attach_prompts((number,), step.child, raw["child"], file)
+        return step
+
+    def child(self, number: int, *inner: int) -> ChildRun:
+        """The sub-agent run step ``number`` started; ``child(1, 2)``: the one step 2 of that
+        run started, and so on down.  Its steps' prompts are read when first looked at."""
+        step = self.step(number)
+        path: tuple[int, ...] = (number,)
+        while True:
+            run = step.child
+            if run is None:
+                raise LookupError(
+                    f"{self.path}: step {_path_text(path)} ({step.tool or 'no tool call'}) "
+                    "started no sub-agent"
+                )
+            if len(path) > len(inner):
+                return run
+            deeper = inner[len(path) - 1]
+            step = _child_step(run, deeper, path, self.path)
+            path = (*path, deeper)
+
+    def tree(self) -> Iterator[tuple[tuple[int, ...], Step]]:
+        """Every step, each followed by the steps of the sub-agent it ran (depth first), with
+        its path: ``(1,)`` for step 1, ``(1, 2)`` for step 2 of the sub-agent step 1 ran."""
+        for entry in list(self._entries):
+            yield from _walk((entry.number,), self.step(entry.number))
+
+    def step_prompt(self, number: int, *inner: int) -> list[Message]:
+        """The exact messages the model was sent for step ``number`` (or, with ``inner``, for
+        that step of a sub-agent: ``step_prompt(1, 2)``), read whole and checked."""
+        if not inner:
+            call = self.step(number).llm_call
+            if call is None:
+                raise LookupError(f"{self.path}: step {number} records no model call")
+            return self.prompt(call.index)
+        run = self.child(number, *inner[:-1])
+        path = (number, *inner)
+        step = _child_step(run, inner[-1], path[:-1], self.path)
+        prompt = step.prompt
+        if not isinstance(prompt, LazyPrompt):
+            raise LookupError(
+                f"{self.path}: the trace holds no prompt for step {_path_text(path)} (written "
+                "without the sub-agent's prompts, or a call resumed after an approval pause)"
+            )
+        file = self.path / fmt.child_dir(path[:-1]) / fmt.MESSAGES
+        what = f"the prompt of step {_path_text(path)}"
+        return _read_prompt(file, prompt.ref, what)
+
+    def _attach_prompts(
+        self, path: tuple[int, ...], run: ChildRun, raw: dict[str, Any], file: Path
+    ) -> None:
+        """Give each of ``run``'s steps its prompt as a lazy view of the child's stream."""
+        raw_steps = cast(list[dict[str, Any]], raw.get("steps") or [])
+        for step, raw_step in zip(run.steps, raw_steps, strict=False):
+            ref: object = raw_step.get("prompt_ref")
+            if ref is not None:
+                try:
+                    offset, length, count = _ref(ref)
+                except _BAD_DATA as exc:
+                    raise TraceError(
+                        f"{file}: step {_path_text((*path, step.number))} has an invalid "
+                        f"prompt_ref ({exc})"
+                    ) from exc
+                lines = self._child_lines.get(path)
+                if lines is None:
+                    lines = PromptLines(self.path / fmt.child_dir(path) / fmt.MESSAGES)
+                    self._child_lines[path] = lines
+                call = step.llm_call.index if step.llm_call else step.number
+                step.prompt = LazyPrompt(lines, call, offset, length, count)
+            if step.child is not None:
+                self._attach_prompts((*path, step.number), step.child, raw_step["child"], file)
 
     def steps(self) -> Iterator[Step]:
         for entry in list(self._entries):
@@ -176,23 +264,7 @@ class TraceReader:
     def prompt(self, index: int) -> list[Message]:
         """The exact messages the model was sent on call ``index`` (secrets redacted)."""
         ref = cast(dict[str, int], self._llm_record(index).get("prompt") or {})
-        file = self.path / fmt.MESSAGES
-        try:
-            with open(file, "rb") as handle:
-                handle.seek(int(ref["offset"]))
-                data = handle.read(int(ref["length"]))
-        except (OSError, *_BAD_DATA) as exc:
-            raise TraceError(f"{file}: cannot read the prompt of call {index} ({exc})") from exc
-        try:
-            messages = [Message.from_dict(json.loads(line)) for line in data.splitlines()]
-        except _BAD_DATA as exc:
-            raise TraceError(f"{file}: the prompt of call {index} is corrupt ({exc})") from exc
-        if len(messages) != ref.get("count", len(messages)):
-            raise TraceError(
-                f"{file}: the prompt of call {index} should have {ref['count']} "
-                f"messages, found {len(messages)} (the file is truncated)"
-            )
-        return messages
+        return _read_prompt(self.path / fmt.MESSAGES, ref, f"the prompt of call {index}")
 
     def prompt_view(self, index: int) -> Sequence[Message]:
         """Call ``index``'s prompt, read and parsed only as its messages are asked for.
@@ -298,6 +370,7 @@ class TraceReader:
                 # Derived from the number, never taken from the log: a hostile trace cannot
                 # point the reader at a file outside it, and no path is parsed per step.
                 file=fmt.step_path(int(record["number"])),
+                child=optional(record.get("child"), str, "child"),
             )
         except _BAD_DATA as exc:
             raise TraceError(
@@ -344,6 +417,59 @@ class TraceReader:
 
     def __repr__(self) -> str:
         return f"TraceReader({str(self.path)!r}, {len(self)} steps, {self.status})"
+
+
+def _read_prompt(file: Path, ref: dict[str, int], what: str) -> list[Message]:
+    """The messages at ``ref`` (offset, length, count) in ``file``, parsed and counted."""
+    try:
+        with open(file, "rb") as handle:
+            handle.seek(int(ref["offset"]))
+            data = handle.read(int(ref["length"]))
+    except (OSError, *_BAD_DATA) as exc:
+        raise TraceError(f"{file}: cannot read {what} ({exc})") from exc
+    try:
+        messages = [Message.from_dict(json.loads(line)) for line in data.splitlines()]
+    except _BAD_DATA as exc:
+        raise TraceError(f"{file}: {what} is corrupt ({exc})") from exc
+    if len(messages) != ref.get("count", len(messages)):
+        raise TraceError(
+            f"{file}: {what} should have {ref['count']} messages, found {len(messages)} "
+            "(the file is truncated)"
+        )
+    return messages
+
+
+def _ref(value: object) -> tuple[int, int, int]:
+    if not isinstance(value, dict):
+        raise TypeError(f"expected an object, got {type(value).__name__}")
+    ref = cast(dict[str, object], value)
+    numbers = [ref["offset"], ref["length"], ref["count"]]
+    if not all(isinstance(n, int) and not isinstance(n, bool) and n >= 0 for n in numbers):
+        raise ValueError(f"offset, length and count must be whole numbers, got {numbers}")
+    offset, length, count = cast(list[int], numbers)
+    return offset, length, count
+
+
+def _child_step(run: ChildRun, number: int, path: tuple[int, ...], trace: Path) -> Step:
+    for step in run.steps:
+        if step.number == number:
+            return step
+    raise IndexError(
+        f"{trace}: the sub-agent {run.agent!r} of step {_path_text(path)} has no step {number} "
+        f"({len(run.steps)} steps)"
+    )
+
+
+def _walk(path: tuple[int, ...], step: Step) -> Iterator[tuple[tuple[int, ...], Step]]:
+    yield path, step
+    if step.child is not None:
+        for inner in step.child.steps:
+            yield from _walk((*path, inner.number), inner)
+
+
+def _path_text(path: Sequence[int]) -> str:
+    """``1`` or ``1 › 2``: a step's place in the tree of sub-agent runs."""
+    return " › ".join(str(n) for n in path)
 
 
 def _kind_of(raw: bytes) -> str | None:

@@ -30,6 +30,7 @@ from looplet_core.errors import TraceError
 from looplet_core.events import Event, EventKind
 from looplet_core.messages import Message
 from looplet_core.provenance import format as fmt
+from looplet_core.provenance.children import ChildPrompts
 from looplet_core.provenance.manifest import read_manifest
 from looplet_core.provenance.prompts import PromptWriter
 from looplet_core.provenance.redact import Redactor, client_secrets
@@ -64,6 +65,9 @@ class ProvenanceSink:
     """
 
     name = "provenance"
+    wants_child_prompts = True
+    """Sub-agents keep their steps' prompts while the run goes, so the trace can hold them
+    (``provenance.children``); they are written once, in the child's own prompt stream."""
 
     def __init__(
         self,
@@ -96,6 +100,7 @@ class ProvenanceSink:
         self._prompt_sent: Sequence[Message] = ()
         self._prompt_ref: dict[str, int] = {}
         self._prompts: PromptWriter | None = None
+        self._children: ChildPrompts | None = None
         self._tools_written = False
         self._answer: Any = None
         self._last_text = ""
@@ -161,6 +166,12 @@ class ProvenanceSink:
             self._prompts = PromptWriter(
                 self.path,
                 self._messages,
+                self._clean,
+                full=self.prompt_files == "full",
+                scan=self.redactor.found_in,
+            )
+            self._children = ChildPrompts(
+                self.path,
                 self._clean,
                 full=self.prompt_files == "full",
                 scan=self.redactor.found_in,
@@ -285,8 +296,10 @@ class ProvenanceSink:
                 "passed in hooks= (it reads steps through its check_done method)"
             )
         step = log[-1]
-        record = step.to_dict()
-        record["prompt"] = None  # prompts live in llm/ and messages.jsonl, once per call
+        record = step.to_dict(prompt=False)  # prompts live in llm/ and messages.jsonl, once
+        if step.child is not None:  # and a sub-agent's in a stream of its own (children.py)
+            assert self._children is not None
+            self._children.write(step.number, step.child, record["child"])
         path = fmt.step_path(step.number)
         # One line of JSON: the indented form is several times slower to encode (json has no C
         # encoder for it) and the file is read by programs (TraceReader), not people.
@@ -311,6 +324,8 @@ class ProvenanceSink:
             "elapsed_ms": round(step.elapsed_ms, 3),
             "file": path,
         }
+        if step.child is not None:
+            summary["child"] = step.child.agent
         # The summary's text (status, tool, error kind) is a part of the record just scanned;
         # when that needed no redaction, neither does this.
         self._line("step", event, summary, scanned=clean is record)

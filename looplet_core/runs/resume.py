@@ -319,7 +319,11 @@ def apply_decision(snapshot: Snapshot, decision: Decision | str, tools: BaseTool
             f"{snapshot.checkpoint.source}: cannot apply a decision to run {state.run_id}: {why}"
         )
 
+    nested = request.nested
+
     def validate(args: dict[str, Any]) -> str | None:
+        if nested is not None:  # the edits are for the sub-agent's paused call
+            return tools.validate_nested(nested.path, ToolCall(nested.tool, args))[1]
         if request.tool not in tools:
             return None
         return tools.validate(ToolCall(request.tool, args, request.call_id))[1]

@@ -8,7 +8,7 @@ whose ``error_kind`` says what went wrong (validation, execution, timeout, cance
 from __future__ import annotations
 
 import difflib
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any, cast, overload
 
 from looplet_core.backends.base import ToolSchema
@@ -130,6 +130,21 @@ class BaseToolRegistry:
         if tc.parse_error is not None:
             return None, f"The arguments for tool {tc.tool!r} were not valid JSON: {tc.parse_error}"
         return spec.validator(tc.args)
+
+    def validate_nested(self, path: Sequence[str], tc: ToolCall) -> tuple[Args | None, str | None]:
+        """``validate`` for a call inside a sub-agent: ``path`` names the sub-agent tools from
+        this registry down to the one whose tools include ``tc.tool``."""
+        registry = self
+        for name in path:
+            spec = registry.get(name)
+            inner = spec.agent_tools if spec is not None else None
+            if inner is None:
+                return None, (
+                    f"cannot check the call of {tc.tool!r}: {name!r} is not a sub-agent among "
+                    f"the tools ({', '.join(registry.names()) or 'none'})"
+                )
+            registry = inner
+        return registry.validate(tc)
 
     def _unknown(self, name: str) -> str:
         if not self._tools:

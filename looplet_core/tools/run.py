@@ -52,7 +52,8 @@ class ToolContext:
     ``ctx.cancel.wait(seconds)``.  ``tool`` is filled in with the tool's name when the call starts.
     ``child_runs`` receives a nested run the tool carried out (a sub-agent's
     ``looplet_core.step.ChildRun``), which the loop keeps on the call's step;
-    ``record_prompts`` says whether the run keeps each step's prompt and ``approver`` is the
+    ``record_prompts`` says whether the run keeps each step's prompt (or a hook, the trace sink,
+    wants a sub-agent's kept: ``Hook``'s ``wants_child_prompts``) and ``approver`` is the
     run's ``LoopConfig.approver``: a nested loop (a sub-agent) follows both.  ``approval`` is
     the decided request when the call runs because a person approved it.
     """

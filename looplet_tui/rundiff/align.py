@@ -5,6 +5,10 @@ module computes.  Whether two steps agree, and the first field where they part, 
 ``looplet_core.provenance.compare.compare_steps`` (the same rule as ``python -m looplet_core diff``
 and replay's divergence report); this module adds the alignment and, for the pane that explains one
 pair, every field that differs rather than only the first.
+
+Sub-agent runs are aligned too: right after a pair of steps that ran sub-agents come the pairs of
+their child steps (``StepPair.path`` ``(2, 1)``, ``depth`` 1), and theirs after them, so the table
+reads as a tree and the first divergence can be a step deep inside a child.
 """
 
 from __future__ import annotations
@@ -57,10 +61,25 @@ class StepPair:
     a: Step | None
     b: Step | None
     divergence: Divergence | None
+    path: tuple[int, ...] = ()
+    """Step numbers from the run's step down to this one (``(2, 1)``: step 1 of the sub-agent
+    step 2 ran); empty is read as ``(number,)``."""
+    agents: tuple[str, ...] = ()
+    """The sub-agents the pair's steps ran inside, outermost first (empty: the run's own)."""
 
     @property
     def agree(self) -> bool:
         return self.divergence is None
+
+    @property
+    def depth(self) -> int:
+        """0 for the run's own steps, 1 for a sub-agent's, 2 for one it ran, ..."""
+        return len(self.agents)
+
+    @property
+    def label(self) -> str:
+        """``#2`` or ``#2›1`` (step 1 of the sub-agent step 2 ran)."""
+        return "#" + "›".join(str(n) for n in (self.path or (self.number,)))
 
     @property
     def number(self) -> int:
@@ -80,8 +99,14 @@ class RunComparison:
 
     @property
     def first(self) -> StepPair | None:
-        """The first pair that differs (the runs' first divergence), or None."""
-        return next((pair for pair in self.pairs if not pair.agree), None)
+        """The first pair that differs (the runs' first divergence), or None.  When it is a
+        pair whose sub-agent runs part, the child pair where they do (rows of a child follow
+        their parent's)."""
+        for pair in self.pairs:
+            d = pair.divergence
+            if d is not None and (d.inner is None or not _has_children(pair)):
+                return pair
+        return None
 
     @property
     def differing(self) -> list[int]:
@@ -94,8 +119,12 @@ class RunComparison:
         if first is not None and first.divergence is not None:
             d = first.divergence
             count = len(self.differing)
+            where = f"step {d.step}"
+            if first.agents:
+                steps = " › ".join(str(n) for n in first.path)
+                where = f"step {steps} (in sub-agent {' › '.join(first.agents)})"
             return (
-                f"first divergence at step {d.step}: {d.field} differs "
+                f"first divergence at {where}: {d.field} differs "
                 f"({count} of {len(self.pairs)} steps differ)"
             )
         if self.stop_a != self.stop_b:
@@ -114,12 +143,40 @@ def compare_runs(
     stop_a: StopReason | None = None,
     stop_b: StopReason | None = None,
 ) -> RunComparison:
-    """Align two step sequences by position and judge each pair with ``compare_steps``."""
-    pairs = tuple(
-        StepPair(position, want, got, compare_steps(want, got))
-        for position, (want, got) in enumerate(zip_longest(a, b), 1)
-    )
-    return RunComparison(label_a, label_b, pairs, stop_a, stop_b)
+    """Align two step sequences by position and judge each pair with ``compare_steps``; the
+    steps of sub-agent runs follow the pair that ran them (see the module docs)."""
+    pairs: list[StepPair] = []
+    _align(a, b, (), (), pairs)
+    return RunComparison(label_a, label_b, tuple(pairs), stop_a, stop_b)
+
+
+def _align(
+    a: Iterable[Step],
+    b: Iterable[Step],
+    path: tuple[int, ...],
+    agents: tuple[str, ...],
+    out: list[StepPair],
+) -> None:
+    for position, (want, got) in enumerate(zip_longest(a, b), 1):
+        step = want or got
+        here = (*path, step.number if step is not None else position)
+        pair = StepPair(len(out) + 1, want, got, compare_steps(want, got), here, agents)
+        out.append(pair)
+        child_a = want.child if want is not None else None
+        child_b = got.child if got is not None else None
+        child = child_a or child_b
+        if child is not None:
+            _align(
+                child_a.steps if child_a else (),
+                child_b.steps if child_b else (),
+                here,
+                (*agents, child.agent),
+                out,
+            )
+
+
+def _has_children(pair: StepPair) -> bool:
+    return any(s is not None and s.child is not None and s.child.steps for s in (pair.a, pair.b))
 
 
 def compare_traces(path_a: str | os.PathLike[str], path_b: str | os.PathLike[str]) -> RunComparison:

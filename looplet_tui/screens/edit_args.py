@@ -2,6 +2,8 @@
 
 Modal on purpose, unlike the card: while you type, keys must go to the text, not to the
 debugger.  It returns the edited arguments with ``dismiss`` (None when cancelled with escape).
+For a call paused inside a sub-agent it edits that call (``ApprovalRequest.call_args``), checked
+against the sub-agent's tool.
 """
 
 from __future__ import annotations
@@ -34,12 +36,16 @@ class EditArgsScreen(ModalScreen[dict[str, Any] | None]):
         self.request = request
 
     def compose(self) -> ComposeResult:
+        request = self.request
+        nested = request.nested
+        where = f" in {nested.where}" if nested is not None else ""
         with Vertical(classes="dialog wide"):
             yield Label(
-                f"Edit the arguments of {clean(self.request.tool)} (step {self.request.step})",
+                f"Edit the arguments of {clean(request.call_tool)}{clean(where)} "
+                f"(step {request.step})",
                 markup=False,
             )
-            text = json.dumps(self.request.args, indent=2, ensure_ascii=False, default=str)
+            text = json.dumps(request.call_args, indent=2, ensure_ascii=False, default=str)
             yield TextArea(text, id="args-editor", soft_wrap=True, show_line_numbers=True)
             yield Static("", id="args-problem", classes="problem", markup=False)
             yield Static(

@@ -5,7 +5,9 @@ screen opens; the pane below lists, for the selected pair, tool, arguments, stat
 both runs with the fields that differ marked, the arguments and results drawn for reading (a
 command, code, a diff; ``looplet_tui.text.toolview``).  What counts as a difference is
 looplet_core's rule (``compare_steps``), computed in ``looplet_tui.rundiff.align``; this module
-only draws it.
+only draws it.  The steps of sub-agent runs are rows under the step that ran them, numbered by
+their path (``#2›1``) and indented, so a divergence inside a child is found and selected like
+any other.
 """
 
 from __future__ import annotations
@@ -32,14 +34,16 @@ _CELL = 200
 """Characters of a step shown in a table cell; the pane below shows the rest."""
 
 
-def _cell(step: Step | None, width: int) -> Text:
-    """One run's step in a cell ``width`` wide: what does not fit ends in an ellipsis, so a cut
-    result never reads as a whole one (the pane below shows it all)."""
+def _cell(step: Step | None, width: int, depth: int = 0) -> Text:
+    """One run's step in a cell ``width`` wide, indented two spaces per sub-agent level: what
+    does not fit ends in an ellipsis, so a cut result never reads as a whole one (the pane below
+    shows it all)."""
+    indent = Text("  " * depth)
     if step is None:
-        return Text("(ended)", style="dim italic")
+        return indent + Text("(ended)", style="dim italic")
     mark = "✓ " if step.ok else "✗ "
     text = literal(f"{step.call_text()} → {step.outcome_text()}", limit=_CELL)
-    cell = Text(mark, style="green" if step.ok else "red") + text
+    cell = indent + Text(mark, style="green" if step.ok else "red") + text
     cell.truncate(width, overflow="ellipsis")
     return cell
 
@@ -53,12 +57,13 @@ _STEP, _MARK = 5, 1
 
 def pair_renderable(pair: StepPair, label_a: str = "A", label_b: str = "B") -> RenderableType:
     """What differs in one pair: every compared field of both runs, differences marked ``≠``."""
+    where = f"step {pair.label[1:]}"
+    if pair.agents:
+        where += f" of sub-agent {' › '.join(pair.agents)}"
     if pair.divergence is None:
-        head = Text(f"step {pair.number}: the runs agree", style="green")
+        head = literal(f"{where}: the runs agree", "green")
     else:
-        head = Text(
-            f"step {pair.number}: {pair.divergence.field} differs first", style="bold yellow"
-        )
+        head = literal(f"{where}: {pair.divergence.field} differs first", "bold yellow")
     table = Table(box=None, expand=True, pad_edge=False, show_header=True)
     table.add_column("", no_wrap=True, width=2)
     table.add_column("field", no_wrap=True, style="bold")
@@ -152,14 +157,18 @@ class RunDiffScreen(Screen[None]):
         """Each run's column width: the screen's width less the step and mark columns, each
         column's padding (1 each side) and a scrollbar, split in two, so both runs show side by
         side at 80 columns too."""
-        return max(16, (self.size.width - _STEP - _MARK - 4 * 2 - 2) // 2)
+        return max(16, (self.size.width - self._step_width() - _MARK - 4 * 2 - 2) // 2)
+
+    def _step_width(self) -> int:
+        """The step column: ``#12`` fits in the usual five, ``#2›1›3`` widens it."""
+        return max([_STEP, *(len(p.label) for p in self.comparison.pairs)])
 
     def _fill(self) -> None:
         """(Re)build the table for the screen's width."""
         table = self._table()
         table.clear(columns=True)
         width = self._width = self._half()
-        table.add_column("step", key="step", width=_STEP)
+        table.add_column("step", key="step", width=self._step_width())
         table.add_column("", key="mark", width=_MARK)
         table.add_column(literal(self.comparison.label_a, limit=width), key="a", width=width)
         table.add_column(literal(self.comparison.label_b, limit=width), key="b", width=width)
@@ -169,10 +178,10 @@ class RunDiffScreen(Screen[None]):
             style = "bold on dark_red" if is_first else ("yellow" if not pair.agree else "")
             mark = Text("=" if pair.agree else "≠", style=style or "dim")
             table.add_row(
-                Text(f"#{pair.number}", style=style),
+                Text(pair.label, style=style),
                 mark,
-                _styled(_cell(pair.a, width), style),
-                _styled(_cell(pair.b, width), style),
+                _styled(_cell(pair.a, width, pair.depth), style),
+                _styled(_cell(pair.b, width, pair.depth), style),
                 key=str(pair.position),
             )
 

@@ -6,7 +6,8 @@ the tabs stay readable and scrollable, and the decision keys (a, A, d, D, e) wor
 
 The call is drawn the way it will run (the arguments after every hook): a shell command as a
 command, a file write as its code, an edit as a diff, folded to ``CARD_FOLD`` lines (the Tool call
-tab shows it all).
+tab shows it all).  A call paused inside a sub-agent (``ApprovalRequest.nested``) is drawn as that
+call, the sub-agent's tool and arguments, with the sub-agent named: that is the call ``e`` edits.
 """
 
 from __future__ import annotations
@@ -98,7 +99,11 @@ class ApprovalCard(Widget):
         if request.dangerous:
             head.append(" ⚠ DANGEROUS ", style=self._style("approval-card--danger"))
             head.append(" ")
-        head.append(clean(request.tool), style=self._style("approval-card--title"))
+        nested = request.nested
+        tool, args = request.call_tool, request.call_args
+        head.append(clean(tool), style=self._style("approval-card--title"))
+        if nested is not None:
+            head.append(f" in {clean(nested.where)}", style=self._style("approval-card--title"))
         by = f"  asked by {clean(request.requested_by)}" if request.requested_by else ""
         reason = f": {clean(request.reason)}" if request.reason else ""
         head.append(by + reason, style=dim)
@@ -110,9 +115,9 @@ class ApprovalCard(Widget):
         lines: list[RenderableType] = [head, keys]
         if self.problem:
             lines.append(Text(clean(self.problem), style="bold red"))
-        lines.append(call_renderable(request.tool, request.args, self.views, fold=CARD_FOLD))
+        lines.append(call_renderable(tool, args, self.views, fold=CARD_FOLD))
         original = request.extra.get("original_args")
-        if isinstance(original, dict):
+        if isinstance(original, dict) and nested is None:
             model_sent: dict[str, Any] = original  # pyright: ignore[reportUnknownVariableType]
             if filled_in(model_sent, request.args) is None:
                 lines.append(Text("rewritten by a hook; the model sent:", style=dim))

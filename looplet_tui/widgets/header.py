@@ -152,7 +152,11 @@ def describe_run(run: RunHistory) -> str:
     waiting = list(run.approvals)  # the worker may change it while we read
     if run.run_state is RunState.AWAITING_APPROVAL and waiting:
         first = waiting[0]
-        return f"step {first.step} waits for approval of {first.tool}: a approve · d deny"
+        nested = first.nested
+        where = f" in {nested.where}" if nested is not None else ""
+        return (
+            f"step {first.step} waits for approval of {first.call_tool}{where}: a approve · d deny"
+        )
     if run.run_state is RunState.FAILED:
         return f"failed: {run.error}"
     if run.result is not None:
