@@ -16,9 +16,9 @@ Reading a checkpoint is ``json.loads`` and plain constructors: nothing in a file
 from __future__ import annotations
 
 import gc
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol, cast, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, cast, runtime_checkable
 
 from looplet_core.durable.format import (
     FORMAT,
@@ -29,10 +29,14 @@ from looplet_core.durable.format import (
     parse_checkpoint_id,
     state_document,
 )
+from looplet_core.durable.lazysteps import DECODE_ERRORS
 from looplet_core.errors import CheckpointError
 from looplet_core.messages import Conversation, Message
 from looplet_core.state import DefaultState, StepLog
 from looplet_core.step import Step
+
+if TYPE_CHECKING:
+    from looplet_core.durable.chainfold import FoldedChain
 
 __all__ = [
     "FORMAT",
@@ -150,7 +154,10 @@ def load(store: CheckpointStore, checkpoint_id: str) -> Snapshot:
     """Rebuild the state at ``checkpoint_id`` by folding the deltas from its root.
 
     Messages and steps are decoded once, for the final list only, so this is one JSON parse per
-    checkpoint in the chain plus one constructor per message and step.  The collector is paused
+    checkpoint in the chain plus one constructor per message and step.  A store that can fold
+    the chain from parts of its documents (the SQL run stores: ``chainfold``) is asked first; its
+    steps before the last then stay text until first read (``LazyStepLog``), and anything it finds
+    irregular sends the load down the full path, so errors read the same.  The collector is paused
     meanwhile: decoding builds many small containers that are all kept, so its passes over the
     growing heap would find nothing to free and only add time (a third, for long runs).
     """
@@ -164,33 +171,71 @@ def load(store: CheckpointStore, checkpoint_id: str) -> Snapshot:
 
 
 def _load(store: CheckpointStore, checkpoint_id: str) -> Snapshot:
+    if isinstance(store, _FoldingStore):
+        try:
+            folded = store.fold(checkpoint_id)
+            if folded is not None:
+                _check_header(folded.root)
+                return _snapshot(
+                    folded.root, folded.checkpoint, folded.messages, folded.last_step, folded.steps
+                )
+        except CheckpointError:
+            pass  # the full path below meets the same problem and names it in its usual words
     chain = history(store, checkpoint_id)
-    root, cp = chain[0], chain[-1]
-    if root.run is None:
-        raise CheckpointError(f"{root.source}: the run's first checkpoint has no 'run' header")
+    _check_header(chain[0])
     messages: list[dict[str, Any]] = []
     steps: list[dict[str, Any]] = []
     for link in chain:
         _apply(messages, link.messages_keep, link.messages_add, link, "messages")
         _apply(steps, link.steps_keep, link.steps_add, link, "steps")
+    return _snapshot(
+        chain[0],
+        chain[-1],
+        messages,
+        steps[-1] if steps else None,
+        lambda: StepLog([Step.from_dict(s) for s in steps]),
+    )
+
+
+@runtime_checkable
+class _FoldingStore(Protocol):
+    """A store that folds a chain itself (the SQL run stores, see ``chainfold``); None means
+    "take the full path"."""
+
+    def fold(self, checkpoint_id: str) -> FoldedChain | None: ...
+
+
+def _check_header(root: Checkpoint) -> None:
+    if root.run is None:
+        raise CheckpointError(f"{root.source}: the run's first checkpoint has no 'run' header")
+
+
+def _snapshot(
+    root: Checkpoint,
+    cp: Checkpoint,
+    messages: list[dict[str, Any]],
+    last_step: dict[str, Any] | None,
+    steps: Callable[[], StepLog],
+) -> Snapshot:
+    """The state at ``cp`` from its folded messages and steps (``steps`` builds the log)."""
     state_doc = dict(cp.state)
     state_doc["pending_approval"] = cp.pending_approval
-    if state_doc.pop(FROM_LAST_STEP, False) and steps:
-        state_doc["current_call"] = steps[-1].get("llm_call")
-        state_doc["current_context"] = steps[-1].get("context")
+    if state_doc.pop(FROM_LAST_STEP, False) and last_step is not None:
+        state_doc["current_call"] = last_step.get("llm_call")
+        state_doc["current_context"] = last_step.get("context")
     try:
         state = DefaultState.from_dict(state_doc)
         decoded = [Message.from_dict(m) for m in messages]
         state.conversation = Conversation(decoded)
-        state.steps = StepLog([Step.from_dict(s) for s in steps])
-    except (KeyError, ValueError, TypeError, AttributeError, OverflowError) as exc:
+        state.steps = steps()
+    except DECODE_ERRORS as exc:
         raise CheckpointError(
             f"{cp.source}: the saved state does not decode ({type(exc).__name__}: {exc})"
         ) from None
     state.checkpoint_id = cp.id
     if state.result is not None:
         state.result.steps = list(state.steps)
-    header = root.run
+    header = root.run or {}
     config: object = header.get("config") or {}
     tools: object = header.get("tools") or {}
     if not isinstance(config, dict) or not isinstance(tools, dict):

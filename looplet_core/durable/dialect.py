@@ -38,6 +38,14 @@ class Dialect(Protocol):
     name: str
     where: str
     schema: Sequence[str]
+    chain_sql: str | None
+    """The fold query of ``chainfold``, or None where the full path is faster.  Its parameters
+    are (run_id, seq); for each checkpoint of the run up to ``seq``, in ``seq`` order, it gives
+    ``id``, ``ok`` (every field has the type ``Checkpoint.from_json`` requires and the
+    document's id is the row's), the document's ``parent``, ``messages.keep``, ``messages.add``
+    (as JSON text), ``steps.keep``, the length of ``steps.add``, and the document.  A document
+    that is not JSON may make the query fail: the store then takes the full path, which names
+    the problem."""
 
     def sql(self, text: str) -> str:
         """``text`` (written with ``?`` placeholders) in this driver's placeholder style."""

@@ -47,9 +47,54 @@ _SCHEMA = (
 )
 
 
+def _has(path: str, *types: str) -> str:
+    kinds = ", ".join(f"'{t}'" for t in types)
+    return f"json_type(doc, '$.{path}') IN ({kinds})"
+
+
+def _maybe(path: str, kind: str) -> str:
+    return f"COALESCE(json_type(doc, '$.{path}'), 'null') IN ('{kind}', 'null')"
+
+
+# What Checkpoint.from_json checks, as SQL.  json_valid is strict RFC 8259 JSON in every SQLite
+# version (the other json functions accept JSON5 from 3.42 on, and would read NaN as null).
+_OK = " AND ".join(
+    [
+        "json_valid(doc)",
+        "json_extract(doc, '$.format') = 'looplet.checkpoint'",
+        _has("version", "integer"),
+        "json_extract(doc, '$.version') = 1",
+        "json_extract(doc, '$.id') = id",
+        _has("id", "text"),
+        _has("seq", "integer"),
+        _has("run_id", "text"),
+        _has("branch_id", "text"),
+        _has("step", "integer"),
+        _has("reason", "text"),
+        _has("created_at", "integer", "real"),
+        _has("state", "object"),
+        _has("messages.keep", "integer"),
+        _has("messages.add", "array"),
+        _has("steps.keep", "integer"),
+        _has("steps.add", "array"),
+        _maybe("parent", "text"),
+        _maybe("pending_approval", "object"),
+        _maybe("run", "object"),
+        _maybe("fork", "object"),
+    ]
+)
+_CHAIN_SQL = (
+    f"SELECT id, {_OK}, json_extract(doc, '$.parent'), json_extract(doc, '$.messages.keep'), "
+    "json_extract(doc, '$.messages.add'), json_extract(doc, '$.steps.keep'), "
+    "json_array_length(doc, '$.steps.add'), doc "
+    "FROM looplet_checkpoints WHERE run_id = ? AND seq <= ? ORDER BY seq"
+)
+
+
 class _SQLiteDialect:
     name = "sqlite"
     schema: Sequence[str] = _SCHEMA
+    chain_sql: str | None = _CHAIN_SQL
 
     def __init__(self, path: Path, *, busy_timeout: float, durable: bool) -> None:
         self.path = path

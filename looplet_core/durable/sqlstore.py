@@ -27,6 +27,7 @@ from contextlib import contextmanager, suppress
 from dataclasses import replace
 from typing import Any, cast
 
+from looplet_core.durable.chainfold import FoldedChain, fold
 from looplet_core.durable.checkpoints import Checkpoint, checkpoint_id, parse_checkpoint_id
 from looplet_core.durable.dialect import Cursor, Dialect, default_owner, row_object, row_text
 from looplet_core.durable.runstore import ApprovalRecord, RunInfo, RunLease, RunStatus
@@ -203,6 +204,25 @@ class SQLRunStore:
                 ).fetchall()
 
         return cast(list[tuple[Any, ...]], self._guard(read, "read a run's history"))
+
+    def fold(self, checkpoint_id: str) -> FoldedChain | None:
+        """The chain to ``checkpoint_id`` folded from one query that picks out each document's
+        fold parts (``Dialect.chain_sql``); None sends ``load`` down the full path (no such query,
+        an irregular row, or a document the database could not parse)."""
+        query = self.dialect.chain_sql
+        if query is None:
+            return None
+        run_id, seq = parse_checkpoint_id(checkpoint_id)
+
+        def read() -> list[tuple[Any, ...]]:
+            with self.dialect.read() as cur:
+                return self._x(cur, query, [run_id, seq]).fetchall()
+
+        try:
+            rows = cast(list[tuple[Any, ...]], self._guard(read, "read a run's history"))
+        except StoreError:
+            return None  # the full path reads again and reports what is wrong
+        return fold(rows, checkpoint_id, self.where, self._decode)
 
     def history(self, checkpoint_id: str) -> list[Checkpoint]:
         run_id, seq = parse_checkpoint_id(checkpoint_id)
