@@ -30,12 +30,13 @@ from looplet_core import Message as ModelMessage
 from looplet_tui.app.edit_keys import EDIT_ACTIONS, EditActions
 from looplet_tui.app.keys import KEY_BINDINGS, KEYS, debugger_commands, footer_order
 from looplet_tui.app.replay_keys import FRAME, REPLAY_ONLY, ReplayActions, count_matches
-from looplet_tui.live.attach import follow
+from looplet_tui.live.attach import debugger_name, follow
 from looplet_tui.live.breakpoints import BreakpointSet
 from looplet_tui.live.context import stats_for
 from looplet_tui.live.controller import DebugController
 from looplet_tui.live.filters import StepFilter
 from looplet_tui.live.runstate import Live, Marker
+from looplet_tui.live.store_breakpoints import StoreBreakpointSet
 from looplet_tui.replay.player import ReplayPlayer
 from looplet_tui.screens.child_run import ChildRunScreen
 from looplet_tui.session import AttachSession, ReplaySession, RunSession, Session, tool_views
@@ -115,8 +116,15 @@ class DebuggerApp(EditActions, ReplayActions):
         self._approvals_seen = 0
 
     def _controller_for(self, session: Session, *, start_paused: bool) -> DebugController:
-        """A controller for ``session``, with the breakpoints saved next to it."""
+        """A controller for ``session``, with the breakpoints saved next to it (an attached
+        run's are its store's: the run checks them where it runs)."""
         breakpoints = BreakpointSet()
+        if isinstance(session, AttachSession):
+            breakpoints = StoreBreakpointSet(session.store, session.run_id, by=debugger_name())
+            try:
+                breakpoints.pull()
+            except LoopletError as exc:
+                self.breakpoints_problem = f"Cannot read the run's breakpoints: {exc}"
         path = session.breakpoints_file
         if path is not None and path.is_file():
             try:
@@ -510,7 +518,11 @@ class DebuggerApp(EditActions, ReplayActions):
         if tool is None:
             self.notify("Select a step with a tool call to break on its tool.", severity="warning")
             return
-        added = self.controller.breakpoints.toggle_tool(tool)
+        try:
+            added = self.controller.breakpoints.toggle_tool(tool)
+        except LoopletError as exc:  # an attached run's store could not be written
+            self.notify(f"Breakpoint not changed: {exc}", severity="error", markup=False)
+            return
         verb = "Breakpoint set: before" if added else "Breakpoint removed from"
         self.notify(f"{verb} every {tool} call", markup=False)
         self.main.query_one(StepTimeline).refresh()

@@ -431,6 +431,12 @@ class DebugController(RunHistory):
         with self._cond:
             return self._mode is _Mode.PAUSE
 
+    @property
+    def step_requested(self) -> bool:
+        """Whether the run was last let go with ``n`` or ``s`` (a step), not ``c``."""
+        with self._cond:
+            return self._mode in (_Mode.STEP, _Mode.PHASE)
+
     def hold(self, step: int, reason: str, *, settled: Callable[[], bool] | None = None) -> bool:
         """Block the calling thread, shown paused before ``step``'s call, until the UI lets the
         run go (``c``, ``n``, ``s``) or cancels: an attached run paused where it runs.
