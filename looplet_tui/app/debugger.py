@@ -106,6 +106,8 @@ class DebuggerApp(EditActions, ReplayActions):
         self.controller = self._controller_for(session, start_paused=start_paused)
         self.loop_done = threading.Event()
         """Set when the worker has returned: the CLI waits on it before leaving."""
+        self._store_lock = threading.Lock()
+        """Orders closing an attached run's store between its follower and the app."""
         self._last_pause: object = None
         self._keys_state: tuple[object, ...] | None = None
         self._last_redraw = 0.0
@@ -161,6 +163,7 @@ class DebuggerApp(EditActions, ReplayActions):
         run starts on its own worker, paused at its first phase unless ``start_paused`` is off.
         """
         self.controller.cancel("the debugger switched to another run")
+        self._close_attached()
         self.session = session
         self.breakpoints_problem = ""
         self.controller = self._controller_for(session, start_paused=start_paused)
@@ -234,6 +237,16 @@ class DebuggerApp(EditActions, ReplayActions):
         """However the app ends (q, ctrl+c, a test leaving ``run_test``), cancel the run so the
         worker thread never stays blocked at a breakpoint with nobody left to release it."""
         self.controller.cancel("the debugger closed")
+        self._close_attached()
+
+    def _close_attached(self) -> None:
+        """Close an attached run's store once its follower is done with it (the follower
+        closes it itself if it is still running: it sees the cancel)."""
+        session = self.session
+        if isinstance(session, AttachSession):
+            with self._store_lock:
+                if self.loop_done.is_set():
+                    session.store.close()
 
     def _post_update(self) -> None:
         """Called on the worker thread: post only (thread-safe), never touch widgets here."""
@@ -252,7 +265,10 @@ class DebuggerApp(EditActions, ReplayActions):
                 try:
                     follow(ctl, session, self._notify_from_worker)
                 finally:
-                    session.store.close()
+                    with self._store_lock:  # a run over by itself stays open to browse (t)
+                        if ctl.cancel_token.cancelled:
+                            session.store.close()
+                        done.set()
                 return
             assert isinstance(session, RunSession)  # a replay has no worker (ReplayPlayer)
             loop = session.start([ctl], ctl.cancel_token)

@@ -368,8 +368,22 @@ async def test_a_breakpoint_set_in_the_attached_debugger_pauses_the_run_where_it
             assert "PAUSED" in screen_text(app) and app.controller.step(2) is not None
             assert store.run_info("r1").status == "paused at a breakpoint"
             assert app.controller.step(3) is None and not app.controller.finished
+            await pilot.press("t")  # time travel, on the attached run's checkpoints
+            await until(pilot, lambda: isinstance(app.screen, CheckpointScreen), "the browser")
+            await pilot.pause()
+            text = screen_text(app)
+            assert "run r1 · " in text and "read only: the run's own process runs it" in text
+            assert "Steps (2)" in text  # the state at its newest checkpoint: count, delete
+            await pilot.press("f")
+            await until(pilot, lambda: any("Not forked" in n for n in notices(app)), "refusal")
+            assert isinstance(app.screen, CheckpointScreen)  # no fork editor opened
+            await pilot.press("escape")
             await pilot.press("c")
             await until(pilot, lambda: app.controller.finished, "the run's end", timeout=30)
+            await pilot.press("t")  # the run ended by itself: its store is still there to browse
+            await until(pilot, lambda: isinstance(app.screen, CheckpointScreen), "the browser")
+            await pilot.pause()
+            assert "Steps (3)" in screen_text(app)
             store.close()
         out = finish(agent)
     finally:
