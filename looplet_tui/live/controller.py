@@ -98,7 +98,7 @@ class DebugController(RunHistory):
     ) -> None:
         super().__init__(window=window, tool_schemas=tool_schemas, clock=clock, on_change=on_change)
         self.cancel_token = cancel or CancelToken()
-        self.breakpoints = breakpoints or BreakpointSet()
+        self.breakpoints = breakpoints if breakpoints is not None else BreakpointSet()
         self.poll = poll
         self._mode = _Mode.PAUSE if start_paused else _Mode.CONTINUE
         self._released = False

@@ -402,12 +402,22 @@ async def test_n_while_attached_lets_the_run_make_one_call_and_pause_before_the_
         app = DebuggerApp(attach_session([target, "r1"]), timings=False)
         async with app.run_test(size=SIZE) as pilot:
             await until(pilot, lambda: paused_before(app, 1), "the pause before count", 20)
+            assert runs(target, "pause", "r1", "--tool", "done").returncode == 0  # elsewhere
+            await until(
+                pilot,
+                lambda: [bp.tool for bp in app.controller.breakpoints.items()] == ["done"],
+                "the breakpoint set elsewhere to show here",
+            )
+            await pilot.pause()
+            assert app.controller.breakpoints.marks("done")  # the timeline marks its calls
             await pilot.press("n")
             await until(pilot, lambda: paused_before(app, 2), "the pause before delete", 30)
             assert app.controller.step(1) is not None and not app.controller.approvals
             await pilot.press("c")
             await card_shown(pilot, app)
             await pilot.press("a")
+            await until(pilot, lambda: paused_before(app, 3), "the pause before done", 30)
+            await pilot.press("c")
             await until(pilot, lambda: app.controller.finished, "the run's end", timeout=30)
         out = finish(agent)
     finally:
