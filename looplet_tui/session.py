@@ -156,7 +156,8 @@ class AttachSession:
     """A run that another process runs, followed through its run store (``looplet-tui attach``).
 
     Nothing runs here: the worker reads the run's steps from ``store`` as its process writes
-    them, and answers its approvals by writing the decision back.
+    them, and answers its approvals by writing the decision back; its breakpoints are the
+    store's (``StoreBreakpointSet``), which the run's process checks before each call.
     """
 
     store: RunStore

@@ -18,7 +18,7 @@ its locks.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 from urllib.parse import urlsplit, urlunsplit
@@ -154,6 +154,15 @@ class RunStore(CheckpointStore, Protocol):
     def set_breakpoints(self, run_id: str, breakpoints: Sequence[dict[str, Any]]) -> None: ...
 
     def breakpoints(self, run_id: str) -> list[dict[str, Any]]: ...
+
+    def update_breakpoints(
+        self,
+        run_id: str,
+        change: Callable[[list[dict[str, Any]]], Sequence[dict[str, Any]]],
+    ) -> list[dict[str, Any]]:
+        """Replace the run's breakpoints with ``change(current)`` atomically (read and write in
+        one write transaction: concurrent writers lose nothing); returns the new list."""
+        ...
 
     def add_events(self, run_id: str, events: Sequence[dict[str, Any]]) -> None: ...
 

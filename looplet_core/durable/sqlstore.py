@@ -489,21 +489,46 @@ class SQLRunStore:
     def breakpoints(self, run_id: str) -> list[dict[str, Any]]:
         def read() -> list[dict[str, Any]]:
             with self.dialect.read() as cur:
-                row = self._x(
-                    cur, "SELECT doc FROM looplet_breakpoints WHERE run_id = ?", [run_id]
-                ).fetchone()
-            if row is None:
-                return []
-            try:
-                value: object = json.loads(row_text(row[0]))
-            except ValueError as exc:
-                raise CheckpointError(f"{self.where}: breakpoints of {run_id!r}: {exc}") from None
-            if not isinstance(value, list):
-                raise CheckpointError(f"{self.where}: breakpoints of {run_id!r} are not a list")
-            items = cast(list[object], value)
-            return [cast(dict[str, Any], b) for b in items if isinstance(b, dict)]
+                return self._breakpoints(cur, run_id)
 
         return cast(list[dict[str, Any]], self._guard(read, "read breakpoints"))
+
+    def update_breakpoints(
+        self,
+        run_id: str,
+        change: Callable[[list[dict[str, Any]]], Sequence[dict[str, Any]]],
+    ) -> list[dict[str, Any]]:
+        """Read, change and write the run's breakpoints in one write transaction, so two
+        writers (the run pausing, two debuggers adding) never drop each other's entries.
+        ``change`` gets the current list and returns the new one; the new one is returned."""
+
+        def write() -> list[dict[str, Any]]:
+            with self._write(run_id) as cur:
+                new = list(change(self._breakpoints(cur, run_id)))
+                self._x(
+                    cur,
+                    "INSERT INTO looplet_breakpoints (run_id, doc) VALUES (?, ?) "
+                    "ON CONFLICT (run_id) DO UPDATE SET doc = excluded.doc",
+                    [run_id, json.dumps(new, ensure_ascii=False, default=repr)],
+                )
+            return new
+
+        return cast(list[dict[str, Any]], self._guard(write, "save breakpoints"))
+
+    def _breakpoints(self, cur: Cursor, run_id: str) -> list[dict[str, Any]]:
+        row = self._x(
+            cur, "SELECT doc FROM looplet_breakpoints WHERE run_id = ?", [run_id]
+        ).fetchone()
+        if row is None:
+            return []
+        try:
+            value: object = json.loads(row_text(row[0]))
+        except ValueError as exc:
+            raise CheckpointError(f"{self.where}: breakpoints of {run_id!r}: {exc}") from None
+        if not isinstance(value, list):
+            raise CheckpointError(f"{self.where}: breakpoints of {run_id!r} are not a list")
+        items = cast(list[object], value)
+        return [cast(dict[str, Any], b) for b in items if isinstance(b, dict)]
 
     def add_events(self, run_id: str, events: Sequence[dict[str, Any]]) -> None:
         if not events:

@@ -17,12 +17,12 @@ streaming deltas) to the store, redacted like traces, so an attached debugger ca
 
 from __future__ import annotations
 
-import fnmatch
 from collections.abc import Callable
 from typing import Any, cast
 
 from looplet_core.approvals.requests import ApprovalRequest
 from looplet_core.decisions import Stop
+from looplet_core.durable.breakpoint_entries import stops, without_pauses
 from looplet_core.durable.runstore import ApprovalRecord, RunStatus, RunStore
 from looplet_core.errors import ApprovalError, StoreError
 from looplet_core.events import Event, EventKind
@@ -125,12 +125,14 @@ class StoreGuard:
 class StoreBreakpoints:
     """Pause the run before a tool runs when its store says so, until the store lets it go.
 
-    The run's breakpoints in the store (``store.set_breakpoints``) are a list of entries:
-    ``{"tool": "delete*"}`` pauses before matching calls, ``{"pause": true}`` before the next
-    call (``runs pause``, ``p`` in an attached debugger), and ``{"release": N}`` lets the run
-    paused at step ``N`` go on (``runs continue``, ``c``).  While paused the run's status is
-    ``paused at a breakpoint`` and ``{"paused_at": N}`` says where; a release consumes the pause
-    entries.
+    The run's breakpoints in the store are the entries ``breakpoint_entries`` describes: a
+    standing ``{"tool": "delete*"}`` (optionally with an ``"args"`` regex) pauses before matching
+    calls, ``{"pause": true}`` before the next call (``runs pause``, ``p`` in an attached
+    debugger), and ``{"release": N}`` lets the run paused at step ``N`` go on (``runs continue``,
+    ``c``; with ``"step": true``, ``n``: it pauses again before its next call).  While paused the
+    run's status is ``paused at a breakpoint`` and ``{"paused_at": N}`` says where; a release
+    consumes the pause entries.  Every change is one ``update_breakpoints`` transaction, so
+    entries other processes add meanwhile are kept.
     """
 
     name = "store_breakpoints"
@@ -142,24 +144,22 @@ class StoreBreakpoints:
 
     def pre_dispatch(self, state: object, log: object, tc: ToolCall, step: int) -> None:
         entries = self.store.breakpoints(self.run_id)
-        if not any(_stops(entry, tc.tool) for entry in entries):
+        if not any(stops(entry, tc.tool, tc.args) for entry in entries):
             return
-        self.store.set_breakpoints(self.run_id, [*entries, {"paused_at": step, "tool": None}])
+        self.store.update_breakpoints(self.run_id, lambda es: [*es, {"paused_at": step}])
         self.store.set_run(self.run_id, status=RunStatus.PAUSED)
-        while not any(entry.get("release") == step for entry in entries):
+        while not any(e.get("release") == step for e in entries):
             since = self.store.changes(self.run_id)
             self.store.wait_for_change(self.run_id, since, timeout=self.poll)
             entries = self.store.breakpoints(self.run_id)
-        kept = [e for e in entries if not e.get("pause") and not {"release", "paused_at"} & set(e)]
-        self.store.set_breakpoints(self.run_id, kept)
+        self.store.update_breakpoints(self.run_id, lambda es: _released(es, step))
         self.store.set_run(self.run_id, status=RunStatus.RUNNING)
 
 
-def _stops(entry: dict[str, Any], tool: str) -> bool:
-    pattern = entry.get("tool")
-    return bool(entry.get("pause")) or (
-        isinstance(pattern, str) and fnmatch.fnmatchcase(tool, pattern)
-    )
+def _released(entries: list[dict[str, Any]], step: int) -> list[dict[str, Any]]:
+    """The entries once the pause at ``step`` is over; a stepping release pauses again."""
+    again = any(e.get("release") == step and e.get("step") for e in entries)
+    return [*without_pauses(entries), *([{"pause": True}] if again else [])]
 
 
 _SKIPPED = frozenset({EventKind.LLM_DELTA, EventKind.TOOL_PROGRESS})

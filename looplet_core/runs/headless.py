@@ -162,23 +162,26 @@ def decide(
 def pause_run(store: RunStore, run_id: str, *, tool: str | None = None) -> None:
     """Pause ``run_id`` before its next call (or, with ``tool``, before calls matching it)."""
     entry: dict[str, Any] = {"tool": tool} if tool else {"pause": True}
-    entries = store.breakpoints(run_id)
-    if entry not in entries:
-        store.set_breakpoints(run_id, [*entries, entry])
+    store.update_breakpoints(run_id, lambda es: es if entry in es else [*es, entry])
 
 
-def continue_run(store: RunStore, run_id: str, *, clear: bool = False) -> int:
+def continue_run(store: RunStore, run_id: str, *, clear: bool = False, step: bool = False) -> int:
     """Let ``run_id``, paused at a breakpoint, go on; returns the step it was paused at.
-    ``clear`` also removes its tool breakpoints."""
+    ``clear`` also removes its tool breakpoints; ``step`` pauses it again before its next call.
+    """
+    from looplet_core.durable.breakpoint_entries import is_standing
     from looplet_core.durable.runstore import RunStatus
     from looplet_core.errors import StoreError
 
     info = store.run_info(run_id)
     if info.status != RunStatus.PAUSED:
         raise StoreError(f"run {run_id!r} is not paused at a breakpoint (it is {info.status})")
-    entries = store.breakpoints(run_id)
-    at = [e["paused_at"] for e in entries if isinstance(e.get("paused_at"), int)]
-    step = at[-1] if at else info.steps + 1
-    entries = [e for e in entries if not (clear and isinstance(e.get("tool"), str))]
-    store.set_breakpoints(run_id, [*entries, {"release": step}])
-    return step
+
+    def release(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        at = [e["paused_at"] for e in entries if isinstance(e.get("paused_at"), int)]
+        kept = [e for e in entries if not (clear and is_standing(e))]
+        entry: dict[str, Any] = {"release": at[-1] if at else info.steps + 1}
+        return [*kept, entry | ({"step": True} if step else {})]
+
+    done = store.update_breakpoints(run_id, release)
+    return int(done[-1]["release"])

@@ -30,13 +30,14 @@ from looplet_core import Message as ModelMessage
 from looplet_tui.app.edit_keys import EDIT_ACTIONS, EditActions
 from looplet_tui.app.keys import KEY_BINDINGS, KEYS, debugger_commands, footer_order
 from looplet_tui.app.replay_keys import FRAME, REPLAY_ONLY, ReplayActions, count_matches
-from looplet_tui.live.attach import follow
+from looplet_tui.live.attach import debugger_name, follow
 from looplet_tui.live.breakpoints import BreakpointSet
 from looplet_tui.live.context import stats_for
 from looplet_tui.live.controller import DebugController
 from looplet_tui.live.filters import StepFilter
 from looplet_tui.live.history import SampleTotals
 from looplet_tui.live.runstate import Live, Marker
+from looplet_tui.live.store_breakpoints import StoreBreakpointSet
 from looplet_tui.replay.player import ReplayPlayer
 from looplet_tui.screens.child_run import ChildRunScreen
 from looplet_tui.session import AttachSession, ReplaySession, RunSession, Session, tool_views
@@ -108,6 +109,8 @@ class DebuggerApp(EditActions, ReplayActions):
         self.controller = self._controller_for(session, start_paused=start_paused)
         self.loop_done = threading.Event()
         """Set when the worker has returned: the CLI waits on it before leaving."""
+        self._store_lock = threading.Lock()
+        """Orders closing an attached run's store between its follower and the app."""
         self._last_pause: object = None
         self._keys_state: tuple[object, ...] | None = None
         self._last_redraw = 0.0
@@ -118,8 +121,15 @@ class DebuggerApp(EditActions, ReplayActions):
         self._approvals_seen = 0
 
     def _controller_for(self, session: Session, *, start_paused: bool) -> DebugController:
-        """A controller for ``session``, with the breakpoints saved next to it."""
+        """A controller for ``session``, with the breakpoints saved next to it (an attached
+        run's are its store's: the run checks them where it runs)."""
         breakpoints = BreakpointSet()
+        if isinstance(session, AttachSession):
+            breakpoints = StoreBreakpointSet(session.store, session.run_id, by=debugger_name())
+            try:
+                breakpoints.pull()
+            except LoopletError as exc:
+                self.breakpoints_problem = f"Cannot read the run's breakpoints: {exc}"
         path = session.breakpoints_file
         if path is not None and path.is_file():
             try:
@@ -156,6 +166,7 @@ class DebuggerApp(EditActions, ReplayActions):
         run starts on its own worker, paused at its first phase unless ``start_paused`` is off.
         """
         self.controller.cancel("the debugger switched to another run")
+        self._close_attached()
         self.session = session
         self.breakpoints_problem = ""
         self.controller = self._controller_for(session, start_paused=start_paused)
@@ -229,6 +240,16 @@ class DebuggerApp(EditActions, ReplayActions):
         """However the app ends (q, ctrl+c, a test leaving ``run_test``), cancel the run so the
         worker thread never stays blocked at a breakpoint with nobody left to release it."""
         self.controller.cancel("the debugger closed")
+        self._close_attached()
+
+    def _close_attached(self) -> None:
+        """Close an attached run's store once its follower is done with it (the follower
+        closes it itself if it is still running: it sees the cancel)."""
+        session = self.session
+        if isinstance(session, AttachSession):
+            with self._store_lock:
+                if self.loop_done.is_set():
+                    session.store.close()
 
     def _post_update(self) -> None:
         """Called on the worker thread: post only (thread-safe), never touch widgets here."""
@@ -247,7 +268,10 @@ class DebuggerApp(EditActions, ReplayActions):
                 try:
                     follow(ctl, session, self._notify_from_worker)
                 finally:
-                    session.store.close()
+                    with self._store_lock:  # a run over by itself stays open to browse (t)
+                        if ctl.cancel_token.cancelled:
+                            session.store.close()
+                        done.set()
                 return
             assert isinstance(session, RunSession)  # a replay has no worker (ReplayPlayer)
             loop = session.start([ctl], ctl.cancel_token)
@@ -515,7 +539,11 @@ class DebuggerApp(EditActions, ReplayActions):
         if tool is None:
             self.notify("Select a step with a tool call to break on its tool.", severity="warning")
             return
-        added = self.controller.breakpoints.toggle_tool(tool)
+        try:
+            added = self.controller.breakpoints.toggle_tool(tool)
+        except LoopletError as exc:  # an attached run's store could not be written
+            self.notify(f"Breakpoint not changed: {exc}", severity="error", markup=False)
+            return
         verb = "Breakpoint set: before" if added else "Breakpoint removed from"
         self.notify(f"{verb} every {tool} call", markup=False)
         self.main.query_one(StepTimeline).refresh()

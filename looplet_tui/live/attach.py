@@ -4,8 +4,10 @@
 looks at the run whenever the store says something changed (``wait_for_change``: NOTIFY on
 PostgreSQL, a poll on SQLite), puts new steps on the controller's timeline, and turns each
 pending approval into the same approval card a live run shows.  ``p`` asks the run to pause
-before its next call; a run paused at a breakpoint (set with ``runs pause``) shows paused here
-until ``c`` lets it go on.  The decision made there is
+before its next call; a run paused at a breakpoint (set here, or with ``runs pause``) shows
+paused here until ``c`` lets it go on, or ``n`` / ``s`` let it make one call and pause again
+before the next.  The breakpoints shown are the store's (``StoreBreakpointSet``), read again on
+every look.  The decision made there is
 written back with ``store.decide``; if another debugger (or ``runs approve``) answered first, the
 card goes away and ``notify`` says who answered.  The run's own process acts on whichever answer
 the store holds.  Nothing here imports Textual.
@@ -25,9 +27,10 @@ from looplet_core.durable.runstore import ApprovalRecord, RunStatus, RunStore
 from looplet_core.errors import StoreError
 from looplet_core.runs.headless import continue_run, pause_run
 from looplet_tui.live.controller import DebugController
+from looplet_tui.live.store_breakpoints import StoreBreakpointSet
 from looplet_tui.session import AttachSession
 
-__all__ = ["decision_of", "follow"]
+__all__ = ["debugger_name", "decision_of", "follow"]
 
 Notify = Callable[[str, str], None]
 """``notify(text, severity)``: a message for the person at the debugger."""
@@ -65,13 +68,10 @@ def follow(ctl: DebugController, session: AttachSession, notify: Notify) -> None
     since: tuple[int, int, int] | None = None
     asked_pause = False
     while not ctl.cancel_token.cancelled:
+        _pull(ctl)
         if ctl.pause_requested and not asked_pause:  # p: pause the run before its next call
             pause_run(store, run_id)
             asked_pause = True
-        if store.run_info(run_id).status == RunStatus.PAUSED:
-            _hold(ctl, store, run_id)
-            asked_pause = False
-            since = None
         now = store.changes(run_id)
         if now != since:
             since = now
@@ -98,26 +98,52 @@ def follow(ctl: DebugController, session: AttachSession, notify: Notify) -> None
                     waiting.add(number)
                 since = None  # look again at once: the run moves on after an answer
                 break
+        if store.run_info(run_id).status == RunStatus.PAUSED:  # its steps so far are shown
+            if _hold(ctl, store, run_id):
+                asked_pause = False
+                since = None
+            elif since is None:  # between a release and the run going on: look again soon
+                since = store.changes(run_id)
         if since is not None:  # until it differs from what was just shown (or a timeout)
             store.wait_for_change(run_id, since, timeout=session.poll)
 
 
-def _hold(ctl: DebugController, store: RunStore, run_id: str) -> None:
-    """The run paused at a breakpoint where it runs: show it paused until ``c`` lets it go."""
+def _pull(ctl: DebugController) -> None:
+    """Show the breakpoints the store holds now (others may have changed them)."""
+    if isinstance(ctl.breakpoints, StoreBreakpointSet) and ctl.breakpoints.pull():
+        ctl.changed()
+
+
+def _paused_at(store: RunStore, run_id: str) -> int | None:
+    """The step the run is paused before, or None while no pause stands (none asked, or its
+    release is written and the run has not read it yet)."""
     entries = store.breakpoints(run_id)
     at = [e["paused_at"] for e in entries if isinstance(e.get("paused_at"), int)]
-    step = at[-1] if at else store.run_info(run_id).steps + 1
+    if not at or any(e.get("release") == at[-1] for e in entries):
+        return None
+    return at[-1]
+
+
+def _hold(ctl: DebugController, store: RunStore, run_id: str) -> bool:
+    """The run paused at a breakpoint where it runs: show it paused until ``c`` lets it go
+    (``n`` or ``s``: for one call, then it pauses again before the next).  Returns False, at
+    once, when the store shows no standing pause (the run is between a release and going on)."""
+    step = _paused_at(store, run_id)
+    if step is None:
+        return False
     last = [0.0]
 
-    def settled() -> bool:
+    def settled() -> bool:  # went on elsewhere (runs continue), maybe already paused again
         if time.monotonic() - last[0] < 0.25:
             return False
         last[0] = time.monotonic()
-        return store.run_info(run_id).status != RunStatus.PAUSED
+        _pull(ctl)
+        return _paused_at(store, run_id) != step
 
     if ctl.hold(step, "paused where it runs (breakpoint)", settled=settled):
         with suppress(StoreError):  # continued elsewhere in the meantime: nothing to do
-            continue_run(store, run_id)
+            continue_run(store, run_id, step=ctl.step_requested)
+    return True
 
 
 def _ask(
@@ -145,6 +171,7 @@ def _ask(
         if time.monotonic() - last[0] < 0.2:
             return False
         last[0] = time.monotonic()
+        _pull(ctl)
         current = store.get_approval(record.run_id, record.id)
         if current.pending:
             return False
@@ -154,7 +181,7 @@ def _ask(
     ctl.request_approval(step, settled=settled)
     if request.decided:
         try:
-            store.decide(record.run_id, record.id, decision_of(request), by=_me())
+            store.decide(record.run_id, record.id, decision_of(request), by=debugger_name())
         except LoopletError as exc:
             notify(f"not sent: {exc}", "warning")
     elif elsewhere:
@@ -167,5 +194,6 @@ def _ask(
     return step.number
 
 
-def _me() -> str:
+def debugger_name() -> str:
+    """Who this debugger is, in the store (`looplet-tui@host`): approvals and breakpoints."""
     return f"looplet-tui@{socket.gethostname()}"

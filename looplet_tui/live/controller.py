@@ -98,7 +98,7 @@ class DebugController(RunHistory):
     ) -> None:
         super().__init__(window=window, tool_schemas=tool_schemas, clock=clock, on_change=on_change)
         self.cancel_token = cancel or CancelToken()
-        self.breakpoints = breakpoints or BreakpointSet()
+        self.breakpoints = breakpoints if breakpoints is not None else BreakpointSet()
         self.poll = poll
         self._mode = _Mode.PAUSE if start_paused else _Mode.CONTINUE
         self._released = False
@@ -430,6 +430,12 @@ class DebugController(RunHistory):
         """Whether ``p`` (or starting paused) asked for a stop at the next phase."""
         with self._cond:
             return self._mode is _Mode.PAUSE
+
+    @property
+    def step_requested(self) -> bool:
+        """Whether the run was last let go with ``n`` or ``s`` (a step), not ``c``."""
+        with self._cond:
+            return self._mode in (_Mode.STEP, _Mode.PHASE)
 
     def hold(self, step: int, reason: str, *, settled: Callable[[], bool] | None = None) -> bool:
         """Block the calling thread, shown paused before ``step``'s call, until the UI lets the

@@ -120,6 +120,11 @@ class RunHistory:
         with self._cond:
             self._notified = False
 
+    def changed(self) -> None:
+        """Tell the UI that something it shows changed outside the run's own history (an
+        attached run's breakpoints, read again from its store)."""
+        self._changed()
+
     def _changed(self) -> None:
         with self._cond:
             if self._notified or self.on_change is None:

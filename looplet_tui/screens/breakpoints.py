@@ -2,11 +2,14 @@
 
 The run keeps going underneath (a breakpoint added here applies from the next phase on), and the
 file is the one next to the run (``<agent>.breakpoints.json``, ``<trace>/breakpoints.json``), which
-the debugger also loads when it opens the run again.
+the debugger also loads when it opens the run again.  Attached to a run another process runs, the
+breakpoints are that run's store's (``StoreBreakpointSet``): every change is written there, the
+list follows what others change, and a kind the run cannot check is refused on the form.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import ClassVar
 
@@ -16,7 +19,9 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Checkbox, Input, Select, Static
 
+from looplet_core import LoopletError
 from looplet_tui.live.breakpoints import Breakpoint, BreakpointSet, Phase
+from looplet_tui.live.store_breakpoints import StoreBreakpointSet
 from looplet_tui.widgets.breakpoint_table import BreakpointTable
 
 __all__ = ["BreakpointsScreen"]
@@ -60,6 +65,7 @@ class BreakpointsScreen(ModalScreen[None]):
         self.path = path
         self.editing: int | None = None
         """Id of the breakpoint the form is editing; None when the form adds a new one."""
+        self._shown_revision = -1
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog wide", id="breakpoints-dialog"):
@@ -84,6 +90,13 @@ class BreakpointsScreen(ModalScreen[None]):
             yield Static("", id="bp-problem", classes="problem", markup=False)
             where = str(self.path) if self.path else "no file for this session"
             yield Static(f"file: {where}", classes="hint", markup=False)
+            if isinstance(self.breakpoints, StoreBreakpointSet):
+                yield Static(
+                    f"kept in {self.breakpoints.where}; the run checks them before each call, "
+                    "on the tool glob and args regex",
+                    classes="hint",
+                    markup=False,
+                )
 
     def on_mount(self) -> None:
         table = self.query_one(BreakpointTable)
@@ -93,17 +106,42 @@ class BreakpointsScreen(ModalScreen[None]):
         for field, name in _FIELD_NAMES.items():
             self.query_one(field).border_title = name
         self.query_one("#bp-tool", Input).focus()
+        if isinstance(self.breakpoints, StoreBreakpointSet):
+            if self.breakpoints.unreadable:
+                self._problem("cannot show: " + "; ".join(self.breakpoints.unreadable))
+            self._shown_revision = self.breakpoints.revision
+            self.set_interval(0.25, self._follow_store)
+
+    def _follow_store(self) -> None:
+        """Redraw when the follower read other writers' changes from the run's store."""
+        if self.breakpoints.revision != self._shown_revision:
+            self.refresh_table()
 
     def refresh_table(self) -> None:
         table = self.query_one(BreakpointTable)
         row = table.cursor_row
         table.clear()
+        self._shown_revision = self.breakpoints.revision
+        counted = not isinstance(self.breakpoints, StoreBreakpointSet)  # a remote run counts none
         for bp in self.breakpoints.items():
+            hits = str(bp.hits) if counted else "–"
             table.add_row(
-                str(bp.id), "●" if bp.enabled else "○", bp.describe(), str(bp.hits), key=str(bp.id)
+                str(bp.id), "●" if bp.enabled else "○", bp.describe(), hits, key=str(bp.id)
             )
         if table.row_count:
             table.move_cursor(row=min(row, table.row_count - 1))
+
+    def _changed(self, change: Callable[[], object]) -> bool:
+        """Make a change to the breakpoints; one the set refuses (an attached run's store could
+        not be written, or cannot check that kind) is shown on the form instead."""
+        try:
+            change()
+        except (ValueError, LoopletError) as exc:
+            self._problem(str(exc))
+            return False
+        self._problem("")
+        self.refresh_table()
+        return True
 
     def _selected(self) -> Breakpoint | None:
         table = self.query_one(BreakpointTable)
@@ -127,14 +165,12 @@ class BreakpointsScreen(ModalScreen[None]):
     def toggle_selected(self) -> None:
         bp = self._selected()
         if bp is not None:
-            self.breakpoints.set_enabled(bp.id, not bp.enabled)
-            self.refresh_table()
+            self._changed(lambda: self.breakpoints.set_enabled(bp.id, not bp.enabled))
 
     def remove_selected(self) -> None:
         bp = self._selected()
         if bp is not None:
-            self.breakpoints.remove(bp.id)
-            self.refresh_table()
+            self._changed(lambda: self.breakpoints.remove(bp.id))
 
     def edit_selected(self) -> None:
         bp = self._selected()
@@ -183,12 +219,14 @@ class BreakpointsScreen(ModalScreen[None]):
         except ValueError as exc:
             self._problem(str(exc))
             return
-        if self.editing is not None:
-            self.breakpoints.replace(self.editing, bp)
+        editing = self.editing
+        if editing is not None:
+            done = self._changed(lambda: self.breakpoints.replace(editing, bp))
         else:
-            self.breakpoints.add(bp)
+            done = self._changed(lambda: self.breakpoints.add(bp))
+        if not done:
+            return  # the form keeps what was typed, to fix
         self.editing = None
-        self._problem("")
         for name in ("#bp-tool", "#bp-args", "#bp-context", "#bp-after"):
             self.query_one(name, Input).value = ""
         self.query_one("#bp-phase", Select).clear()
@@ -196,7 +234,6 @@ class BreakpointsScreen(ModalScreen[None]):
         self.query_one("#bp-form-title", Static).update(
             "New breakpoint (all given conditions must hold; enter adds):"
         )
-        self.refresh_table()
 
     # -- screen actions -------------------------------------------------------------------------
 
@@ -217,7 +254,7 @@ class BreakpointsScreen(ModalScreen[None]):
             return
         try:
             self.breakpoints.load(self.path)
-        except ValueError as exc:
+        except (ValueError, LoopletError) as exc:
             self.notify(str(exc), severity="error", markup=False)
             return
         self.refresh_table()

@@ -44,7 +44,13 @@ from looplet_tui.timetravel.tree import (
 )
 from looplet_tui.widgets.gauge import ContextGauge
 
-__all__ = ["CheckpointScreen", "browser_for", "snapshot_renderable"]
+__all__ = ["ATTACHED_READ_ONLY", "CheckpointScreen", "browser_for", "snapshot_renderable"]
+
+ATTACHED_READ_ONLY = (
+    "read only: the run's own process runs it, so no fork starts here; once it stops, "
+    "`looplet-tui resume STORE --run ID` forks and resumes it in the debugger"
+)
+"""Why an attached run's checkpoints are only browsed: a fork or resume would run it twice."""
 
 _STEPS_SHOWN = 30
 
@@ -121,11 +127,14 @@ class CheckpointScreen(Screen[None]):
         tools: Sequence[Any] = (),
         session: RunSession | None = None,
         run_finished: Callable[[], bool] | None = None,
+        read_only: str | None = None,
         id: str | None = None,
     ) -> None:
         """``session`` and ``run_finished`` (is the current run over?) make forking possible;
-        without them the browser only reads."""
+        without them the browser only reads.  ``read_only`` says on screen why not (an
+        attached run: its own process holds it)."""
         super().__init__(id=id)
+        self.read_only = read_only
         self.store = store
         self.run_id = run_id
         self.window = window
@@ -171,9 +180,10 @@ class CheckpointScreen(Screen[None]):
             return
         count = sum(b.count() for b in layout)
         names = {b.name for b in _all(layout)}
+        note = f"\n{self.read_only}" if self.read_only else ""
         self._title(
             f"run {self.run_id} · {count} checkpoints · {len(names)} "
-            f"branch{'es' if len(names) != 1 else ''} · enter/arrows: show the state then",
+            f"branch{'es' if len(names) != 1 else ''} · enter/arrows: show the state then{note}",
             "bold",
         )
         for branch in layout:
@@ -234,6 +244,9 @@ class CheckpointScreen(Screen[None]):
         says so when that run has not finished."""
         from looplet_tui.screens.fork import ForkEditScreen
 
+        if self.read_only:
+            self.notify(f"Not forked: {self.read_only}.", severity="warning", markup=False)
+            return
         snapshot, parent, finished = self.snapshot, self.session, self.run_finished
         if snapshot is None or parent is None or finished is None:
             self.notify("Forking needs a checkpoint and the run's model.", markup=False)
@@ -315,9 +328,13 @@ def browser_for(
 
     ``run_finished`` says whether the debugger's current run is over (a fork replaces it)."""
     if isinstance(session, AttachSession):
-        return (
-            "An attached run is browsed where it runs; once it stops, `looplet-tui resume "
-            "STORE --run ID` opens it here with its checkpoints."
+        try:
+            if not session.store.list(session.run_id):
+                return "No checkpoint yet: the run writes one after each step."
+        except LoopletError as exc:
+            return f"Cannot read the checkpoints: {exc}"
+        return CheckpointScreen(
+            session.store, session.run_id, window=session.window, read_only=ATTACHED_READ_ONLY
         )
     if not isinstance(session, RunSession):
         return "A replayed trace has no checkpoints: the browser needs a run with --checkpoints."

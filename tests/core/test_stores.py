@@ -134,6 +134,32 @@ def test_breakpoints_and_events_round_trip(store: RunStore):
     assert store.events("r1", after=2) == [(3, {"kind": "run_end"})]
 
 
+def _adder(target: str, worker: int, count: int, start_at: float) -> None:
+    store = open_store(target)
+    time.sleep(max(0.0, start_at - time.time()))  # all at once, not one after the other
+    for i in range(count):
+        store.update_breakpoints("r1", lambda es, i=i: [*es, {"tool": f"w{worker}-{i}"}])
+    store.close()
+
+
+def test_breakpoints_changed_by_many_processes_at_once_lose_no_entry(store: RunStore, target: str):
+    store.set_breakpoints("r1", [{"pause": True}])
+    workers, count, start_at = 3, 30, time.time() + 3
+    ctx = multiprocessing.get_context("spawn")
+    procs = [ctx.Process(target=_adder, args=(target, w, count, start_at)) for w in range(workers)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(120)
+        assert p.exitcode == 0
+    entries = store.breakpoints("r1")
+    assert entries[0] == {"pause": True} and len(entries) == 1 + workers * count
+    added = {e["tool"] for e in entries[1:]}
+    assert added == {f"w{w}-{i}" for w in range(workers) for i in range(count)}
+    kept = store.update_breakpoints("r1", lambda es: [e for e in es if not e.get("pause")])
+    assert kept == entries[1:] == store.breakpoints("r1")
+
+
 def test_changes_move_when_a_checkpoint_or_an_approval_is_written(store: RunStore):
     before = store.changes("r1")
     store.put(bare("r1", 1))

@@ -18,7 +18,9 @@ from typing import Any
 import pytest
 from textual.pilot import Pilot
 
+from looplet_core.durable.breakpoint_entries import is_standing
 from looplet_core.durable.connect import open_store
+from looplet_core.durable.runstore import RunStore
 from looplet_core.durable.sqlite import SQLiteRunStore
 from looplet_core.durable.sqlstore import SQLRunStore
 from looplet_tui.app import DebuggerApp
@@ -293,3 +295,132 @@ def test_resuming_a_store_whose_newest_checkpoint_is_damaged_names_the_intact_on
     opened = session.config.checkpoint
     assert isinstance(opened, SQLRunStore)
     opened.close()
+
+
+def runs(target: str, *args: str) -> subprocess.CompletedProcess[str]:
+    """``python -m looplet_core runs ARGS --store TARGET``, as someone else would type it."""
+    return subprocess.run(
+        [sys.executable, "-m", "looplet_core", "runs", *args, "--store", target],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=60,
+        check=False,
+    )
+
+
+def until_paused(target: str) -> None:
+    deadline = time.monotonic() + 30
+    while "paused at a breakpoint" not in runs(target, "list").stdout:
+        assert time.monotonic() < deadline, "the run never paused"
+        time.sleep(0.2)
+
+
+def standing_tools(store: RunStore) -> list[object]:
+    """The tool globs of the run's standing breakpoints (not its pause entries)."""
+    return [e.get("tool") for e in store.breakpoints("r1") if is_standing(e)]
+
+
+def paused_before(app: DebuggerApp, step: int) -> bool:
+    point = app.controller.pause_point
+    return point is not None and point.step == step
+
+
+async def test_a_breakpoint_set_in_the_attached_debugger_pauses_the_run_where_it_runs(
+    target: str, tmp_path: Path
+):
+    from textual.widgets import Input
+
+    from looplet_tui.screens.breakpoints import BreakpointsScreen
+    from looplet_tui.widgets.breakpoint_table import BreakpointTable
+
+    assert runs(target, "pause", "r1", "--tool", "count").returncode == 0
+    agent = start_agent(target, tmp_path / "tools.log")
+    try:
+        until_paused(target)
+        app = DebuggerApp(attach_session([target, "r1"]), timings=False)
+        async with app.run_test(size=SIZE) as pilot:
+            await until(pilot, lambda: paused_before(app, 1), "the pause before count", 20)
+            await pilot.press("B")
+            await until(pilot, lambda: isinstance(app.screen, BreakpointsScreen), "the screen")
+            assert "tool 'count'" in screen_text(app)  # set with runs pause: listed here
+            assert "kept in the run's store" in screen_text(app)
+            await pilot.press(*"don*", "enter")  # the tool glob field has the focus
+            await pilot.pause()
+            store = open_store(target)  # what the run's process reads
+            assert standing_tools(store) == ["count", "don*"]
+            app.screen.query_one("#bp-after", Input).value = "2"
+            app.screen.query_one("#bp-tool", Input).value = "delete"
+            await pilot.press("enter")
+            await pilot.pause()
+            assert "'after N hits' cannot be sent" in screen_text(app)  # refused, said so
+            assert standing_tools(store) == ["count", "don*"]
+            app.screen.query_one(BreakpointTable).focus()
+            await pilot.press("x")  # the cursor is on the first row: count's
+            await pilot.pause()
+            assert standing_tools(store) == ["don*"]
+            await pilot.press("escape")
+            await pilot.press("c")
+            await card_shown(pilot, app)  # count ran, delete asks
+            await pilot.press("a")
+            await until(pilot, lambda: paused_before(app, 3), "the pause before done", 30)
+            await pilot.pause()
+            assert "PAUSED" in screen_text(app) and app.controller.step(2) is not None
+            assert store.run_info("r1").status == "paused at a breakpoint"
+            assert app.controller.step(3) is None and not app.controller.finished
+            await pilot.press("t")  # time travel, on the attached run's checkpoints
+            await until(pilot, lambda: isinstance(app.screen, CheckpointScreen), "the browser")
+            await pilot.pause()
+            text = screen_text(app)
+            assert "run r1 · " in text and "read only: the run's own process runs it" in text
+            assert "Steps (2)" in text  # the state at its newest checkpoint: count, delete
+            await pilot.press("f")
+            await until(pilot, lambda: any("Not forked" in n for n in notices(app)), "refusal")
+            assert isinstance(app.screen, CheckpointScreen)  # no fork editor opened
+            await pilot.press("escape")
+            await pilot.press("c")
+            await until(pilot, lambda: app.controller.finished, "the run's end", timeout=30)
+            await pilot.press("t")  # the run ended by itself: its store is still there to browse
+            await until(pilot, lambda: isinstance(app.screen, CheckpointScreen), "the browser")
+            await pilot.pause()
+            assert "Steps (3)" in screen_text(app)
+            store.close()
+        out = finish(agent)
+    finally:
+        agent.kill()
+        agent.communicate()
+    assert "#3 ✓ done(answer='cleaned')" in out and "stop   done" in out
+
+
+async def test_n_while_attached_lets_the_run_make_one_call_and_pause_before_the_next(
+    target: str, tmp_path: Path
+):
+    assert runs(target, "pause", "r1").returncode == 0  # before its first call
+    agent = start_agent(target, tmp_path / "tools.log")
+    try:
+        until_paused(target)
+        app = DebuggerApp(attach_session([target, "r1"]), timings=False)
+        async with app.run_test(size=SIZE) as pilot:
+            await until(pilot, lambda: paused_before(app, 1), "the pause before count", 20)
+            assert runs(target, "pause", "r1", "--tool", "done").returncode == 0  # elsewhere
+            await until(
+                pilot,
+                lambda: [bp.tool for bp in app.controller.breakpoints.items()] == ["done"],
+                "the breakpoint set elsewhere to show here",
+            )
+            await pilot.pause()
+            assert app.controller.breakpoints.marks("done")  # the timeline marks its calls
+            await pilot.press("n")
+            await until(pilot, lambda: paused_before(app, 2), "the pause before delete", 30)
+            assert app.controller.step(1) is not None and not app.controller.approvals
+            await pilot.press("c")
+            await card_shown(pilot, app)
+            await pilot.press("a")
+            await until(pilot, lambda: paused_before(app, 3), "the pause before done", 30)
+            await pilot.press("c")
+            await until(pilot, lambda: app.controller.finished, "the run's end", timeout=30)
+        out = finish(agent)
+    finally:
+        agent.kill()
+        agent.communicate()
+    assert "#2 ✓ delete(target='10000 rows')" in out and "stop   done" in out
