@@ -25,6 +25,7 @@ from looplet_core import (
     TraceError,
     TraceReader,
 )
+from looplet_core.durable.recorded import StoredRun
 from looplet_core.runs.resume import restore, resume
 from looplet_tui.session import (
     AttachSession,
@@ -42,8 +43,13 @@ __all__ = [
     "SessionError",
     "attach_session",
     "build_session",
+    "open_recording",
+    "open_stored_run",
     "replay_session",
+    "replay_target",
     "resume_session",
+    "split_run_spec",
+    "store_replay_session",
 ]
 
 AGENT_FILE = "looplet-tui-agent.json"
@@ -73,7 +79,7 @@ def build_session(args: argparse.Namespace) -> Session:
         )
         return _checkpointed(session, args.checkpoint_dir, args.target)
     if args.command == "replay":
-        return replay_session(Path(args.trace), agent=args.agent)
+        return replay_target(args.trace, run_id=args.run_id, agent=args.agent)
     if args.command == "attach":
         return attach_session(args.where, args.store)
     if _names_a_store(args.checkpoints):
@@ -139,6 +145,117 @@ def attach_session(where: Sequence[str], store: str | None = None) -> AttachSess
     return AttachSession(store=opened, run_id=run_id, title=title)
 
 
+def replay_target(target: str, *, run_id: str | None = None, agent: str | None = None) -> Session:
+    """``replay TARGET``: a trace directory, or a run in a store (``runs.db --run ID``,
+    ``runs.db#ID``, a ``sqlite:///`` or ``postgresql://`` URL)."""
+    store, named = split_run_spec(target)
+    if named is not None or _names_a_store(store):
+        if agent is not None:
+            raise SessionError(
+                "--agent is for re-running a trace's steps live; a run in a store is continued "
+                "with `looplet-tui resume STORE --run ID --checkpoint CHECKPOINT`"
+            )
+        if named is not None and run_id is not None and named != run_id:
+            raise SessionError(f"{target} names run {named!r} but --run says {run_id!r}: give one")
+        return store_replay_session(store, named or run_id)
+    if run_id is not None:
+        raise SessionError(
+            f"--run picks a run in a run store (runs.db, sqlite:///..., postgresql://...); "
+            f"{target} is not one (a trace directory holds one run: drop --run)"
+        )
+    return replay_session(Path(target), agent=agent)
+
+
+def split_run_spec(spec: str) -> tuple[str, str | None]:
+    """``STORE#RUN`` as ``(STORE, RUN)``; anything else (a trace directory, even one whose name
+    has a ``#``) as ``(spec, None)``."""
+    store, mark, run_id = spec.rpartition("#")
+    if not mark or not store or Path(spec).exists():
+        return spec, None
+    if not run_id:
+        raise SessionError(f"{spec}: name the run after the '#': STORE#RUN_ID")
+    return store, run_id
+
+
+def open_stored_run(
+    target: str, run_id: str | None, *, event_kinds: frozenset[str] = frozenset()
+) -> tuple[StoredRun, list[Event]]:
+    """Run ``run_id`` of the store ``target`` names (the store's only run when None), read and
+    checked now, with its stored events of ``event_kinds``; the store is closed again before
+    this returns (everything a replay or a diff reads is in memory by then)."""
+    from looplet_core import LoopletError
+    from looplet_core.durable.connect import open_store
+
+    try:
+        store = open_store(target, create=False)
+    except LoopletError as exc:
+        raise SessionError(str(exc)) from None
+    try:
+        chosen = run_id or _only_run(store)
+        store.run_info(chosen)  # a run the store does not have: its own one-line error
+        if not store.list(chosen):
+            raise SessionError(f"{store.where}: run {chosen!r} has no checkpoints yet")
+        recorded = StoredRun(store, chosen)
+        found = (
+            [_event(chosen, record) for record in recorded.events(set(event_kinds))]
+            if event_kinds
+            else []
+        )
+        return recorded, found
+    except (LoopletError, IndexError) as exc:
+        raise SessionError(" ".join(str(exc).split())) from None
+    finally:
+        store.close()
+
+
+def _only_run(store: Any) -> str:
+    runs: list[str] = store.runs()
+    if not runs:
+        raise SessionError(f"{store.where}: no runs yet")
+    if len(runs) > 1:
+        shown = ", ".join(runs[:10]) + (f" and {len(runs) - 10} more" if len(runs) > 10 else "")
+        raise SessionError(
+            f"{store.where} holds {len(runs)} runs ({shown}): choose one with --run ID "
+            "(or STORE#ID)"
+        )
+    return runs[0]
+
+
+def open_recording(spec: str) -> TraceReader | StoredRun:
+    """One side of ``diff``: a trace directory, or ``STORE#RUN`` (``STORE`` alone when the
+    store holds one run), read whole now; every problem is a one-line ``SessionError``."""
+    store, run_id = split_run_spec(spec)
+    if run_id is not None or _names_a_store(store):
+        return open_stored_run(store, run_id)[0]
+    if not Path(spec).exists():
+        raise SessionError(
+            f"{spec}: no such trace directory or run store (a run in a store is STORE#RUN)"
+        )
+    try:
+        return TraceReader(spec)
+    except (TraceError, OSError, ValueError) as exc:
+        raise SessionError(str(exc)) from None
+
+
+def store_replay_session(target: str, run_id: str | None) -> ReplaySession:
+    """Replay a run kept in a run store, like a trace: its steps from the checkpoint chain,
+    each model call's prompt from the conversation the checkpoints kept."""
+    recorded, events = open_stored_run(target, run_id, event_kinds=frozenset({"compaction"}))
+    task = recorded.task
+    title = f"replay · {recorded.path_label}" + (f" · {_short(task)}" if task else "")
+    window = recorded.config.get("context_window")
+    return ReplaySession(
+        steps=_LazySteps(recorded),
+        events=events,
+        title=title,
+        window=window if isinstance(window, int) and window > 0 else None,
+        breakpoints_file=state_dir() / f"replay-{recorded.run_id}.breakpoints.json",
+        result=recorded.loop_result(),
+        load_prompt=recorded.prompt_view,
+        reader=recorded,
+    )
+
+
 def replay_session(path: Path, agent: str | None = None) -> ReplaySession:
     """Open a trace lazily; prompts are read when a step is shown, not up front.
 
@@ -184,7 +301,7 @@ def _event(run_id: str, record: dict[str, Any]) -> Event:
 class _LazySteps(Sequence[Step]):
     """The trace's steps as a sequence that reads each step file only when it is reached."""
 
-    def __init__(self, reader: TraceReader) -> None:
+    def __init__(self, reader: TraceReader | StoredRun) -> None:
         self.reader = reader
         self.numbers = [entry.number for entry in reader.entries]
 
