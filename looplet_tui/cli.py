@@ -79,7 +79,7 @@ def build_session(args: argparse.Namespace) -> Session:
         )
         return _checkpointed(session, args.checkpoint_dir, args.target)
     if args.command == "replay":
-        return replay_target(args.trace, run_id=args.run_id, agent=args.agent)
+        return replay_target(args.trace, run_id=getattr(args, "run_id", None), agent=args.agent)
     if args.command == "attach":
         return attach_session(args.where, args.store)
     if _names_a_store(args.checkpoints):

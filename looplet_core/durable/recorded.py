@@ -212,8 +212,9 @@ class StoredRun:
     def prompts_added(self) -> Iterator[tuple[int, LLMCall | None, list[Message] | None]]:
         """``(index, call, messages new in its prompt)`` for every call, in order, in one pass.
 
-        What search indexes: a message counts once, at the call whose prompt first held it; a
-        prompt rewritten by compaction is new as a whole.  A part that does not decode is None.
+        What search indexes, as a trace's ``messages.jsonl`` records it: a prompt that extends
+        the previous one adds its new messages; a prompt that does not (compaction rewrote the
+        history) is new as a whole.  A part that does not decode is None.
         """
         messages: list[dict[str, Any]] = []
         seen: list[dict[str, Any]] = []  # the previous prompt, to tell what is new
@@ -227,6 +228,8 @@ class StoredRun:
             same = 0
             while same < min(len(seen), len(prompt)) and seen[same] is prompt[same]:
                 same += 1
+            if same < len(seen):  # not an extension of the previous prompt: new as a whole
+                same = 0
             seen = prompt
             try:
                 call: LLMCall | None = LLMCall.from_dict(doc)
