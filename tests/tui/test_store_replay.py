@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from textual.widgets import DataTable
+from textual.widgets import DataTable, Static
 
 from looplet_core import (
     DefaultState,
@@ -45,7 +45,7 @@ from looplet_tui.session import ReplaySession
 from tests.core.store_kinds import RUN_STORES, store_target
 from tests.tui.helpers import make_tools
 from tests.tui.pilot import FIXED_CLOCK, SIZE, screen_text, settled, until
-from tests.tui.test_run_diff import RUN_A, RUN_B
+from tests.tui.test_run_diff import RUN_A, RUN_B, text_of
 
 
 def record(target: str, trace: Path | None, run_id: str) -> None:
@@ -99,6 +99,11 @@ def sqlite_db(tmp_path: Path) -> tuple[str, Path]:
     return db, trace
 
 
+def indexed(entries: list[Any]) -> list[tuple[Any, ...]]:
+    """What a step index says of each step (a trace's log rounds ``elapsed_ms``)."""
+    return [(e.number, e.status, e.tool, e.error_kind, e.llm_call) for e in entries]
+
+
 def notices(app: DebuggerApp) -> list[str]:
     return [n.message for n in app._notifications]  # pyright: ignore[reportPrivateUsage]
 
@@ -131,10 +136,7 @@ def test_a_stored_run_replays_the_steps_prompts_and_end_of_its_trace(
     assert [e.kind for e in from_store.events] == [e.kind for e in from_trace.events]
     assert [e.step for e in from_store.events] == [e.step for e in from_trace.events]
     assert from_store.result == from_trace.result
-    def index(entries: list[Any]) -> list[tuple[Any, ...]]:  # the log rounds elapsed_ms
-        return [(e.number, e.status, e.tool, e.error_kind, e.llm_call) for e in entries]
-
-    assert index(stored.entries) == index(trace.entries)
+    assert indexed(stored.entries) == indexed(trace.entries)
     assert "#demo1" in from_store.title and "Clean customers.csv" in from_store.title
 
 
@@ -248,7 +250,9 @@ async def test_diff_of_a_stored_run_and_a_trace_opens_the_side_by_side_screen(
         assert isinstance(screen, RunDiffScreen)
         table = screen.query_one(DataTable)
         assert table.row_count == 5 and table.cursor_row == 2  # the first divergence, selected
-        assert "runs.db#b" in screen_text(app)
+        pair = text_of(screen.query_one("#diff-pair-body", Static))
+        assert "step 3: args differs first" in pair and "B: " in pair
+    assert comparison.label_b.endswith("runs.db#b")  # the pane's header shows it, cut to fit
 
 
 # -- bad input: one line, exit 2, nothing created --------------------------------------------------
