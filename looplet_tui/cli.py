@@ -167,74 +167,40 @@ def replay_target(target: str, *, run_id: str | None = None, agent: str | None =
 
 
 def split_run_spec(spec: str) -> tuple[str, str | None]:
-    """``STORE#RUN`` as ``(STORE, RUN)``; anything else (a trace directory, even one whose name
-    has a ``#``) as ``(spec, None)``."""
-    store, mark, run_id = spec.rpartition("#")
-    if not mark or not store or Path(spec).exists():
-        return spec, None
-    if not run_id:
-        raise SessionError(f"{spec}: name the run after the '#': STORE#RUN_ID")
-    return store, run_id
+    """``STORE#RUN`` as ``(STORE, RUN)``; anything else as ``(spec, None)``."""
+    from looplet_core import LoopletError
+    from looplet_core.durable.recorded import split_run_spec as split
+
+    try:
+        return split(spec)
+    except LoopletError as exc:
+        raise SessionError(str(exc)) from None
 
 
 def open_stored_run(
     target: str, run_id: str | None, *, event_kinds: frozenset[str] = frozenset()
 ) -> tuple[StoredRun, list[Event]]:
-    """Run ``run_id`` of the store ``target`` names (the store's only run when None), read and
-    checked now, with its stored events of ``event_kinds``; the store is closed again before
-    this returns (everything a replay or a diff reads is in memory by then)."""
+    """``read_stored_run`` with its events as ``Event``s and its problems as one line."""
     from looplet_core import LoopletError
-    from looplet_core.durable.connect import open_store
+    from looplet_core.durable.recorded import read_stored_run
 
     try:
-        store = open_store(target, create=False)
-    except LoopletError as exc:
-        raise SessionError(str(exc)) from None
-    try:
-        chosen = run_id or _only_run(store)
-        store.run_info(chosen)  # a run the store does not have: its own one-line error
-        if not store.list(chosen):
-            raise SessionError(f"{store.where}: run {chosen!r} has no checkpoints yet")
-        recorded = StoredRun(store, chosen)
-        found = (
-            [_event(chosen, record) for record in recorded.events(set(event_kinds))]
-            if event_kinds
-            else []
-        )
-        return recorded, found
-    except (LoopletError, IndexError) as exc:
+        recorded, records = read_stored_run(target, run_id, event_kinds=event_kinds)
+        return recorded, [_event(recorded.run_id, record) for record in records]
+    except (LoopletError, IndexError, ValueError, KeyError, TypeError) as exc:
         raise SessionError(" ".join(str(exc).split())) from None
-    finally:
-        store.close()
-
-
-def _only_run(store: Any) -> str:
-    runs: list[str] = store.runs()
-    if not runs:
-        raise SessionError(f"{store.where}: no runs yet")
-    if len(runs) > 1:
-        shown = ", ".join(runs[:10]) + (f" and {len(runs) - 10} more" if len(runs) > 10 else "")
-        raise SessionError(
-            f"{store.where} holds {len(runs)} runs ({shown}): choose one with --run ID "
-            "(or STORE#ID)"
-        )
-    return runs[0]
 
 
 def open_recording(spec: str) -> TraceReader | StoredRun:
     """One side of ``diff``: a trace directory, or ``STORE#RUN`` (``STORE`` alone when the
     store holds one run), read whole now; every problem is a one-line ``SessionError``."""
-    store, run_id = split_run_spec(spec)
-    if run_id is not None or _names_a_store(store):
-        return open_stored_run(store, run_id)[0]
-    if not Path(spec).exists():
-        raise SessionError(
-            f"{spec}: no such trace directory or run store (a run in a store is STORE#RUN)"
-        )
+    from looplet_core import LoopletError
+    from looplet_core.durable.recorded import open_recorded
+
     try:
-        return TraceReader(spec)
-    except (TraceError, OSError, ValueError) as exc:
-        raise SessionError(str(exc)) from None
+        return open_recorded(spec)
+    except (LoopletError, OSError, ValueError) as exc:
+        raise SessionError(" ".join(str(exc).split())) from None
 
 
 def store_replay_session(target: str, run_id: str | None) -> ReplaySession:

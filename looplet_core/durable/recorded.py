@@ -19,17 +19,18 @@ turned into plain dataclasses.
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from pathlib import Path
 from typing import Any, cast, overload
 
 from looplet_core.durable.checkpoints import Checkpoint, CheckpointStore, history
 from looplet_core.durable.checkpoints import latest_checkpoint as _latest
-from looplet_core.errors import CheckpointError
+from looplet_core.errors import CheckpointError, StoreError
 from looplet_core.messages import Message, optional
-from looplet_core.provenance.reader import StepEntry
+from looplet_core.provenance.reader import StepEntry, TraceReader
 from looplet_core.records import LLMCall, StopReason, Usage
 from looplet_core.step import LoopResult, Step
 
-__all__ = ["StoredRun"]
+__all__ = ["StoredRun", "open_recorded", "read_stored_run", "split_run_spec"]
 
 _BAD_DATA = (ValueError, KeyError, TypeError, AttributeError, RecursionError, OverflowError)
 
@@ -331,6 +332,67 @@ class StoredRun:
 
     def __repr__(self) -> str:
         return f"StoredRun({self.path_label!r}, {len(self)} steps)"
+
+
+def split_run_spec(spec: str) -> tuple[str, str | None]:
+    """``STORE#RUN`` as ``(STORE, RUN)``; anything else (a trace directory, even one whose name
+    has a ``#``) as ``(spec, None)``."""
+    store, mark, run_id = spec.rpartition("#")
+    if not mark or not store or Path(spec).exists():
+        return spec, None
+    if not run_id:
+        raise StoreError(f"{spec}: name the run after the '#': STORE#RUN_ID")
+    return store, run_id
+
+
+def read_stored_run(
+    target: str, run_id: str | None = None, *, event_kinds: frozenset[str] = frozenset()
+) -> tuple[StoredRun, list[dict[str, Any]]]:
+    """Run ``run_id`` of the store ``target`` names (the store's only run when None), read and
+    checked now, with its stored events of ``event_kinds``.  The store is opened without
+    creating anything and closed again before this returns: everything a replay or a diff
+    reads is in memory by then.  Every problem is a ``CheckpointError`` (``StoreError``)."""
+    from looplet_core.durable.connect import open_store
+
+    store = open_store(target, create=False)
+    try:
+        chosen = run_id or _only_run(store)
+        store.run_info(chosen)  # a run the store does not have: its own one-line error
+        if not store.list(chosen):
+            raise StoreError(f"{store.where}: run {chosen!r} has no checkpoints yet")
+        recorded = StoredRun(store, chosen)
+        events = list(recorded.events(set(event_kinds))) if event_kinds else []
+        return recorded, events
+    finally:
+        store.close()
+
+
+def _only_run(store: CheckpointStore) -> str:
+    where = str(getattr(store, "where", None) or type(store).__name__)
+    runs = store.runs()
+    if not runs:
+        raise StoreError(f"{where}: no runs yet")
+    if len(runs) > 1:
+        shown = ", ".join(runs[:10]) + (f" and {len(runs) - 10} more" if len(runs) > 10 else "")
+        raise StoreError(
+            f"{where} holds {len(runs)} runs ({shown}): choose one with --run ID (or STORE#ID)"
+        )
+    return runs[0]
+
+
+def open_recorded(spec: str) -> TraceReader | StoredRun:
+    """A recorded run named on a command line: a trace directory, or ``STORE#RUN`` (``STORE``
+    alone when it holds one run), read now."""
+    from looplet_core.durable.connect import sqlite_path
+
+    target, run_id = split_run_spec(spec)
+    if run_id is not None or "://" in target or sqlite_path(target) is not None:
+        return read_stored_run(target, run_id)[0]
+    if not Path(spec).exists():
+        raise StoreError(
+            f"{spec}: no such trace directory or run store (a run in a store is STORE#RUN)"
+        )
+    return TraceReader(spec)
 
 
 def _fold_messages(messages: list[dict[str, Any]], link: Checkpoint) -> None:

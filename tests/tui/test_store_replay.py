@@ -330,3 +330,26 @@ def test_a_damaged_step_stops_the_replay_there_saying_why(sqlite_db: tuple[str, 
     assert isinstance(session, ReplaySession)
     with pytest.raises(Exception, match="does not decode"):
         list(session.steps)
+
+
+def test_the_core_diff_command_takes_stored_runs_too(tmp_path: Path) -> None:
+    import io
+
+    from looplet_core.cli import main as core_main
+
+    db = str(tmp_path / "runs.db")
+    record_script(db, tmp_path / "trace-a", "a", RUN_A)
+    record_script(db, None, "b", RUN_B)
+
+    def run(*args: str) -> tuple[int, str, str]:
+        out, err = io.StringIO(), io.StringIO()
+        return core_main(["diff", *args], out, err), out.getvalue(), err.getvalue()
+
+    code, out, _ = run(f"{db}#a", f"{db}#b")
+    assert code == 1 and "first divergence: step 3" in out and "runs.db#b" in out
+    code, out, _ = run(f"{db}#a", str(tmp_path / "trace-a"))
+    assert code == 0 and "no divergence: 4 steps agree" in out
+    code, _, err = run(db, f"{db}#a")
+    assert code == 2 and "holds 2 runs (a, b)" in err
+    code, _, err = run(f"{tmp_path / 'gone.db'}#a", f"{db}#a")
+    assert code == 2 and "nothing was created" in err and not (tmp_path / "gone.db").exists()
