@@ -24,6 +24,7 @@ from looplet_core import (
     TraceReader,
     composable_loop,
 )
+from looplet_core.durable.checkpointer import CheckpointHook
 from looplet_core.durable.connect import open_store
 from looplet_core.durable.recorded import StoredRun
 from looplet_core.durable.store_approver import StoreEventLog
@@ -58,6 +59,22 @@ def record(target: str, trace: Path | None, run_id: str) -> None:
     agent["hooks"] = hooks
     agent["config"].record_prompts = True
     agent["config"].checkpoint = store
+    agent["state"] = DefaultState(run_id=run_id)
+    try:
+        for step in composable_loop(**agent):
+            if step.approval is not None and not step.approval.decided:
+                step.approval.approve()
+    finally:
+        store.close()
+
+
+def record_sparse(target: str, trace: Path, run_id: str, every: int) -> None:
+    """The demo with a checkpoint every ``every`` steps only (``CheckpointHook(every=...)``)."""
+    store = open_store(target)
+    agent = make_agent(delay=0)
+    sink = ProvenanceSink(trace, llm=agent["llm"])
+    agent["hooks"] = [*agent["hooks"], sink, CheckpointHook(store, every=every)]
+    agent["config"].record_prompts = True
     agent["state"] = DefaultState(run_id=run_id)
     try:
         for step in composable_loop(**agent):
@@ -138,6 +155,19 @@ def test_a_stored_run_replays_the_steps_prompts_and_end_of_its_trace(
     assert from_store.result == from_trace.result
     assert indexed(stored.entries) == indexed(trace.entries)
     assert "#demo1" in from_store.title and "Clean customers.csv" in from_store.title
+
+
+def test_a_run_checkpointed_every_third_step_still_has_every_prompt(tmp_path: Path) -> None:
+    db = str(tmp_path / "runs.db")
+    record_sparse(db, tmp_path / "trace", "sparse", every=3)
+    from_trace, from_store = replay_session(tmp_path / "trace"), store_replay_session(db, None)
+    assert list(from_store.steps) == list(from_trace.steps)
+    assert from_trace.load_prompt is not None and from_store.load_prompt is not None
+    for step in from_trace.steps:
+        if step.llm_call is not None:
+            index = step.llm_call.index
+            assert list(from_store.load_prompt(index)) == list(from_trace.load_prompt(index))
+    assert from_store.result == from_trace.result
 
 
 def test_one_run_needs_no_run_id_and_a_url_names_the_store_too(
