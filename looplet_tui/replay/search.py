@@ -27,6 +27,10 @@ matches any other (both sides are reduced to single spaces), so an excerpt can b
 it reads.  Each step and place gives at most one ``Hit``, with a one-line excerpt around the first
 match, its control characters shown as harmless stand-ins.
 
+A run in a store (``looplet_core.durable.recorded.StoredRun``) searches the same way: its
+calls' new messages come from folding its checkpoints once, in call order, instead of from
+``messages.jsonl``, and give the same hits as the run's trace would.
+
 A damaged trace still searches: a step file or prompt that cannot be read is skipped and described
 in ``problems``.  Nothing read from the trace is executed; it is parsed as JSON only.
 """
