@@ -30,7 +30,7 @@ from datetime import UTC, datetime
 from itertools import zip_longest
 from typing import TYPE_CHECKING, Any, TextIO, cast
 
-from looplet_core.errors import ApprovalError, ConfigError, StoreError, TraceError
+from looplet_core.errors import ApprovalError, CheckpointError, ConfigError, TraceError
 from looplet_core.evals.harness import (
     DEFAULT_PASS_MARK,
     EvalContext,
@@ -201,9 +201,13 @@ def _print_report(report: EvalReport, out: TextIO) -> None:
 
 
 def diff(path_a: str, path_b: str, out: TextIO) -> int:
-    a, b = TraceReader(path_a), TraceReader(path_b)
+    """Two runs step by step; each a trace directory or a run in a store (``STORE#RUN``)."""
+    from looplet_core.durable.recorded import StoredRun, open_recorded
+
+    a, b = open_recorded(path_a), open_recorded(path_b)
+    name_a, name_b = (r.path_label if isinstance(r, StoredRun) else str(r.path) for r in (a, b))
     width = max(30, (shutil.get_terminal_size((120, 24)).columns - 8) // 2)
-    print(f"{'step':<6}{'A: ' + safe(str(a.path)):<{width}}  B: {safe(str(b.path))}", file=out)
+    print(f"{'step':<6}{'A: ' + safe(name_a):<{width}}  B: {safe(name_b)}", file=out)
     first = None
     for want, got in zip_longest(a.steps(), b.steps()):
         found = compare_steps(want, got)
@@ -382,9 +386,9 @@ def _parser() -> argparse.ArgumentParser:
         default=DEFAULT_PASS_MARK,
         help=f"score a float eval needs to pass (default {DEFAULT_PASS_MARK})",
     )
-    p_diff = sub.add_parser("diff", help="align two traces step by step; exit 1 if they differ")
-    p_diff.add_argument("trace_a")
-    p_diff.add_argument("trace_b")
+    p_diff = sub.add_parser("diff", help="align two runs step by step; exit 1 if they differ")
+    p_diff.add_argument("trace_a", metavar="A", help="a trace directory, or STORE#RUN")
+    p_diff.add_argument("trace_b", metavar="B", help="a trace directory, or STORE#RUN")
     p_run = sub.add_parser("run", help="run an agent headless in a run store (resumes it if saved)")
     p_run.add_argument("agent", help="module:factory or path/agent.py[:factory]")
     _store_arg(p_run)
@@ -450,7 +454,7 @@ def main(
         if args.command == "runs":
             return runs_command(args, stdout)
         return diff(args.trace_a, args.trace_b, stdout)
-    except (TraceError, FileNotFoundError, StoreError, ApprovalError, ConfigError) as exc:
+    except (TraceError, FileNotFoundError, CheckpointError, ApprovalError, ConfigError) as exc:
         print(f"error: {exc}", file=stderr)
         return 2
     except BrokenPipeError:  # `... | head` closed the pipe: not an error worth a traceback

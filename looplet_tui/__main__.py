@@ -5,8 +5,10 @@ checkpointed run.
     looplet-tui run path/to/agent.py[:factory]    your agent: a factory returning the loop's args
     looplet-tui run package.module:factory
     looplet-tui replay TRACE_DIR [--agent FILE]   step through a saved trace, read-only
+    looplet-tui replay STORE [--run ID]           the same for a run kept in a run store
     looplet-tui resume CHECKPOINT_DIR [--run ID]  continue a paused or crashed run
-    looplet-tui diff TRACE_A TRACE_B              two runs side by side, first divergence marked
+    looplet-tui diff A B                          two runs side by side, first divergence marked
+                                                  (each a trace directory or STORE#RUN)
     looplet-tui runs --store URL                  the runs in a run store (SQLite file, PostgreSQL)
     looplet-tui attach --store URL RUN            follow a run another process runs; answer its
                                                   approvals (also: attach URL RUN)
@@ -53,8 +55,16 @@ def _parser() -> argparse.ArgumentParser:
         "target",
         help="a factory returning the loop's arguments as a dict (default name: make_agent)",
     )
-    replay = sub.add_parser("replay", help="step through a saved trace, read-only")
-    replay.add_argument("trace", help="a trace directory written by ProvenanceSink")
+    replay = sub.add_parser("replay", help="step through a saved trace or stored run, read-only")
+    replay.add_argument(
+        "trace",
+        metavar="TRACE_OR_STORE",
+        help="a trace directory written by ProvenanceSink, or a run store (runs.db, "
+        "sqlite:///PATH, postgresql://...; STORE#RUN names the run)",
+    )
+    replay.add_argument(
+        "--run", dest="run_id", help="the run in the store (needed when it holds several)"
+    )
     replay.add_argument(
         "--agent",
         metavar="FILE[:factory]",
@@ -81,9 +91,14 @@ def _parser() -> argparse.ArgumentParser:
         help="the factory that built the run (default: the one "
         "recorded when the debugger started it)",
     )
-    diff = sub.add_parser("diff", help="compare two traces step by step, side by side")
-    diff.add_argument("trace_a", help="a trace directory (run A)")
-    diff.add_argument("trace_b", help="a trace directory (run B)")
+    diff = sub.add_parser("diff", help="compare two runs step by step, side by side")
+    for side in ("a", "b"):
+        diff.add_argument(
+            f"trace_{side}",
+            metavar=f"RUN_{side.upper()}",
+            help=f"run {side.upper()}: a trace directory, or STORE#RUN (runs.db#r1, "
+            "postgresql://.../db#r1; STORE alone if it holds one run)",
+        )
     runs = sub.add_parser("runs", help="list the runs in a run store")
     runs.add_argument("--store", default=os.environ.get("LOOPLET_STORE") or "runs.db")
     attach = sub.add_parser(
@@ -143,15 +158,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     return _run(session, start_paused=not args.no_pause)
 
 
-def _diff(trace_a: str, trace_b: str) -> int:
+def _diff(spec_a: str, spec_b: str) -> int:
     from looplet_core import LoopletError
-    from looplet_tui.rundiff.align import compare_traces
+    from looplet_tui.cli import SessionError, open_recording
+    from looplet_tui.rundiff.align import compare_recordings
     from looplet_tui.screens.run_diff import RunDiffApp
 
     try:
-        comparison = compare_traces(trace_a, trace_b)
-    except (LoopletError, OSError) as exc:
-        print(f"looplet-tui: {exc}", file=sys.stderr)
+        comparison = compare_recordings(open_recording(spec_a), open_recording(spec_b))
+    except (LoopletError, OSError, SessionError) as exc:
+        print(f"looplet-tui: {' '.join(str(exc).split())}", file=sys.stderr)
         return 2
     return RunDiffApp(comparison).run() or 0
 

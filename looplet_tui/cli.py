@@ -25,6 +25,7 @@ from looplet_core import (
     TraceError,
     TraceReader,
 )
+from looplet_core.durable.recorded import StoredRun
 from looplet_core.runs.resume import restore, resume
 from looplet_tui.session import (
     AttachSession,
@@ -42,8 +43,13 @@ __all__ = [
     "SessionError",
     "attach_session",
     "build_session",
+    "open_recording",
+    "open_stored_run",
     "replay_session",
+    "replay_target",
     "resume_session",
+    "split_run_spec",
+    "store_replay_session",
 ]
 
 AGENT_FILE = "looplet-tui-agent.json"
@@ -73,7 +79,7 @@ def build_session(args: argparse.Namespace) -> Session:
         )
         return _checkpointed(session, args.checkpoint_dir, args.target)
     if args.command == "replay":
-        return replay_session(Path(args.trace), agent=args.agent)
+        return replay_target(args.trace, run_id=getattr(args, "run_id", None), agent=args.agent)
     if args.command == "attach":
         return attach_session(args.where, args.store)
     if _names_a_store(args.checkpoints):
@@ -139,6 +145,83 @@ def attach_session(where: Sequence[str], store: str | None = None) -> AttachSess
     return AttachSession(store=opened, run_id=run_id, title=title)
 
 
+def replay_target(target: str, *, run_id: str | None = None, agent: str | None = None) -> Session:
+    """``replay TARGET``: a trace directory, or a run in a store (``runs.db --run ID``,
+    ``runs.db#ID``, a ``sqlite:///`` or ``postgresql://`` URL)."""
+    store, named = split_run_spec(target)
+    if named is not None or _names_a_store(store):
+        if agent is not None:
+            raise SessionError(
+                "--agent is for re-running a trace's steps live; a run in a store is continued "
+                "with `looplet-tui resume STORE --run ID --checkpoint CHECKPOINT`"
+            )
+        if named is not None and run_id is not None and named != run_id:
+            raise SessionError(f"{target} names run {named!r} but --run says {run_id!r}: give one")
+        return store_replay_session(store, named or run_id)
+    if run_id is not None:
+        raise SessionError(
+            f"--run picks a run in a run store (runs.db, sqlite:///..., postgresql://...); "
+            f"{target} is not one (a trace directory holds one run: drop --run)"
+        )
+    return replay_session(Path(target), agent=agent)
+
+
+def split_run_spec(spec: str) -> tuple[str, str | None]:
+    """``STORE#RUN`` as ``(STORE, RUN)``; anything else as ``(spec, None)``."""
+    from looplet_core import LoopletError
+    from looplet_core.durable.recorded import split_run_spec as split
+
+    try:
+        return split(spec)
+    except LoopletError as exc:
+        raise SessionError(str(exc)) from None
+
+
+def open_stored_run(
+    target: str, run_id: str | None, *, event_kinds: frozenset[str] = frozenset()
+) -> tuple[StoredRun, list[Event]]:
+    """``read_stored_run`` with its events as ``Event``s and its problems as one line."""
+    from looplet_core import LoopletError
+    from looplet_core.durable.recorded import read_stored_run
+
+    try:
+        recorded, records = read_stored_run(target, run_id, event_kinds=event_kinds)
+        return recorded, [_event(recorded.run_id, record) for record in records]
+    except (LoopletError, IndexError, ValueError, KeyError, TypeError) as exc:
+        raise SessionError(" ".join(str(exc).split())) from None
+
+
+def open_recording(spec: str) -> TraceReader | StoredRun:
+    """One side of ``diff``: a trace directory, or ``STORE#RUN`` (``STORE`` alone when the
+    store holds one run), read whole now; every problem is a one-line ``SessionError``."""
+    from looplet_core import LoopletError
+    from looplet_core.durable.recorded import open_recorded
+
+    try:
+        return open_recorded(spec)
+    except (LoopletError, OSError, ValueError) as exc:
+        raise SessionError(" ".join(str(exc).split())) from None
+
+
+def store_replay_session(target: str, run_id: str | None) -> ReplaySession:
+    """Replay a run kept in a run store, like a trace: its steps from the checkpoint chain,
+    each model call's prompt from the conversation the checkpoints kept."""
+    recorded, events = open_stored_run(target, run_id, event_kinds=frozenset({"compaction"}))
+    task = recorded.task
+    title = f"replay · {recorded.path_label}" + (f" · {_short(task)}" if task else "")
+    window = recorded.config.get("context_window")
+    return ReplaySession(
+        steps=_LazySteps(recorded),
+        events=events,
+        title=title,
+        window=window if isinstance(window, int) and window > 0 else None,
+        breakpoints_file=state_dir() / f"replay-{recorded.run_id}.breakpoints.json",
+        result=recorded.loop_result(),
+        load_prompt=recorded.prompt_view,
+        reader=recorded,
+    )
+
+
 def replay_session(path: Path, agent: str | None = None) -> ReplaySession:
     """Open a trace lazily; prompts are read when a step is shown, not up front.
 
@@ -184,7 +267,7 @@ def _event(run_id: str, record: dict[str, Any]) -> Event:
 class _LazySteps(Sequence[Step]):
     """The trace's steps as a sequence that reads each step file only when it is reached."""
 
-    def __init__(self, reader: TraceReader) -> None:
+    def __init__(self, reader: TraceReader | StoredRun) -> None:
         self.reader = reader
         self.numbers = [entry.number for entry in reader.entries]
 

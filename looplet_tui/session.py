@@ -32,6 +32,7 @@ from looplet_core import (
     TraceReader,
     composable_loop,
 )
+from looplet_core.durable.recorded import StoredRun
 from looplet_core.durable.runstore import RunStore
 from looplet_core.tools.view import ToolView
 
@@ -145,8 +146,9 @@ class ReplaySession:
     thresholds: tuple[float | None, float | None] = (None, None)
     result: LoopResult | None = None
     load_prompt: Callable[[int], Sequence[Message]] | None = None
-    reader: TraceReader | None = None
-    """The trace itself, for search, filters and re-running live (None for steps in memory)."""
+    reader: TraceReader | StoredRun | None = None
+    """The recording itself, for search and filters (None for steps in memory): a trace
+    directory, which can also be re-run live, or a run in a store (``StoredRun``)."""
     agent: str | None = None
     """``--agent FILE[:factory]``: the model and tools a live re-run uses instead of the trace's."""
 

@@ -18,7 +18,7 @@ its locks.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 from urllib.parse import urlsplit, urlunsplit
@@ -166,7 +166,11 @@ class RunStore(CheckpointStore, Protocol):
 
     def add_events(self, run_id: str, events: Sequence[dict[str, Any]]) -> None: ...
 
-    def events(self, run_id: str, *, after: int = 0) -> list[tuple[int, dict[str, Any]]]: ...
+    def events(
+        self, run_id: str, *, after: int = 0, kinds: Collection[str] | None = None
+    ) -> list[tuple[int, dict[str, Any]]]:
+        """The run's events after ``after``, in order; ``kinds`` keeps only those kinds."""
+        ...
 
     def changes(self, run_id: str) -> tuple[int, int, int]:
         """A cheap fingerprint of the run (checkpoints, approvals, decisions): it changes when

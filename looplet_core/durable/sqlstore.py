@@ -22,7 +22,7 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Callable, Generator, Sequence
+from collections.abc import Callable, Collection, Generator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import replace
 from typing import Any, cast
@@ -550,16 +550,31 @@ class SQLRunStore:
 
         self._guard(write, "save events")
 
-    def events(self, run_id: str, *, after: int = 0) -> list[tuple[int, dict[str, Any]]]:
+    def events(
+        self, run_id: str, *, after: int = 0, kinds: Collection[str] | None = None
+    ) -> list[tuple[int, dict[str, Any]]]:
+        # ``kinds`` is matched on the document's first key, which ``add_events`` writes as
+        # ``{"kind": ...`` (``Event.to_dict``): a replay that wants compactions then never reads
+        # the prompts that ``llm_start`` events carry.  Other documents are checked after reading.
+        kind_sql, kind_args = "", list[str]()
+        if kinds is not None:
+            likes = ["doc LIKE ?"] * len(kinds) + ["doc NOT LIKE ?"]
+            kind_sql = f" AND ({' OR '.join(likes)})"
+            kind_args = [_kind_prefix(k) + "%" for k in sorted(kinds)] + ['{"kind": %']
+
         def read() -> list[tuple[int, dict[str, Any]]]:
             with self.dialect.read() as cur:
                 rows = self._x(
                     cur,
-                    "SELECT seq, doc FROM looplet_events WHERE run_id = ? AND seq > ? ORDER BY seq",
-                    [run_id, after],
+                    "SELECT seq, doc FROM looplet_events WHERE run_id = ? AND seq > ?"
+                    f"{kind_sql} ORDER BY seq",
+                    [run_id, after, *kind_args],
                 ).fetchall()
             where = f"{self.where}: events of {run_id!r}"
-            return [(int(r[0]), row_object(r[1], where)) for r in rows]
+            found = [(int(r[0]), row_object(r[1], where)) for r in rows]
+            if kinds is None:
+                return found
+            return [(seq, doc) for seq, doc in found if doc.get("kind") in kinds]
 
         return cast(list[tuple[int, dict[str, Any]]], self._guard(read, "read events"))
 
@@ -632,3 +647,8 @@ def _status_of(cp: Checkpoint) -> str:
     if cp.reason == "approval":
         return RunStatus.PAUSED_APPROVAL
     return RunStatus.RUNNING
+
+
+def _kind_prefix(kind: str) -> str:
+    """How an event document of ``kind`` begins, as ``add_events`` writes it."""
+    return '{"kind": ' + json.dumps(kind, ensure_ascii=False)

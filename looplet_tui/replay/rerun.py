@@ -81,6 +81,11 @@ def rerun_session(replay: ReplaySession, step: int, *, model: Source, tools: Sou
     reader = replay.reader
     if reader is None:
         raise SessionError("only a trace read from disk can be re-run; these steps are in memory")
+    if not isinstance(reader, TraceReader):  # a run in a store: its checkpoints continue it
+        raise SessionError(
+            f"a run in a store is continued from its checkpoints, not re-run: quit and use "
+            f"`looplet-tui resume {reader.where} --run {reader.run_id}` (t picks the checkpoint)"
+        )
     try:
         return _build(replay, reader, step, model=model, tools=tools)
     except (LoopletError, IndexError, OSError) as exc:  # a damaged trace: TraceError and kin

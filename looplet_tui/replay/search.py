@@ -27,6 +27,10 @@ matches any other (both sides are reduced to single spaces), so an excerpt can b
 it reads.  Each step and place gives at most one ``Hit``, with a one-line excerpt around the first
 match, its control characters shown as harmless stand-ins.
 
+A run in a store (``looplet_core.durable.recorded.StoredRun``) searches the same way: its
+calls' new messages come from folding its checkpoints once, in call order, instead of from
+``messages.jsonl``, and give the same hits as the run's trace would.
+
 A damaged trace still searches: a step file or prompt that cannot be read is skipped and described
 in ``problems``.  Nothing read from the trace is executed; it is parsed as JSON only.
 """
@@ -41,7 +45,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import IO, Any, Literal, cast
 
-from looplet_core import LLMCall, Message, Step, ToolCall, TraceError, TraceReader
+from looplet_core import LLMCall, LoopletError, Message, Step, ToolCall, TraceError, TraceReader
+from looplet_core.durable.recorded import StoredRun
 from looplet_core.provenance import format as fmt
 
 __all__ = ["Hit", "TraceIndex", "Where"]
@@ -91,7 +96,7 @@ class TraceIndex:
     where it stopped at the next search, so abandoning a search never wastes the reading done.
     """
 
-    def __init__(self, reader: TraceReader) -> None:
+    def __init__(self, reader: TraceReader | StoredRun) -> None:
         self._reader = reader
         self._entries = reader.entries
         self.problems: list[str] = []
@@ -166,6 +171,9 @@ class TraceIndex:
         Model calls are taken in index order, each at the first step that came from it (or from
         a later call), which is also the order their prompts were appended to ``messages.jsonl``.
         """
+        if isinstance(self._reader, StoredRun):
+            yield from self._build_stored(self._reader)
+            return
         calls = self._model_calls()
         order = deque(sorted(calls))
         prompts = self._open_prompts()
@@ -181,6 +189,35 @@ class TraceIndex:
         finally:
             if prompts is not None:
                 prompts.close()
+
+    def _build_stored(self, run: StoredRun) -> Iterator[bool]:
+        """The same corpus from a run in a store: each call's new messages come from folding
+        its checkpoints (``StoredRun.prompts_added``), in one pass like ``messages.jsonl``."""
+        calls = run.prompts_added()
+        pending: tuple[int, LLMCall | None, list[Message] | None] | None = next(calls, None)
+        for entry in self._entries:
+            call = entry.llm_call
+            while pending is not None and call is not None and pending[0] <= call:
+                self._add_stored_call(entry.number, *pending)
+                pending = next(calls, None)
+            self._add_step(entry.number)
+            yield True
+        if self._entries:  # calls after the last step (a final answer in text) belong to it
+            while pending is not None:
+                self._add_stored_call(self._entries[-1].number, *pending)
+                pending = next(calls, None)
+
+    def _add_stored_call(
+        self, step: int, index: int, call: LLMCall | None, added: list[Message] | None
+    ) -> None:
+        if added is None:
+            self.problems.append(f"step {step}: the prompt of model call {index} does not decode")
+        else:
+            self._add(step, "prompt", "\n".join(_message_text(m) for m in added))
+        if call is None:
+            self.problems.append(f"model call {index}: the reply is not a valid record")
+        else:
+            self._add(step, "response", _reply_text(call))
 
     def _model_calls(self) -> dict[int, _Call]:
         """What the corpus needs of every model-call record in the event log, by call index."""
@@ -202,10 +239,7 @@ class TraceIndex:
         response: str | None = None
         span: tuple[int, int] | None = None
         try:
-            call = LLMCall.from_dict(record["call"])
-            response = "\n".join(
-                [call.text, call.reasoning or "", *(_call_text(c) for c in call.tool_calls)]
-            )
+            response = _reply_text(LLMCall.from_dict(record["call"]))
         except _BAD_DATA as exc:
             self.problems.append(f"model call {index}: the reply is not a valid record ({exc})")
         try:
@@ -216,6 +250,7 @@ class TraceIndex:
         return _Call(index, response, span)
 
     def _open_prompts(self) -> _PromptLog | None:
+        assert isinstance(self._reader, TraceReader)
         file = self._reader.path / fmt.MESSAGES
         try:
             return _PromptLog(open(file, "rb"))  # closed when the build ends
@@ -239,7 +274,7 @@ class TraceIndex:
     def _add_step(self, number: int) -> None:
         try:
             step = self._reader.step(number)
-        except TraceError as exc:
+        except (TraceError, LoopletError) as exc:
             self.problems.append(f"step {number}: {exc}")
             return
         self._add(number, "call", _step_call_text(step))
@@ -295,6 +330,10 @@ class _PromptLog:
 
     def close(self) -> None:
         self._handle.close()
+
+
+def _reply_text(call: LLMCall) -> str:
+    return "\n".join([call.text, call.reasoning or "", *(_call_text(c) for c in call.tool_calls)])
 
 
 def _message_text(message: Message) -> str:

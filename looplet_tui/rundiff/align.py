@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from itertools import zip_longest
 
 from looplet_core import Step, StopReason, TraceReader
+from looplet_core.durable.recorded import StoredRun
 from looplet_core.provenance.compare import Divergence, canonical, compare_steps
 
 __all__ = [
@@ -26,6 +27,7 @@ __all__ = [
     "FieldDiff",
     "RunComparison",
     "StepPair",
+    "compare_recordings",
     "compare_runs",
     "compare_traces",
     "field_diffs",
@@ -181,15 +183,23 @@ def _has_children(pair: StepPair) -> bool:
 
 def compare_traces(path_a: str | os.PathLike[str], path_b: str | os.PathLike[str]) -> RunComparison:
     """Read two trace directories (``TraceError`` if either is not a whole trace) and compare."""
-    a, b = TraceReader(path_a), TraceReader(path_b)
+    return compare_recordings(TraceReader(path_a), TraceReader(path_b))
+
+
+def compare_recordings(a: TraceReader | StoredRun, b: TraceReader | StoredRun) -> RunComparison:
+    """Compare two recorded runs, each a trace directory or a run in a store (``StoredRun``)."""
     return compare_runs(
         a.steps(),
         b.steps(),
-        label_a=str(a.path),
-        label_b=str(b.path),
+        label_a=_label(a),
+        label_b=_label(b),
         stop_a=a.stop_reason,
         stop_b=b.stop_reason,
     )
+
+
+def _label(run: TraceReader | StoredRun) -> str:
+    return run.path_label if isinstance(run, StoredRun) else str(run.path)
 
 
 def _fields(step: Step | None) -> dict[str, str]:

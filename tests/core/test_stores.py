@@ -160,6 +160,26 @@ def test_breakpoints_changed_by_many_processes_at_once_lose_no_entry(store: RunS
     assert kept == entries[1:] == store.breakpoints("r1")
 
 
+def test_events_of_some_kinds_are_all_of_them_and_only_those(store: RunStore):
+    store.add_events(
+        "r1",
+        [
+            {"kind": "llm_call", "n": 1},
+            {"kind": "llmXcall", "n": 2},  # '_' is a LIKE wildcard: matched, then dropped
+            {"kind": "compaction", "n": 3},
+            {"n": 4, "kind": "compaction"},  # not written by add_events' usual shape: still found
+            {"kind": "llm_start", "prompt": ["long"]},
+        ],
+    )
+    store.add_events("r2", [{"kind": "compaction", "n": 9}])
+    found = store.events("r1", kinds={"llm_call", "compaction"})
+    assert [(seq, doc.get("n")) for seq, doc in found] == [(1, 1), (3, 3), (4, 4)]
+    assert store.events("r1", after=3, kinds={"compaction"}) == [
+        (4, {"n": 4, "kind": "compaction"})
+    ]
+    assert store.events("r1", kinds=set()) == []
+
+
 def test_changes_move_when_a_checkpoint_or_an_approval_is_written(store: RunStore):
     before = store.changes("r1")
     store.put(bare("r1", 1))
