@@ -18,6 +18,7 @@ streaming deltas) to the store, redacted like traces, so an attached debugger ca
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any, cast
 
 from looplet_core.approvals.requests import ApprovalRequest
@@ -179,6 +180,11 @@ class StoreEventLog:
     def on_event(self, event: Event) -> None:
         if event.kind in _SKIPPED:
             return
+        if event.kind is EventKind.LLM_START and "prompt" in event.data:
+            # The prompt is the whole conversation so far: kept on every call it made a store
+            # grow with the square of the run (104 MB for 1,000 steps).  The checkpoints hold
+            # the conversation, and the event keeps its message count.
+            event = replace(event, data={k: v for k, v in event.data.items() if k != "prompt"})
         doc = cast(dict[str, Any], self.redactor.value(event.to_dict()))
         try:
             self.store.add_events(event.run_id, [doc])

@@ -364,3 +364,28 @@ def test_sqlite_file_is_in_wal_mode(tmp_path: Path, request: pytest.FixtureReque
     conn = sqlite3.connect(tmp_path / "runs.db")
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     conn.close()
+
+
+def test_a_run_s_events_in_the_store_keep_no_prompt_so_the_store_grows_with_the_run(
+    store: RunStore,
+):
+    from looplet_core.durable.store_approver import StoreEventLog
+
+    state = DefaultState()
+    loop = composable_loop(
+        llm=backend(counting_plan(40)),
+        tools=durable_tools(),
+        task="count",
+        config=LoopConfig(max_steps=50),
+        state=state,
+        hooks=[StoreEventLog(store)],
+    )
+    assert len(list(loop)) == 41
+    docs = [doc for _, doc in store.events(state.run_id)]
+    starts = [d for d in docs if d["kind"] == "llm_start"]
+    assert len(starts) == 41
+    assert all("prompt" not in d["data"] for d in starts)
+    assert [d["data"]["messages"] for d in starts] == sorted(d["data"]["messages"] for d in starts)
+    assert starts[-1]["data"]["messages"] > 80  # the count stays: 41 calls into a long history
+    biggest = max(len(str(d)) for d in docs)
+    assert biggest < 4_000, biggest  # no event carries the conversation
