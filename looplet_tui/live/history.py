@@ -5,8 +5,8 @@ model, elapsed time, the run's state and the approvals waiting.  ``DebugControll
 decides where to stop) extends it; the worker thread writes it under one lock, the UI reads it.
 
 The UI is told about changes through ``on_change()``, called at most once until the UI calls
-``acknowledge()``: a fast run or a streaming reply collapses into one redraw per frame, whatever
-the worker's speed, and the worker never waits on the UI.
+``acknowledge()`` (a stop is always announced): a fast run or a streaming reply collapses into
+one redraw per frame, whatever the worker's speed, and the worker never waits on the UI.
 """
 
 from __future__ import annotations
@@ -127,7 +127,11 @@ class RunHistory:
 
     def _changed(self) -> None:
         with self._cond:
-            if self._notified or self.on_change is None:
+            stopped = self.pause_point is not None or bool(self.approvals) or self.finished
+            # A stop is announced even if the last change is unread: the UI may be holding that
+            # one back (a run going flat out redraws ten times a second), and a stop it learned
+            # of only at its next frame would show up to a frame late after every `n`.
+            if (self._notified and not stopped) or self.on_change is None:
                 return
             self._notified = True
             callback = self.on_change

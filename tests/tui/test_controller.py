@@ -371,15 +371,17 @@ def test_cancel_while_a_tool_runs_ends_the_run_promptly() -> None:
 
 
 def test_on_change_fires_once_until_acknowledged() -> None:
-    calls: list[int] = []
+    calls: list[bool] = []
     controller = ctl(start_paused=False)
-    controller.on_change = lambda: calls.append(1)
+    controller.on_change = lambda: calls.append(controller.finished)
     run = start(GREET3, controller)
     run.join()
-    assert calls == [1]  # a whole run's changes collapse into one notice until it is read
+    # a whole run's changes collapse into one notice until it is read; its end, a stop, is
+    # announced even so (a UI holding back an unread notice would show a stop a frame late)
+    assert calls == [False, True]
     controller.acknowledge()
     controller.pause()
-    assert calls == [1, 1]
+    assert calls == [False, True, True]
 
 
 def test_entries_hold_steps_and_compaction_markers_in_order() -> None:
