@@ -1,0 +1,119 @@
+"""The run store going away mid-run: the run stops closed and resumes later with nothing lost.
+
+"Closed" means: no tool runs whose step the store could not record, the user's ``for step in
+loop`` gets no exception but a last error step naming the store's problem, and the run ends
+with ``hook_error``, which ``resume`` continues.  Each outage here is a real one: a write lock
+held by another connection, the database file deleted, PostgreSQL's backends terminated.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from looplet_core import MockLLMBackend, Step, StepStatus
+from looplet_core.durable.runstore import RunStatus, RunStore
+from looplet_core.durable.sqlite import SQLiteRunStore
+from looplet_core.messages import Message
+from looplet_core.records import StopReason
+from looplet_core.runs.headless import run_in_store
+from looplet_core.step import LoopResult
+from tests.core.durable_helpers import durable_tools
+
+Calls = list[tuple[str, dict[str, Any]]]
+
+
+def retrying_model() -> MockLLMBackend:
+    """Calls ``count(i)`` for the next ``i`` not yet counted, then ``done``: like a real model,
+    it calls again a count whose result it never got (a refused call), and skips none."""
+
+    def reply(messages: Sequence[Message], tools: Any) -> dict[str, Any]:
+        k = sum(1 for m in messages if m.role == "assistant")
+        counted = sum(1 for m in messages if m.role == "tool" and '"square"' in str(m.content))
+        if counted < 4:
+            return {"id": f"c{k}", "tool": "count", "args": {"i": counted}}
+        return {"id": f"c{k}", "tool": "done", "args": {"answer": "counted 4"}}
+
+    return MockLLMBackend([reply] * 40)
+
+
+def run(store: RunStore, calls: Calls, on_step: Callable[[Step], None] | None = None):
+    agent = {"llm": retrying_model(), "tools": durable_tools(calls), "task": "count"}
+    return run_in_store(agent, store, run_id="r1", on_step=on_step)
+
+
+def counted(calls: Calls) -> list[int]:
+    return [args["i"] for tool, args in calls if tool == "count"]
+
+
+def assert_stopped_closed(result: LoopResult | None, problem: str) -> Step:
+    assert result is not None and result.stop_reason is StopReason.HOOK_ERROR
+    last = result.steps[-1]
+    assert last.status is StepStatus.ERROR and last.tool == "count"
+    error = last.tool_result.error or ""
+    assert "store_guard.pre_dispatch" in error and "not running count (step 3)" in error
+    assert problem in error and "resume it once the store is back" in error
+    return last
+
+
+def assert_resumed_with_nothing_lost(result: LoopResult | None, calls: Calls) -> None:
+    assert result is not None and result.stop_reason is StopReason.DONE
+    assert counted(calls) == [0, 1, 2, 3]  # the refused count(2) ran once, on resume
+    ok = [s for s in result.steps if s.status is not StepStatus.ERROR]
+    assert [(s.tool, s.tool_call.args if s.tool_call else None) for s in ok] == [
+        *(("count", {"i": i}) for i in range(4)),
+        ("done", {"answer": "counted 4"}),
+    ]
+
+
+def test_a_lock_held_by_another_connection_stops_the_run_closed_and_it_resumes(tmp_path: Path):
+    path = tmp_path / "runs.db"
+    store = SQLiteRunStore(path, busy_timeout=0.2)
+    holder = sqlite3.connect(path, isolation_level=None)
+    calls: Calls = []
+
+    def lock_after_step_2(step: Step) -> None:
+        if step.number == 2:
+            holder.execute("BEGIN IMMEDIATE")  # another process's long write
+
+    result = run(store, calls, lock_after_step_2)
+    assert_stopped_closed(result, "locked by another process for over 0.2s")
+    assert counted(calls) == [0, 1]  # step 3's tool never ran
+    holder.execute("ROLLBACK")
+    holder.close()
+    saved = store.get(store.list("r1")[-1])
+    assert saved.step == 2  # neither the refusal nor the end could be saved: step 2 is the last
+    assert_resumed_with_nothing_lost(run(store, calls), calls)
+    assert store.run_info("r1").status == RunStatus.FINISHED
+    store.close()
+
+
+def test_a_store_back_before_the_end_records_a_resumable_stop_not_a_finished_run(
+    tmp_path: Path,
+):
+    path = tmp_path / "runs.db"
+    store = SQLiteRunStore(path, busy_timeout=0.2)
+    holder = sqlite3.connect(path, isolation_level=None)
+    calls: Calls = []
+
+    def outage_around_step_3(step: Step) -> None:
+        if step.number == 2:
+            holder.execute("BEGIN IMMEDIATE")
+        elif step.number == 3:  # the refusal is in hand: the store comes back before the end
+            holder.execute("ROLLBACK")
+
+    result = run(store, calls, outage_around_step_3)
+    assert_stopped_closed(result, "locked by another process")
+    holder.close()
+    end = store.get(store.list("r1")[-1])
+    assert end.reason == "end" and end.step == 3
+    assert end.state["result"]["stop_reason"] == "hook_error"  # resumable, not "finished"
+    assert counted(calls) == [0, 1]
+    again = run(store, calls)
+    assert_resumed_with_nothing_lost(again, calls)
+    assert again is not None
+    refused = [s for s in again.steps if s.status is StepStatus.ERROR]
+    assert [s.number for s in refused] == [3]  # the refusal stays in the run's record
+    store.close()
