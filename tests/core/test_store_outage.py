@@ -13,12 +13,14 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from looplet_core import MockLLMBackend, Step, StepStatus
+from looplet_core import DefaultState, LoopConfig, MockLLMBackend, Step, StepStatus, composable_loop
+from looplet_core.durable.checkpointer import CheckpointHook
 from looplet_core.durable.runstore import RunStatus, RunStore
 from looplet_core.durable.sqlite import SQLiteRunStore
 from looplet_core.messages import Message
 from looplet_core.records import StopReason
 from looplet_core.runs.headless import run_in_store
+from looplet_core.runs.resume import resume
 from looplet_core.step import LoopResult
 from tests.core.durable_helpers import durable_tools
 
@@ -116,4 +118,53 @@ def test_a_store_back_before_the_end_records_a_resumable_stop_not_a_finished_run
     assert again is not None
     refused = [s for s in again.steps if s.status is StepStatus.ERROR]
     assert [s.number for s in refused] == [3]  # the refusal stays in the run's record
+    store.close()
+
+
+class LockAfterTool:
+    """Takes the store's write lock from another connection once step ``at``'s tool has run,
+    so that step's save is what fails."""
+
+    def __init__(self, holder: sqlite3.Connection, at: int) -> None:
+        self.holder, self.at = holder, at
+
+    def post_dispatch(self, state: object, log: object, tc: object, result: object, step: int):
+        if step == self.at:
+            self.holder.execute("BEGIN IMMEDIATE")
+
+
+def test_a_save_that_fails_stops_the_run_before_anything_else_runs_and_it_resumes(
+    tmp_path: Path,
+):
+    path = tmp_path / "runs.db"
+    store = SQLiteRunStore(path, busy_timeout=0.2)
+    holder = sqlite3.connect(path, isolation_level=None)
+    calls: Calls = []
+    hook = CheckpointHook(store)
+    state = DefaultState(run_id="r1")
+    loop = composable_loop(
+        llm=retrying_model(),
+        tools=durable_tools(calls),
+        task="count",
+        config=LoopConfig(checkpoint=hook),
+        state=state,
+        hooks=[LockAfterTool(holder, 2)],
+    )
+    seen = [step.number for step in loop]  # no exception reaches the caller's loop
+    assert seen == [1, 2] and counted(calls) == [0, 1]  # nothing ran after the failed save
+    assert hook.store_error is not None and "locked by another process" in str(hook.store_error)
+    result = state.result
+    assert result is not None and result.stop_reason is StopReason.HOOK_ERROR
+    assert "checkpoint.save of step 2 raised StoreError" in result.message
+    holder.execute("ROLLBACK")
+    holder.close()
+    assert store.get(store.list("r1")[-1]).step == 1
+    resumed = resume(store, "r1", llm=retrying_model(), tools=durable_tools(calls))
+    for _ in resumed:
+        pass
+    assert resumed.result is not None and resumed.result.stop_reason is StopReason.DONE
+    # step 2 was in flight when the store went away: it runs again, as after a crash
+    assert counted(calls) == [0, 1, 1, 2, 3]
+    kept = [s.tool_call for s in resumed.result.steps if s.tool == "count"]
+    assert [tc.args["i"] for tc in kept if tc is not None] == [0, 1, 2, 3]
     store.close()
