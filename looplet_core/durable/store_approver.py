@@ -10,8 +10,9 @@ with the decision the store by then holds.
 
 ``StoreBreakpoints(store, run_id)`` pauses the run before a call when the store says so (a
 breakpoint set from elsewhere) until the store lets it go.  ``StoreGuard(store)`` is a hook that
-stops the run (an error step, resumable) before a tool runs when the store could not record it.  ``StoreEventLog(store)`` is a hook that appends the run's lifecycle events (no
-streaming deltas) to the store, redacted like traces, so an attached debugger can show them.
+stops the run (an error step, resumable) before a tool runs when the store could not record it.
+``StoreEventLog(store)`` is a hook that appends the run's lifecycle events (no streaming deltas)
+to the store, redacted like traces, so an attached debugger can show them.
 """
 
 from __future__ import annotations

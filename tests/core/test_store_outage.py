@@ -168,3 +168,48 @@ def test_a_save_that_fails_stops_the_run_before_anything_else_runs_and_it_resume
     kept = [s.tool_call for s in resumed.result.steps if s.tool == "count"]
     assert [tc.args["i"] for tc in kept if tc is not None] == [0, 1, 2, 3]
     store.close()
+
+
+def test_a_database_file_deleted_mid_run_is_caught_and_its_data_is_rescued(tmp_path: Path):
+    path = tmp_path / "runs.db"
+    store = SQLiteRunStore(path)
+    calls: Calls = []
+
+    def delete_after_step_2(step: Step) -> None:
+        if step.number == 2:
+            path.unlink()  # rm runs.db: its -wal and -shm stay behind
+
+    result = run(store, calls, delete_after_step_2)
+    last = assert_stopped_closed(result, "the database file was deleted or moved")
+    assert counted(calls) == [0, 1]
+    rescued = sorted(tmp_path.glob("runs.rescued-*.db"))
+    assert len(rescued) == 1 and str(rescued[0]) in (last.tool_result.error or "")
+    assert "move that file to" in (last.tool_result.error or "")
+    store.close()
+    assert not path.exists()  # nothing wrote on into the deleted file, nor made a new one
+    rescued[0].rename(path)  # what the message says to do
+    back = SQLiteRunStore(path)
+    assert back.get(back.list("r1")[-1]).step == 2  # every step before the outage is there
+    assert_resumed_with_nothing_lost(run(back, calls), calls)
+    back.close()
+
+
+def test_a_database_file_replaced_mid_run_is_caught_and_the_new_file_left_alone(tmp_path: Path):
+    path = tmp_path / "runs.db"
+    store = SQLiteRunStore(path)
+    calls: Calls = []
+    other = tmp_path / "other.db"
+    SQLiteRunStore(other).close()
+
+    def replace_after_step_2(step: Step) -> None:
+        if step.number == 2:
+            other.replace(path)
+
+    result = run(store, calls, replace_after_step_2)
+    assert_stopped_closed(result, "the database file was replaced by another file")
+    assert counted(calls) == [0, 1]
+    store.close()
+    assert SQLiteRunStore(path).list("r1") == []  # the file put there was not written to
+    rescued = SQLiteRunStore(next(tmp_path.glob("runs.rescued-*.db")))
+    assert rescued.get(rescued.list("r1")[-1]).step == 2
+    rescued.close()
