@@ -139,24 +139,8 @@ class PgServer:
         pwfile.unlink()
         for attempt in range(3):  # a free port can be taken between probing and binding
             self.port = _free_port()
-            options = (
-                f"-c listen_addresses=127.0.0.1 -p {self.port} -k {self.root} "
-                f"-c fsync={'on' if self.fsync else 'off'} -c max_connections=60"
-            )
             try:
-                self._run(
-                    str(self.bindir / "pg_ctl"),
-                    "-D",
-                    str(data),
-                    "-l",
-                    str(self.root / "server.log"),
-                    "-o",
-                    options,
-                    "-w",
-                    "-t",
-                    "60",
-                    "start",
-                )
+                self._pg_ctl_start()
                 break
             except PgServerError:
                 if attempt == 2:
@@ -164,6 +148,43 @@ class PgServer:
                     raise
         self._create_database()
         return self
+
+    def _pg_ctl_start(self) -> None:
+        assert self.root is not None
+        options = (
+            f"-c listen_addresses=127.0.0.1 -p {self.port} -k {self.root} "
+            f"-c fsync={'on' if self.fsync else 'off'} -c max_connections=60"
+        )
+        self._run(
+            str(self.bindir / "pg_ctl"),
+            "-D",
+            str(self.root / "data"),
+            "-l",
+            str(self.root / "server.log"),
+            "-o",
+            options,
+            "-w",
+            "-t",
+            "60",
+            "start",
+        )
+
+    def crash(self) -> None:
+        """Stop the server at once (``-m immediate``: no clean shutdown), as a crash would."""
+        assert self.root is not None
+        self._run(
+            str(self.bindir / "pg_ctl"),
+            "-D",
+            str(self.root / "data"),
+            "-m",
+            "immediate",
+            "-w",
+            "stop",
+        )
+
+    def restart(self) -> None:
+        """Start the server again after ``crash``, on the same port with the same data."""
+        self._pg_ctl_start()
 
     def _create_database(self) -> None:
         import psycopg

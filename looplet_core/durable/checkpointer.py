@@ -26,7 +26,7 @@ from dataclasses import fields
 from typing import TYPE_CHECKING, Any, cast
 
 from looplet_core.durable.checkpoints import Checkpoint, CheckpointStore, state_document
-from looplet_core.errors import CheckpointError, ConfigError
+from looplet_core.errors import CheckpointError, ConfigError, StoreError
 from looplet_core.events import EventKind
 from looplet_core.jsonsafe import clip_depth, jsonable
 from looplet_core.messages import Conversation, Message, MessageView
@@ -81,6 +81,8 @@ class CheckpointHook:
         self._steps = 0
         self._unsaved = 0
         self._last_key: tuple[str, int, int, int] | None = None
+        self.store_error: StoreError | None = None
+        """The store's error if a save failed (the run then stopped with ``hook_error``)."""
 
     def attach(self, engine: Engine) -> None:
         """Start tracking ``engine``'s run, continuing from ``state.checkpoint_id`` if it is in
@@ -108,16 +110,35 @@ class CheckpointHook:
         self._revision = conversation.revision
 
     def _on_step(self, step: Step) -> None:
-        if step.status is StepStatus.AWAITING_APPROVAL:
-            self.save("approval")
-            return
-        self._unsaved += 1
-        if self._unsaved >= self.every:
-            self.save("step")
+        try:
+            if step.status is StepStatus.AWAITING_APPROVAL:
+                self.save("approval")
+                return
+            self._unsaved += 1
+            if self._unsaved >= self.every:
+                self.save("step")
+        except StoreError as exc:
+            self._lost_store(exc, f"step {step.number}")
 
     def _on_finish(self, result: LoopResult) -> None:
         if result.stop_reason is not StopReason.AWAITING_APPROVAL:
-            self.save("end")
+            try:
+                self.save("end")
+            except StoreError as exc:
+                self._lost_store(exc, "the run's end")
+
+    def _lost_store(self, exc: StoreError, what: str) -> None:
+        """The run store went away (a database down, a file locked or deleted): stop closed.
+
+        Nothing is lost: the last saved checkpoint is intact and the next save is a delta from
+        it, so what this save held goes with the next one.  The run ends with ``hook_error`` (a
+        resumable end) before its next call or model request, so no further tool runs
+        unrecorded; ``store_error`` keeps the error.  The caller's loop gets no exception: a
+        store outage is a closed stop, like any failing hook.
+        """
+        self.store_error = exc
+        if self._engine is not None:
+            self._engine.fail_soon(self.name, f"save of {what}", exc)
 
     def save(self, reason: str) -> Checkpoint | None:
         """Write a checkpoint now (``None`` if nothing changed since the last one)."""

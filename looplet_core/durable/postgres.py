@@ -174,8 +174,8 @@ class _PostgresDialect:
         if isinstance(exc, psycopg.OperationalError):
             return StoreError(
                 f"{self.where}: cannot {doing}: the connection to PostgreSQL failed "
-                f"({self._message(exc)}); the run stopped here with everything before this point "
-                "saved: resume it once the server is back"
+                f"({self._message(exc)}); check that the server is running and reachable (the "
+                "next call connects again)"
             )
         return StoreError(
             f"{self.where}: cannot {doing}: {type(exc).__name__}: {self._message(exc)}"

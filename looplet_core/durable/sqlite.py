@@ -7,6 +7,11 @@ writer waits (up to ``busy_timeout`` seconds) instead of failing.  ``synchronous
 default, ``durable=True``) makes each committed write survive a power cut; ``durable=False``
 (``NORMAL``) still survives a crash of the process.
 
+A file deleted, moved or replaced while a store has it open is caught at the next write (one
+``stat`` compared with the file opened): SQLite would go on writing to the unlinked file and
+lose it all at close.  The store copies what it still sees to ``NAME.rescued-...db`` beside it,
+refuses further use, and its error says where the copy is and how to resume from it.
+
 A run's lease is a row naming ``host:pid``; a lease whose process is gone on this host is taken
 over, so a worker that dies releases it.  (A SQLite file belongs on one machine's disk: for runs
 over many machines use PostgreSQL.)
@@ -18,7 +23,7 @@ import os
 import sqlite3
 import time
 from collections.abc import Generator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 from looplet_core.durable.dialect import Cursor
@@ -100,6 +105,8 @@ class _SQLiteDialect:
         self.path = path
         self.where = str(path)
         self.busy_timeout = busy_timeout
+        self._abs = os.path.abspath(path)  # a tool that changes directory moves no store
+        self._lost: str | None = None  # why the file can no longer be used
         try:
             if path.parent != Path():
                 path.parent.mkdir(parents=True, exist_ok=True)
@@ -124,12 +131,14 @@ class _SQLiteDialect:
                 f"{path}: SQLite would not switch to WAL mode (got {mode}); put the store on a "
                 "local disk"
             )
+        self._file = _identity(self._abs)
 
     def sql(self, text: str) -> str:
         return text
 
     @contextmanager
     def transaction(self) -> Generator[Cursor]:
+        self._check_file()
         cur = self.conn.cursor()
         try:
             cur.execute("BEGIN IMMEDIATE")
@@ -147,6 +156,8 @@ class _SQLiteDialect:
     def read(self) -> Generator[Cursor]:
         """A cursor closed after use: an unfinished statement would hold its read snapshot
         open, and the reader would stop seeing other processes' writes."""
+        if self._lost is not None:
+            raise StoreError(self._lost)
         cur = self.conn.cursor()
         try:
             yield cur
@@ -206,12 +217,64 @@ class _SQLiteDialect:
             )
         return StoreError(f"{self.path}: cannot {doing}: {type(exc).__name__}: {text}")
 
+    def _check_file(self) -> None:
+        """Refuse to write once the file at ``path`` is not the one opened (deleted, moved, or
+        replaced): SQLite would go on writing to the old file, and every write would be lost
+        with it when this process closes it.  One ``stat`` per write."""
+        if self._lost is not None:
+            raise StoreError(self._lost)
+        now = _identity(self._abs)
+        if now == self._file:
+            return
+        what = "deleted or moved" if now is None else "replaced by another file"
+        saved = self._rescue()
+        self._let_go()
+        self._lost = (
+            f"{self.path}: the database file was {what} while this store had it open, so "
+            f"nothing more is written to it (it would be lost); {saved}"
+        )
+        raise StoreError(self._lost)
+
+    def _rescue(self) -> str:
+        """Copy what the open connection still sees (the whole store, up to the last write)
+        next to the old path, and say where; the old file is gone once this process closes it."""
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        copy = self.path.with_name(f"{self.path.stem}.rescued-{stamp}-{os.getpid()}.db")
+        try:
+            self.conn.execute("VACUUM INTO ?", (str(copy),))
+        except sqlite3.Error as exc:
+            return (
+                f"a copy of what it held could not be saved ({exc}): restore {self.path} from a "
+                "backup"
+            )
+        return (
+            f"everything it held is saved in {copy}: stop the other processes using this store, "
+            f"move that file to {self.path} (or pass it as --store), and resume the run"
+        )
+
+    def _let_go(self) -> None:
+        """Close the connection to the old file, emptying its WAL first: the WAL is found by
+        name, and a new database at the same path would read this one's pages from it."""
+        with suppress(sqlite3.Error):
+            self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        self.conn.close()
+
     def probe(self) -> None:
+        self._check_file()
         self.conn.execute("BEGIN IMMEDIATE")
         self.conn.execute("ROLLBACK")
 
     def close(self) -> None:
         self.conn.close()
+
+
+def _identity(path: str) -> tuple[int, int] | None:
+    """Which file ``path`` names now (device, inode), or None if there is none."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return st.st_dev, st.st_ino
 
 
 def _gone(host: str, pid: int, my_host: str) -> bool:

@@ -10,9 +10,9 @@ with the decision the store by then holds.
 
 ``StoreBreakpoints(store, run_id)`` pauses the run before a call when the store says so (a
 breakpoint set from elsewhere) until the store lets it go.  ``StoreGuard(store)`` is a hook that
-stops the run before a tool runs when the store could not
-record it.  ``StoreEventLog(store)`` is a hook that appends the run's lifecycle events (no
-streaming deltas) to the store, redacted like traces, so an attached debugger can show them.
+stops the run (an error step, resumable) before a tool runs when the store could not record it.
+``StoreEventLog(store)`` is a hook that appends the run's lifecycle events (no streaming deltas)
+to the store, redacted like traces, so an attached debugger can show them.
 """
 
 from __future__ import annotations
@@ -22,7 +22,6 @@ from dataclasses import replace
 from typing import Any, cast
 
 from looplet_core.approvals.requests import ApprovalRequest
-from looplet_core.decisions import Stop
 from looplet_core.durable.breakpoint_entries import stops, without_pauses
 from looplet_core.durable.runstore import ApprovalRecord, RunStatus, RunStore
 from looplet_core.errors import ApprovalError, StoreError
@@ -107,20 +106,30 @@ def apply_stored_decision(request: ApprovalRequest, record: ApprovalRecord) -> N
 
 class StoreGuard:
     """Stop the run before a tool runs if the store could not record it (the database went
-    away, a file stays locked): a closed stop with the store's error as the reason, instead of
-    a side effect no checkpoint will ever show.  Resume the run once the store is back."""
+    away, a file stays locked or was deleted): a side effect no checkpoint would ever show is
+    the one thing a durable run must not have.
+
+    The guard raises, so the run ends the way a failing hook ends it (docs/hooks.md): an error
+    step naming the store's problem, then stop reason ``hook_error``, which is resumable.  (A
+    ``Stop`` would be final: had the store come back in time to save the run's end, the run
+    would read as finished.)  The refused call never ran; resume the run once the store is
+    back and it goes on from its last saved step.
+    """
 
     name = "store_guard"
 
     def __init__(self, store: RunStore) -> None:
         self.store = store
 
-    def pre_dispatch(self, state: object, log: object, tc: ToolCall, step: int) -> Stop | None:
+    def pre_dispatch(self, state: object, log: object, tc: ToolCall, step: int) -> None:
         try:
             self.store.check_writable()
         except StoreError as exc:
-            return Stop(f"not running {tc.tool}: {exc}")
-        return None
+            raise StoreError(
+                f"not running {tc.tool} (step {step}): the run store could not record it: {exc}; "
+                "the run stopped before it with every earlier step saved: resume it once the "
+                "store is back"
+            ) from None
 
 
 class StoreBreakpoints:

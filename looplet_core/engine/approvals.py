@@ -121,6 +121,8 @@ class Approvals(Execution):
             for listener in self.listeners:
                 listener(step)
             yield step
+            if self._event_error is not None:  # the pause was not recorded (the store went away)
+                raise Finish(StopReason.HOOK_ERROR, str(self._event_error))
             if not request.decided:
                 raise Finish(
                     StopReason.AWAITING_APPROVAL,

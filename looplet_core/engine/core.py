@@ -105,6 +105,13 @@ class EngineCore:
                 if self._event_error is None:
                     self._event_error = HookError(name, "on_event", exc)
 
+    def fail_soon(self, hook: str, phase: str, exc: Exception) -> None:
+        """End the run with ``hook_error`` at the next safe point (before the next call or model
+        request), as a raising ``on_event`` hook does: for a listener (the checkpointer) whose
+        failure must stop the run but must not raise into the caller's loop."""
+        if self._event_error is None:
+            self._event_error = HookError(hook, phase, exc)
+
     def _check_interrupts(self) -> None:
         if self.cancel.cancelled:
             raise Finish(StopReason.CANCELLED, self.cancel.reason or "cancelled")
