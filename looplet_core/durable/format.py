@@ -74,7 +74,7 @@ def encode_parts(parts: Sequence[Any]) -> EncodedParts | None:
     """``EncodedParts`` of ``[state, pending_approval, messages_add, steps_add, run]``; None when
     a part cannot be encoded as is (nested past json's limit, circular): ``to_json`` copes."""
     state, pending, messages, steps, run = parts
-    encode = _ENCODER.encode
+    encode = _small
     try:
         texts = (encode(state), encode(pending), encode(messages), encode(steps), encode(run))
     except (RecursionError, ValueError):
@@ -171,8 +171,8 @@ class Checkpoint:
         """What ``to_json`` writes, from the large fields' text made already: the same keys in
         the same order, the small fields encoded here by the same encoder."""
         state, pending, messages, steps, run = texts
-        encode = _ENCODER.encode
-        head = encode(
+        encode = _small
+        head = _ENCODER.encode(
             {
                 "format": FORMAT,
                 "version": FORMAT_VERSION,
@@ -266,6 +266,17 @@ def _json_default(value: Any) -> Any:
 
 
 _ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), default=_json_default)
+
+
+def _small(value: Any) -> str:
+    """``_ENCODER.encode(value)``, without the encoder's set-up for the usual None and int
+    (``to_json`` splices several such fields per checkpoint)."""
+    if value is None:
+        return "null"
+    if type(value) is int:
+        return int.__repr__(value)
+    return _ENCODER.encode(value)
+
 
 FROM_LAST_STEP = "current_is_last_step"
 

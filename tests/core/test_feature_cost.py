@@ -106,3 +106,12 @@ def test_a_delta_with_a_secret_is_written_from_its_redacted_values_not_the_scann
     assert not any(SECRET in text for text in texts)
     flagged = [cp for cp in store.given if "[redacted]" in cp.to_json()]
     assert flagged and all(cp.encoded is None for cp in flagged)
+
+
+def test_the_short_cut_for_small_fields_writes_what_the_encoder_writes():
+    # to_json splices None and ints without the encoder's set-up: bools (an int subclass), huge
+    # and negative ints, floats and strings must come out exactly as the encoder writes them.
+    from looplet_core.durable.format import _ENCODER, _small
+
+    for value in (None, 0, -7, 10**30, True, False, 1.5, float("inf"), "x\u00e9", [1], {"a": 1}):
+        assert _small(value) == _ENCODER.encode(value), value
