@@ -115,3 +115,24 @@ def test_the_short_cut_for_small_fields_writes_what_the_encoder_writes():
 
     for value in (None, 0, -7, 10**30, True, False, 1.5, float("inf"), "x\u00e9", [1], {"a": 1}):
         assert _small(value) == _ENCODER.encode(value), value
+
+
+# -- the meter's memo of the last list priced -----------------------------------------------------
+
+
+def test_the_meter_answers_a_list_priced_again_from_its_memo_only_for_the_very_same_messages():
+    from looplet_core import ContextMeter, Message
+
+    from .context_helpers import Chars4
+
+    meter = ContextMeter(Chars4())
+    first = [Message("user", "a" * 40), Message("assistant", "b" * 80)]
+    expected = [meter.message_tokens(m) for m in first]
+    costs = meter.message_costs(first)
+    assert costs == expected
+    costs[0] = -1  # the caller's list is its own: the memo is not changed through it
+    assert meter.message_costs(list(first)) == expected
+    # Same length, one message replaced by an equal-looking but longer one: priced afresh.
+    second = [first[0], Message("assistant", "b" * 400)]
+    assert meter.message_costs(second) == [expected[0], meter.message_tokens(second[1])]
+    assert meter.message_costs(first) == expected
