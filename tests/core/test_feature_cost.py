@@ -136,3 +136,20 @@ def test_the_meter_answers_a_list_priced_again_from_its_memo_only_for_the_very_s
     second = [first[0], Message("assistant", "b" * 400)]
     assert meter.message_costs(second) == [expected[0], meter.message_tokens(second[1])]
     assert meter.message_costs(first) == expected
+
+
+# -- trace files written through a bare descriptor ------------------------------------------------
+
+
+def test_a_trace_file_holds_what_text_mode_wrote(tmp_path):
+    # write_text replaced open(path, "w", encoding="utf-8", errors="backslashreplace"): the bytes,
+    # an existing file's truncation and a lone surrogate's escape must be as before.
+    from looplet_core.provenance.format import write_text
+
+    text = "line \u00e9 \u2603 \U0001d11e\nlone \ud800 end\n" * 50
+    ours, theirs = tmp_path / "ours.txt", tmp_path / "theirs.txt"
+    ours.write_text("x" * 10_000)  # longer than the new text: must be cut, not overwritten
+    write_text(str(ours), text)
+    with open(theirs, "w", encoding="utf-8", errors="backslashreplace") as handle:
+        handle.write(text)
+    assert ours.read_bytes() == theirs.read_bytes()
