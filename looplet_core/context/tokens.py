@@ -87,6 +87,11 @@ class ContextMeter:
         # message, kept alive so that its id cannot be reused, its count).  Bounded; emptied by
         # every restart, which moves the survivors into _known.
         self._priced: dict[int, tuple[Message, int]] = {}
+        # The last list priced by ``_lookup`` and its counts: a compaction prices the same list
+        # several times (a stage's output is counted by the chain, planned with by the next
+        # stage, counted again when installed), and one identity check per message is far
+        # cheaper than a look-up.  A message's count never changes, so this is never stale.
+        self._memo: tuple[tuple[Message, ...], list[int]] = ((), [])
         self._tools: Sequence[Mapping[str, Any]] = ()
         self._tools_raw = 0
         self._last_raw: dict[str, int] | None = None
@@ -128,7 +133,7 @@ class ContextMeter:
         counted = self._messages
         if len(messages) <= len(counted) and all(map(is_, messages, counted)):
             return self._counts[: len(messages)]
-        return self._lookup(messages, self._known)
+        return self._memo_lookup(messages, self._known)
 
     def scaled_costs(self, messages: Sequence[Message]) -> list[int]:
         """``message_costs`` with the calibration applied to each (what compaction plans with)."""
@@ -286,11 +291,21 @@ class ContextMeter:
             pass
         return cast(list[int], found)
 
+    def _memo_lookup(self, messages: Sequence[Message], known: dict[int, int]) -> list[int]:
+        """``_lookup``, answered from the last list priced when ``messages`` holds its very
+        messages in the same order (a fresh list: callers may change theirs)."""
+        memo, counts = self._memo
+        if len(memo) == len(messages) and all(map(is_, messages, memo)):
+            return list(counts)
+        counts = self._lookup(messages, known)
+        self._memo = (tuple(messages), counts)
+        return list(counts)
+
     def _restart(self, conversation: Conversation) -> None:
         """A new conversation or a rewrite: recount, reusing counts of messages that survived."""
         old = self._messages  # alive until we return, so no id in `known` is reused
         messages = list(conversation)
-        counts = self._lookup(messages, self._known) if old else self._lookup(messages, {})
+        counts = self._memo_lookup(messages, self._known) if old else self._lookup(messages, {})
         self._priced = {}
         totals = dict.fromkeys(ROLES, 0)
         for message, tokens in zip(messages, counts, strict=True):

@@ -13,7 +13,8 @@ rewrote it anyway, costs one prefix comparison).
 Secrets are redacted before anything is stored, as in traces: the model client's API key, values
 of secret-named environment variables, and key-shaped text (``provenance.redact``).  A run
 resumed from a checkpoint so sees ``[redacted]`` where a tool once printed a key.  Clean data
-costs one scan of the delta's JSON text per save.
+costs one scan of the delta's JSON text per save, and that text is the one written: the store's
+``to_json`` splices it into the document rather than encoding the delta a second time.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from dataclasses import fields
 from typing import TYPE_CHECKING, Any, cast
 
 from looplet_core.durable.checkpoints import Checkpoint, CheckpointStore, state_document
+from looplet_core.durable.format import EncodedParts, encode_parts
 from looplet_core.errors import CheckpointError, ConfigError, StoreError
 from looplet_core.events import EventKind
 from looplet_core.jsonsafe import clip_depth, jsonable
@@ -158,7 +160,7 @@ class CheckpointHook:
         messages = [conv[i].to_dict() for i in range(keep, len(conv))]
         steps = [step_record(st.steps[i]) for i in range(self._steps, len(st.steps))]
         header = None if st.checkpoint_id else self._header(engine)
-        state, pending, messages, steps, header = self._clean(
+        (state, pending, messages, steps, header), encoded = self._clean(
             [state, pending, messages, steps, header]
         )
         checkpoint = Checkpoint(
@@ -175,6 +177,7 @@ class CheckpointHook:
             reason=reason,
             created_at=time.time(),
             run=header,
+            encoded=encoded,
         )
         saved = self.store.put(checkpoint)
         st.checkpoint_id = saved.id
@@ -185,22 +188,29 @@ class CheckpointHook:
         engine.emit(EventKind.CHECKPOINT, checkpoint_id=saved.id, reason=reason)
         return saved
 
-    def _clean(self, parts: list[Any]) -> list[Any]:
-        """``parts`` with secrets redacted; the same objects when there is nothing to redact."""
+    def _clean(self, parts: list[Any]) -> tuple[list[Any], EncodedParts | None]:
+        """``parts`` with secrets redacted (the same objects when there is nothing to redact),
+        and their JSON text as the checkpoint is written when that is what was scanned."""
         redactor = self._redact
         if redactor is None:
-            return parts
+            return parts, None
+        encoded = encode_parts(parts)
+        if encoded is not None:
+            # The parts' texts joined: a secret is inside one part's text, never across two.
+            if not redactor.found_in(",".join(encoded.texts)):
+                return parts, encoded
+        else:  # a tool's data nested past json's limit (or circular)
+            try:
+                text = _SCAN_ENCODER.encode(parts)
+            except (RecursionError, ValueError):
+                parts = cast(list[Any], clip_depth(parts))
+                text = json.dumps(parts, ensure_ascii=False, default=repr)
+            if not redactor.found_in(text):
+                return parts, None
         try:
-            text = _SCAN_ENCODER.encode(parts)
-        except (RecursionError, ValueError):  # a tool's data nested past json's limit
-            parts = cast(list[Any], clip_depth(parts))
-            text = json.dumps(parts, ensure_ascii=False, default=repr)
-        if not redactor.found_in(text):
-            return parts
-        try:
-            return cast(list[Any], redactor.value(parts))
+            return cast(list[Any], redactor.value(parts)), None
         except RecursionError:
-            return cast(list[Any], redactor.value(clip_depth(parts)))
+            return cast(list[Any], redactor.value(clip_depth(parts))), None
 
     @staticmethod
     def _header(engine: Engine) -> dict[str, Any]:

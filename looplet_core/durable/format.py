@@ -11,8 +11,9 @@ from __future__ import annotations
 import dataclasses
 import json
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from operator import is_
 from typing import Any, cast
 
 from looplet_core.errors import CheckpointError
@@ -24,7 +25,9 @@ __all__ = [
     "FORMAT_VERSION",
     "FROM_LAST_STEP",
     "Checkpoint",
+    "EncodedParts",
     "checkpoint_id",
+    "encode_parts",
     "parse_checkpoint_id",
     "state_document",
 ]
@@ -52,6 +55,34 @@ def parse_checkpoint_id(value: str) -> tuple[str, int]:
 
 
 @dataclass(frozen=True, slots=True)
+class EncodedParts:
+    """The JSON text of a checkpoint's five variable fields (``state``, ``pending_approval``,
+    ``messages_add``, ``steps_add``, ``run``), as ``to_json`` writes them.
+
+    The checkpointer encodes these once, to scan them for secrets; ``to_json`` then splices the
+    same text into the document instead of encoding it again.  ``objects`` are the values the
+    text was made from: a field that is no longer that very object (``dataclasses.replace`` with
+    a new value) is encoded afresh, so the text never stands for another value.  Like every
+    field of a ``Checkpoint``, the values are not to be changed in place once it is built.
+    """
+
+    objects: tuple[Any, Any, Any, Any, Any]
+    texts: tuple[str, str, str, str, str]
+
+
+def encode_parts(parts: Sequence[Any]) -> EncodedParts | None:
+    """``EncodedParts`` of ``[state, pending_approval, messages_add, steps_add, run]``; None when
+    a part cannot be encoded as is (nested past json's limit, circular): ``to_json`` copes."""
+    state, pending, messages, steps, run = parts
+    encode = _small
+    try:
+        texts = (encode(state), encode(pending), encode(messages), encode(steps), encode(run))
+    except (RecursionError, ValueError):
+        return None
+    return EncodedParts((state, pending, messages, steps, run), texts)
+
+
+@dataclass(frozen=True, slots=True)
 class Checkpoint:
     """One saved point of a run.  ``step`` counts completed steps; a checkpoint made while a call
     waits for approval has the request in ``pending_approval`` (its step is ``step + 1``).
@@ -60,7 +91,8 @@ class Checkpoint:
     (task, config, tool fingerprints) is set on a run's first checkpoint only; ``fork``
     (``from``, ``edit``, ``step``) on the first checkpoint of a branch.  ``id`` and ``seq`` are
     assigned by the store; ``source`` says where the document was read from or written to (for
-    error messages).
+    error messages).  ``encoded`` is the text of the large fields when it was made already
+    (``EncodedParts``): it changes nothing but the time ``to_json`` takes.
     """
 
     run_id: str
@@ -80,6 +112,7 @@ class Checkpoint:
     seq: int = 0
     id: str = ""
     source: str = field(default="", compare=False)
+    encoded: EncodedParts | None = field(default=None, compare=False, repr=False)
 
     @property
     def message_count(self) -> int:
@@ -95,6 +128,15 @@ class Checkpoint:
         return f"#{self.seq} {self.branch_id} step {self.step} ({self.reason}{edit})"
 
     def to_json(self) -> str:
+        encoded = self.encoded
+        if encoded is not None and all(
+            map(
+                is_,
+                encoded.objects,
+                (self.state, self.pending_approval, self.messages_add, self.steps_add, self.run),
+            )
+        ):
+            return self._splice(encoded.texts)
         doc = {
             "format": FORMAT,
             "version": FORMAT_VERSION,
@@ -124,6 +166,32 @@ class Checkpoint:
                 f"run {self.run_id}: the state after step {self.step} cannot be saved as JSON: "
                 f"{exc}"
             ) from None
+
+    def _splice(self, texts: tuple[str, str, str, str, str]) -> str:
+        """What ``to_json`` writes, from the large fields' text made already: the same keys in
+        the same order, the small fields encoded here by the same encoder."""
+        state, pending, messages, steps, run = texts
+        encode = _small
+        head = _ENCODER.encode(
+            {
+                "format": FORMAT,
+                "version": FORMAT_VERSION,
+                "id": self.id,
+                "seq": self.seq,
+                "parent": self.parent,
+                "run_id": self.run_id,
+                "branch_id": self.branch_id,
+                "step": self.step,
+                "reason": self.reason,
+                "created_at": self.created_at,
+            }
+        )
+        return (
+            f'{head[:-1]},"state":{state},"pending_approval":{pending},'
+            f'"messages":{{"keep":{encode(self.messages_keep)},"add":{messages}}},'
+            f'"steps":{{"keep":{encode(self.steps_keep)},"add":{steps}}},'
+            f'"run":{run},"fork":{encode(self.fork)}}}'
+        )
 
     @classmethod
     def from_json(cls, text: str | bytes, source: str) -> Checkpoint:
@@ -198,6 +266,17 @@ def _json_default(value: Any) -> Any:
 
 
 _ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), default=_json_default)
+
+
+def _small(value: Any) -> str:
+    """``_ENCODER.encode(value)``, without the encoder's set-up for the usual None and int
+    (``to_json`` splices several such fields per checkpoint)."""
+    if value is None:
+        return "null"
+    if type(value) is int:
+        return int.__repr__(value)
+    return _ENCODER.encode(value)
+
 
 FROM_LAST_STEP = "current_is_last_step"
 

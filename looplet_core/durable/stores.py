@@ -21,6 +21,9 @@ from looplet_core.errors import CheckpointError
 
 __all__ = ["FileCheckpointStore", "MemoryCheckpointStore"]
 
+# What open(path, "wb") asks for, plus O_BINARY where it exists (Windows).
+_CREATE = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_BINARY", 0)
+
 
 class MemoryCheckpointStore:
     """Checkpoints in a dict, held as JSON text so they are as isolated (and as JSON-only) as
@@ -106,11 +109,16 @@ class FileCheckpointStore:
     def _publish(self, data: bytes, path: str) -> bool:
         folder, name = os.path.split(path)
         tmp = os.path.join(folder, f".{name}.{os.getpid()}.{threading.get_ident()}.tmp")
-        with open(tmp, "wb") as f:
-            f.write(data)
+        # A bare descriptor, not a buffered file object: this runs once per step.
+        fd = os.open(tmp, _CREATE, 0o666)
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view) :]
             if self.durable:
-                f.flush()
-                os.fsync(f.fileno())
+                os.fsync(fd)
+        finally:
+            os.close(fd)
         try:
             try:
                 os.link(tmp, path)
