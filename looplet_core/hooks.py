@@ -29,6 +29,12 @@ class Hook(Protocol):
       ``InjectContext`` | ``Stop`` | None
     * ``check_done(state, log, step)`` -> ``Continue`` | ``Stop`` | None
     * ``on_event(event)`` -> None
+
+    And one that is not a phase: ``child_hooks(agent)`` -> a sequence of hooks.  A tool that
+    runs a nested loop (a sub-agent) asks every hook that has it, with the sub-agent's name,
+    and adds what they return (last) to the nested loop's own hooks; so an observer or a
+    debugger can take part in a child run.  Hooks it returns may have ``child_hooks`` too, for
+    the children of that child.  A loop whose hooks have none of it pays nothing.
     """
 
 
@@ -51,6 +57,9 @@ class HookSet:
     on_event: list[tuple[str, Callable[[Event], None]]] = field(
         default_factory=list[tuple[str, Callable[[Event], None]]]
     )
+    child_hooks: list[tuple[str, Callable[[str], Sequence[object]]]] = field(
+        default_factory=list[tuple[str, Callable[[str], Sequence[object]]]]
+    )
 
     @classmethod
     def build(cls, hooks: Sequence[object]) -> HookSet:
@@ -61,4 +70,11 @@ class HookSet:
                 method = getattr(hook, phase, None)
                 if callable(method):
                     getattr(found, phase).append((name, method))
+            method = getattr(hook, "child_hooks", None)
+            if callable(method):
+                found.child_hooks.append((name, method))
         return found
+
+    def for_child(self, agent: str) -> list[object]:
+        """The hooks these hooks add to the nested loop of the sub-agent ``agent``."""
+        return [hook for _, fn in self.child_hooks for hook in fn(agent)]

@@ -16,6 +16,8 @@ What the parent sees:
   the parent run's (``request.extra["subagent"]`` names the sub-agent); with neither, the child
   pauses: with a ``checkpoint`` store the parent's step then waits for approval too, and
   approving it resumes the child at that call; without one, it is an error in the parent;
+* the parent run's hooks may take part in the child's loop: those with a ``child_hooks``
+  method add hooks to it (``looplet_core.hooks``; the debugger steps into sub-agents so);
 * either way the child's run, steps and all, is the parent step's ``child``, and the child's
   token usage is added to the parent run's.  Children nest: a sub-agent's tools may include
   sub-agents.
@@ -87,9 +89,14 @@ class SubagentSpec:
             changes["approver"] = ask_parent
         return replace(self.config, **changes) if changes else self.config
 
-    def hook_list(self) -> list[object]:
+    def hook_list(self, ctx: ToolContext | None = None) -> list[object]:
+        """The child's own hooks, then those the parent run's hooks add to it (a debugger's,
+        say: ``ToolContext.child_hooks``), last so they see what the child's hooks decided."""
         hooks = self.hooks
-        return list(hooks() if callable(hooks) else hooks)
+        found = list(hooks() if callable(hooks) else hooks)
+        if ctx is not None and ctx.child_hooks is not None:
+            found.extend(ctx.child_hooks(self.name))
+        return found
 
 
 def subagent(
@@ -167,7 +174,7 @@ def subagent(
                     run_id,
                     llm=spec.backend(),
                     tools=spec.tools,
-                    hooks=spec.hook_list(),
+                    hooks=spec.hook_list(ctx),
                     config=config,
                     cancel=cancel,
                     decision=_passed_on(ctx, checkpoint, run_id),
@@ -184,7 +191,7 @@ def subagent(
             task=task,
             config=config,
             state=state,
-            hooks=spec.hook_list(),
+            hooks=spec.hook_list(ctx),
             cancel=cancel,
         )
         for step in steps:
@@ -200,7 +207,7 @@ def subagent(
             task=task,
             config=spec.config_for(ctx),
             state=state,
-            hooks=spec.hook_list(),
+            hooks=spec.hook_list(ctx),
             cancel=cancel,
         ):
             _seen(spec, step, ctx)
