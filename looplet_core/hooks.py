@@ -30,11 +30,12 @@ class Hook(Protocol):
     * ``check_done(state, log, step)`` -> ``Continue`` | ``Stop`` | None
     * ``on_event(event)`` -> None
 
-    And one that is not a phase: ``child_hooks(agent)`` -> a sequence of hooks.  A tool that
-    runs a nested loop (a sub-agent) asks every hook that has it, with the sub-agent's name,
-    and adds what they return (last) to the nested loop's own hooks; so an observer or a
-    debugger can take part in a child run.  Hooks it returns may have ``child_hooks`` too, for
-    the children of that child.  A loop whose hooks have none of it pays nothing.
+    And one that is not a phase: ``child_hooks(agent, step)`` -> a sequence of hooks.  A tool
+    that runs a nested loop (a sub-agent) asks every hook that has it, with the sub-agent's
+    name and the number of the step whose call starts the nested loop, and adds what they
+    return (last) to the nested loop's own hooks; so an observer or a debugger can take part in
+    a child run.  Hooks it returns may have ``child_hooks`` too, for the children of that
+    child.  A loop whose hooks have none of it pays nothing.
     """
 
 
@@ -57,8 +58,8 @@ class HookSet:
     on_event: list[tuple[str, Callable[[Event], None]]] = field(
         default_factory=list[tuple[str, Callable[[Event], None]]]
     )
-    child_hooks: list[tuple[str, Callable[[str], Sequence[object]]]] = field(
-        default_factory=list[tuple[str, Callable[[str], Sequence[object]]]]
+    child_hooks: list[tuple[str, Callable[[str, int], Sequence[object]]]] = field(
+        default_factory=list[tuple[str, Callable[[str, int], Sequence[object]]]]
     )
 
     @classmethod
@@ -75,6 +76,7 @@ class HookSet:
                 found.child_hooks.append((name, method))
         return found
 
-    def for_child(self, agent: str) -> list[object]:
-        """The hooks these hooks add to the nested loop of the sub-agent ``agent``."""
-        return [hook for _, fn in self.child_hooks for hook in fn(agent)]
+    def for_child(self, agent: str, step: int) -> list[object]:
+        """The hooks these hooks add to the nested loop of the sub-agent ``agent`` that the
+        call of step ``step`` starts."""
+        return [hook for _, fn in self.child_hooks for hook in fn(agent, step)]

@@ -95,7 +95,7 @@ class SubagentSpec:
         hooks = self.hooks
         found = list(hooks() if callable(hooks) else hooks)
         if ctx is not None and ctx.child_hooks is not None:
-            found.extend(ctx.child_hooks(self.name))
+            found.extend(ctx.child_hooks(self.name, ctx.step))
         return found
 
 

@@ -55,8 +55,9 @@ class ToolContext:
     ``record_prompts`` says whether the run keeps each step's prompt and ``approver`` is the
     run's ``LoopConfig.approver``: a nested loop (a sub-agent) follows both.  ``approval`` is
     the decided request when the call runs because a person approved it.  ``child_hooks``
-    (None when no hook of the run has a ``child_hooks`` method) gives, for a sub-agent's name,
-    the hooks the run's hooks want in that sub-agent's nested loop (see ``looplet_core.hooks``).
+    (None when no hook of the run has a ``child_hooks`` method) gives, for a sub-agent's name
+    and this call's step, the hooks the run's hooks want in that sub-agent's nested loop
+    (see ``looplet_core.hooks``).
     """
 
     cancel: CancelToken = field(default_factory=CancelToken)
@@ -69,7 +70,7 @@ class ToolContext:
     record_prompts: bool = False
     approver: Approver | None = None
     approval: ApprovalRequest | None = None
-    child_hooks: Callable[[str], list[object]] | None = None
+    child_hooks: Callable[[str, int], list[object]] | None = None
 
     def report_progress(self, fraction: float | None, message: str = "") -> None:
         """Tell observers (the debugger, tracing) how far along the tool is.

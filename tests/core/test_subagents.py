@@ -633,8 +633,8 @@ class _Watcher:
     def __init__(self, seen: list[str], path: str = "run") -> None:
         self.seen, self.path = seen, path
 
-    def child_hooks(self, agent: str) -> list[object]:
-        return [_Watcher(self.seen, f"{self.path} › {agent}")]
+    def child_hooks(self, agent: str, step: int) -> list[object]:
+        return [_Watcher(self.seen, f"{self.path} #{step} › {agent}")]
 
     def check_done(self, state: Any, log: Any, step: int) -> None:
         self.seen.append(f"{self.path} #{step} {log[-1].tool}")
@@ -660,10 +660,10 @@ def test_a_parent_hook_with_child_hooks_takes_part_in_every_child_loop_two_deep(
     steps, _ = run_parent(top, plan, hooks=[_Watcher(seen)])
     assert steps[-1].status is StepStatus.DONE
     assert seen == [
-        "run › editor › researcher #1 lookup",
-        "run › editor › researcher #2 done",
-        "run › editor #1 researcher",
-        "run › editor #2 done",
+        "run #1 › editor #1 › researcher #1 lookup",
+        "run #1 › editor #1 › researcher #2 done",
+        "run #1 › editor #1 researcher",
+        "run #1 › editor #2 done",
         "run #1 editor",
         "run #2 done",
     ]
@@ -688,7 +688,7 @@ def test_child_hooks_reach_a_child_in_the_async_loop_and_a_child_s_own_hooks_com
     asyncio.run(go())
     assert order[:4] == [
         "own #1",
-        "run › researcher #1 lookup",
+        "run #1 › researcher #1 lookup",
         "own #2",
-        "run › researcher #2 done",
+        "run #1 › researcher #2 done",
     ]
