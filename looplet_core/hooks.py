@@ -32,6 +32,13 @@ class Hook(Protocol):
 
     A hook with ``wants_child_prompts = True`` (the trace sink) makes sub-agents keep each of
     their steps' prompts, as ``LoopConfig(record_prompts=True)`` would, so it can record them.
+
+    And one that is not a phase: ``child_hooks(agent, step)`` -> a sequence of hooks.  A tool
+    that runs a nested loop (a sub-agent) asks every hook that has it, with the sub-agent's
+    name and the number of the step whose call starts the nested loop, and adds what they
+    return (last) to the nested loop's own hooks; so an observer or a debugger can take part in
+    a child run.  Hooks it returns may have ``child_hooks`` too, for the children of that
+    child.  A loop whose hooks have none of it pays nothing.
     """
 
 
@@ -56,6 +63,9 @@ class HookSet:
     )
     child_prompts: bool = False
     """Whether a hook wants sub-agents' prompts kept (``wants_child_prompts``)."""
+    child_hooks: list[tuple[str, Callable[[str, int], Sequence[object]]]] = field(
+        default_factory=list[tuple[str, Callable[[str, int], Sequence[object]]]]
+    )
 
     @classmethod
     def build(cls, hooks: Sequence[object]) -> HookSet:
@@ -68,4 +78,12 @@ class HookSet:
                 method = getattr(hook, phase, None)
                 if callable(method):
                     getattr(found, phase).append((name, method))
+            method = getattr(hook, "child_hooks", None)
+            if callable(method):
+                found.child_hooks.append((name, method))
         return found
+
+    def for_child(self, agent: str, step: int) -> list[object]:
+        """The hooks these hooks add to the nested loop of the sub-agent ``agent`` that the
+        call of step ``step`` starts."""
+        return [hook for _, fn in self.child_hooks for hook in fn(agent, step)]

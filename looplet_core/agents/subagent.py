@@ -18,6 +18,8 @@ What the parent sees:
   request's ``nested`` is the child's call: a person sees and edits that call, checked against
   the child's tool), and approving it resumes the child at that call with the decision and any
   edited arguments; without one, it is an error in the parent;
+* the parent run's hooks may take part in the child's loop: those with a ``child_hooks``
+  method add hooks to it (``looplet_core.hooks``; the debugger steps into sub-agents so);
 * either way the child's run, steps and all, is the parent step's ``child``, and the child's
   token usage is added to the parent run's.  Children nest: a sub-agent's tools may include
   sub-agents.
@@ -90,9 +92,14 @@ class SubagentSpec:
             changes["approver"] = ask_parent
         return replace(self.config, **changes) if changes else self.config
 
-    def hook_list(self) -> list[object]:
+    def hook_list(self, ctx: ToolContext | None = None) -> list[object]:
+        """The child's own hooks, then those the parent run's hooks add to it (a debugger's,
+        say: ``ToolContext.child_hooks``), last so they see what the child's hooks decided."""
         hooks = self.hooks
-        return list(hooks() if callable(hooks) else hooks)
+        found = list(hooks() if callable(hooks) else hooks)
+        if ctx is not None and ctx.child_hooks is not None:
+            found.extend(ctx.child_hooks(self.name, ctx.step))
+        return found
 
 
 def subagent(
@@ -170,7 +177,7 @@ def subagent(
                     run_id,
                     llm=spec.backend(),
                     tools=spec.tools,
-                    hooks=spec.hook_list(),
+                    hooks=spec.hook_list(ctx),
                     config=config,
                     cancel=cancel,
                     decision=_passed_on(ctx, checkpoint, run_id),
@@ -187,7 +194,7 @@ def subagent(
             task=task,
             config=config,
             state=state,
-            hooks=spec.hook_list(),
+            hooks=spec.hook_list(ctx),
             cancel=cancel,
         )
         for step in steps:
@@ -203,7 +210,7 @@ def subagent(
             task=task,
             config=spec.config_for(ctx),
             state=state,
-            hooks=spec.hook_list(),
+            hooks=spec.hook_list(ctx),
             cancel=cancel,
         ):
             _seen(spec, step, ctx)

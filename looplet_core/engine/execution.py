@@ -61,6 +61,7 @@ class Execution(EngineCore):
             self.config.record_prompts or self.hooks.child_prompts,
             self.config.approver,
             step.approval if step.approval and step.approval.decided else None,
+            self.hooks.for_child if self.hooks.child_hooks else None,
         )
 
     def _adopt_children(self, step: Step, children: list[ChildRun]) -> None:

@@ -55,7 +55,10 @@ class ToolContext:
     ``record_prompts`` says whether the run keeps each step's prompt (or a hook, the trace sink,
     wants a sub-agent's kept: ``Hook``'s ``wants_child_prompts``) and ``approver`` is the
     run's ``LoopConfig.approver``: a nested loop (a sub-agent) follows both.  ``approval`` is
-    the decided request when the call runs because a person approved it.
+    the decided request when the call runs because a person approved it.  ``child_hooks``
+    (None when no hook of the run has a ``child_hooks`` method) gives, for a sub-agent's name
+    and this call's step, the hooks the run's hooks want in that sub-agent's nested loop
+    (see ``looplet_core.hooks``).
     """
 
     cancel: CancelToken = field(default_factory=CancelToken)
@@ -68,6 +71,7 @@ class ToolContext:
     record_prompts: bool = False
     approver: Approver | None = None
     approval: ApprovalRequest | None = None
+    child_hooks: Callable[[str, int], list[object]] | None = None
 
     def report_progress(self, fraction: float | None, message: str = "") -> None:
         """Tell observers (the debugger, tracing) how far along the tool is.
@@ -243,6 +247,7 @@ def _kwargs(
         base.record_prompts,
         base.approver,
         base.approval,
+        base.child_hooks,
     )
     return {**args, "ctx": call_ctx}
 

@@ -30,6 +30,7 @@ from looplet_core import Message as ModelMessage
 from looplet_tui.app.edit_keys import EDIT_ACTIONS, EditActions
 from looplet_tui.app.keys import KEY_BINDINGS, KEYS, debugger_commands, footer_order
 from looplet_tui.app.replay_keys import FRAME, REPLAY_ONLY, ReplayActions, count_matches
+from looplet_tui.app.subagent_keys import SUBAGENT_ACTIONS, SubagentActions
 from looplet_tui.live.attach import debugger_name, follow
 from looplet_tui.live.breakpoints import BreakpointSet
 from looplet_tui.live.context import stats_for
@@ -48,7 +49,7 @@ from looplet_tui.widgets.header import RunHeader, describe_run
 from looplet_tui.widgets.prompt_diff import PromptDiffPane
 from looplet_tui.widgets.scrubber import ReplayScrubber
 from looplet_tui.widgets.stop_editor import StopEditor
-from looplet_tui.widgets.timeline import Row, StepTimeline
+from looplet_tui.widgets.timeline import Nested, Row, StepTimeline, inner
 
 if TYPE_CHECKING:
     from looplet_tui.screens.checkpoints import CheckpointScreen
@@ -62,11 +63,11 @@ GIL long enough to take most of the worker's time and to delay keys by 50-70 ms 
 _APPROVAL_ACTIONS = {"approve", "approve_always", "deny", "deny_with_message", "edit_args"}
 _STEPPING_ACTIONS = {"next_step", "next_phase", "resume", "pause"}
 _MAIN_SCREEN_ACTIONS = {action for _, action, _, _ in KEYS} - {"quit", "help"}
-_LIVE_ONLY = {"next_phase", "resume", "pause"}
+_LIVE_ONLY = {"next_phase", "resume", "pause", "step_into", "step_out"}
 """A replay has no phases to step through, and plays and pauses with space (or c and p)."""
 
 
-class DebuggerApp(EditActions, ReplayActions):
+class DebuggerApp(EditActions, SubagentActions, ReplayActions):
     """Step through one agent run: timeline, detail tabs, context gauge, approvals.
 
     ``clock`` and ``timings`` exist for deterministic screenshots and snapshot tests: a fixed
@@ -356,7 +357,14 @@ class DebuggerApp(EditActions, ReplayActions):
         self.sync_editor()
         editable = ctl.editable
         # what check_action depends on
-        keys = (bool(ctl.approvals), ctl.finished, editable and editable[0], ctl.staged_edit)
+        keys = (
+            bool(ctl.approvals),
+            ctl.finished,
+            editable and editable[0],
+            ctl.staged_edit,
+            ctl.depth > 0,
+            ctl.pause_point is not None and ctl.pause_point.phase,
+        )
         if keys != self._keys_state:  # the footer rebuilds itself on every refresh: only then
             self._keys_state = keys
             self.refresh_bindings()
@@ -384,6 +392,9 @@ class DebuggerApp(EditActions, ReplayActions):
 
     def _show(self, row: Row | None) -> None:
         self._shown_row = row
+        if isinstance(row, Nested):  # a sub-agent's step (app/subagent_keys.py)
+            self.show_nested(row)
+            return
         ctl = self.controller
         if isinstance(row, Step):
             version: object = ctl.revisions.get(row.number, 0)
@@ -398,7 +409,7 @@ class DebuggerApp(EditActions, ReplayActions):
         details.show_row(row, version)
         if details.active == "diff":  # a diff walks whole prompts: only when it is on screen
             for diff_pane in self.main.query(PromptDiffPane):
-                diff_pane.show_row(self._with_prompt(row), ctl.step, self._load_prompt)
+                diff_pane.show_row(inner(self._with_prompt(row)), ctl.step, self._load_prompt)
         gauge = self.main.query_one(ContextGauge)
         samples = ctl.samples
         history = self._history.update(samples)
@@ -475,6 +486,8 @@ class DebuggerApp(EditActions, ReplayActions):
             return False
         if action in EDIT_ACTIONS:
             return self.player is None and self.edit_available(action)
+        if action in SUBAGENT_ACTIONS:
+            return self.subagent_available(action)
         if action in _APPROVAL_ACTIONS:
             return bool(self.controller.approvals)
         if action in _STEPPING_ACTIONS and self.controller.finished:
@@ -533,7 +546,7 @@ class DebuggerApp(EditActions, ReplayActions):
     # -- actions: breakpoints -------------------------------------------------------------------
 
     def action_toggle_breakpoint(self) -> None:
-        row = self.main.query_one(StepTimeline).selected
+        row = inner(self.main.query_one(StepTimeline).selected)
         step = row.step if isinstance(row, Live) else row
         tool = step.tool if isinstance(step, Step) else None
         if tool is None:

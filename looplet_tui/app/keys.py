@@ -31,6 +31,20 @@ KEYS: tuple[tuple[str, str, str, str], ...] = (
         "Phase",
         "Next phase: run to the next of pre_prompt, pre_dispatch, post_dispatch, check_done",
     ),
+    (
+        "i",
+        "step_into",
+        "Into",
+        "Step into: at a stop before a sub-agent's call, stop at the sub-agent's first step "
+        "(before any other call, as s)",
+    ),
+    (
+        "o",
+        "step_out",
+        "Out",
+        "Step out: run to the end of the sub-agent the run is stopped in, and stop at the "
+        "parent step that ran it",
+    ),
     ("c", "resume", "Continue", "Continue: run until a breakpoint, an approval or the end"),
     ("p", "pause", "Pause", "Pause: stop at the next phase the run reaches"),
     ("b", "toggle_breakpoint", "Break", "Toggle a breakpoint before the selected step's tool"),

@@ -11,6 +11,13 @@ what that phase is about (``live.edits``): the prompt, the call, the result.  Th
 when the run goes on, by this hook's return value wrapped in ``Edit``, so the loop applies it with
 its own rules and records it on the step as a decision of "debugger", before and after included.
 
+Sub-agents: its ``child_hooks`` (a looplet_core hook method) puts a ``ChildHook`` in every child
+loop the run starts (``live.children``), so a stop can be inside a child.  Stepping keeps to a
+depth: ``n`` and ``s`` stop at the depth of the stop they start from or above (so at the run's
+level they step over a whole sub-agent), ``i`` (step into) stops at the next phase at any depth,
+``o`` (step out) at the next phase above the current sub-agent, which is the post_dispatch of the
+parent step that ran it.  Breakpoints, ``p`` and approvals stop at any depth.
+
 What it knows about the run (steps, the live step, context use, approvals waiting) and how the
 UI is told about changes is ``RunHistory``, which it extends.  Nothing here imports Textual, so
 all of it is unit tested by driving hooks from plain threads.
@@ -32,6 +39,7 @@ from looplet_core import (
     Event,
     EventKind,
     HookDecision,
+    LoopResult,
     Message,
     Prompt,
     Step,
@@ -41,6 +49,7 @@ from looplet_core import (
     ToolResult,
 )
 from looplet_tui.live.breakpoints import Breakpoint, BreakpointSet, Phase, Probe
+from looplet_tui.live.children import ChildFrame, ChildHook
 from looplet_tui.live.context import estimate
 from looplet_tui.live.edits import (
     EditError,
@@ -60,6 +69,9 @@ from looplet_tui.live.history import RunHistory
 from looplet_tui.live.runstate import Live, PausePoint, RunState
 
 __all__ = ["DebugController"]
+
+_ANY_DEPTH = 1 << 30
+"""The stepping depth of ``i``: deeper than any run nests."""
 
 
 class _Mode(StrEnum):
@@ -113,16 +125,45 @@ class DebugController(RunHistory):
         """What the phase this hook is inside lets a person edit: set before it stops there."""
         self._staged: list[StagedEdit] = []
         """Edits staged at the current stop, newest last: the newest is applied, undo pops."""
+        self.frames: list[ChildFrame] = []
+        """The sub-agents' loops running now, in the order they started (a child's own child
+        after it).  Replaced, never changed in place, so the UI can hold the list it read."""
+        self._target = 0
+        """The deepest sub-agent level at which ``n`` and ``s`` stop (0: the run itself)."""
+        self._depth = 0
+        """How deep the run was at its last phase point (0: in the run, 1: in a sub-agent)."""
 
     # -- commands (any thread) --------------------------------------------------------------------
 
     def next_step(self) -> None:
-        """``n``: run until the next step has been recorded."""
+        """``n``: run until the next step has been recorded, at this depth or above: a
+        sub-agent's steps do not count (it is stepped over), unless the stop is inside it."""
         self._go(_Mode.STEP)
 
     def next_phase(self) -> None:
-        """``s``: run until the next phase, whichever it is."""
+        """``s``: run until the next phase, at this depth or above."""
         self._go(_Mode.PHASE)
+
+    def step_into(self) -> None:
+        """``i``: run until the next phase at any depth: at a sub-agent call's pre_dispatch,
+        that is the sub-agent's first step (its pre_prompt); elsewhere it is ``s``."""
+        self._go(_Mode.PHASE, _ANY_DEPTH)
+
+    def step_out(self) -> bool:
+        """``o``: inside a sub-agent, run until it has ended and stop at the parent step that
+        ran it (its post_dispatch).  False, and nothing happens, at the run's own level."""
+        with self._cond:
+            depth = self._depth
+        if depth == 0:
+            return False
+        self._go(_Mode.PHASE, depth - 1)
+        return True
+
+    @property
+    def depth(self) -> int:
+        """How deep the run is (or was at its last phase point): 0 in the run itself."""
+        with self._cond:
+            return self._depth
 
     def resume(self) -> None:
         """``c``: run until a breakpoint, an approval, or the end."""
@@ -141,9 +182,10 @@ class DebugController(RunHistory):
             self._cond.notify_all()
         self._changed()
 
-    def _go(self, mode: _Mode) -> None:
+    def _go(self, mode: _Mode, target: int | None = None) -> None:
         with self._cond:
             self._mode = mode
+            self._target = self._depth if target is None else target
             if self.pause_point is not None:  # running again from this instant, not on wake-up
                 self.pause_point = None
                 self.run_state = RunState.RUNNING
@@ -292,13 +334,7 @@ class DebugController(RunHistory):
         self._attach(state)
         if not self.tool_schemas:
             self.tool_schemas = list(ctx.tools)
-        stats = ctx.stats
-        if stats is None and ctx.messages:
-            stats = estimate(ctx.messages, ctx.tools, self.window)
-        if stats is not None and stats.window is None and self.window is not None:
-            stats = ContextStats(
-                stats.by_role, stats.total, self.window, stats.measured, stats.tier
-            )
+        stats = self._prompt_stats(ctx)
         prompt = ctx.messages  # the loop's immutable view: kept, not copied
         with self._cond:
             self._last_prompt, self._last_context = prompt, stats
@@ -321,6 +357,18 @@ class DebugController(RunHistory):
         if edit.scope == "history":  # on the loop's thread, between two phases: safe
             state.conversation.replace(messages)
         return edit.as_edit(ctx.with_messages(messages))
+
+    def _prompt_stats(self, ctx: Prompt) -> ContextStats | None:
+        """The prompt's context use: the loop's figures, else an estimate; against ``window``
+        when the loop knows no window."""
+        stats = ctx.stats
+        if stats is None and ctx.messages:
+            stats = estimate(ctx.messages, ctx.tools, self.window)
+        if stats is not None and stats.window is None and self.window is not None:
+            stats = ContextStats(
+                stats.by_role, stats.total, self.window, stats.measured, stats.tier
+            )
+        return stats
 
     def on_event(self, event: Event) -> None:
         """The history's events, and the ``pre_prompt`` hook decisions (a compaction, a rewrite)
@@ -353,6 +401,7 @@ class DebugController(RunHistory):
     def post_dispatch(
         self, state: Any, log: Any, tc: ToolCall, result: ToolResult, step: int
     ) -> Edit | None:
+        self._drop_frames(step)  # a sub-agent that ended without a word (its loop raised)
         with self._cond:
             if self.live is not None:
                 self.live.step.tool_result = result
@@ -388,6 +437,160 @@ class DebugController(RunHistory):
                 context_percent=self._last_percent,
             )
         )
+
+    # -- the hook inside sub-agents (their threads; see live.children) ----------------------------
+
+    def child_hooks(self, agent: str, step: int) -> list[object]:
+        """looplet_core asks this when a call of step ``step`` starts the sub-agent ``agent``'s
+        loop: the debugger follows that loop with a ``ChildHook``."""
+        return [self.child_started(agent, step)]
+
+    def child_started(self, agent: str, step: int, parent: ChildFrame | None = None) -> ChildHook:
+        frame = ChildFrame(agent, step, parent)
+        with self._cond:
+            self.frames = [*self.frames, frame]
+        self._changed()
+        return ChildHook(self, frame)
+
+    def child_ended(self, frame: ChildFrame) -> None:
+        """The sub-agent's loop ended: its steps go on as the parent step's ``child``."""
+        with self._cond:
+            if frame not in self.frames:
+                return
+            self.frames = [f for f in self.frames if f is not frame]
+        self._changed()
+
+    def _drop_frames(self, step: int) -> None:
+        """The run's step ``step`` is past its call: no sub-agent of it runs any more."""
+        with self._cond:
+            if not any(f.parent is None and f.parent_step == step for f in self.frames):
+                return
+            gone = {id(f) for f in self.frames if f.parent is None and f.parent_step == step}
+            kept: list[ChildFrame] = []
+            for frame in self.frames:  # a child's own children go with it (they start later)
+                if id(frame) in gone or (frame.parent is not None and id(frame.parent) in gone):
+                    gone.add(id(frame))
+                else:
+                    kept.append(frame)
+            self.frames = kept
+        self._changed()
+
+    def child_pre_prompt(
+        self, frame: ChildFrame, state: Any, ctx: Prompt, step: int
+    ) -> Stop | None:
+        stats = self._prompt_stats(ctx)
+        with self._cond:
+            frame.context = stats
+            if not frame.tool_schemas:
+                frame.tool_schemas = list(ctx.tools)
+            frame.live = Live(
+                Step(number=step, context=stats),
+                ctx.messages,
+                Phase.PRE_PROMPT,
+                "about to call the model",
+            )
+            frame.revision += 1
+        percent = stats.percent if stats is not None else None
+        self._arrive(Probe(Phase.PRE_PROMPT, step, context_percent=percent), frame)
+        if self.cancel_token.cancelled:
+            return Stop(self.cancel_token.reason)
+        return None
+
+    def child_pre_dispatch(self, frame: ChildFrame, state: Any, tc: ToolCall, step: int) -> None:
+        with self._cond:
+            old = frame.live
+            live = Live(
+                Step(
+                    number=step,
+                    tool_call=tc,
+                    context=frame.context,
+                    llm_call=getattr(state, "current_call", None),
+                ),
+                old.prompt if old is not None else None,
+                Phase.PRE_DISPATCH,
+                f"about to run {tc.tool}",
+            )
+            if old is not None and old.step.number == step:  # keep what streamed in
+                live.text, live.reasoning = old.text, old.reasoning
+            frame.live = live
+            frame.revision += 1
+        percent = frame.context.percent if frame.context is not None else None
+        probe = Probe(Phase.PRE_DISPATCH, step, tc.tool, tc.args, context_percent=percent)
+        self._arrive(probe, frame)
+
+    def child_post_dispatch(
+        self, frame: ChildFrame, tc: ToolCall, result: ToolResult, step: int
+    ) -> None:
+        with self._cond:
+            if frame.live is not None:
+                frame.live.step.tool_result = result
+                frame.live.activity = f"{tc.tool} returned"
+                frame.live.revision += 1
+            frame.revision += 1
+        percent = frame.context.percent if frame.context is not None else None
+        probe = Probe(
+            Phase.POST_DISPATCH,
+            step,
+            tc.tool,
+            tc.args,
+            failed=not result.ok,
+            context_percent=percent,
+        )
+        self._arrive(probe, frame)
+
+    def child_step(self, frame: ChildFrame, step: Step) -> None:
+        with self._cond:
+            if frame.steps and frame.steps[-1].number == step.number:
+                frame.steps[-1] = step
+            else:
+                frame.steps.append(step)
+            frame.live = None
+            frame.revision += 1
+        percent = frame.context.percent if frame.context is not None else None
+        args = step.tool_call.args if step.tool_call else None
+        failed = step.status is StepStatus.ERROR
+        probe = Probe(
+            Phase.CHECK_DONE, step.number, step.tool, args, failed=failed, context_percent=percent
+        )
+        self._arrive(probe, frame)
+
+    def child_event(self, frame: ChildFrame, event: Event) -> None:
+        """What the child's live row says it does (model, tool, streamed text), and its end."""
+        kind, data = event.kind, event.data
+        if kind is EventKind.RUN_END:
+            self.child_ended(frame)
+            return
+        with self._cond:
+            live = frame.live
+            if live is None:
+                return
+            if kind is EventKind.LLM_START:
+                live.activity = "calling the model"
+                live.text = live.reasoning = ""
+            elif kind is EventKind.LLM_DELTA:
+                if data.get("kind") == "reasoning":
+                    live.reasoning += str(data.get("text", ""))
+                else:
+                    live.text += str(data.get("text", ""))
+            elif kind is EventKind.TOOL_START:
+                live.activity = f"running {data.get('tool')}"
+            elif kind is EventKind.TOOL_PROGRESS:
+                live.activity = f"running {data.get('tool')} {data.get('message', '')}"
+            else:
+                return
+            live.revision += 1
+            frame.revision += 1
+        self._changed()
+
+    def finish(self, result: LoopResult | None) -> None:
+        with self._cond:
+            self.frames = []
+        super().finish(result)
+
+    def fail(self, error: BaseException | str) -> None:
+        with self._cond:
+            self.frames = []
+        super().fail(error)
 
     # -- the thread that iterates the loop --------------------------------------------------------
 
@@ -468,34 +671,45 @@ class DebugController(RunHistory):
 
     # -- internals --------------------------------------------------------------------------------
 
-    def _stop_reason(self, probe: Probe, hit: Breakpoint | None) -> str | None:
+    def _stop_reason(self, probe: Probe, hit: Breakpoint | None, depth: int = 0) -> str | None:
         if hit is not None:
             return f"breakpoint {hit.id}: {hit.describe()}"
         if self._mode is _Mode.PAUSE:
             return "paused" if self._arrived else "start"
+        if depth > self._target:  # inside a sub-agent that n or s steps over
+            return None
         if self._mode is _Mode.PHASE:
-            return "phase"
+            return "stepped into" if depth > self._depth else "phase"
         if self._mode is _Mode.STEP and probe.phase is Phase.CHECK_DONE:
             return "step"
         return None
 
-    def _arrive(self, probe: Probe) -> None:
-        """A phase point: stop here if stepping, pausing or a breakpoint says so."""
+    def _arrive(self, probe: Probe, frame: ChildFrame | None = None) -> None:
+        """A phase point (inside ``frame``'s sub-agent, if given): stop here if stepping,
+        pausing or a breakpoint says so."""
         if self.cancel_token.cancelled:
             return
         hit = self.breakpoints.check(probe)
+        depth = 0 if frame is None else frame.depth
         with self._cond:
-            if self.live is not None and probe.phase is not Phase.CHECK_DONE:
-                self.live.phase = probe.phase
-            reason = self._stop_reason(probe, hit)
+            live = self.live if frame is None else frame.live
+            if live is not None and probe.phase is not Phase.CHECK_DONE:
+                live.phase = probe.phase
+            reason = self._stop_reason(probe, hit, depth)
             self._arrived = True
+            self._depth = depth
             if reason is None:
                 stopped = False
             else:
                 stopped = True
                 self.run_state = RunState.PAUSED
                 self.pause_point = PausePoint(
-                    probe.phase, probe.step, reason, hit.id if hit else None
+                    probe.phase,
+                    probe.step,
+                    reason,
+                    hit.id if hit else None,
+                    "" if frame is None else frame.path,
+                    depth,
                 )
                 self._released = False
         self._changed()

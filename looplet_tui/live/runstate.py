@@ -22,12 +22,18 @@ class RunState(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class PausePoint:
-    """Where and why the worker is blocked.  ``breakpoint`` is the id of the one that fired."""
+    """Where and why the worker is blocked.  ``breakpoint`` is the id of the one that fired.
+
+    ``agent`` names the sub-agent the stop is inside (``researcher``, or ``researcher › helper``
+    two deep), empty in the run itself; ``depth`` counts how deep (0 in the run); ``step`` is
+    then the sub-agent's step."""
 
     phase: Phase
     step: int
     reason: str
     breakpoint: int | None = None
+    agent: str = ""
+    depth: int = 0
 
 
 @dataclass(slots=True)

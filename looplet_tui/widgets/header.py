@@ -140,9 +140,12 @@ def _component(state: RunState) -> str:
 
 
 def describe_pause(point: PausePoint | None) -> str:
+    """``stopped at step 2 pre_dispatch · step``; inside a sub-agent the breadcrumb to it comes
+    first and the step is the sub-agent's: ``run › researcher · stopped at step 1 ...``."""
     if point is None:
         return ""
-    return f"stopped at step {point.step} {point.phase.value} · {point.reason}"
+    where = f"run › {point.agent} · " if point.agent else ""
+    return f"{where}stopped at step {point.step} {point.phase.value} · {point.reason}"
 
 
 def describe_run(run: RunHistory) -> str:

@@ -3,13 +3,21 @@
 A Line API widget (``ScrollView.render_line``): it renders only the rows on screen and caches
 them, so a 10,000-step run scrolls as fast as a 10-step one, and the timeline reads the
 controller's append-only entry list directly instead of copying it on every update.
+
+Sub-agents: the steps of a sub-agent running now follow the parent's live row, indented one
+level per depth, as they happen (read from the controller's ``frames``, nothing copied).  A step
+whose sub-agent has finished (``Step.child``) shows ``⤷N ▸`` folded; ``z`` unfolds its steps
+under it (``▾``), and folds them again; on the live row it hides or shows the running ones.
+Unfolded rows are looked up by walking the unfolded steps, so a row costs what the number of
+unfolded sub-agents costs, not the run's length.
 """
 
 from __future__ import annotations
 
 import bisect
-from collections.abc import Callable
-from typing import ClassVar, Protocol, cast
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, ClassVar, Protocol, cast
 
 from rich.segment import Segment
 from rich.style import Style
@@ -27,10 +35,33 @@ from looplet_core import Step, StepStatus
 from looplet_tui.live.runstate import Entry, Live, Marker
 from looplet_tui.text.safe import clean
 
-__all__ = ["Row", "StepTimeline", "TimelineSource", "batch_mark"]
+if TYPE_CHECKING:
+    from looplet_tui.live.children import ChildFrame
 
-Row = Step | Marker | Live
-"""A timeline row: a recorded step, a marker, or the step in progress (always last)."""
+__all__ = ["Nested", "Row", "StepTimeline", "TimelineSource", "batch_mark", "inner"]
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Nested:
+    """A sub-agent's step (or its step in progress) shown under the parent step that ran it.
+
+    ``agent`` is the path to the sub-agent (``researcher › helper``), ``depth`` how deep it is
+    (1 under a step of the run)."""
+
+    row: Step | Live
+    depth: int
+    agent: str
+
+
+Row = Step | Marker | Live | Nested
+"""A timeline row: a recorded step, a marker, the step in progress (after the steps), or a
+sub-agent's step nested under its parent step."""
+
+
+def inner(row: Row | None) -> Step | Marker | Live | None:
+    """The step, marker or live step a row shows (a nested row's own step)."""
+    return row.row if isinstance(row, Nested) else row
+
 
 _ICONS = {
     StepStatus.OK: ("✓", "ok"),
@@ -63,6 +94,9 @@ class TimelineSource(Protocol):
     def breakpoints(self) -> Marks: ...
 
 
+_NO_FRAMES: Sequence[ChildFrame] = ()
+
+
 class StepTimeline(ScrollView, can_focus=True):
     """The run's steps, newest last; the cursor row is what the detail panes show.
 
@@ -93,6 +127,13 @@ class StepTimeline(ScrollView, can_focus=True):
             "Open",
             show=False,
             tooltip="Open sub-agent: the steps of the sub-agent the selected step ran",
+        ),
+        Binding(
+            "z",
+            "toggle_children",
+            "Unfold",
+            show=False,
+            tooltip="Unfold or fold the steps of the sub-agent the selected step ran, under it",
         ),
     ]
 
@@ -179,6 +220,15 @@ class StepTimeline(ScrollView, can_focus=True):
         """With a filter: the indices in ``source.entries`` of the rows shown, in order."""
         self._scanned = 0
         self._plain: dict[tuple[int, int, int], str] = {}
+        self._open: dict[int, list[Nested]] = {}
+        """Unfolded finished sub-agents: entry index -> the nested rows shown under it."""
+        self._open_order: list[int] = []
+        """``_open``'s keys, sorted."""
+        self.running_folded = False
+        """Hide the rows of the sub-agents running now (``z`` on the live row)."""
+        self._wrapped: dict[int, Nested] = {}
+        """Nested rows of running sub-agents by their step's id: the same row object each time,
+        so the app sees the selection did not change."""
 
     def show_source(self, source: TimelineSource) -> None:
         """Show another run's rows from the start (the debugger switched runs)."""
@@ -186,6 +236,7 @@ class StepTimeline(ScrollView, can_focus=True):
         self._count = 0
         self._cache.clear()
         self._visible, self._scanned = [], 0
+        self._open, self._open_order, self._wrapped = {}, [], {}
         self.follow = True
         self.cursor = 0
         self.virtual_size = Size(self.scrollable_content_region.width, 0)
@@ -210,7 +261,9 @@ class StepTimeline(ScrollView, can_focus=True):
 
     def set_filter(self, keep: Callable[[Entry], bool] | None) -> None:
         """Show only the entries ``keep`` accepts (None: all); the selected step stays selected
-        when it is still shown, else the nearest shown row before it."""
+        when it is still shown, else the nearest shown row before it.  Unfolded sub-agents
+        fold first (the cursor goes to the step that ran the one it was in)."""
+        self._fold_all()
         selected = self.selected
         entries = self.source.entries
         old = self._entry_index(self.cursor)
@@ -248,18 +301,89 @@ class StepTimeline(ScrollView, can_focus=True):
             return row if row < len(self.source.entries) else None
         return self._visible[row] if row < len(self._visible) else None
 
+    def _position(self, entry: int) -> int | None:
+        """Where entry ``entry`` is among the shown entries (None: filtered out)."""
+        if self._filter is None:
+            return entry
+        at = bisect.bisect_left(self._visible, entry)
+        return at if at < len(self._visible) and self._visible[at] == entry else None
+
+    def _locate(self, index: int) -> tuple[int, Nested | None]:
+        """Row ``index`` as (shown position, None) or (the unfolded step's position, nested)."""
+        extra = 0
+        for entry in self._open_order:
+            at = self._position(entry)
+            if at is None:
+                continue
+            first = at + extra + 1
+            if index < first:
+                break
+            rows = self._open[entry]
+            if index < first + len(rows):
+                return at, rows[index - first]
+            extra += len(rows)
+        return index - extra, None
+
+    def _row_of(self, position: int) -> int:
+        """The row index of the shown entry at ``position`` (unfolded rows above it count)."""
+        extra = 0
+        for entry in self._open_order:
+            at = self._position(entry)
+            if at is not None and at < position:
+                extra += len(self._open[entry])
+        return position + extra
+
+    @property
+    def _frames(self) -> Sequence[ChildFrame]:
+        return getattr(self.source, "frames", _NO_FRAMES)
+
+    def _running_count(self) -> int:
+        if self.running_folded:
+            return 0
+        return sum(len(f.steps) + (f.live is not None) for f in self._frames)
+
+    def _running_row(self, index: int) -> Nested | None:
+        """Row ``index`` of the running sub-agents' rows, in the order the frames started."""
+        for frame in self._frames:
+            steps = frame.steps
+            if index < len(steps):
+                return self._wrap(steps[index], frame)
+            index -= len(steps)
+            if frame.live is not None:
+                if index == 0:
+                    return self._wrap(frame.live, frame)
+                index -= 1
+        return None
+
+    def _wrap(self, row: Step | Live, frame: ChildFrame) -> Nested:
+        found = self._wrapped.get(id(row))
+        if found is None or found.row is not row:
+            if len(self._wrapped) > _CACHE_LIMIT:
+                self._wrapped.clear()
+            found = self._wrapped[id(row)] = Nested(row, frame.depth, frame.path)
+        return found
+
     @property
     def row_count(self) -> int:
         return self._count
 
     def row(self, index: int) -> Row | None:
+        if index < 0:
+            return None
         entries = self.source.entries
         shown = len(self._visible) if self._filter is not None else len(entries)
-        if 0 <= index < shown:
-            return entries[self._visible[index]] if self._filter is not None else entries[index]
+        position, nested = self._locate(index) if self._open_order else (index, None)
+        if nested is not None:
+            return nested
+        if position < shown:
+            return (
+                entries[self._visible[position]] if self._filter is not None else entries[position]
+            )
         live = self.source.live
-        if live is not None and index == shown:
+        if live is not None and position == shown:
             return live
+        if live is not None and self._frames:
+            return self._running_row(position - shown - 1)
         return None
 
     @property
@@ -269,8 +393,14 @@ class StepTimeline(ScrollView, can_focus=True):
     def sync(self) -> None:
         """Pick up rows the run added or changed since the last call."""
         self._scan()
-        shown = len(self._visible) if self._filter is not None else len(self.source.entries)
-        count = shown + (1 if self.source.live is not None else 0)
+        entries = len(self.source.entries)
+        if self._open_order and self._open_order[-1] >= entries:  # a replay stepped back
+            self._open_order = [e for e in self._open_order if e < entries]
+            self._open = {e: self._open[e] for e in self._open_order}
+        shown = len(self._visible) if self._filter is not None else entries
+        count = shown + sum(len(rows) for rows in self._open.values())
+        if self.source.live is not None:
+            count += 1 + (self._running_count() if self._frames else 0)
         if count != self._count:
             self._count = count
             self._set_rows(count)
@@ -324,10 +454,15 @@ class StepTimeline(ScrollView, can_focus=True):
         return strip.apply_offsets(0, index)
 
     def _key(self, index: int, row: Row, width: int) -> tuple[object, ...]:
-        if isinstance(row, Live):
+        if isinstance(row, Nested):
+            shown = row.row
+            version: object = ("nested", id(shown), self._opened(row))
+            if isinstance(shown, Live):
+                version = (version, shown.revision, shown.phase, shown.activity)
+        elif isinstance(row, Live):
             version: object = ("live", id(row), row.revision, row.phase, row.activity)
         elif isinstance(row, Step):
-            version = self.source.revisions.get(row.number, 0)
+            version = (self.source.revisions.get(row.number, 0), self._opened(row))
         else:
             version = "marker"
         return (
@@ -339,10 +474,15 @@ class StepTimeline(ScrollView, can_focus=True):
             self.timings,
             self.source.breakpoints.revision,
             self.has_focus,
+            self.running_folded,
         )
 
     def row_text(self, row: Row) -> Text:
         """The row as styled text; model and tool text is always literal."""
+        indent = ""
+        opened = self._opened(row)
+        if isinstance(row, Nested):
+            indent, row = "  " * row.depth, row.row
         if isinstance(row, Marker):
             return Text(
                 f"  ⇣ {clean(row.text)}",
@@ -352,10 +492,13 @@ class StepTimeline(ScrollView, can_focus=True):
         step = row.step if isinstance(row, Live) else row
         marked = self.source.breakpoints.marks(step.tool)
         text.append("◆" if marked else " ", style=self._style("step-timeline--breakpoint"))
+        text.append(indent)
         dim = self._style("step-timeline--dim")
         if isinstance(row, Live):
             live = self._style("step-timeline--live")
             text.append(f"● #{step.number} ", style=live)
+            if not indent and self._frames:  # the call runs a sub-agent: its rows follow
+                text.append("▸ " if self.running_folded else "▾ ", style=live)
             if step.tool_call is not None:
                 text.append(clean(_summaries(step)[0]) + " ")
             text.append(clean(row.activity), style=dim)
@@ -366,8 +509,11 @@ class StepTimeline(ScrollView, can_focus=True):
         text.append(f"#{row.number} ", style=dim)
         if row.batch is not None:  # one reply's calls that ran at the same time
             text.append(batch_mark(row), style=self._style("step-timeline--batch"))
-        if row.child is not None:  # ran a sub-agent of that many steps: enter opens them
-            text.append(f"⤷{len(row.child.steps)} ", style=self._style("step-timeline--child"))
+        if row.child is not None:  # ran a sub-agent of that many steps: z unfolds them
+            fold = "▾" if opened else "▸"
+            text.append(
+                f"⤷{len(row.child.steps)} {fold} ", style=self._style("step-timeline--child")
+            )
         text.append(clean(call))
         text.append(" → ", style=dim)
         outcome_style = "" if row.ok else self._style(f"step-timeline--{kind}")
@@ -407,7 +553,7 @@ class StepTimeline(ScrollView, can_focus=True):
     def _plain_text(self, row: Row) -> str:
         """The row's text, lowercased, for search; kept per step and revision, because typing
         a query that matches nothing scans every row once per key."""
-        if not isinstance(row, Step):
+        if not isinstance(row, Step) or self._open_order:
             return self.row_text(row).plain.lower()
         key = (row.number, self.source.revisions.get(row.number, 0), id(row))
         found = self._plain.get(key)
@@ -432,7 +578,7 @@ class StepTimeline(ScrollView, can_focus=True):
             if index < 0:
                 return False
         self.follow = False
-        self._move(index)
+        self._move(self._row_of(index))
         return True
 
     # -- actions and mouse ----------------------------------------------------------------------
@@ -455,11 +601,94 @@ class StepTimeline(ScrollView, can_focus=True):
         self._move(0)
 
     def action_open_child(self) -> None:
-        row = self.selected
+        row = inner(self.selected)
         if isinstance(row, Step) and row.child is not None:
             self.post_message(self.ChildRequested(self, row))
         else:
             self.notify("This step ran no sub-agent.", severity="information", timeout=2)
+
+    # -- folding sub-agents -------------------------------------------------------------------
+
+    def _opened(self, row: Row) -> bool:
+        """Whether ``row`` is a step whose finished sub-agent is unfolded under it."""
+        if isinstance(row, Nested):
+            shown = row.row
+            return isinstance(shown, Step) and shown.child is not None and self._nested_open(row)
+        if not isinstance(row, Step) or row.child is None or not self._open_order:
+            return False
+        return any(self.source.entries[e] is row for e in self._open_order)
+
+    def _nested_open(self, row: Nested) -> bool:
+        for rows in self._open.values():
+            for at, shown in enumerate(rows):
+                if shown is row:
+                    return at + 1 < len(rows) and rows[at + 1].depth > row.depth
+        return False
+
+    def action_toggle_children(self) -> None:
+        """``z``: unfold the selected step's finished sub-agent under it, or fold it again; on
+        the live row (or a running sub-agent's row), hide or show the running sub-agents."""
+        row = self.selected
+        if isinstance(row, Live) or (isinstance(row, Nested) and self._locate_running()):
+            if not self._frames:
+                self.notify("This step runs no sub-agent.", severity="information", timeout=2)
+                return
+            self.running_folded = not self.running_folded
+            if self.running_folded and isinstance(row, Nested):
+                self.cursor = self._count - self._running_count() - 1  # back to the live row
+        elif isinstance(row, Step) and row.child is not None:
+            self._toggle_entry(row)
+        elif isinstance(row, Nested) and isinstance(row.row, Step) and row.row.child is not None:
+            self._toggle_nested(row)
+        else:
+            self.notify("This step ran no sub-agent.", severity="information", timeout=2)
+            return
+        self.follow = False  # the rows open under the cursor: it stays where the reader is
+        self._cache.clear()
+        self.sync()
+
+    def _locate_running(self) -> bool:
+        """Whether the cursor is on a running sub-agent's row (after the live row)."""
+        return self._locate(self.cursor)[1] is None
+
+    def _toggle_entry(self, step: Step) -> None:
+        position, _ = self._locate(self.cursor)
+        entry = self._entry_index(position)
+        if entry is None:
+            return
+        if entry in self._open:
+            del self._open[entry]
+            self._open_order.remove(entry)
+            return
+        assert step.child is not None
+        self._open[entry] = [Nested(s, 1, step.child.agent) for s in step.child.steps]
+        bisect.insort(self._open_order, entry)
+
+    def _toggle_nested(self, row: Nested) -> None:
+        for rows in self._open.values():
+            if row not in rows:
+                continue
+            at = rows.index(row)
+            end = at + 1
+            while end < len(rows) and rows[end].depth > row.depth:
+                end += 1
+            if end > at + 1:  # unfolded: fold it
+                del rows[at + 1 : end]
+            else:
+                child = row.row.child if isinstance(row.row, Step) else None
+                assert child is not None
+                agent = f"{row.agent} › {child.agent}"
+                rows[at + 1 : at + 1] = [Nested(s, row.depth + 1, agent) for s in child.steps]
+            return
+
+    def _fold_all(self) -> None:
+        """Fold every unfolded sub-agent, keeping the cursor on the step it was under."""
+        if not self._open_order:
+            return
+        position, _ = self._locate(self.cursor)
+        self._open, self._open_order = {}, []
+        self._cache.clear()
+        self.cursor = position
 
     def action_last(self) -> None:
         self._move(self._count - 1)

@@ -625,3 +625,70 @@ def test_denying_the_waiting_parent_step_never_runs_the_child_s_call():
         ("janitor", StepStatus.DENIED),
         ("done", StepStatus.DONE),
     ]
+
+
+class _Watcher:
+    """A parent hook that follows its children: each child loop gets a watcher of its own."""
+
+    def __init__(self, seen: list[str], path: str = "run") -> None:
+        self.seen, self.path = seen, path
+
+    def child_hooks(self, agent: str, step: int) -> list[object]:
+        return [_Watcher(self.seen, f"{self.path} #{step} › {agent}")]
+
+    def check_done(self, state: Any, log: Any, step: int) -> None:
+        self.seen.append(f"{self.path} #{step} {log[-1].tool}")
+
+
+def test_a_parent_hook_with_child_hooks_takes_part_in_every_child_loop_two_deep():
+    inner_llm = MockLLMBackend(RESEARCH)
+    middle_tools = BaseToolRegistry()
+    middle_tools.register(subagent("researcher", "Research.", llm=inner_llm, tools=library()))
+    middle_llm = MockLLMBackend(
+        [
+            {"tool": "researcher", "args": {"task": "owls, in depth"}},
+            {"tool": "done", "args": {"answer": "owls: nocturnal hunters"}},
+        ]
+    )
+    top = BaseToolRegistry()
+    top.register(subagent("editor", "Edit.", llm=middle_llm, tools=middle_tools))
+    plan = [
+        {"tool": "editor", "args": {"task": "write about owls"}},
+        {"tool": "done", "args": {"answer": "done"}},
+    ]
+    seen: list[str] = []
+    steps, _ = run_parent(top, plan, hooks=[_Watcher(seen)])
+    assert steps[-1].status is StepStatus.DONE
+    assert seen == [
+        "run #1 › editor #1 › researcher #1 lookup",
+        "run #1 › editor #1 › researcher #2 done",
+        "run #1 › editor #1 researcher",
+        "run #1 › editor #2 done",
+        "run #1 editor",
+        "run #2 done",
+    ]
+
+
+def test_child_hooks_reach_a_child_in_the_async_loop_and_a_child_s_own_hooks_come_first():
+    order: list[str] = []
+
+    class Own:
+        def check_done(self, state: Any, log: Any, step: int) -> None:
+            order.append(f"own #{step}")
+
+    tools = parent_tools(MockLLMBackend(RESEARCH), hooks=lambda: [Own()], asynchronous=True)
+
+    async def go() -> None:
+        llm = MockLLMBackend(ask_researcher())
+        async for _ in async_composable_loop(
+            llm=llm, tools=tools, task="study owls", hooks=[_Watcher(order)]
+        ):
+            pass
+
+    asyncio.run(go())
+    assert order[:4] == [
+        "own #1",
+        "run #1 › researcher #1 lookup",
+        "own #2",
+        "run #1 › researcher #2 done",
+    ]

@@ -138,3 +138,37 @@ def start(
     run.thread = threading.Thread(target=body, daemon=True)
     run.thread.start()
     return run
+
+
+RESEARCH = [call("researcher", task="look around"), call("done", answer="reported")]
+"""The run asks its researcher (see ``research_tools``), then answers."""
+
+
+def research_tools() -> BaseToolRegistry:
+    """The usual tools plus ``researcher``, a sub-agent that greets Eve, asks its own sub-agent
+    ``helper`` (which greets Dee), then answers: two levels of sub-agents, three steps and two."""
+    from looplet_core import subagent
+
+    helper_tools = BaseToolRegistry()
+    helper_tools.register(make_tools().get("greet"))  # type: ignore[arg-type]
+    helper = subagent(
+        "helper",
+        "Greet on request.",
+        llm=lambda: MockLLMBackend([call("greet", name="Dee"), call("done", answer="helped")]),
+        tools=helper_tools,
+    )
+    researcher_tools = BaseToolRegistry()
+    researcher_tools.register(make_tools().get("greet"))  # type: ignore[arg-type]
+    researcher_tools.register(helper)
+    script = [
+        call("greet", name="Eve"),
+        call("helper", task="greet Dee"),
+        call("done", answer="found two"),
+    ]
+    tools = make_tools()
+    tools.register(
+        subagent(
+            "researcher", "Research.", llm=lambda: MockLLMBackend(script), tools=researcher_tools
+        )
+    )
+    return tools

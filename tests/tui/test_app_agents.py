@@ -73,7 +73,7 @@ async def test_enter_opens_a_sub_agent_s_steps_and_escape_goes_back_up() -> None
         await until(pilot, lambda: app.controller.finished, "the end")
         await pilot.pause()
         text = screen_text(app)
-        assert "#1 ⤷3 researcher(task='look around')" in text
+        assert "#1 ⤷3 ▸ researcher(task='look around')" in text
         timeline = app.main.query_one(StepTimeline)
         timeline.select_step(1)
         timeline.focus()
@@ -88,7 +88,7 @@ async def test_enter_opens_a_sub_agent_s_steps_and_escape_goes_back_up() -> None
         assert f"run {run_id} › #1 researcher" in text
         assert "task: look around" in text
         assert "#1 greet(name='Eve') → Hello, Eve!" in text
-        assert "#2 ⤷2 helper(task='greet Dee')" in text
+        assert "#2 ⤷2 ▸ helper(task='greet Dee')" in text
         # two deep: the researcher's own sub-agent
         inner_timeline = screen.query_one(StepTimeline)
         inner_timeline.select_step(2)
@@ -104,7 +104,7 @@ async def test_enter_opens_a_sub_agent_s_steps_and_escape_goes_back_up() -> None
         await pilot.press("escape")
         await until(pilot, lambda: not isinstance(app.screen, ChildRunScreen), "back to the run")
         await pilot.pause()
-        assert "#1 ⤷3 researcher(" in screen_text(app)
+        assert "#1 ⤷3 ▸ researcher(" in screen_text(app)
 
 
 async def test_enter_on_a_step_without_a_sub_agent_says_so_and_stays() -> None:
@@ -135,7 +135,7 @@ async def test_the_research_example_opens_in_the_debugger_and_its_analyst_can_be
         await pilot.pause()
         text = screen_text(app)
         assert "#1 ┌∥1/3 search(query='owls hunting')" in text
-        assert "#4 ⤷3 analyst(" in text
+        assert "#4 ⤷3 ▸ analyst(" in text
         timeline = app.main.query_one(StepTimeline)
         timeline.select_step(4)
         timeline.focus()
@@ -165,7 +165,7 @@ async def test_a_replayed_trace_keeps_the_batch_and_opens_the_sub_agent(tmp_path
         await pilot.pause()
         text = screen_text(app)
         assert "#1 ┌∥1/3 search(query='owls hunting')" in text
-        assert "#4 ⤷3 analyst(" in text
+        assert "#4 ⤷3 ▸ analyst(" in text
         timeline = app.main.query_one(StepTimeline)
         timeline.select_step(4)
         timeline.focus()
@@ -210,4 +210,4 @@ async def test_the_approval_card_names_the_sub_agent_whose_call_waits_and_a_appr
         await until(pilot, lambda: app.controller.finished, "the end")
         await pilot.pause()
         assert erased == ["owls"]
-        assert "#1 ⤷2 janitor(" in screen_text(app)
+        assert "#1 ⤷2 ▸ janitor(" in screen_text(app)

@@ -1,0 +1,96 @@
+"""The debugger inside sub-agents: a ``ChildFrame`` per child loop running now, and the hook
+(``ChildHook``) the controller puts in each child loop through ``child_hooks``.
+
+A sub-agent is a tool that runs a loop of its own, on the thread that runs the tool; the parent's
+loop waits in that call meanwhile.  The controller's ``child_hooks(agent, step)`` (a hook method
+looplet_core asks for when a sub-agent call starts its child loop) hands the child a
+``ChildHook``, which reports the child's phases back to the controller with the frame they
+belong to.  So the controller can stop inside the child (``i`` steps into it), show its steps as
+they happen, nested under the parent step, and its context; the child's own hooks and loop do
+not change.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from looplet_core import ContextStats, Edit, Event, Prompt, Step, Stop, ToolCall, ToolResult
+from looplet_tui.live.runstate import Live
+
+if TYPE_CHECKING:
+    from looplet_tui.live.controller import DebugController
+
+__all__ = ["ChildFrame", "ChildHook"]
+
+
+@dataclass(slots=True, eq=False)
+class ChildFrame:
+    """A sub-agent's loop that is running now, as far as the debugger has seen it.
+
+    ``parent_step`` is the step of the enclosing run (the parent, or for ``depth`` 2 the child
+    that ran it) whose call started this loop; ``steps`` are the child's steps recorded so far,
+    appended to only; ``live`` its step in progress.  ``revision`` is bumped on every change, so
+    views redraw only then.  Fields are written by the child's thread under the controller's lock.
+    """
+
+    agent: str
+    parent_step: int
+    parent: ChildFrame | None = None
+    steps: list[Step] = field(default_factory=list[Step])
+    live: Live | None = None
+    context: ContextStats | None = None
+    tool_schemas: Sequence[Any] = ()
+    revision: int = 0
+
+    @property
+    def depth(self) -> int:
+        """1 for a sub-agent of the run, 2 for a sub-agent of a sub-agent, and so on."""
+        return 1 if self.parent is None else self.parent.depth + 1
+
+    @property
+    def path(self) -> str:
+        """``researcher`` or ``researcher › helper``: the agents from the run down to this one."""
+        return self.agent if self.parent is None else f"{self.parent.path} › {self.agent}"
+
+
+class ChildHook:
+    """The debugger's hook in one child loop: each phase goes to the controller with its frame.
+
+    It is the child's last hook (``SubagentSpec.hook_list``), so like the controller in the
+    parent it sees what the child's own hooks decided.  It edits nothing: edits at a stop inside
+    a sub-agent are not offered (its tools are not the run's, so the run's validator cannot
+    check an edited call).
+    """
+
+    name = "debugger"
+
+    def __init__(self, controller: DebugController, frame: ChildFrame) -> None:
+        self.controller = controller
+        self.frame = frame
+
+    def child_hooks(self, agent: str, step: int) -> list[object]:
+        """A sub-agent of this sub-agent: followed the same way, one level deeper."""
+        return [self.controller.child_started(agent, step, parent=self.frame)]
+
+    def pre_prompt(self, state: Any, log: Any, ctx: Prompt, step: int) -> Stop | None:
+        return self.controller.child_pre_prompt(self.frame, state, ctx, step)
+
+    def pre_dispatch(self, state: Any, log: Any, tc: ToolCall, step: int) -> Edit | None:
+        self.controller.child_pre_dispatch(self.frame, state, tc, step)
+        return None
+
+    def post_dispatch(
+        self, state: Any, log: Any, tc: ToolCall, result: ToolResult, step: int
+    ) -> Edit | None:
+        self.controller.child_post_dispatch(self.frame, tc, result, step)
+        return None
+
+    def check_done(self, state: Any, log: Sequence[Step], step: int) -> None:
+        recorded = log[-1] if log and log[-1].number == step else None
+        if recorded is not None:
+            self.controller.child_step(self.frame, recorded)
+
+    def on_event(self, event: Event) -> None:
+        self.controller.child_event(self.frame, event)
