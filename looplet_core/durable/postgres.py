@@ -10,15 +10,22 @@ Each write is one transaction that first takes a transaction-level advisory lock
 each write ends with ``pg_notify('looplet', run_id)``, which a waiting approval or an attached
 debugger receives through ``LISTEN`` at once instead of polling.  A run's lease is a session-level
 advisory lock held by the worker's connection: when the worker dies, its connection closes and
-PostgreSQL releases the lock.  A connection lost mid-run makes the failing call raise
-``StoreError``; the next call connects again, so the run can be resumed once the server is back.
+PostgreSQL releases the lock.
+
+A connection that died while idle (an administrator's ``pg_terminate_backend``, a proxy's idle
+timeout, a failover) is replaced where that is safe: when a write's ``BEGIN`` or a read's first
+statement fails on it, nothing was done yet, so the store connects again and does it once more,
+taking back the leases the old connection held (if another worker took one meanwhile, the call
+raises ``StoreError`` saying so).  A connection lost inside a write, or a server that stays
+down, makes the call raise ``StoreError``; the next call connects again, so a run stopped by it
+can be resumed once the server is back.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Generator, Sequence
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from typing import Any
 
 from looplet_core.durable.dialect import Cursor
@@ -66,6 +73,7 @@ class _PostgresDialect:
         self.connect_timeout = connect_timeout
         self._conn: Any = None
         self._listener: Any = None
+        self._leases: dict[str, str] = {}  # run_id -> owner, held by this connection's session
         self._conn = self._connect()
 
     def _connect(self) -> Any:
@@ -103,21 +111,54 @@ class _PostgresDialect:
                 self._conn.close()
             self._conn = None
             self._conn = self._connect()
+            self._retake_leases()
         return self._conn
+
+    def _retake_leases(self) -> None:
+        """A new session holds no advisory locks: take back the leases the lost one held, so
+        no second worker can start a run this one is still running."""
+        for run_id, owner in list(self._leases.items()):
+            with self._conn.cursor() as cur:
+                cur.execute(
+                    "SELECT pg_try_advisory_lock(hashtext(%s))", ("looplet-lease:" + run_id,)
+                )
+                row = cur.fetchone()
+            if not (row and row[0]):
+                del self._leases[run_id]
+                raise StoreError(
+                    f"{self.where}: run {run_id!r} was taken over by another worker while this "
+                    f"one ({owner}) had lost its connection; this worker must stop running it"
+                )
+
+    def _stale(self, exc: BaseException, conn: Any) -> bool:
+        """Whether ``exc`` is an idle connection found dead (so nothing of the call was done)."""
+        import psycopg
+
+        return isinstance(exc, psycopg.OperationalError) and bool(conn.broken)
 
     def sql(self, text: str) -> str:
         return text.replace("?", "%s")
 
     @contextmanager
     def transaction(self) -> Generator[Cursor]:
-        conn = self.conn
-        with conn.transaction(), conn.cursor() as cur:
-            yield cur
+        with ExitStack() as stack:
+            conn = self.conn
+            try:
+                stack.enter_context(conn.transaction())  # BEGIN
+            except Exception as exc:
+                if not self._stale(exc, conn):
+                    raise
+                conn = self.conn  # nothing was sent but BEGIN: connect again, once
+                stack.enter_context(conn.transaction())
+            yield stack.enter_context(conn.cursor())
 
     @contextmanager
     def read(self) -> Generator[Cursor]:
-        with self.conn.cursor() as cur:
+        cur = _ReadCursor(self)
+        try:
             yield cur
+        finally:
+            cur.close()
 
     def lock_run(self, cur: Cursor, run_id: str) -> None:
         cur.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", ("looplet:" + run_id,))
@@ -142,8 +183,7 @@ class _PostgresDialect:
             time.sleep(timeout)
 
     def try_lease(self, run_id: str, owner: str) -> str | None:
-        conn = self.conn
-        with conn.cursor() as cur:
+        with self.read() as cur:
             cur.execute("SELECT pg_try_advisory_lock(hashtext(%s))", ("looplet-lease:" + run_id,))
             row = cur.fetchone()
             if not (row and row[0]):
@@ -156,11 +196,12 @@ class _PostgresDialect:
                 "taken_at = excluded.taken_at",
                 (run_id, owner, time.time()),
             )
+        self._leases[run_id] = owner
         return None
 
     def release_lease(self, run_id: str, owner: str) -> None:
-        conn = self.conn
-        with conn.cursor() as cur:
+        self._leases.pop(run_id, None)
+        with self.read() as cur:
             cur.execute(
                 "DELETE FROM looplet_leases WHERE run_id = %s AND owner = %s", (run_id, owner)
             )
@@ -182,13 +223,50 @@ class _PostgresDialect:
         )
 
     def probe(self) -> None:
-        self.conn.execute("SELECT 1")
+        with self.read() as cur:
+            cur.execute("SELECT 1")
 
     def close(self) -> None:
         for conn in (self._conn, self._listener):
             if conn is not None:
                 conn.close()
         self._conn = self._listener = None
+
+
+class _ReadCursor:
+    """A cursor for statements outside a transaction that connects again if the first
+    statement finds the connection dead: nothing ran, so running it again is safe."""
+
+    def __init__(self, dialect: _PostgresDialect) -> None:
+        self._dialect = dialect
+        self._conn: Any = dialect.conn
+        self._cur: Any = self._conn.cursor()
+        self._used = False
+
+    def execute(self, sql: Any, params: Any = None, /) -> Any:
+        first, self._used = not self._used, True
+        try:
+            return self._cur.execute(sql, params)
+        except Exception as exc:
+            if not (first and self._dialect._stale(exc, self._conn)):  # pyright: ignore[reportPrivateUsage]
+                raise
+        self._cur.close()
+        self._conn = self._dialect.conn
+        self._cur = self._conn.cursor()
+        return self._cur.execute(sql, params)
+
+    @property
+    def rowcount(self) -> int:
+        return int(self._cur.rowcount)
+
+    def fetchone(self) -> Any:
+        return self._cur.fetchone()
+
+    def fetchall(self) -> list[Any]:
+        return list(self._cur.fetchall())
+
+    def close(self) -> None:
+        self._cur.close()
 
 
 class PostgresRunStore(SQLRunStore):

@@ -13,18 +13,28 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from looplet_core import DefaultState, LoopConfig, MockLLMBackend, Step, StepStatus, composable_loop
 from looplet_core.durable.checkpointer import CheckpointHook
+from looplet_core.durable.checkpoints import Checkpoint
+from looplet_core.durable.connect import open_store
 from looplet_core.durable.runstore import RunStatus, RunStore
 from looplet_core.durable.sqlite import SQLiteRunStore
+from looplet_core.errors import StoreError
 from looplet_core.messages import Message
 from looplet_core.records import StopReason
 from looplet_core.runs.headless import run_in_store
 from looplet_core.runs.resume import resume
 from looplet_core.step import LoopResult
 from tests.core.durable_helpers import durable_tools
+from tests.pgserver import PgServer
 
 Calls = list[tuple[str, dict[str, Any]]]
+
+
+def bare(n: int) -> Checkpoint:
+    return Checkpoint("r1", "main", n, {}, 0, [], 0, [])
 
 
 def retrying_model() -> MockLLMBackend:
@@ -41,9 +51,15 @@ def retrying_model() -> MockLLMBackend:
     return MockLLMBackend([reply] * 40)
 
 
-def run(store: RunStore, calls: Calls, on_step: Callable[[Step], None] | None = None):
+def run(
+    store: RunStore,
+    calls: Calls,
+    on_step: Callable[[Step], None] | None = None,
+    *,
+    run_id: str = "r1",
+):
     agent = {"llm": retrying_model(), "tools": durable_tools(calls), "task": "count"}
-    return run_in_store(agent, store, run_id="r1", on_step=on_step)
+    return run_in_store(agent, store, run_id=run_id, on_step=on_step)
 
 
 def counted(calls: Calls) -> list[int]:
@@ -213,3 +229,78 @@ def test_a_database_file_replaced_mid_run_is_caught_and_the_new_file_left_alone(
     rescued = SQLiteRunStore(next(tmp_path.glob("runs.rescued-*.db")))
     assert rescued.get(rescued.list("r1")[-1]).step == 2
     rescued.close()
+
+
+def terminate_backends(server: PgServer) -> int:
+    """Kill every connection to the test database but this one (a failover, an idle timeout,
+    an administrator's ``pg_terminate_backend``): the server itself stays up."""
+    import psycopg
+
+    with psycopg.connect(server.url, autocommit=True) as conn:
+        row = conn.execute(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        ).fetchone()
+    return int(row[0]) if row else 0
+
+
+def test_postgres_connections_killed_mid_run_are_replaced_and_the_run_goes_on(
+    pg_server: PgServer,
+):
+    pg_server.reset()
+    store = open_store(pg_server.url)
+    calls: Calls = []
+    killed: list[int] = []
+
+    def kill_after_step_2(step: Step) -> None:
+        if step.number == 2:
+            killed.append(terminate_backends(pg_server))
+
+    result = run(store, calls, kill_after_step_2)
+    assert killed and killed[0] >= 1
+    assert_resumed_with_nothing_lost(result, calls)  # the server was up: no stop at all
+    assert store.run_info("r1").status == RunStatus.FINISHED
+    run(store, [], run_id="r0")  # the same run, undisturbed
+
+    def kinds(run_id: str) -> list[tuple[str, int]]:
+        return [(e["kind"], e["step"]) for _, e in store.events(run_id)]
+
+    assert kinds("r1") == kinds("r0")  # no event was dropped for the lost connection
+    store.close()
+
+
+def test_a_postgres_store_replaces_a_killed_connection_for_reads_writes_and_probes(
+    pg_server: PgServer,
+):
+    pg_server.reset()
+    store = open_store(pg_server.url)
+    store.put(bare(1))
+    for use in (
+        lambda: store.put(bare(2)),  # a write: its BEGIN finds the connection dead
+        lambda: store.list("r1"),  # a read
+        store.check_writable,  # StoreGuard's probe
+    ):
+        assert terminate_backends(pg_server) >= 1
+        use()
+    assert [store.get(c).step for c in store.list("r1")] == [1, 2]  # each write once
+    store.close()
+
+
+def test_a_lease_lost_with_its_connection_is_taken_back_or_the_worker_told_to_stop(
+    pg_server: PgServer,
+):
+    pg_server.reset()
+    store, other = open_store(pg_server.url), open_store(pg_server.url)
+    with store.acquire("r1", owner="box-a:1"):
+        terminate_backends(pg_server)  # both stores lose their connection
+        store.check_writable()  # connects again and takes the lease back
+        with pytest.raises(StoreError, match="being run by box-a:1"):
+            other.acquire("r1", owner="box-b:2")
+    with store.acquire("r2", owner="box-a:1"):
+        terminate_backends(pg_server)
+        taken = other.acquire("r2", owner="box-b:2")  # the old session's lock died with it
+        with pytest.raises(StoreError, match=r"run 'r2' was taken over by another worker"):
+            store.put(bare(3))
+        taken.release()
+    store.close()
+    other.close()
