@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 from looplet_core.events import Event
 
@@ -78,9 +78,11 @@ class HookSet:
                 method = getattr(hook, phase, None)
                 if callable(method):
                     getattr(found, phase).append((name, method))
-            method = getattr(hook, "child_hooks", None)
-            if callable(method):
-                found.child_hooks.append((name, method))
+            child = getattr(hook, "child_hooks", None)
+            if callable(child):
+                found.child_hooks.append(
+                    (name, cast(Callable[[str, int], Sequence[object]], child))
+                )
         return found
 
     def for_child(self, agent: str, step: int) -> list[object]:
