@@ -138,7 +138,7 @@ class BaseToolRegistry:
         for name in path:
             spec = registry.get(name)
             inner = spec.agent_tools if spec is not None else None
-            if inner is None:
+            if not isinstance(inner, BaseToolRegistry):
                 return None, (
                     f"cannot check the call of {tc.tool!r}: {name!r} is not a sub-agent among "
                     f"the tools ({', '.join(registry.names()) or 'none'})"

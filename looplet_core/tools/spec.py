@@ -14,16 +14,13 @@ import inspect
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, cast, overload
+from typing import Any, cast, overload
 
 from looplet_core.backends.base import ToolSchema
 from looplet_core.errors import ToolRegistrationError
 from looplet_core.tools.args import ArgsValidator
 from looplet_core.tools.schema import function_schema, normalize_parameters
 from looplet_core.tools.view import ToolView
-
-if TYPE_CHECKING:
-    from looplet_core.tools.registry import BaseToolRegistry
 
 __all__ = ["Args", "ToolSpec", "tool"]
 
@@ -49,8 +46,9 @@ class ToolSpec:
     ``concurrent`` says the tool may run at the same
     time as other calls of the same reply (``LoopConfig.parallel_tools``); it defaults to
     ``read_only``, so read-only tools run concurrently unless ``concurrent=False``.
-    ``agent_tools`` are the tools of the nested loop the tool runs (a sub-agent's): an approval of
-    a call paused in there is checked against them.
+    ``agent_tools`` are the tools of the nested loop the tool runs (a sub-agent's
+    ``BaseToolRegistry``; typed ``object`` so this module does not import the registry that
+    imports it): an approval of a call paused in there is checked against them.
 
     A ``ToolSpec`` is callable like its function, so a function decorated with ``@tool`` can still
     be called directly (``search(query="x")``); equality is identity.
@@ -65,7 +63,7 @@ class ToolSpec:
     read_only: bool = False
     view: ToolView | None = None
     concurrent: bool | None = None
-    agent_tools: BaseToolRegistry | None = field(default=None, repr=False)
+    agent_tools: object | None = field(default=None, repr=False)
     is_async: bool = field(init=False, repr=False)
     takes_ctx: bool = field(init=False, repr=False)
     validator: ArgsValidator = field(init=False, repr=False)

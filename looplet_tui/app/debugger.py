@@ -118,6 +118,7 @@ class DebuggerApp(EditActions, SubagentActions, ReplayActions):
         self._live_prompt: tuple[object, tuple[ModelMessage, ...]] = (None, ())
         self._redraw_timer: Timer | None = None
         self._history = SampleTotals()
+        self._nested_shape: tuple[int, object] | None = None
         self._shown_row: Row | None = None
         self._approvals_seen = 0
 
@@ -177,6 +178,7 @@ class DebuggerApp(EditActions, SubagentActions, ReplayActions):
         self._approvals_seen = 0
         self._live_prompt = (None, ())
         self._history = SampleTotals()
+        self._nested_shape = None
         self._shown_row = None
         self.hits, self._hits_query, self._index = (), "", None
         while len(self.screen_stack) > 1:  # back to the debugger's own screen
@@ -415,6 +417,7 @@ class DebuggerApp(EditActions, SubagentActions, ReplayActions):
         history = self._history.update(samples)
         if history is not None:
             gauge.history = history
+        self._nested_shape = None  # the gauge holds the run's history, not a sub-agent's
         if isinstance(row, Marker):
             return
         step = row.step if isinstance(row, Live) else row

@@ -12,6 +12,7 @@ from __future__ import annotations
 from looplet_tui.app.base import DebuggerBase
 from looplet_tui.live.breakpoints import Phase
 from looplet_tui.live.context import stats_for
+from looplet_tui.live.history import SampleTotals
 from looplet_tui.live.runstate import Live
 from looplet_tui.widgets.details import StepDetails
 from looplet_tui.widgets.gauge import ContextGauge
@@ -25,8 +26,11 @@ SUBAGENT_ACTIONS = frozenset({"step_into", "step_out"})
 class SubagentActions(DebuggerBase):
     """Stepping into and out of sub-agents, through the app's controller."""
 
-    _history_shape: tuple[int, object] | None
-    """What the gauge's history was drawn from (the app's), so it is drawn again only then."""
+    _nested_shape: tuple[int, object] | None
+    """What the gauge's sub-agent history was drawn from, so it is drawn again only then (the
+    app sets it to None whenever it draws the run's own history)."""
+    _history: SampleTotals
+    """The app's run history for the gauge: reset here, so a run row draws it again."""
 
     def subagent_available(self, action: str) -> bool:
         """Whether ``action`` can do anything now (``check_action``'s answer for it)."""
@@ -71,17 +75,18 @@ class SubagentActions(DebuggerBase):
         frame = next((f for f in reversed(ctl.frames) if f.path == row.agent), None)
         if frame is None:  # a finished sub-agent: no history of its own to draw
             shape: tuple[int, object] | None = (0, row.agent)
-            if shape != self._history_shape:
+            if shape != self._nested_shape:
                 gauge.history = ()
         else:
             live = frame.live
             shape = (len(frame.steps), (id(frame), live.step.number if live else None))
-            if shape != self._history_shape:  # a sample more: the history is drawn again
+            if shape != self._nested_shape:  # a sample more: the history is drawn again
                 contexts = [s.context for s in frame.steps]
                 if live is not None:
                     contexts.append(live.step.context)
                 gauge.history = tuple(c.total if c else None for c in contexts)
-        self._history_shape = shape  # the run's history is drawn again on a row of the run
+        self._nested_shape = shape
+        self._history.reset()  # the run's history is drawn again on a row of the run
         if frame is None:
             gauge.selected = None
         elif frame.steps and frame.steps[-1].number >= number:

@@ -14,15 +14,37 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from looplet_core import ContextStats, Edit, Event, Prompt, Step, Stop, ToolCall, ToolResult
 from looplet_tui.live.runstate import Live
 
-if TYPE_CHECKING:
-    from looplet_tui.live.controller import DebugController
+__all__ = ["ChildFrame", "ChildHook", "FollowsChildren"]
 
-__all__ = ["ChildFrame", "ChildHook"]
+
+class FollowsChildren(Protocol):
+    """What a ``ChildHook`` reports to: the controller (a Protocol, so this module does not
+    import the controller that imports it)."""
+
+    def child_started(
+        self, agent: str, step: int, parent: ChildFrame | None = None
+    ) -> ChildHook: ...
+
+    def child_pre_prompt(
+        self, frame: ChildFrame, state: Any, ctx: Prompt, step: int
+    ) -> Stop | None: ...
+
+    def child_pre_dispatch(
+        self, frame: ChildFrame, state: Any, tc: ToolCall, step: int
+    ) -> None: ...
+
+    def child_post_dispatch(
+        self, frame: ChildFrame, tc: ToolCall, result: ToolResult, step: int
+    ) -> None: ...
+
+    def child_step(self, frame: ChildFrame, step: Step) -> None: ...
+
+    def child_event(self, frame: ChildFrame, event: Event) -> None: ...
 
 
 @dataclass(slots=True, eq=False)
@@ -66,7 +88,7 @@ class ChildHook:
 
     name = "debugger"
 
-    def __init__(self, controller: DebugController, frame: ChildFrame) -> None:
+    def __init__(self, controller: FollowsChildren, frame: ChildFrame) -> None:
         self.controller = controller
         self.frame = frame
 

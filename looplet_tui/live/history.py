@@ -307,6 +307,12 @@ class SampleTotals:
         self._seen: list[Sample] = []
         self._totals: list[float | None] = []
 
+    def reset(self) -> None:
+        """Forget what was converted: the next ``update`` returns the totals whatever changed
+        (the gauge showed another history meanwhile, a sub-agent's)."""
+        self._seen.clear()
+        self._totals.clear()
+
     def update(self, samples: Sequence[Sample]) -> tuple[float | None, ...] | None:
         """The totals when ``samples`` changed since the last call, else None."""
         current = list(samples)  # one copy: the worker may append while this runs
