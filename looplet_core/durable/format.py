@@ -138,16 +138,7 @@ class Checkpoint:
         ):
             return self._splice(encoded.texts)
         doc = {
-            "format": FORMAT,
-            "version": FORMAT_VERSION,
-            "id": self.id,
-            "seq": self.seq,
-            "parent": self.parent,
-            "run_id": self.run_id,
-            "branch_id": self.branch_id,
-            "step": self.step,
-            "reason": self.reason,
-            "created_at": self.created_at,
+            **self._head(),
             "state": self.state,
             "pending_approval": self.pending_approval,
             "messages": {"keep": self.messages_keep, "add": self.messages_add},
@@ -167,25 +158,27 @@ class Checkpoint:
                 f"{exc}"
             ) from None
 
+    def _head(self) -> dict[str, Any]:
+        """The small fields every checkpoint document starts with, in their written order."""
+        return {
+            "format": FORMAT,
+            "version": FORMAT_VERSION,
+            "id": self.id,
+            "seq": self.seq,
+            "parent": self.parent,
+            "run_id": self.run_id,
+            "branch_id": self.branch_id,
+            "step": self.step,
+            "reason": self.reason,
+            "created_at": self.created_at,
+        }
+
     def _splice(self, texts: tuple[str, str, str, str, str]) -> str:
         """What ``to_json`` writes, from the large fields' text made already: the same keys in
         the same order, the small fields encoded here by the same encoder."""
         state, pending, messages, steps, run = texts
         encode = _small
-        head = _ENCODER.encode(
-            {
-                "format": FORMAT,
-                "version": FORMAT_VERSION,
-                "id": self.id,
-                "seq": self.seq,
-                "parent": self.parent,
-                "run_id": self.run_id,
-                "branch_id": self.branch_id,
-                "step": self.step,
-                "reason": self.reason,
-                "created_at": self.created_at,
-            }
-        )
+        head = _ENCODER.encode(self._head())
         return (
             f'{head[:-1]},"state":{state},"pending_approval":{pending},'
             f'"messages":{{"keep":{encode(self.messages_keep)},"add":{messages}}},'
