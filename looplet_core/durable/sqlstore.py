@@ -10,28 +10,30 @@ Tables (``docs/stores.md`` has the full schema)::
     looplet_events       run_id, seq, doc
     looplet_leases       run_id, owner, expires_at
 
-Every write is one transaction.  Numbers (checkpoint ``seq``, approval ``id``, event ``seq``) are
-``max + 1`` taken under the dialect's write lock (``BEGIN IMMEDIATE`` in SQLite, a transaction
-advisory lock on the run in PostgreSQL), so many processes writing one run never lose or
-interleave anything; the primary keys would refuse a duplicate anyway.  A checkpoint's document
-is the same JSON the file store writes, checked by the same decoder on the way out.
+This module holds the schema, checkpoints, runs and leases; ``sqlapprovals`` and
+``sqlsignals`` the rest, ``sqlbase`` what they share.  Every write is one transaction.  Numbers
+(checkpoint ``seq``, approval ``id``, event ``seq``) are ``max + 1`` taken under the dialect's
+write lock (``BEGIN IMMEDIATE`` in SQLite, a transaction advisory lock on the run in
+PostgreSQL), so many processes writing one run never lose or interleave anything; the primary
+keys would refuse a duplicate anyway.  A checkpoint's document is the same JSON the file store
+writes, checked by the same decoder on the way out.
 """
 
 from __future__ import annotations
 
-import json
-import threading
 import time
-from collections.abc import Callable, Collection, Generator, Sequence
-from contextlib import contextmanager, suppress
+from collections.abc import Sequence
+from contextlib import suppress
 from dataclasses import replace
 from typing import Any, cast
 
 from looplet_core.durable.chainfold import FoldedChain, fold
 from looplet_core.durable.checkpoints import Checkpoint, checkpoint_id, parse_checkpoint_id
-from looplet_core.durable.dialect import Cursor, Dialect, default_owner, row_object, row_text
-from looplet_core.durable.runstore import ApprovalRecord, RunInfo, RunLease, RunStatus
-from looplet_core.errors import ApprovalError, CheckpointError, StoreError
+from looplet_core.durable.dialect import Dialect, default_owner, row_text
+from looplet_core.durable.runstore import RunInfo, RunLease, RunStatus
+from looplet_core.durable.sqlapprovals import SQLApprovals
+from looplet_core.durable.sqlsignals import SQLSignals
+from looplet_core.errors import CheckpointError, StoreError
 
 __all__ = ["SCHEMA_VERSION", "SQLRunStore"]
 
@@ -65,42 +67,15 @@ class _Lease:
         return f"RunLease({self.run_id!r}, owner={self.owner!r})"
 
 
-class SQLRunStore:
-    """A ``RunStore`` over any ``Dialect``.  Thread-safe (one connection, one lock)."""
+class SQLRunStore(SQLApprovals, SQLSignals):
+    """A ``RunStore`` over any ``Dialect``.  Thread-safe (one connection, one lock).
+
+    Checkpoints, runs and leases are here; approvals and the attached-debugger signals
+    (breakpoints, events, changes) come from ``SQLApprovals`` and ``SQLSignals``."""
 
     def __init__(self, dialect: Dialect, *, poll: float = 0.2) -> None:
-        self.dialect = dialect
-        self.where = dialect.where
-        self.poll = poll
-        self._lock = threading.RLock()
+        super().__init__(dialect, poll=poll)
         self._guard(self._migrate, "create its tables")
-
-    # -- plumbing ------------------------------------------------------------------------
-
-    def _guard(self, fn: Callable[[], Any], doing: str) -> Any:
-        with self._lock:
-            try:
-                return fn()
-            except (StoreError, ApprovalError, CheckpointError):
-                raise
-            except Exception as exc:
-                mapped = self.dialect.failure(exc, doing)
-                if mapped is None:
-                    raise
-                raise mapped from None
-
-    @contextmanager
-    def _write(self, run_id: str | None = None) -> Generator[Cursor]:
-        with self.dialect.transaction() as cur:
-            if run_id is not None:
-                self.dialect.lock_run(cur, run_id)
-            yield cur
-            if run_id is not None:
-                self.dialect.notify(cur, run_id)
-
-    def _x(self, cur: Cursor, text: str, params: Sequence[Any] = ()) -> Cursor:
-        cur.execute(self.dialect.sql(text), tuple(params))
-        return cur
 
     def _migrate(self) -> None:
         with self.dialect.transaction() as cur:
@@ -338,274 +313,6 @@ class SQLRunStore:
 
         self._guard(write, "update a run")
 
-    # -- approvals -----------------------------------------------------------------------
-
-    _APPROVAL_COLUMNS = "run_id, id, request, status, decision, decided_by, created_at, decided_at"
-
-    def _approval(self, row: Sequence[Any]) -> ApprovalRecord:
-        where = f"{self.where}: approval {row[1]} of run {row[0]!r}"
-        request = row_object(row[2], where)
-        decision = None if row[4] is None else row_object(row[4], where)
-        return ApprovalRecord(
-            run_id=str(row[0]),
-            id=int(row[1]),
-            request=request,
-            status=str(row[3]),
-            decision=decision,
-            decided_by=str(row[5] or ""),
-            created_at=float(row[6] or 0.0),
-            decided_at=None if row[7] is None else float(row[7]),
-        )
-
-    def add_approval(self, run_id: str, request: dict[str, Any]) -> ApprovalRecord:
-        def write() -> ApprovalRecord:
-            now = time.time()
-            text = json.dumps(request, ensure_ascii=False, default=repr)
-            with self._write(run_id) as cur:
-                row = self._x(
-                    cur, "SELECT MAX(id) FROM looplet_approvals WHERE run_id = ?", [run_id]
-                ).fetchone()
-                number = int(row[0] or 0) + 1
-                self._x(
-                    cur,
-                    f"INSERT INTO looplet_approvals ({self._APPROVAL_COLUMNS}) "
-                    "VALUES (?, ?, ?, 'pending', NULL, '', ?, NULL)",
-                    [run_id, number, text, now],
-                )
-                self._x(
-                    cur,
-                    "UPDATE looplet_runs SET updated_at = ? WHERE run_id = ?",
-                    [now, run_id],
-                )
-            return ApprovalRecord(run_id, number, dict(request), "pending", None, "", now, None)
-
-        return cast(ApprovalRecord, self._guard(write, "save an approval request"))
-
-    def get_approval(self, run_id: str, approval_id: int) -> ApprovalRecord:
-        def read() -> ApprovalRecord:
-            with self.dialect.read() as cur:
-                row = self._x(
-                    cur,
-                    f"SELECT {self._APPROVAL_COLUMNS} FROM looplet_approvals "
-                    "WHERE run_id = ? AND id = ?",
-                    [run_id, approval_id],
-                ).fetchone()
-            if row is None:
-                raise StoreError(f"{self.where}: run {run_id!r} has no approval {approval_id}")
-            return self._approval(row)
-
-        return cast(ApprovalRecord, self._guard(read, "read an approval"))
-
-    def approvals(
-        self, run_id: str | None = None, *, pending: bool = False
-    ) -> list[ApprovalRecord]:
-        def read() -> list[ApprovalRecord]:
-            where: list[str] = []
-            params: list[Any] = []
-            if run_id is not None:
-                where.append("run_id = ?")
-                params.append(run_id)
-            if pending:
-                where.append("status = 'pending'")
-            clause = f" WHERE {' AND '.join(where)}" if where else ""
-            with self.dialect.read() as cur:
-                rows = self._x(
-                    cur,
-                    f"SELECT {self._APPROVAL_COLUMNS} FROM looplet_approvals{clause} "
-                    "ORDER BY created_at, run_id, id",
-                    params,
-                ).fetchall()
-            return [self._approval(r) for r in rows]
-
-        return cast(list[ApprovalRecord], self._guard(read, "list approvals"))
-
-    def decide(
-        self, run_id: str, approval_id: int, decision: dict[str, Any], *, by: str
-    ) -> ApprovalRecord:
-        action = decision.get("action")
-        if action not in ("approve", "deny", "stop"):
-            raise ApprovalError(
-                f"a decision's action must be approve, deny or stop, got {action!r}"
-            )
-
-        def write() -> ApprovalRecord:
-            now = time.time()
-            text = json.dumps(decision, ensure_ascii=False, default=repr)
-            with self._write(run_id) as cur:
-                changed = self._x(
-                    cur,
-                    "UPDATE looplet_approvals SET status = 'decided', decision = ?, "
-                    "decided_by = ?, decided_at = ? "
-                    "WHERE run_id = ? AND id = ? AND status = 'pending'",
-                    [text, by, now, run_id, approval_id],
-                ).rowcount
-                row = self._x(
-                    cur,
-                    f"SELECT {self._APPROVAL_COLUMNS} FROM looplet_approvals "
-                    "WHERE run_id = ? AND id = ?",
-                    [run_id, approval_id],
-                ).fetchone()
-            if row is None:
-                raise StoreError(f"{self.where}: run {run_id!r} has no approval {approval_id}")
-            record = self._approval(row)
-            if changed != 1:
-                raise ApprovalError(
-                    f"approval {approval_id} of run {run_id!r} was already answered: "
-                    f"{(record.decision or {}).get('action')} by {record.decided_by or '?'}"
-                )
-            return record
-
-        return cast(ApprovalRecord, self._guard(write, "save a decision"))
-
-    def wait_for_decision(
-        self, run_id: str, approval_id: int, *, timeout: float | None = None
-    ) -> ApprovalRecord:
-        deadline = None if timeout is None else time.monotonic() + timeout
-        while True:
-            record = self.get_approval(run_id, approval_id)
-            if not record.pending:
-                return record
-            left = self.poll if deadline is None else min(self.poll, deadline - time.monotonic())
-            if left <= 0:
-                return record
-            self.dialect.wait(left)
-
-    # -- breakpoints and events ------------------------------------------------------------
-
-    def set_breakpoints(self, run_id: str, breakpoints: Sequence[dict[str, Any]]) -> None:
-        text = json.dumps(list(breakpoints), ensure_ascii=False, default=repr)
-
-        def write() -> None:
-            with self._write(run_id) as cur:
-                self._x(
-                    cur,
-                    "INSERT INTO looplet_breakpoints (run_id, doc) VALUES (?, ?) "
-                    "ON CONFLICT (run_id) DO UPDATE SET doc = excluded.doc",
-                    [run_id, text],
-                )
-
-        self._guard(write, "save breakpoints")
-
-    def breakpoints(self, run_id: str) -> list[dict[str, Any]]:
-        def read() -> list[dict[str, Any]]:
-            with self.dialect.read() as cur:
-                return self._breakpoints(cur, run_id)
-
-        return cast(list[dict[str, Any]], self._guard(read, "read breakpoints"))
-
-    def update_breakpoints(
-        self,
-        run_id: str,
-        change: Callable[[list[dict[str, Any]]], Sequence[dict[str, Any]]],
-    ) -> list[dict[str, Any]]:
-        """Read, change and write the run's breakpoints in one write transaction, so two
-        writers (the run pausing, two debuggers adding) never drop each other's entries.
-        ``change`` gets the current list and returns the new one; the new one is returned."""
-
-        def write() -> list[dict[str, Any]]:
-            with self._write(run_id) as cur:
-                new = list(change(self._breakpoints(cur, run_id)))
-                self._x(
-                    cur,
-                    "INSERT INTO looplet_breakpoints (run_id, doc) VALUES (?, ?) "
-                    "ON CONFLICT (run_id) DO UPDATE SET doc = excluded.doc",
-                    [run_id, json.dumps(new, ensure_ascii=False, default=repr)],
-                )
-            return new
-
-        return cast(list[dict[str, Any]], self._guard(write, "save breakpoints"))
-
-    def _breakpoints(self, cur: Cursor, run_id: str) -> list[dict[str, Any]]:
-        row = self._x(
-            cur, "SELECT doc FROM looplet_breakpoints WHERE run_id = ?", [run_id]
-        ).fetchone()
-        if row is None:
-            return []
-        try:
-            value: object = json.loads(row_text(row[0]))
-        except ValueError as exc:
-            raise CheckpointError(f"{self.where}: breakpoints of {run_id!r}: {exc}") from None
-        if not isinstance(value, list):
-            raise CheckpointError(f"{self.where}: breakpoints of {run_id!r} are not a list")
-        items = cast(list[object], value)
-        return [cast(dict[str, Any], b) for b in items if isinstance(b, dict)]
-
-    def add_events(self, run_id: str, events: Sequence[dict[str, Any]]) -> None:
-        if not events:
-            return
-
-        def write() -> None:
-            with self._write(run_id) as cur:
-                row = self._x(
-                    cur, "SELECT MAX(seq) FROM looplet_events WHERE run_id = ?", [run_id]
-                ).fetchone()
-                seq = int(row[0] or 0)
-                for event in events:
-                    seq += 1
-                    self._x(
-                        cur,
-                        "INSERT INTO looplet_events (run_id, seq, doc) VALUES (?, ?, ?)",
-                        [run_id, seq, json.dumps(event, ensure_ascii=False, default=repr)],
-                    )
-
-        self._guard(write, "save events")
-
-    def events(
-        self, run_id: str, *, after: int = 0, kinds: Collection[str] | None = None
-    ) -> list[tuple[int, dict[str, Any]]]:
-        # ``kinds`` is matched on the document's first key, which ``add_events`` writes as
-        # ``{"kind": ...`` (``Event.to_dict``): a replay that wants compactions then never reads
-        # the prompts that ``llm_start`` events carry.  Other documents are checked after reading.
-        kind_sql, kind_args = "", list[str]()
-        if kinds is not None:
-            likes = ["doc LIKE ?"] * len(kinds) + ["doc NOT LIKE ?"]
-            kind_sql = f" AND ({' OR '.join(likes)})"
-            kind_args = [_kind_prefix(k) + "%" for k in sorted(kinds)] + ['{"kind": %']
-
-        def read() -> list[tuple[int, dict[str, Any]]]:
-            with self.dialect.read() as cur:
-                rows = self._x(
-                    cur,
-                    "SELECT seq, doc FROM looplet_events WHERE run_id = ? AND seq > ?"
-                    f"{kind_sql} ORDER BY seq",
-                    [run_id, after, *kind_args],
-                ).fetchall()
-            where = f"{self.where}: events of {run_id!r}"
-            found = [(int(r[0]), row_object(r[1], where)) for r in rows]
-            if kinds is None:
-                return found
-            return [(seq, doc) for seq, doc in found if doc.get("kind") in kinds]
-
-        return cast(list[tuple[int, dict[str, Any]]], self._guard(read, "read events"))
-
-    # -- following a run -----------------------------------------------------------------
-
-    def changes(self, run_id: str) -> tuple[int, int, int]:
-        def read() -> tuple[int, int, int]:
-            with self.dialect.read() as cur:
-                row = self._x(
-                    cur,
-                    "SELECT (SELECT COALESCE(MAX(seq), 0) FROM looplet_checkpoints "
-                    "WHERE run_id = ?), (SELECT COUNT(*) FROM looplet_approvals WHERE run_id = ?),"
-                    " (SELECT COUNT(*) FROM looplet_approvals WHERE run_id = ? "
-                    "AND status = 'decided')",
-                    [run_id, run_id, run_id],
-                ).fetchone()
-            return int(row[0]), int(row[1]), int(row[2])
-
-        return cast(tuple[int, int, int], self._guard(read, "read a run"))
-
-    def wait_for_change(
-        self, run_id: str, since: tuple[int, int, int], *, timeout: float
-    ) -> tuple[int, int, int]:
-        deadline = time.monotonic() + timeout
-        while True:
-            now = self.changes(run_id)
-            left = min(self.poll, deadline - time.monotonic())
-            if now != since or left <= 0:
-                return now
-            self.dialect.wait(left)
-
     def check_writable(self) -> None:
         """Raise ``StoreError`` unless the store could record a write right now (a cheap probe:
         ``BEGIN IMMEDIATE; ROLLBACK`` on SQLite, ``SELECT 1`` on PostgreSQL)."""
@@ -647,8 +354,3 @@ def _status_of(cp: Checkpoint) -> str:
     if cp.reason == "approval":
         return RunStatus.PAUSED_APPROVAL
     return RunStatus.RUNNING
-
-
-def _kind_prefix(kind: str) -> str:
-    """How an event document of ``kind`` begins, as ``add_events`` writes it."""
-    return '{"kind": ' + json.dumps(kind, ensure_ascii=False)
