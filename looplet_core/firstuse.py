@@ -10,6 +10,11 @@ calls, which the step's assistant message holds too), and the list the field's t
 made the first time the field is read, then kept: reading, appending, comparing, printing,
 copying and saving behave as if the list had always been there.  ``stored`` reads the slot
 without making the list, for writers (``to_dict``) that only iterate it.
+
+Threads: the first read is a read and a write of the slot, not one atomic step.  Two threads
+reading a never-read field at once each get an empty list and one of them is kept, which is
+harmless while neither appends; the engine appends to a step's lists only before it yields the
+step, and other threads see a step only after that.
 """
 
 from __future__ import annotations
