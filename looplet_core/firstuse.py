@@ -11,20 +11,22 @@ made the first time the field is read, then kept: reading, appending, comparing,
 copying and saving behave as if the list had always been there.  ``stored`` reads the slot
 without making the list, for writers (``to_dict``) that only iterate it.
 
-Threads: the first read is a read and a write of the slot, not one atomic step.  Two threads
-reading a never-read field at once each get an empty list and one of them is kept, which is
-harmless while neither appends; the engine appends to a step's lists only before it yields the
-step, and other threads see a step only after that.
+Threads: making the list holds one lock (the first read only; later reads take none), so a
+debugger's thread reading a step's decisions for the first time while the run's thread appends
+to them (after an approval, say) cannot end with two lists and one append lost.
 """
 
 from __future__ import annotations
 
+import threading
 from typing import Any, Generic, TypeVar, cast
 
 __all__ = ["NOT_YET", "ListOnFirstUse", "first_use", "lists_on_first_use"]
 
 T = TypeVar("T")
 C = TypeVar("C", bound=type)
+
+_MAKING = threading.Lock()
 
 NOT_YET: Any = None
 """Passed for a first-use list field: the list is made when the field is first read."""
@@ -44,13 +46,17 @@ class ListOnFirstUse(Generic[T]):
         if obj is None:
             return self
         value = self._get(obj)
-        if value is None:
-            value = []
-        elif type(value) is tuple:
-            value = list(cast(tuple[T, ...], value))
-        else:
+        if value is not None and type(value) is not tuple:
             return value
-        self._set(obj, value)
+        with _MAKING:
+            value = self._get(obj)  # again: another thread may have made it meanwhile
+            if value is None:
+                value = []
+            elif type(value) is tuple:
+                value = list(cast(tuple[T, ...], value))
+            else:
+                return value
+            self._set(obj, value)
         return value
 
     def __set__(self, obj: object, value: object) -> None:

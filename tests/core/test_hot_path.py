@@ -399,3 +399,30 @@ def test_first_use_fields_take_a_list_or_a_tuple_or_nothing_given():
     call = LLMCall(1, tool_calls=(ToolCall("a"),))  # type: ignore[arg-type]
     assert call.tool_calls == [ToolCall("a")] and type(call.tool_calls) is list
     assert Step(2) == Step(2, decisions=[]) and LLMCall(1) == LLMCall(1, failures=[])
+
+
+def test_a_first_read_racing_an_append_from_another_thread_never_loses_the_append():
+    import threading
+    import time
+
+    descriptor = Step.__dict__["decisions"]
+    plain_set = descriptor._set
+    stalled = threading.Event()
+
+    def slow_in_reader(obj: object, value: object) -> None:
+        if threading.current_thread().name == "reader":  # it made its list; stall before storing
+            stalled.set()
+            time.sleep(0.05)
+        plain_set(obj, value)
+
+    step = Step(1)
+    descriptor._set = slow_in_reader
+    try:
+        thread = threading.Thread(target=lambda: step.decisions, name="reader")
+        thread.start()
+        stalled.wait(5)
+        step.decisions.append(HookDecision("h", "approval", "approve"))  # while it stalls
+        thread.join()
+    finally:
+        descriptor._set = plain_set
+    assert [d.decision for d in step.decisions] == ["approve"]
