@@ -56,7 +56,7 @@ def recorded(tmp_path_factory: pytest.TempPathFactory) -> Path:
             llm=backend(PLAN),
             tools=durable_tools(),
             task="count, note, delete",
-            config=LoopConfig(max_steps=10, checkpoint=FileCheckpointStore(root, durable=False)),
+            config=LoopConfig(max_steps=10, checkpoint=FileCheckpointStore(root, durable=False, layout="files")),
             state=state,
         )
     )

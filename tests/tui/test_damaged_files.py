@@ -93,7 +93,7 @@ def _explained(screen: str) -> bool:
 
 
 def _checkpointed_run(root: Path) -> Path:
-    store = FileCheckpointStore(root / "cp")
+    store = FileCheckpointStore(root / "cp", layout="files")  # damage is done to one file
     state = DefaultState()
     for step in composable_loop(
         llm=backend(counting_plan(10)),
