@@ -305,7 +305,14 @@ def state_document(state: DefaultState) -> tuple[dict[str, Any], dict[str, Any] 
     The reply being worked through (``current_call``, ``current_context``) is almost always the
     last step's own ``llm_call`` and ``context``: then it is not repeated, and
     ``current_is_last_step`` says so.  That keeps every checkpoint a fifth smaller.
+
+    A finished run's result is saved without its steps (the checkpoint's steps are those, and
+    ``load`` puts them back), so its ``to_dict`` is taken of a copy without them: otherwise the
+    end checkpoint would encode every step of the run only to throw the text away.
     """
+    result = state.result
+    if result is not None and result.steps:
+        state = dataclasses.replace(state, result=dataclasses.replace(result, steps=[]))
     doc = state.to_dict()
     pending = doc.pop("pending_approval")
     last = state.steps.last
