@@ -227,6 +227,9 @@ class FileCheckpointStore:
         with self._lock:
             log = self._log(run_id)
             if log is None:
+                if self.layout == "log" and run_id not in self._per_file:  # nothing written
+                    where = os.path.join(self._root, run_id, LOG_NAME)
+                    raise CheckpointError(f"{where}: no such checkpoint (record {seq})")
                 return self._get_file(checkpoint_id)
             try:
                 data = log.payload(seq)
