@@ -10,6 +10,9 @@ While it is stopped at pre_prompt, pre_dispatch or post_dispatch, a person may s
 what that phase is about (``live.edits``): the prompt, the call, the result.  The edit is applied
 when the run goes on, by this hook's return value wrapped in ``Edit``, so the loop applies it with
 its own rules and records it on the step as a decision of "debugger", before and after included.
+Inside a sub-agent the same: the ``ChildHook`` returns the edit to the child's loop, so it is
+recorded on the child's step, and an edited call is checked against the sub-agent's own tool
+(``validate_nested``, the run registry's walk down to it).
 
 Sub-agents: its ``child_hooks`` (a looplet_core hook method) puts a ``ChildHook`` in every child
 loop the run starts (``live.children``), so a stop can be inside a child.  Stepping keeps to a
@@ -54,9 +57,11 @@ from looplet_tui.live.context import estimate
 from looplet_tui.live.edits import (
     EditError,
     EditKind,
+    EditPoint,
     Scope,
     StagedEdit,
     Validate,
+    ValidateNested,
     call_text,
     parse_call,
     parse_prompt,
@@ -72,6 +77,10 @@ __all__ = ["DebugController"]
 
 _ANY_DEPTH = 1 << 30
 """The stepping depth of ``i``: deeper than any run nests."""
+
+_Editable = tuple[EditKind, int, Any, ChildFrame | None]
+"""What a stop lets a person edit: the kind, the step, the value as the loop has it, and the
+sub-agent's frame (None for the run itself)."""
 
 
 class _Mode(StrEnum):
@@ -104,6 +113,7 @@ class DebugController(RunHistory):
         window: int | None = None,
         tool_schemas: Sequence[Any] = (),
         validate: Validate | None = None,
+        validate_nested: ValidateNested | None = None,
         clock: Callable[[], float] = time.monotonic,
         poll: float = 0.05,
         on_change: Callable[[], None] | None = None,
@@ -121,8 +131,11 @@ class DebugController(RunHistory):
         self.validate = validate
         """The loop's validator for edited calls (the registry's ``validate``); None accepts any
         arguments (the loop still checks them before the tool runs)."""
-        self._editable: tuple[EditKind, int, Any] | None = None
-        """What the phase this hook is inside lets a person edit: set before it stops there."""
+        self.validate_nested = validate_nested
+        """The same for a call inside a sub-agent (the registry's ``validate_nested``)."""
+        self._editable: _Editable | None = None
+        """What the stop lets a person edit: set when the run stops there, for that stop only
+        (sub-agents side by side each reach phases; only the stop shown is editable)."""
         self._staged: list[StagedEdit] = []
         """Edits staged at the current stop, newest last: the newest is applied, undo pops."""
         self.frames: list[ChildFrame] = []
@@ -239,7 +252,7 @@ class DebugController(RunHistory):
             target = self._stopped_target()
             if target is None:
                 return None
-            kind, _, original = target
+            kind, _, original, _ = target
             staged = self._staged[-1] if self._staged else None
             if staged is not None and not isinstance(staged.value, Deny):  # a skip has no call
                 return kind, staged.text
@@ -250,12 +263,15 @@ class DebugController(RunHistory):
         return kind, result_text(original)
 
     @property
-    def editable(self) -> tuple[EditKind, int] | None:
-        """What the stop lets a person edit and at which step, cheaply (no text is built):
-        for key availability, asked on every footer refresh."""
+    def editable(self) -> EditPoint | None:
+        """What the stop lets a person edit, at which step of which sub-agent, cheaply (no text
+        is built): for key availability, asked on every footer refresh."""
         with self._cond:
             target = self._stopped_target()
-        return None if target is None else (target[0], target[1])
+        if target is None:
+            return None
+        kind, step, _, frame = target
+        return EditPoint(kind, step, "" if frame is None else frame.path)
 
     def stage_edit(self, text: str, *, scope: Scope = "request") -> StagedEdit:
         """Check ``text`` (the editor's content) and stage it for when the run goes on.
@@ -271,11 +287,11 @@ class DebugController(RunHistory):
                 "Nothing to edit here: stop at pre_prompt, pre_dispatch or post_dispatch "
                 "first (s steps phase by phase)."
             )
-        kind, step, original = target
+        kind, step, original, frame = target
         if kind is EditKind.PROMPT:
             edit = parse_prompt(text, original, step, scope)
         elif kind is EditKind.CALL:
-            edit = parse_call(text, original, step, self.validate)
+            edit = parse_call(text, original, step, self._validator(frame))
         else:
             edit = parse_result(text, original, step)
         return self._stage(edit)
@@ -309,24 +325,23 @@ class DebugController(RunHistory):
         self._changed()
         return edit
 
-    def _stopped_target(self) -> tuple[EditKind, int, Any] | None:
+    def _stopped_target(self) -> _Editable | None:
         """Under the lock: the editable thing, if the run is stopped at its phase."""
         point, target = self.pause_point, self._editable
         if point is None or target is None or self.cancel_token.cancelled:
             return None
         return target
 
-    def _edit_point(self, kind: EditKind, step: int, original: Any) -> None:
-        with self._cond:
-            self._editable = (kind, step, original)
-            self._staged = []
-
-    def _applied(self) -> StagedEdit | None:
-        """After a stop: the edit to apply (None after a cancel), and no more editing here."""
-        with self._cond:
-            edit = self._staged[-1] if self._staged else None
-            self._editable, self._staged = None, []
-        return None if self.cancel_token.cancelled else edit
+    def _validator(self, frame: ChildFrame | None) -> Validate | None:
+        """The check of an edited call at a stop in ``frame``: the run's tools, or the
+        sub-agent's, found from the run's registry by the sub-agents' names."""
+        if frame is None:
+            return self.validate
+        nested = self.validate_nested
+        if nested is None:
+            return None
+        path = frame.names
+        return lambda tc: nested(path, tc)
 
     # -- the hook ---------------------------------------------------------------------------------
 
@@ -346,9 +361,12 @@ class DebugController(RunHistory):
                 "about to call the model",
             )
             self._sample(step, stats)
-        self._edit_point(EditKind.PROMPT, step, prompt)
-        self._arrive(Probe(Phase.PRE_PROMPT, step, context_percent=self._last_percent))
-        edit = self._applied()
+        probe = Probe(Phase.PRE_PROMPT, step, context_percent=self._last_percent)
+        edit = self._arrive(probe, editable=(EditKind.PROMPT, step, prompt, None))
+        return self._prompt_edit(state, ctx, edit)
+
+    def _prompt_edit(self, state: Any, ctx: Prompt, edit: StagedEdit | None) -> Stop | Edit | None:
+        """What a pre_prompt (the run's or a sub-agent's) returns after its stop."""
         if self.cancel_token.cancelled:  # the model must not be called after the user quit
             return Stop(self.cancel_token.reason)
         if edit is None:
@@ -390,12 +408,11 @@ class DebugController(RunHistory):
             decisions=list(live.step.decisions) if live and live.step.number == step else [],
         )
         self._set_live(provisional, Phase.PRE_DISPATCH, f"about to run {tc.tool}")
-        self._edit_point(EditKind.CALL, step, tc)
-        self._arrive(
-            Probe(Phase.PRE_DISPATCH, step, tc.tool, tc.args, context_percent=self._last_percent)
+        probe = Probe(
+            Phase.PRE_DISPATCH, step, tc.tool, tc.args, context_percent=self._last_percent
         )
         # After a cancel the loop's registry refuses to start the tool (a "cancelled" result).
-        edit = self._applied()
+        edit = self._arrive(probe, editable=(EditKind.CALL, step, tc, None))
         return None if edit is None else edit.as_edit()
 
     def post_dispatch(
@@ -406,18 +423,15 @@ class DebugController(RunHistory):
             if self.live is not None:
                 self.live.step.tool_result = result
         self._set_live(None, Phase.POST_DISPATCH, f"{tc.tool} returned")
-        self._edit_point(EditKind.RESULT, step, result)
-        self._arrive(
-            Probe(
-                Phase.POST_DISPATCH,
-                step,
-                tc.tool,
-                tc.args,
-                failed=not result.ok,
-                context_percent=self._last_percent,
-            )
+        probe = Probe(
+            Phase.POST_DISPATCH,
+            step,
+            tc.tool,
+            tc.args,
+            failed=not result.ok,
+            context_percent=self._last_percent,
         )
-        edit = self._applied()
+        edit = self._arrive(probe, editable=(EditKind.RESULT, step, result, None))
         return None if edit is None else edit.as_edit()
 
     def check_done(self, state: Any, log: Sequence[Step], step: int) -> None:
@@ -477,7 +491,7 @@ class DebugController(RunHistory):
 
     def child_pre_prompt(
         self, frame: ChildFrame, state: Any, ctx: Prompt, step: int
-    ) -> Stop | None:
+    ) -> Stop | Edit | None:
         stats = self._prompt_stats(ctx)
         with self._cond:
             frame.context = stats
@@ -491,12 +505,13 @@ class DebugController(RunHistory):
             )
             frame.revision += 1
         percent = stats.percent if stats is not None else None
-        self._arrive(Probe(Phase.PRE_PROMPT, step, context_percent=percent), frame)
-        if self.cancel_token.cancelled:
-            return Stop(self.cancel_token.reason)
-        return None
+        probe = Probe(Phase.PRE_PROMPT, step, context_percent=percent)
+        edit = self._arrive(probe, frame, (EditKind.PROMPT, step, ctx.messages, frame))
+        return self._prompt_edit(state, ctx, edit)
 
-    def child_pre_dispatch(self, frame: ChildFrame, state: Any, tc: ToolCall, step: int) -> None:
+    def child_pre_dispatch(
+        self, frame: ChildFrame, state: Any, tc: ToolCall, step: int
+    ) -> Edit | None:
         with self._cond:
             old = frame.live
             live = Live(
@@ -516,11 +531,12 @@ class DebugController(RunHistory):
             frame.revision += 1
         percent = frame.context.percent if frame.context is not None else None
         probe = Probe(Phase.PRE_DISPATCH, step, tc.tool, tc.args, context_percent=percent)
-        self._arrive(probe, frame)
+        edit = self._arrive(probe, frame, (EditKind.CALL, step, tc, frame))
+        return None if edit is None else edit.as_edit()
 
     def child_post_dispatch(
         self, frame: ChildFrame, tc: ToolCall, result: ToolResult, step: int
-    ) -> None:
+    ) -> Edit | None:
         with self._cond:
             if frame.live is not None:
                 frame.live.step.tool_result = result
@@ -536,7 +552,8 @@ class DebugController(RunHistory):
             failed=not result.ok,
             context_percent=percent,
         )
-        self._arrive(probe, frame)
+        edit = self._arrive(probe, frame, (EditKind.RESULT, step, result, frame))
+        return None if edit is None else edit.as_edit()
 
     def child_step(self, frame: ChildFrame, step: Step) -> None:
         with self._cond:
@@ -684,11 +701,14 @@ class DebugController(RunHistory):
             return "step"
         return None
 
-    def _arrive(self, probe: Probe, frame: ChildFrame | None = None) -> None:
+    def _arrive(
+        self, probe: Probe, frame: ChildFrame | None = None, editable: _Editable | None = None
+    ) -> StagedEdit | None:
         """A phase point (inside ``frame``'s sub-agent, if given): stop here if stepping,
-        pausing or a breakpoint says so."""
+        pausing or a breakpoint says so.  While stopped, ``editable`` may be edited: the edit
+        staged when the run goes on is returned (None after a cancel)."""
         if self.cancel_token.cancelled:
-            return
+            return None
         hit = self.breakpoints.check(probe)
         depth = 0 if frame is None else frame.depth
         with self._cond:
@@ -712,13 +732,17 @@ class DebugController(RunHistory):
                     depth,
                 )
                 self._released = False
+                self._editable, self._staged = editable, []
         self._changed()
         if not stopped:
-            return
+            return None
         with self._cond:
             while not self._released and not self.cancel_token.cancelled:
                 self._cond.wait(self.poll)
             self.pause_point = None
             if not self.cancel_token.cancelled:
                 self.run_state = RunState.RUNNING
+            edit = self._staged[-1] if self._staged else None
+            self._editable, self._staged = None, []
         self._changed()
+        return None if self.cancel_token.cancelled else edit
