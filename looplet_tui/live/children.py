@@ -77,6 +77,19 @@ class ChildFrame:
         return self.agent if self.parent is None else f"{self.parent.path} › {self.agent}"
 
     @property
+    def order(self) -> tuple[int, ...]:
+        """Where this sub-agent comes in the model's order: the parent steps from the run down
+        (``(1,)``; ``(1, 3)`` for one that step 3 of that one started).  Sub-agents of one
+        batch have consecutive step numbers in the order the model made the calls."""
+        own = (self.parent_step,)
+        return own if self.parent is None else (*self.parent.order, self.parent_step)
+
+    @property
+    def lineage(self) -> tuple[ChildFrame, ...]:
+        """This frame and the frames it runs inside, innermost first."""
+        return (self,) if self.parent is None else (self, *self.parent.lineage)
+
+    @property
     def names(self) -> tuple[str, ...]:
         """The sub-agents' names from the run down to this one: the sub-agent tools to walk
         through from the run's registry to this one's (``validate_nested``)."""

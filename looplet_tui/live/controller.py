@@ -12,7 +12,7 @@ when the run goes on, by this hook's return value wrapped in ``Edit``, so the lo
 its own rules and records it on the step as a decision of "debugger", before and after included.
 Inside a sub-agent the same: the ``ChildHook`` returns the edit to the child's loop, so it is
 recorded on the child's step, and an edited call is checked against the sub-agent's own tool
-(``validate_nested``, the run registry's walk down to it).
+(``BaseToolRegistry.validate_nested`` on the run's ``tools``).
 
 Sub-agents: its ``child_hooks`` (a looplet_core hook method) puts a ``ChildHook`` in every child
 loop the run starts (``live.children``), so a stop can be inside a child.  Stepping keeps to a
@@ -35,6 +35,7 @@ from typing import Any
 
 from looplet_core import (
     ApprovalRequest,
+    BaseToolRegistry,
     CancelToken,
     ContextStats,
     Deny,
@@ -61,7 +62,6 @@ from looplet_tui.live.edits import (
     Scope,
     StagedEdit,
     Validate,
-    ValidateNested,
     call_text,
     parse_call,
     parse_prompt,
@@ -113,7 +113,7 @@ class DebugController(RunHistory):
         window: int | None = None,
         tool_schemas: Sequence[Any] = (),
         validate: Validate | None = None,
-        validate_nested: ValidateNested | None = None,
+        tools: BaseToolRegistry | None = None,
         clock: Callable[[], float] = time.monotonic,
         poll: float = 0.05,
         on_change: Callable[[], None] | None = None,
@@ -131,8 +131,10 @@ class DebugController(RunHistory):
         self.validate = validate
         """The loop's validator for edited calls (the registry's ``validate``); None accepts any
         arguments (the loop still checks them before the tool runs)."""
-        self.validate_nested = validate_nested
-        """The same for a call inside a sub-agent (the registry's ``validate_nested``)."""
+        self.tools = tools
+        """The run's tools: an edited call inside a sub-agent is checked against the
+        sub-agent's tool (``validate_nested``), and a call of a sub-agent that starts in a
+        batch holds later stops until its loop is seen (``_arrive``)."""
         self._editable: _Editable | None = None
         """What the stop lets a person edit: set when the run stops there, for that stop only
         (sub-agents side by side each reach phases; only the stop shown is editable)."""
@@ -144,7 +146,17 @@ class DebugController(RunHistory):
         self._target = 0
         """The deepest sub-agent level at which ``n`` and ``s`` stop (0: the run itself)."""
         self._depth = 0
-        """How deep the run was at its last phase point (0: in the run, 1: in a sub-agent)."""
+        """How deep the stop shown is, or the run was at its last phase point (0: in the run,
+        1: in a sub-agent)."""
+        self._stop: object | None = None
+        """The ticket of the stop shown now: its thread waits until ``_go`` takes it away."""
+        self._handed: dict[object, StagedEdit | None] = {}
+        """The edit staged at a stop the run has left, for that stop's thread to apply."""
+        self._queued: list[ChildFrame] = []
+        """Sub-agents whose stop waits its turn (see ``_arrive``)."""
+        self._starting: dict[tuple[int, int], tuple[int, ...]] = {}
+        """Sub-agent calls that started (``tool_start``) but whose loop is not followed yet, by
+        (id of the enclosing frame, or 0 for the run; step): their place in the model's order."""
 
     # -- commands (any thread) --------------------------------------------------------------------
 
@@ -202,6 +214,10 @@ class DebugController(RunHistory):
             if self.pause_point is not None:  # running again from this instant, not on wake-up
                 self.pause_point = None
                 self.run_state = RunState.RUNNING
+            if self._stop is not None:  # its thread takes the edit (another stop may be next)
+                self._handed[self._stop] = self._staged[-1] if self._staged else None
+                self._stop = None
+                self._editable, self._staged = None, []
             self._released = True
             self._cond.notify_all()
         self._changed()
@@ -337,11 +353,11 @@ class DebugController(RunHistory):
         sub-agent's, found from the run's registry by the sub-agents' names."""
         if frame is None:
             return self.validate
-        nested = self.validate_nested
-        if nested is None:
+        tools = self.tools
+        if tools is None:
             return None
         path = frame.names
-        return lambda tc: nested(path, tc)
+        return lambda tc: tools.validate_nested(path, tc)
 
     # -- the hook ---------------------------------------------------------------------------------
 
@@ -393,6 +409,7 @@ class DebugController(RunHistory):
         made before this hook's own ``pre_prompt``: the live step keeps them, so its prompt
         diff can name who changed the prompt while the run is paused inside the step."""
         super().on_event(event)
+        self._calls(None, event)
         if event.kind is EventKind.DECISION and event.data.get("phase") == "pre_prompt":
             with self._cond:
                 self._prompt_decisions.append(HookDecision.from_dict(event.data))
@@ -463,6 +480,7 @@ class DebugController(RunHistory):
         frame = ChildFrame(agent, step, parent)
         with self._cond:
             self.frames = [*self.frames, frame]
+            self._starting.pop((id(parent) if parent else 0, step), None)
         self._changed()
         return ChildHook(self, frame)
 
@@ -472,6 +490,7 @@ class DebugController(RunHistory):
             if frame not in self.frames:
                 return
             self.frames = [f for f in self.frames if f is not frame]
+            self._cond.notify_all()  # a stop waiting for this sub-agent may be next
         self._changed()
 
     def _drop_frames(self, step: int) -> None:
@@ -487,6 +506,7 @@ class DebugController(RunHistory):
                 else:
                     kept.append(frame)
             self.frames = kept
+            self._cond.notify_all()
         self._changed()
 
     def child_pre_prompt(
@@ -577,6 +597,7 @@ class DebugController(RunHistory):
         if kind is EventKind.RUN_END:
             self.child_ended(frame)
             return
+        self._calls(frame, event)
         with self._cond:
             live = frame.live
             if live is None:
@@ -706,43 +727,128 @@ class DebugController(RunHistory):
     ) -> StagedEdit | None:
         """A phase point (inside ``frame``'s sub-agent, if given): stop here if stepping,
         pausing or a breakpoint says so.  While stopped, ``editable`` may be edited: the edit
-        staged when the run goes on is returned (None after a cancel)."""
+        staged when the run goes on is returned (None after a cancel).
+
+        One stop is shown at a time.  Sub-agents of one batch run side by side, so two may want
+        to stop at once: the stop shown is the one first in the model's order
+        (``ChildFrame.order``), and a later sub-agent's stop waits its turn (``waiting``) while
+        an earlier one is stopped, running or about to start; when its turn comes it is asked
+        again, under the keys pressed since, whether it stops at all."""
         if self.cancel_token.cancelled:
             return None
         hit = self.breakpoints.check(probe)
         depth = 0 if frame is None else frame.depth
+        stop: object | None = None
+        queued = False
         with self._cond:
             live = self.live if frame is None else frame.live
             if live is not None and probe.phase is not Phase.CHECK_DONE:
                 live.phase = probe.phase
-            reason = self._stop_reason(probe, hit, depth)
+            while not self.cancel_token.cancelled:
+                reason = self._stop_reason(probe, hit, depth)
+                if reason is None:
+                    if self.pause_point is None:  # (a stop shown keeps its own depth)
+                        self._depth = depth
+                    break
+                if self.pause_point is None and not self._ahead(frame):
+                    stop = self._show_stop(probe, hit, reason, frame, editable)
+                    break
+                if not queued and frame is not None:
+                    queued = True
+                    self._queue(frame, True)
+                self._cond.wait(self.poll)
+            if queued and frame is not None:
+                self._queue(frame, False)
             self._arrived = True
-            self._depth = depth
-            if reason is None:
-                stopped = False
-            else:
-                stopped = True
-                self.run_state = RunState.PAUSED
-                self.pause_point = PausePoint(
-                    probe.phase,
-                    probe.step,
-                    reason,
-                    hit.id if hit else None,
-                    "" if frame is None else frame.path,
-                    depth,
-                )
-                self._released = False
-                self._editable, self._staged = editable, []
         self._changed()
-        if not stopped:
+        if stop is None:
             return None
         with self._cond:
-            while not self._released and not self.cancel_token.cancelled:
+            while self._stop is stop and not self.cancel_token.cancelled:
                 self._cond.wait(self.poll)
-            self.pause_point = None
-            if not self.cancel_token.cancelled:
-                self.run_state = RunState.RUNNING
-            edit = self._staged[-1] if self._staged else None
-            self._editable, self._staged = None, []
+            if self._stop is stop:  # cancelled while shown
+                self._stop, self.pause_point = None, None
+                self._editable, self._staged = None, []
+            edit = self._handed.pop(stop, None)
         self._changed()
         return None if self.cancel_token.cancelled else edit
+
+    def _show_stop(
+        self,
+        probe: Probe,
+        hit: Breakpoint | None,
+        reason: str,
+        frame: ChildFrame | None,
+        editable: _Editable | None,
+    ) -> object:
+        """Under the lock: make this phase point the stop shown; its ticket."""
+        depth = 0 if frame is None else frame.depth
+        self._depth = depth
+        self.run_state = RunState.PAUSED
+        self.pause_point = PausePoint(
+            probe.phase,
+            probe.step,
+            reason,
+            hit.id if hit else None,
+            "" if frame is None else frame.path,
+            depth,
+        )
+        self._released = False
+        self._editable, self._staged = editable, []
+        self._stop = object()
+        return self._stop
+
+    def _calls(self, frame: ChildFrame | None, event: Event) -> None:
+        """A sub-agent's call starting (``tool_start``) in the run or in ``frame``: until its
+        loop is followed (``child_started``) or the call ends, it is a sub-agent that may stop
+        before a later one of its batch.  Other tools' calls are not tracked."""
+        kind = event.kind
+        if kind is not EventKind.TOOL_START and kind is not EventKind.TOOL_END:
+            return
+        key = (id(frame) if frame else 0, event.step)
+        with self._cond:
+            if kind is EventKind.TOOL_END:
+                if self._starting.pop(key, None) is not None:
+                    self._cond.notify_all()
+            elif self._runs_subagent(frame, str(event.data.get("tool", ""))):
+                order = (event.step,) if frame is None else (*frame.order, event.step)
+                self._starting[key] = order
+
+    def _runs_subagent(self, frame: ChildFrame | None, tool: str) -> bool:
+        """Whether ``tool``, called in the run or in ``frame``'s sub-agent, is a sub-agent."""
+        registry: object = self.tools
+        for name in () if frame is None else frame.names:
+            spec = registry.get(name) if isinstance(registry, BaseToolRegistry) else None
+            registry = spec.agent_tools if spec is not None else None
+        if not isinstance(registry, BaseToolRegistry):
+            return False
+        spec = registry.get(tool)
+        return spec is not None and isinstance(spec.agent_tools, BaseToolRegistry)
+
+    def _ahead(self, frame: ChildFrame | None) -> bool:
+        """Under the lock: whether a sub-agent before ``frame`` in the model's order runs
+        (not waiting to stop itself), so it may still stop first: ``frame``'s stop waits.  Its
+        own parents are not ahead of it (they wait for it), and the run itself never waits."""
+        if frame is None or len(self.frames) + len(self._starting) < 2:
+            return False
+        order = frame.order
+        if any(starting < order for starting in self._starting.values()):
+            return True  # a sub-agent before it is about to start its loop
+        lineage = {id(f) for f in frame.lineage}
+        return any(
+            f.order < order and id(f) not in lineage and f not in self._queued for f in self.frames
+        )
+
+    def _queue(self, frame: ChildFrame, waits: bool) -> None:
+        """Under the lock: ``frame``'s stop starts or stops waiting its turn; the header says
+        which sub-agents wait (``waiting``)."""
+        if waits:
+            self._queued = [*self._queued, frame]
+        else:
+            self._queued = [f for f in self._queued if f is not frame]
+        self.waiting = tuple(f.path for f in sorted(self._queued, key=lambda f: f.order))
+        self._cond.release()  # the UI is told outside the lock, as everywhere
+        try:
+            self._changed()
+        finally:
+            self._cond.acquire()

@@ -47,10 +47,6 @@ Scope = Literal["request", "history"]
 Validate = Callable[[ToolCall], tuple[dict[str, Any] | None, str | None]]
 """The loop's own validator: ``(coerced_args, None)`` or ``(None, what to fix)``."""
 
-ValidateNested = Callable[[Sequence[str], ToolCall], tuple[dict[str, Any] | None, str | None]]
-"""The run's validator for a call inside a sub-agent (``BaseToolRegistry.validate_nested``):
-the sub-agent names from the run down, and the call, checked against that sub-agent's tool."""
-
 
 class EditError(ValueError):
     """An edit that cannot be applied; the message says what is wrong and how to fix it."""

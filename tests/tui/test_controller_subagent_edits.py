@@ -84,7 +84,7 @@ def stopped_in_child(
         start_paused=False,
         breakpoints=breakpoints,
         validate=tools.validate,
-        validate_nested=tools.validate_nested,
+        tools=tools,
     )
     run = start(RESEARCH, controller, tools=tools, hooks=hooks)
     if into:
