@@ -13,7 +13,7 @@ What the parent sees:
   for an approval nobody answers) is a tool error in the parent, ``SubagentError`` naming the
   sub-agent and the child's stop reason; the parent's model is told and goes on;
 * a call in the child that needs approval is put to the child's ``config.approver``, else to
-  the parent run's (``request.extra["subagent"]`` names the sub-agent); with neither, the child
+  the parent run's (``request.asked_in`` names the sub-agents down to it); with neither, the child
   pauses: with a ``checkpoint`` store the parent's step then waits for approval too (its
   request's ``nested`` is the child's call: a person sees and edits that call, checked against
   the child's tool), and approving it resumes the child at that call with the decision and any
@@ -35,7 +35,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from looplet_core.approvals.hooks import Decision
 from looplet_core.approvals.requests import ApprovalDecision, ApprovalRequest
@@ -77,7 +77,10 @@ class SubagentSpec:
     def config_for(self, ctx: ToolContext) -> LoopConfig:
         """The child's config for one call: it keeps prompts when the parent run does (the
         debugger's Prompt tab shows a sub-agent's prompts too), and without an approver of its
-        own it asks the parent's, naming itself in ``request.extra["subagent"]``."""
+        own it asks the parent's, naming itself in the request: ``extra["subagent"]`` is the
+        sub-agent whose call it is, ``extra["subagent_path"]`` the sub-agents from the run down
+        to it (each level adds its name in front on the way up), so ``ApprovalRequest.asked_in``
+        names a call two deep in full."""
         changes: dict[str, Any] = {}
         if ctx.record_prompts and not self.config.record_prompts:
             changes["record_prompts"] = True
@@ -86,7 +89,11 @@ class SubagentSpec:
             name = self.name
 
             def ask_parent(request: ApprovalRequest) -> None:
-                request.extra["subagent"] = name
+                extra = request.extra
+                extra.setdefault("subagent", name)  # the innermost: where the call is
+                path: object = extra.get("subagent_path")
+                inner = cast(list[object], path) if isinstance(path, list) else []
+                extra["subagent_path"] = [name, *(str(n) for n in inner)]
                 parent(request)
 
             changes["approver"] = ask_parent
