@@ -26,6 +26,7 @@ BATCH = [
 ]
 
 Where = tuple[str, int, Phase]
+BEN = [call("greet", name="Ben"), call("done", answer="greeted Ben")]
 
 
 class Slow:
@@ -174,3 +175,25 @@ def test_an_edit_at_the_first_sub_agent_s_stop_applies_there_with_the_second_s_s
     assert alpha.steps[0].tool_result.data == "Hello, Zoe!"
     assert beta.steps[0].tool_result is not None
     assert beta.steps[0].tool_result.data == "Hello, Ben!"
+
+
+def test_a_sub_agent_whose_loop_raises_does_not_hold_the_next_one_s_stop() -> None:
+    def broken() -> MockLLMBackend:
+        raise RuntimeError("no model for alpha")
+
+    tools = make_tools()
+    for agent, llm in (("alpha", broken), ("beta", lambda: MockLLMBackend(BEN))):
+        inner = BaseToolRegistry()
+        inner.register(make_tools().get("greet"))  # type: ignore[arg-type]
+        tools.register(subagent(agent, "Greets.", llm=llm, tools=inner, read_only=True))
+    bp = BreakpointSet([Breakpoint(phase=Phase.PRE_DISPATCH, tool="greet")])
+    controller = DebugController(poll=0.01, start_paused=False, breakpoints=bp, tools=tools)
+    run = start(BATCH, controller, tools=tools, config=LoopConfig(max_steps=20, parallel_tools=2))
+    run.wait(lambda: controller.pause_point is not None)
+    point = controller.pause_point
+    assert point is not None and (point.agent, point.phase) == ("beta", Phase.PRE_DISPATCH)
+    assert [f.agent for f in controller.frames] == ["beta"]  # alpha's frame went at its end
+    controller.resume()
+    finished(run)
+    alpha = run.state.steps[0]
+    assert alpha.tool_result is not None and "no model for alpha" in str(alpha.tool_result.error)
