@@ -1,4 +1,4 @@
-"""Pilot tests: ``e`` and ``x`` at a stop inside a sub-agent.
+"""Pilot tests: ``e`` and ``x`` at a stop inside a sub-agent, and two sub-agents side by side.
 
 The run asks ``researcher`` (greets Eve, asks its own ``helper``, answers).  Stepped into it, ``e``
 opens the editor on the sub-agent's call (its title names the sub-agent), a call the sub-agent's
@@ -15,7 +15,7 @@ import pytest
 from textual.pilot import Pilot
 from textual.widgets import TextArea
 
-from looplet_core import StepStatus
+from looplet_core import LoopConfig, StepStatus
 from looplet_tui.app import DebuggerApp
 from looplet_tui.live.breakpoints import Phase
 from looplet_tui.widgets.stop_editor import StopEditor
@@ -106,3 +106,31 @@ async def test_x_inside_a_sub_agent_skips_its_call(size: Any) -> None:
         skipped = parent.child.steps[0]
         assert skipped.status is StepStatus.DENIED
         assert skipped.tool_result is not None and "Eve has left." in str(skipped.tool_result.error)
+
+
+@pytest.mark.parametrize("size", SIZES)
+async def test_two_sub_agents_of_a_batch_the_header_says_the_second_waits(size: Any) -> None:
+    from tests.tui.test_controller_parallel_children import BATCH, batch_tools
+
+    app = app_for(BATCH, tools=batch_tools(), config=LoopConfig(max_steps=20, parallel_tools=2))
+    async with app.run_test(size=size) as pilot:
+        await settled(pilot, app)
+        assert await press(pilot, app, "s") == ("", 1, Phase.PRE_DISPATCH)
+        assert await press(pilot, app, "s") == ("", 2, Phase.PRE_DISPATCH)
+        assert await press(pilot, app, "i") == ("alpha", 1, Phase.PRE_PROMPT)
+        await until(pilot, lambda: app.controller.waiting == ("beta",), "beta to wait")
+        await pilot.pause()
+        text = screen_text(app)
+        # at 80 columns the header line is cut: its start says where, the rest is in the state
+        assert "run › alpha · stopped at step 1 pre_prompt" in text
+        if size == SIZE:
+            assert "beta waits to stop" in text
+        agents: list[str] = []
+        while True:
+            agent, _, _ = await press(pilot, app, "s")
+            agents.append(agent)
+            if not agent:
+                break
+        assert agents.index("beta") > max(i for i, a in enumerate(agents) if a == "alpha")
+        app.controller.resume()
+        await until(pilot, lambda: app.controller.finished, "the end")
