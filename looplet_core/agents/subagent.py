@@ -235,16 +235,22 @@ def subagent(
     async def arun(task: str, ctx: ToolContext) -> str:
         state = DefaultState()
         cancel = ctx.cancel.child()
-        async for step in async_composable_loop(
-            llm=spec.backend(),
-            tools=spec.tools,
-            task=task,
-            config=spec.config_for(ctx),
-            state=state,
-            hooks=spec.hook_list(ctx),
-            cancel=cancel,
-        ):
-            _seen(spec, step, ctx)
+        added = spec.added_hooks(ctx)
+        try:
+            async for step in async_composable_loop(
+                llm=spec.backend(),
+                tools=spec.tools,
+                task=task,
+                config=spec.config_for(ctx),
+                state=state,
+                hooks=[*spec.own_hooks(), *added],
+                cancel=cancel,
+            ):
+                _seen(spec, step, ctx)
+        except BaseException as exc:
+            if state.result is None:
+                _loop_raised(added, exc)
+            raise
         return _answer(spec, task, state, ctx)
 
     return ToolSpec(

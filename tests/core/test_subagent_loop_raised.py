@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from looplet_core import (
     BaseToolRegistry,
     DefaultState,
@@ -44,10 +46,18 @@ class Own:
         self.events.append(event.kind)
 
 
-def run(llm: Any) -> tuple[Follower, Own, DefaultState]:
+def run(llm: Any, *, asynchronous: bool = False) -> tuple[Follower, Own, DefaultState]:
     own = Own()
     tools = BaseToolRegistry()
-    tools.register(subagent("helper", "Helps.", llm=llm, tools=BaseToolRegistry(), hooks=[own]))
+    helper = subagent(
+        "helper",
+        "Helps.",
+        llm=llm,
+        tools=BaseToolRegistry(),
+        hooks=[own],
+        asynchronous=asynchronous,
+    )
+    tools.register(helper)
     script = [
         {"tool": "helper", "args": {"task": "help"}},
         {"tool": "done", "args": {"answer": "ok"}},
@@ -66,11 +76,12 @@ def run(llm: Any) -> tuple[Follower, Own, DefaultState]:
     return follower, own, state
 
 
-def test_a_loop_that_raises_still_tells_the_added_hooks_it_ended() -> None:
+@pytest.mark.parametrize("asynchronous", [False, True], ids=["sync", "async"])
+def test_a_loop_that_raises_still_tells_the_added_hooks_it_ended(asynchronous: bool) -> None:
     def broken() -> MockLLMBackend:
         raise RuntimeError("no model")
 
-    follower, own, state = run(broken)
+    follower, own, state = run(broken, asynchronous=asynchronous)
     assert len(follower.ends) == 1
     assert follower.ends[0]["stop_reason"] == "error"
     assert "RuntimeError: no model" in follower.ends[0]["message"]
