@@ -72,6 +72,7 @@ from looplet_tui.live.edits import (
 )
 from looplet_tui.live.history import RunHistory
 from looplet_tui.live.runstate import Live, PausePoint, RunState
+from looplet_tui.live.turns import Turns
 
 __all__ = ["DebugController"]
 
@@ -152,11 +153,8 @@ class DebugController(RunHistory):
         """The ticket of the stop shown now: its thread waits until ``_go`` takes it away."""
         self._handed: dict[object, StagedEdit | None] = {}
         """The edit staged at a stop the run has left, for that stop's thread to apply."""
-        self._queued: list[ChildFrame] = []
-        """Sub-agents whose stop waits its turn (see ``_arrive``)."""
-        self._starting: dict[tuple[int, int], tuple[int, ...]] = {}
-        """Sub-agent calls that started (``tool_start``) but whose loop is not followed yet, by
-        (id of the enclosing frame, or 0 for the run; step): their place in the model's order."""
+        self._turns = Turns()
+        """Sub-agents side by side: whose stop comes first (``live.turns``)."""
 
     # -- commands (any thread) --------------------------------------------------------------------
 
@@ -480,7 +478,7 @@ class DebugController(RunHistory):
         frame = ChildFrame(agent, step, parent)
         with self._cond:
             self.frames = [*self.frames, frame]
-            self._starting.pop((id(parent) if parent else 0, step), None)
+            self._turns.started(parent, step)
         self._changed()
         return ChildHook(self, frame)
 
@@ -750,7 +748,7 @@ class DebugController(RunHistory):
                     if self.pause_point is None:  # (a stop shown keeps its own depth)
                         self._depth = depth
                     break
-                if self.pause_point is None and not self._ahead(frame):
+                if self.pause_point is None and not self._turns.ahead(frame, self.frames):
                     stop = self._show_stop(probe, hit, reason, frame, editable)
                     break
                 if not queued and frame is not None:
@@ -799,54 +797,16 @@ class DebugController(RunHistory):
         return self._stop
 
     def _calls(self, frame: ChildFrame | None, event: Event) -> None:
-        """A sub-agent's call starting (``tool_start``) in the run or in ``frame``: until its
-        loop is followed (``child_started``) or the call ends, it is a sub-agent that may stop
-        before a later one of its batch.  Other tools' calls are not tracked."""
-        kind = event.kind
-        if kind is not EventKind.TOOL_START and kind is not EventKind.TOOL_END:
-            return
-        key = (id(frame) if frame else 0, event.step)
-        with self._cond:
-            if kind is EventKind.TOOL_END:
-                if self._starting.pop(key, None) is not None:
+        """A call starting or ending (in the run, or in ``frame``): see ``Turns``."""
+        if event.kind is EventKind.TOOL_START or event.kind is EventKind.TOOL_END:
+            with self._cond:
+                if self._turns.call_event(frame, event, self.tools):
                     self._cond.notify_all()
-            elif self._runs_subagent(frame, str(event.data.get("tool", ""))):
-                order = (event.step,) if frame is None else (*frame.order, event.step)
-                self._starting[key] = order
-
-    def _runs_subagent(self, frame: ChildFrame | None, tool: str) -> bool:
-        """Whether ``tool``, called in the run or in ``frame``'s sub-agent, is a sub-agent."""
-        registry: object = self.tools
-        for name in () if frame is None else frame.names:
-            spec = registry.get(name) if isinstance(registry, BaseToolRegistry) else None
-            registry = spec.agent_tools if spec is not None else None
-        if not isinstance(registry, BaseToolRegistry):
-            return False
-        spec = registry.get(tool)
-        return spec is not None and isinstance(spec.agent_tools, BaseToolRegistry)
-
-    def _ahead(self, frame: ChildFrame | None) -> bool:
-        """Under the lock: whether a sub-agent before ``frame`` in the model's order runs
-        (not waiting to stop itself), so it may still stop first: ``frame``'s stop waits.  Its
-        own parents are not ahead of it (they wait for it), and the run itself never waits."""
-        if frame is None or len(self.frames) + len(self._starting) < 2:
-            return False
-        order = frame.order
-        if any(starting < order for starting in self._starting.values()):
-            return True  # a sub-agent before it is about to start its loop
-        lineage = {id(f) for f in frame.lineage}
-        return any(
-            f.order < order and id(f) not in lineage and f not in self._queued for f in self.frames
-        )
 
     def _queue(self, frame: ChildFrame, waits: bool) -> None:
         """Under the lock: ``frame``'s stop starts or stops waiting its turn; the header says
         which sub-agents wait (``waiting``)."""
-        if waits:
-            self._queued = [*self._queued, frame]
-        else:
-            self._queued = [f for f in self._queued if f is not frame]
-        self.waiting = tuple(f.path for f in sorted(self._queued, key=lambda f: f.order))
+        self.waiting = self._turns.wait(frame, waits)
         self._cond.release()  # the UI is told outside the lock, as everywhere
         try:
             self._changed()
