@@ -38,7 +38,9 @@ class Hook(Protocol):
     name and the number of the step whose call starts the nested loop, and adds what they
     return (last) to the nested loop's own hooks; so an observer or a debugger can take part in
     a child run.  Hooks it returns may have ``child_hooks`` too, for the children of that
-    child.  A loop whose hooks have none of it pays nothing.
+    child.  They always learn that the nested loop is over: if it raises instead of ending (a
+    backend factory that fails, say), they still get a ``run_end`` event, with stop reason
+    ``error``.  A loop whose hooks have none of it pays nothing.
     """
 
 

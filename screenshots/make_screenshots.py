@@ -26,11 +26,19 @@ sys.path.insert(0, str(ROOT))  # the scenarios live with the tests
 from tests.tui import scenarios, timetravel_scenarios  # noqa: E402
 
 SIZE = (120, 36)
+SMALL = (80, 24)
+ALSO_SMALL = frozenset({"nested"})
+"""Scenarios also written at ``SMALL`` (``<name>-80x24.svg``): a small terminal's layout differs."""
 AppT = TypeVar("AppT", bound=App[Any])
 
 
-async def shoot(app: App[Any], ready: Callable[[Pilot[Any]], Awaitable[None]], caption: str) -> str:
-    async with app.run_test(size=SIZE) as pilot:
+async def shoot(
+    app: App[Any],
+    ready: Callable[[Pilot[Any]], Awaitable[None]],
+    caption: str,
+    size: tuple[int, int] = SIZE,
+) -> str:
+    async with app.run_test(size=size) as pilot:
         await ready(pilot)
         await pilot.pause()
         return app.export_screenshot(title=f"looplet-tui · {caption}")
@@ -67,6 +75,11 @@ def main(argv: list[str]) -> int:
             app = scenario.make(Path(tmp))
             svg = asyncio.run(shoot(app, bind(scenario.ready, app), scenario.caption))
             save(scenario.name, scenario.caption, svg)
+            if scenario.name in ALSO_SMALL:
+                small = scenario.make(Path(tmp))
+                ready = bind(scenario.ready, small)
+                svg = asyncio.run(shoot(small, ready, scenario.caption, SMALL))
+                save(f"{scenario.name}-80x24", scenario.caption, svg)
         for travel in timetravel_scenarios.SCENARIOS:
             if names and travel.name not in names:
                 continue

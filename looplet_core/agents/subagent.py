@@ -13,7 +13,7 @@ What the parent sees:
   for an approval nobody answers) is a tool error in the parent, ``SubagentError`` naming the
   sub-agent and the child's stop reason; the parent's model is told and goes on;
 * a call in the child that needs approval is put to the child's ``config.approver``, else to
-  the parent run's (``request.extra["subagent"]`` names the sub-agent); with neither, the child
+  the parent run's (``request.asked_in`` names the sub-agents down to it); with neither, the child
   pauses: with a ``checkpoint`` store the parent's step then waits for approval too (its
   request's ``nested`` is the child's call: a person sees and edits that call, checked against
   the child's tool), and approving it resumes the child at that call with the decision and any
@@ -32,15 +32,17 @@ running the sub-agent again.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from looplet_core.approvals.hooks import Decision
 from looplet_core.approvals.requests import ApprovalDecision, ApprovalRequest
 from looplet_core.backends.base import LLMBackend
 from looplet_core.errors import ConfigError, SubagentError
+from looplet_core.events import Event, EventKind
 from looplet_core.loop import async_composable_loop, composable_loop
 from looplet_core.records import StopReason
 from looplet_core.state import DefaultState, LoopConfig
@@ -77,7 +79,10 @@ class SubagentSpec:
     def config_for(self, ctx: ToolContext) -> LoopConfig:
         """The child's config for one call: it keeps prompts when the parent run does (the
         debugger's Prompt tab shows a sub-agent's prompts too), and without an approver of its
-        own it asks the parent's, naming itself in ``request.extra["subagent"]``."""
+        own it asks the parent's, naming itself in the request: ``extra["subagent"]`` is the
+        sub-agent whose call it is, ``extra["subagent_path"]`` the sub-agents from the run down
+        to it (each level adds its name in front on the way up), so ``ApprovalRequest.asked_in``
+        names a call two deep in full."""
         changes: dict[str, Any] = {}
         if ctx.record_prompts and not self.config.record_prompts:
             changes["record_prompts"] = True
@@ -86,7 +91,11 @@ class SubagentSpec:
             name = self.name
 
             def ask_parent(request: ApprovalRequest) -> None:
-                request.extra["subagent"] = name
+                extra = request.extra
+                extra.setdefault("subagent", name)  # the innermost: where the call is
+                path: object = extra.get("subagent_path")
+                inner = cast(list[object], path) if isinstance(path, list) else []
+                extra["subagent_path"] = [name, *(str(n) for n in inner)]
                 parent(request)
 
             changes["approver"] = ask_parent
@@ -95,11 +104,18 @@ class SubagentSpec:
     def hook_list(self, ctx: ToolContext | None = None) -> list[object]:
         """The child's own hooks, then those the parent run's hooks add to it (a debugger's,
         say: ``ToolContext.child_hooks``), last so they see what the child's hooks decided."""
+        return [*self.own_hooks(), *self.added_hooks(ctx)]
+
+    def own_hooks(self) -> list[object]:
+        """The sub-agent's own hooks for one call (a factory's fresh set)."""
         hooks = self.hooks
-        found = list(hooks() if callable(hooks) else hooks)
-        if ctx is not None and ctx.child_hooks is not None:
-            found.extend(ctx.child_hooks(self.name, ctx.step))
-        return found
+        return list(hooks() if callable(hooks) else hooks)
+
+    def added_hooks(self, ctx: ToolContext | None) -> list[object]:
+        """The hooks the parent run's hooks add to this call's child loop."""
+        if ctx is None or ctx.child_hooks is None:
+            return []
+        return list(ctx.child_hooks(self.name, ctx.step))
 
 
 def subagent(
@@ -165,6 +181,19 @@ def subagent(
     }
 
     def run(task: str, ctx: ToolContext) -> str:
+        added = spec.added_hooks(ctx)  # first: they hear of the end even if the llm factory fails
+        hooks = [*spec.own_hooks(), *added]
+        states: list[DefaultState] = []
+        try:
+            return run_child(task, ctx, hooks, states)
+        except BaseException as exc:
+            if not states or states[0].result is None:  # the loop did not end: no run_end yet
+                _loop_raised(added, exc)
+            raise
+
+    def run_child(
+        task: str, ctx: ToolContext, hooks: list[object], states: list[DefaultState]
+    ) -> str:
         cancel = ctx.cancel.child()
         config = spec.config_for(ctx)
         if checkpoint is not None:
@@ -177,24 +206,26 @@ def subagent(
                     run_id,
                     llm=spec.backend(),
                     tools=spec.tools,
-                    hooks=spec.hook_list(ctx),
+                    hooks=hooks,
                     config=config,
                     cancel=cancel,
                     decision=_passed_on(ctx, checkpoint, run_id),
                 )
+                states.append(resumed.state)
                 for step in resumed:
                     _seen(spec, step, ctx)
                 return _answer(spec, task, resumed.state, ctx, resumable=True)
             state = DefaultState(run_id=run_id)
         else:
             state = DefaultState()
+        states.append(state)
         steps = composable_loop(
             llm=spec.backend(),
             tools=spec.tools,
             task=task,
             config=config,
             state=state,
-            hooks=spec.hook_list(ctx),
+            hooks=hooks,
             cancel=cancel,
         )
         for step in steps:
@@ -204,16 +235,22 @@ def subagent(
     async def arun(task: str, ctx: ToolContext) -> str:
         state = DefaultState()
         cancel = ctx.cancel.child()
-        async for step in async_composable_loop(
-            llm=spec.backend(),
-            tools=spec.tools,
-            task=task,
-            config=spec.config_for(ctx),
-            state=state,
-            hooks=spec.hook_list(ctx),
-            cancel=cancel,
-        ):
-            _seen(spec, step, ctx)
+        added = spec.added_hooks(ctx)
+        try:
+            async for step in async_composable_loop(
+                llm=spec.backend(),
+                tools=spec.tools,
+                task=task,
+                config=spec.config_for(ctx),
+                state=state,
+                hooks=[*spec.own_hooks(), *added],
+                cancel=cancel,
+            ):
+                _seen(spec, step, ctx)
+        except BaseException as exc:
+            if state.result is None:
+                _loop_raised(added, exc)
+            raise
         return _answer(spec, task, state, ctx)
 
     return ToolSpec(
@@ -233,6 +270,26 @@ def child_run_id(parent_run_id: str, step: int, agent: str) -> str:
     the same every time that call runs, so its checkpoints are found again."""
     digest = hashlib.sha256(f"{parent_run_id}/{step}/{agent}".encode()).hexdigest()
     return digest[:12]
+
+
+def _loop_raised(added: Sequence[object], exc: BaseException) -> None:
+    """The child loop raised instead of ending (its backend factory failed, say): the hooks
+    the parent's hooks added to it still get a ``run_end`` (stop reason ``error``), so a
+    debugger following the child knows it is over.  The child's own hooks get nothing."""
+    event = Event(
+        EventKind.RUN_END,
+        data={
+            "stop_reason": "error",
+            "message": f"the sub-agent's loop raised {type(exc).__name__}: {exc}",
+            "steps": 0,
+            "usage": {},
+        },
+    )
+    for hook in added:
+        listener = getattr(hook, "on_event", None)
+        if callable(listener):
+            with contextlib.suppress(Exception):  # the loop's own error is the one to report
+                listener(event)
 
 
 def _seen(spec: SubagentSpec, step: Step, ctx: ToolContext) -> None:

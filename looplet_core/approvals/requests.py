@@ -73,7 +73,7 @@ class NestedCall:
     @classmethod
     def from_extra(cls, value: object) -> NestedCall | None:
         """Read ``extra["subagent"]``; None when it is not a nested call's record (a child's
-        request answered inline carries just the sub-agent's name there)."""
+        request answered inline carries the sub-agent's name there, and ``subagent_path``)."""
         if not isinstance(value, dict):
             return None
         data = cast(dict[str, Any], value)
@@ -125,6 +125,21 @@ class ApprovalRequest:
     def nested(self) -> NestedCall | None:
         """The sub-agent's paused call this request waits for, if it waits for one."""
         return NestedCall.from_extra(self.extra.get("subagent"))
+
+    @property
+    def asked_in(self) -> tuple[str, ...]:
+        """The sub-agents, from the run down, inside which the call being decided is made:
+        ``("researcher", "helper")`` for a call of ``helper`` that ``researcher`` runs; empty
+        for a call of the run itself.  Both for a parent's request waiting on a paused child
+        (``nested``) and for a child's own request answered inline by the run's approver."""
+        nested = self.nested
+        if nested is not None:
+            return nested.path
+        path = self.extra.get("subagent_path")
+        if isinstance(path, list) and path:
+            return tuple(str(name) for name in cast(list[object], path))
+        agent = self.extra.get("subagent")
+        return (agent,) if isinstance(agent, str) and agent else ()
 
     @property
     def call_tool(self) -> str:

@@ -157,6 +157,7 @@ class DebuggerApp(EditActions, SubagentActions, ReplayActions):
             window=session.window,
             tool_schemas=schemas,
             validate=session.tools.validate if isinstance(session, RunSession) else None,
+            tools=session.tools if isinstance(session, RunSession) else None,
             clock=self.clock,
         )
 

@@ -2,7 +2,8 @@
 
 ``e`` edits what the run is stopped at: the arguments of a waiting approval (its own dialog, as
 before), or at a pre_prompt / pre_dispatch / post_dispatch stop the prompt, the call or the result,
-in the ``StopEditor`` under the tabs.  ``x`` skips the call about to run, with a message for the
+in the ``StopEditor`` under the tabs; inside a sub-agent too (the editor's title names it, and
+the edit lands on the sub-agent's step).  ``x`` skips the call about to run, with a message for the
 model; ``u`` drops the edit staged at this stop.  The controller checks and stages every edit;
 the screen only shows text and the controller's verdict on it.
 """
@@ -56,7 +57,7 @@ class EditActions(ApprovalActions):
             return
         kind, text = target
         self.main.query_one(StepDetails).switch(_TAB[kind])  # the step as it is, above the edit
-        self.editor.open(kind.value, editable[1], text)
+        self.editor.open(kind.value, editable.step, text, editable.agent)
 
     def action_skip_call(self) -> None:
         editable = self.controller.editable
@@ -64,7 +65,7 @@ class EditActions(ApprovalActions):
             self.notify("Only a call about to run can be skipped (stop at pre_dispatch).")
             return
         self.main.query_one(StepDetails).switch("tool")
-        self.editor.open("skip", editable[1], "")
+        self.editor.open("skip", editable.step, "", editable.agent)
 
     def action_undo_edit(self) -> None:
         undone = self.controller.undo_edit()
@@ -104,7 +105,8 @@ class EditActions(ApprovalActions):
         editable = self.controller.editable
         if editor.is_open:
             kind = EditKind.CALL.value if editor.mode == "skip" else editor.mode
-            if editable is None or (kind, editor.step) != (editable[0].value, editable[1]):
+            shown = (kind, editor.step, editor.agent)
+            if editable is None or shown != (editable.kind.value, editable.step, editable.agent):
                 editor.close()
                 self.notify("The run went on: the unapplied edit was dropped.", severity="warning")
         if editable is None:

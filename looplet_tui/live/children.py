@@ -32,15 +32,15 @@ class FollowsChildren(Protocol):
 
     def child_pre_prompt(
         self, frame: ChildFrame, state: Any, ctx: Prompt, step: int
-    ) -> Stop | None: ...
+    ) -> Stop | Edit | None: ...
 
     def child_pre_dispatch(
         self, frame: ChildFrame, state: Any, tc: ToolCall, step: int
-    ) -> None: ...
+    ) -> Edit | None: ...
 
     def child_post_dispatch(
         self, frame: ChildFrame, tc: ToolCall, result: ToolResult, step: int
-    ) -> None: ...
+    ) -> Edit | None: ...
 
     def child_step(self, frame: ChildFrame, step: Step) -> None: ...
 
@@ -76,14 +76,33 @@ class ChildFrame:
         """``researcher`` or ``researcher › helper``: the agents from the run down to this one."""
         return self.agent if self.parent is None else f"{self.parent.path} › {self.agent}"
 
+    @property
+    def order(self) -> tuple[int, ...]:
+        """Where this sub-agent comes in the model's order: the parent steps from the run down
+        (``(1,)``; ``(1, 3)`` for one that step 3 of that one started).  Sub-agents of one
+        batch have consecutive step numbers in the order the model made the calls."""
+        own = (self.parent_step,)
+        return own if self.parent is None else (*self.parent.order, self.parent_step)
+
+    @property
+    def lineage(self) -> tuple[ChildFrame, ...]:
+        """This frame and the frames it runs inside, innermost first."""
+        return (self,) if self.parent is None else (self, *self.parent.lineage)
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """The sub-agents' names from the run down to this one: the sub-agent tools to walk
+        through from the run's registry to this one's (``validate_nested``)."""
+        return (self.agent,) if self.parent is None else (*self.parent.names, self.agent)
+
 
 class ChildHook:
     """The debugger's hook in one child loop: each phase goes to the controller with its frame.
 
     It is the child's last hook (``SubagentSpec.hook_list``), so like the controller in the
-    parent it sees what the child's own hooks decided.  It edits nothing: edits at a stop inside
-    a sub-agent are not offered (its tools are not the run's, so the run's validator cannot
-    check an edited call).
+    parent it sees what the child's own hooks decided.  An edit staged at a stop inside the
+    child is its return value, so the child's loop applies it and records it on the child's
+    step (a decision of ``debugger``), as the run's loop does for the controller.
     """
 
     name = "debugger"
@@ -96,18 +115,16 @@ class ChildHook:
         """A sub-agent of this sub-agent: followed the same way, one level deeper."""
         return [self.controller.child_started(agent, step, parent=self.frame)]
 
-    def pre_prompt(self, state: Any, log: Any, ctx: Prompt, step: int) -> Stop | None:
+    def pre_prompt(self, state: Any, log: Any, ctx: Prompt, step: int) -> Stop | Edit | None:
         return self.controller.child_pre_prompt(self.frame, state, ctx, step)
 
     def pre_dispatch(self, state: Any, log: Any, tc: ToolCall, step: int) -> Edit | None:
-        self.controller.child_pre_dispatch(self.frame, state, tc, step)
-        return None
+        return self.controller.child_pre_dispatch(self.frame, state, tc, step)
 
     def post_dispatch(
         self, state: Any, log: Any, tc: ToolCall, result: ToolResult, step: int
     ) -> Edit | None:
-        self.controller.child_post_dispatch(self.frame, tc, result, step)
-        return None
+        return self.controller.child_post_dispatch(self.frame, tc, result, step)
 
     def check_done(self, state: Any, log: Sequence[Step], step: int) -> None:
         recorded = log[-1] if log and log[-1].number == step else None

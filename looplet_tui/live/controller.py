@@ -10,6 +10,9 @@ While it is stopped at pre_prompt, pre_dispatch or post_dispatch, a person may s
 what that phase is about (``live.edits``): the prompt, the call, the result.  The edit is applied
 when the run goes on, by this hook's return value wrapped in ``Edit``, so the loop applies it with
 its own rules and records it on the step as a decision of "debugger", before and after included.
+Inside a sub-agent the same: the ``ChildHook`` returns the edit to the child's loop, so it is
+recorded on the child's step, and an edited call is checked against the sub-agent's own tool
+(``BaseToolRegistry.validate_nested`` on the run's ``tools``).
 
 Sub-agents: its ``child_hooks`` (a looplet_core hook method) puts a ``ChildHook`` in every child
 loop the run starts (``live.children``), so a stop can be inside a child.  Stepping keeps to a
@@ -32,6 +35,7 @@ from typing import Any
 
 from looplet_core import (
     ApprovalRequest,
+    BaseToolRegistry,
     CancelToken,
     ContextStats,
     Deny,
@@ -54,6 +58,7 @@ from looplet_tui.live.context import estimate
 from looplet_tui.live.edits import (
     EditError,
     EditKind,
+    EditPoint,
     Scope,
     StagedEdit,
     Validate,
@@ -67,11 +72,16 @@ from looplet_tui.live.edits import (
 )
 from looplet_tui.live.history import RunHistory
 from looplet_tui.live.runstate import Live, PausePoint, RunState
+from looplet_tui.live.turns import Turns
 
 __all__ = ["DebugController"]
 
 _ANY_DEPTH = 1 << 30
 """The stepping depth of ``i``: deeper than any run nests."""
+
+_Editable = tuple[EditKind, int, Any, ChildFrame | None]
+"""What a stop lets a person edit: the kind, the step, the value as the loop has it, and the
+sub-agent's frame (None for the run itself)."""
 
 
 class _Mode(StrEnum):
@@ -104,6 +114,7 @@ class DebugController(RunHistory):
         window: int | None = None,
         tool_schemas: Sequence[Any] = (),
         validate: Validate | None = None,
+        tools: BaseToolRegistry | None = None,
         clock: Callable[[], float] = time.monotonic,
         poll: float = 0.05,
         on_change: Callable[[], None] | None = None,
@@ -121,8 +132,13 @@ class DebugController(RunHistory):
         self.validate = validate
         """The loop's validator for edited calls (the registry's ``validate``); None accepts any
         arguments (the loop still checks them before the tool runs)."""
-        self._editable: tuple[EditKind, int, Any] | None = None
-        """What the phase this hook is inside lets a person edit: set before it stops there."""
+        self.tools = tools
+        """The run's tools: an edited call inside a sub-agent is checked against the
+        sub-agent's tool (``validate_nested``), and a call of a sub-agent that starts in a
+        batch holds later stops until its loop is seen (``_arrive``)."""
+        self._editable: _Editable | None = None
+        """What the stop lets a person edit: set when the run stops there, for that stop only
+        (sub-agents side by side each reach phases; only the stop shown is editable)."""
         self._staged: list[StagedEdit] = []
         """Edits staged at the current stop, newest last: the newest is applied, undo pops."""
         self.frames: list[ChildFrame] = []
@@ -131,7 +147,14 @@ class DebugController(RunHistory):
         self._target = 0
         """The deepest sub-agent level at which ``n`` and ``s`` stop (0: the run itself)."""
         self._depth = 0
-        """How deep the run was at its last phase point (0: in the run, 1: in a sub-agent)."""
+        """How deep the stop shown is, or the run was at its last phase point (0: in the run,
+        1: in a sub-agent)."""
+        self._stop: object | None = None
+        """The ticket of the stop shown now: its thread waits until ``_go`` takes it away."""
+        self._handed: dict[object, StagedEdit | None] = {}
+        """The edit staged at a stop the run has left, for that stop's thread to apply."""
+        self._turns = Turns()
+        """Sub-agents side by side: whose stop comes first (``live.turns``)."""
 
     # -- commands (any thread) --------------------------------------------------------------------
 
@@ -189,6 +212,10 @@ class DebugController(RunHistory):
             if self.pause_point is not None:  # running again from this instant, not on wake-up
                 self.pause_point = None
                 self.run_state = RunState.RUNNING
+            if self._stop is not None:  # its thread takes the edit (another stop may be next)
+                self._handed[self._stop] = self._staged[-1] if self._staged else None
+                self._stop = None
+                self._editable, self._staged = None, []
             self._released = True
             self._cond.notify_all()
         self._changed()
@@ -239,7 +266,7 @@ class DebugController(RunHistory):
             target = self._stopped_target()
             if target is None:
                 return None
-            kind, _, original = target
+            kind, _, original, _ = target
             staged = self._staged[-1] if self._staged else None
             if staged is not None and not isinstance(staged.value, Deny):  # a skip has no call
                 return kind, staged.text
@@ -250,12 +277,15 @@ class DebugController(RunHistory):
         return kind, result_text(original)
 
     @property
-    def editable(self) -> tuple[EditKind, int] | None:
-        """What the stop lets a person edit and at which step, cheaply (no text is built):
-        for key availability, asked on every footer refresh."""
+    def editable(self) -> EditPoint | None:
+        """What the stop lets a person edit, at which step of which sub-agent, cheaply (no text
+        is built): for key availability, asked on every footer refresh."""
         with self._cond:
             target = self._stopped_target()
-        return None if target is None else (target[0], target[1])
+        if target is None:
+            return None
+        kind, step, _, frame = target
+        return EditPoint(kind, step, "" if frame is None else frame.path)
 
     def stage_edit(self, text: str, *, scope: Scope = "request") -> StagedEdit:
         """Check ``text`` (the editor's content) and stage it for when the run goes on.
@@ -271,11 +301,11 @@ class DebugController(RunHistory):
                 "Nothing to edit here: stop at pre_prompt, pre_dispatch or post_dispatch "
                 "first (s steps phase by phase)."
             )
-        kind, step, original = target
+        kind, step, original, frame = target
         if kind is EditKind.PROMPT:
             edit = parse_prompt(text, original, step, scope)
         elif kind is EditKind.CALL:
-            edit = parse_call(text, original, step, self.validate)
+            edit = parse_call(text, original, step, self._validator(frame))
         else:
             edit = parse_result(text, original, step)
         return self._stage(edit)
@@ -309,24 +339,23 @@ class DebugController(RunHistory):
         self._changed()
         return edit
 
-    def _stopped_target(self) -> tuple[EditKind, int, Any] | None:
+    def _stopped_target(self) -> _Editable | None:
         """Under the lock: the editable thing, if the run is stopped at its phase."""
         point, target = self.pause_point, self._editable
         if point is None or target is None or self.cancel_token.cancelled:
             return None
         return target
 
-    def _edit_point(self, kind: EditKind, step: int, original: Any) -> None:
-        with self._cond:
-            self._editable = (kind, step, original)
-            self._staged = []
-
-    def _applied(self) -> StagedEdit | None:
-        """After a stop: the edit to apply (None after a cancel), and no more editing here."""
-        with self._cond:
-            edit = self._staged[-1] if self._staged else None
-            self._editable, self._staged = None, []
-        return None if self.cancel_token.cancelled else edit
+    def _validator(self, frame: ChildFrame | None) -> Validate | None:
+        """The check of an edited call at a stop in ``frame``: the run's tools, or the
+        sub-agent's, found from the run's registry by the sub-agents' names."""
+        if frame is None:
+            return self.validate
+        tools = self.tools
+        if tools is None:
+            return None
+        path = frame.names
+        return lambda tc: tools.validate_nested(path, tc)
 
     # -- the hook ---------------------------------------------------------------------------------
 
@@ -346,9 +375,12 @@ class DebugController(RunHistory):
                 "about to call the model",
             )
             self._sample(step, stats)
-        self._edit_point(EditKind.PROMPT, step, prompt)
-        self._arrive(Probe(Phase.PRE_PROMPT, step, context_percent=self._last_percent))
-        edit = self._applied()
+        probe = Probe(Phase.PRE_PROMPT, step, context_percent=self._last_percent)
+        edit = self._arrive(probe, editable=(EditKind.PROMPT, step, prompt, None))
+        return self._prompt_edit(state, ctx, edit)
+
+    def _prompt_edit(self, state: Any, ctx: Prompt, edit: StagedEdit | None) -> Stop | Edit | None:
+        """What a pre_prompt (the run's or a sub-agent's) returns after its stop."""
         if self.cancel_token.cancelled:  # the model must not be called after the user quit
             return Stop(self.cancel_token.reason)
         if edit is None:
@@ -375,6 +407,7 @@ class DebugController(RunHistory):
         made before this hook's own ``pre_prompt``: the live step keeps them, so its prompt
         diff can name who changed the prompt while the run is paused inside the step."""
         super().on_event(event)
+        self._calls(None, event)
         if event.kind is EventKind.DECISION and event.data.get("phase") == "pre_prompt":
             with self._cond:
                 self._prompt_decisions.append(HookDecision.from_dict(event.data))
@@ -390,12 +423,11 @@ class DebugController(RunHistory):
             decisions=list(live.step.decisions) if live and live.step.number == step else [],
         )
         self._set_live(provisional, Phase.PRE_DISPATCH, f"about to run {tc.tool}")
-        self._edit_point(EditKind.CALL, step, tc)
-        self._arrive(
-            Probe(Phase.PRE_DISPATCH, step, tc.tool, tc.args, context_percent=self._last_percent)
+        probe = Probe(
+            Phase.PRE_DISPATCH, step, tc.tool, tc.args, context_percent=self._last_percent
         )
         # After a cancel the loop's registry refuses to start the tool (a "cancelled" result).
-        edit = self._applied()
+        edit = self._arrive(probe, editable=(EditKind.CALL, step, tc, None))
         return None if edit is None else edit.as_edit()
 
     def post_dispatch(
@@ -406,18 +438,15 @@ class DebugController(RunHistory):
             if self.live is not None:
                 self.live.step.tool_result = result
         self._set_live(None, Phase.POST_DISPATCH, f"{tc.tool} returned")
-        self._edit_point(EditKind.RESULT, step, result)
-        self._arrive(
-            Probe(
-                Phase.POST_DISPATCH,
-                step,
-                tc.tool,
-                tc.args,
-                failed=not result.ok,
-                context_percent=self._last_percent,
-            )
+        probe = Probe(
+            Phase.POST_DISPATCH,
+            step,
+            tc.tool,
+            tc.args,
+            failed=not result.ok,
+            context_percent=self._last_percent,
         )
-        edit = self._applied()
+        edit = self._arrive(probe, editable=(EditKind.RESULT, step, result, None))
         return None if edit is None else edit.as_edit()
 
     def check_done(self, state: Any, log: Sequence[Step], step: int) -> None:
@@ -449,6 +478,7 @@ class DebugController(RunHistory):
         frame = ChildFrame(agent, step, parent)
         with self._cond:
             self.frames = [*self.frames, frame]
+            self._turns.started(parent, step)
         self._changed()
         return ChildHook(self, frame)
 
@@ -458,6 +488,7 @@ class DebugController(RunHistory):
             if frame not in self.frames:
                 return
             self.frames = [f for f in self.frames if f is not frame]
+            self._cond.notify_all()  # a stop waiting for this sub-agent may be next
         self._changed()
 
     def _drop_frames(self, step: int) -> None:
@@ -473,11 +504,12 @@ class DebugController(RunHistory):
                 else:
                     kept.append(frame)
             self.frames = kept
+            self._cond.notify_all()
         self._changed()
 
     def child_pre_prompt(
         self, frame: ChildFrame, state: Any, ctx: Prompt, step: int
-    ) -> Stop | None:
+    ) -> Stop | Edit | None:
         stats = self._prompt_stats(ctx)
         with self._cond:
             frame.context = stats
@@ -491,12 +523,13 @@ class DebugController(RunHistory):
             )
             frame.revision += 1
         percent = stats.percent if stats is not None else None
-        self._arrive(Probe(Phase.PRE_PROMPT, step, context_percent=percent), frame)
-        if self.cancel_token.cancelled:
-            return Stop(self.cancel_token.reason)
-        return None
+        probe = Probe(Phase.PRE_PROMPT, step, context_percent=percent)
+        edit = self._arrive(probe, frame, (EditKind.PROMPT, step, ctx.messages, frame))
+        return self._prompt_edit(state, ctx, edit)
 
-    def child_pre_dispatch(self, frame: ChildFrame, state: Any, tc: ToolCall, step: int) -> None:
+    def child_pre_dispatch(
+        self, frame: ChildFrame, state: Any, tc: ToolCall, step: int
+    ) -> Edit | None:
         with self._cond:
             old = frame.live
             live = Live(
@@ -516,11 +549,12 @@ class DebugController(RunHistory):
             frame.revision += 1
         percent = frame.context.percent if frame.context is not None else None
         probe = Probe(Phase.PRE_DISPATCH, step, tc.tool, tc.args, context_percent=percent)
-        self._arrive(probe, frame)
+        edit = self._arrive(probe, frame, (EditKind.CALL, step, tc, frame))
+        return None if edit is None else edit.as_edit()
 
     def child_post_dispatch(
         self, frame: ChildFrame, tc: ToolCall, result: ToolResult, step: int
-    ) -> None:
+    ) -> Edit | None:
         with self._cond:
             if frame.live is not None:
                 frame.live.step.tool_result = result
@@ -536,7 +570,8 @@ class DebugController(RunHistory):
             failed=not result.ok,
             context_percent=percent,
         )
-        self._arrive(probe, frame)
+        edit = self._arrive(probe, frame, (EditKind.RESULT, step, result, frame))
+        return None if edit is None else edit.as_edit()
 
     def child_step(self, frame: ChildFrame, step: Step) -> None:
         with self._cond:
@@ -560,6 +595,7 @@ class DebugController(RunHistory):
         if kind is EventKind.RUN_END:
             self.child_ended(frame)
             return
+        self._calls(frame, event)
         with self._cond:
             live = frame.live
             if live is None:
@@ -684,41 +720,95 @@ class DebugController(RunHistory):
             return "step"
         return None
 
-    def _arrive(self, probe: Probe, frame: ChildFrame | None = None) -> None:
+    def _arrive(
+        self, probe: Probe, frame: ChildFrame | None = None, editable: _Editable | None = None
+    ) -> StagedEdit | None:
         """A phase point (inside ``frame``'s sub-agent, if given): stop here if stepping,
-        pausing or a breakpoint says so."""
+        pausing or a breakpoint says so.  While stopped, ``editable`` may be edited: the edit
+        staged when the run goes on is returned (None after a cancel).
+
+        One stop is shown at a time.  Sub-agents of one batch run side by side, so two may want
+        to stop at once: the stop shown is the one first in the model's order
+        (``ChildFrame.order``), and a later sub-agent's stop waits its turn (``waiting``) while
+        an earlier one is stopped, running or about to start; when its turn comes it is asked
+        again, under the keys pressed since, whether it stops at all."""
         if self.cancel_token.cancelled:
-            return
+            return None
         hit = self.breakpoints.check(probe)
         depth = 0 if frame is None else frame.depth
+        stop: object | None = None
+        queued = False
         with self._cond:
             live = self.live if frame is None else frame.live
             if live is not None and probe.phase is not Phase.CHECK_DONE:
                 live.phase = probe.phase
-            reason = self._stop_reason(probe, hit, depth)
-            self._arrived = True
-            self._depth = depth
-            if reason is None:
-                stopped = False
-            else:
-                stopped = True
-                self.run_state = RunState.PAUSED
-                self.pause_point = PausePoint(
-                    probe.phase,
-                    probe.step,
-                    reason,
-                    hit.id if hit else None,
-                    "" if frame is None else frame.path,
-                    depth,
-                )
-                self._released = False
-        self._changed()
-        if not stopped:
-            return
-        with self._cond:
-            while not self._released and not self.cancel_token.cancelled:
+            while not self.cancel_token.cancelled:
+                reason = self._stop_reason(probe, hit, depth)
+                if reason is None:
+                    if self.pause_point is None:  # (a stop shown keeps its own depth)
+                        self._depth = depth
+                    break
+                if self.pause_point is None and not self._turns.ahead(frame, self.frames):
+                    stop = self._show_stop(probe, hit, reason, frame, editable)
+                    break
+                if not queued and frame is not None:
+                    queued = True
+                    self._queue(frame, True)
                 self._cond.wait(self.poll)
-            self.pause_point = None
-            if not self.cancel_token.cancelled:
-                self.run_state = RunState.RUNNING
+            if queued and frame is not None:
+                self._queue(frame, False)
+            self._arrived = True
         self._changed()
+        if stop is None:
+            return None
+        with self._cond:
+            while self._stop is stop and not self.cancel_token.cancelled:
+                self._cond.wait(self.poll)
+            if self._stop is stop:  # cancelled while shown
+                self._stop, self.pause_point = None, None
+                self._editable, self._staged = None, []
+            edit = self._handed.pop(stop, None)
+        self._changed()
+        return None if self.cancel_token.cancelled else edit
+
+    def _show_stop(
+        self,
+        probe: Probe,
+        hit: Breakpoint | None,
+        reason: str,
+        frame: ChildFrame | None,
+        editable: _Editable | None,
+    ) -> object:
+        """Under the lock: make this phase point the stop shown; its ticket."""
+        depth = 0 if frame is None else frame.depth
+        self._depth = depth
+        self.run_state = RunState.PAUSED
+        self.pause_point = PausePoint(
+            probe.phase,
+            probe.step,
+            reason,
+            hit.id if hit else None,
+            "" if frame is None else frame.path,
+            depth,
+        )
+        self._released = False
+        self._editable, self._staged = editable, []
+        self._stop = object()
+        return self._stop
+
+    def _calls(self, frame: ChildFrame | None, event: Event) -> None:
+        """A call starting or ending (in the run, or in ``frame``): see ``Turns``."""
+        if event.kind is EventKind.TOOL_START or event.kind is EventKind.TOOL_END:
+            with self._cond:
+                if self._turns.call_event(frame, event, self.tools):
+                    self._cond.notify_all()
+
+    def _queue(self, frame: ChildFrame, waits: bool) -> None:
+        """Under the lock: ``frame``'s stop starts or stops waiting its turn; the header says
+        which sub-agents wait (``waiting``)."""
+        self.waiting = self._turns.wait(frame, waits)
+        self._cond.release()  # the UI is told outside the lock, as everywhere
+        try:
+            self._changed()
+        finally:
+            self._cond.acquire()

@@ -15,7 +15,7 @@ import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 from looplet_core import Allow, Deny, Edit, Message, ToolCall, ToolResult
 from looplet_core.context.compact import pairing_problem
@@ -25,6 +25,7 @@ __all__ = [
     "CHANGE_LIMIT",
     "EditError",
     "EditKind",
+    "EditPoint",
     "Scope",
     "StagedEdit",
     "call_text",
@@ -57,6 +58,16 @@ class EditKind(StrEnum):
     PROMPT = "prompt"
     CALL = "call"
     RESULT = "result"
+
+
+class EditPoint(NamedTuple):
+    """Where the stop a person may edit is: what kind of edit, at which step, and in which
+    sub-agent (``researcher › helper``; empty for the run itself).  Step numbers are each
+    loop's own, so the agent is what tells step 1 of the run from step 1 of a sub-agent."""
+
+    kind: EditKind
+    step: int
+    agent: str = ""
 
 
 @dataclass(frozen=True, slots=True)

@@ -57,6 +57,9 @@ class RunHistory:
         self.on_change = on_change
         self.run_state = RunState.RUNNING
         self.pause_point: PausePoint | None = None
+        self.waiting: tuple[str, ...] = ()
+        """Sub-agents (their paths) whose stop waits for its turn: one running side by side
+        with an earlier one in the model's order stops after it (``DebugController``)."""
         self.entries: list[Entry] = []
         """Steps and markers in order.  Only appended to, except by a replay stepping back
         (``rewind``), so the UI may hold the list and read it; it re-reads its length each time."""

@@ -359,6 +359,12 @@ def tool_call_renderable(
                 ("⚠ dangerous  " if approval.dangerous else "", "bold red"),
                 (f"{state}", "bold"),
                 (
+                    "  in sub-agent " + " > ".join(clean(n) for n in approval.asked_in)
+                    if approval.asked_in
+                    else "",
+                    "bold",
+                ),
+                (
                     f"  asked by {clean(approval.requested_by)}" if approval.requested_by else "",
                     "dim",
                 ),

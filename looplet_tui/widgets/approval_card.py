@@ -102,8 +102,10 @@ class ApprovalCard(Widget):
         nested = request.nested
         tool, args = request.call_tool, request.call_args
         head.append(clean(tool), style=self._style("approval-card--title"))
-        if nested is not None:
-            head.append(f" in {clean(nested.where)}", style=self._style("approval-card--title"))
+        inside = request.asked_in  # the whole path, for a paused child's call or an inline one
+        if inside:
+            where = " in sub-agent " + " > ".join(clean(name) for name in inside)
+            head.append(where, style=self._style("approval-card--title"))
         by = f"  asked by {clean(request.requested_by)}" if request.requested_by else ""
         reason = f": {clean(request.reason)}" if request.reason else ""
         head.append(by + reason, style=dim)

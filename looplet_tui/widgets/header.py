@@ -149,7 +149,16 @@ def describe_pause(point: PausePoint | None) -> str:
 
 
 def describe_run(run: RunHistory) -> str:
-    """The header's second line: where and why the run stopped, what it does, or how it ended."""
+    """The header's second line: where and why the run stopped, what it does, or how it ended;
+    and which sub-agents' stops wait their turn (``RunHistory.waiting``)."""
+    waits = run.waiting
+    if not waits:
+        return _describe_run(run)
+    names = ", ".join(waits)
+    return f"{_describe_run(run)} · {names} wait{'s' if len(waits) == 1 else ''} to stop"
+
+
+def _describe_run(run: RunHistory) -> str:
     if run.run_state is RunState.PAUSED:
         return describe_pause(run.pause_point)
     waiting = list(run.approvals)  # the worker may change it while we read

@@ -84,6 +84,8 @@ class StopEditor(Vertical):
         super().__init__(id=id)
         self.mode: EditMode = ""
         self.step = 0
+        self.agent = ""
+        """The sub-agent the stop is in (``researcher › helper``), empty for the run."""
         self.scope: Scope = "request"
         self.problem_text = ""
         """What the editor says is wrong with the text, as shown (empty when nothing is)."""
@@ -108,10 +110,11 @@ class StopEditor(Vertical):
         self.border_title = "Edit staged" if note else ""
         self.set_class(bool(note) and not self.is_open, "-staged")
 
-    def open(self, mode: EditMode, step: int, text: str) -> None:
-        """Show the editor on ``text`` (the stop's value, or the edit staged for it)."""
+    def open(self, mode: EditMode, step: int, text: str, agent: str = "") -> None:
+        """Show the editor on ``text`` (the stop's value, or the edit staged for it), at step
+        ``step`` of the run or, with ``agent``, of that sub-agent."""
         self.remove_class("-staged")
-        self.mode, self.step = mode, step
+        self.mode, self.step, self.agent = mode, step, agent
         self.scope = "request"
         self.query_one(TextArea).load_text(text)
         self.problem("")
@@ -129,7 +132,8 @@ class StopEditor(Vertical):
         self.query_one("#edit-problem", Static).update(clean(text))
 
     def _titles(self) -> None:
-        self.border_title = f"Edit step {self.step}: {_WHAT.get(self.mode, self.mode)}"
+        where = f" of {clean(self.agent)}" if self.agent else ""
+        self.border_title = f"Edit step {self.step}{where}: {_WHAT.get(self.mode, self.mode)}"
         keys = "ctrl+s apply · esc close"
         if self.mode == "prompt":
             keys = f"scope: {_SCOPE[self.scope]} (ctrl+t) · {keys}"

@@ -297,6 +297,27 @@ async def ready_subagent(pilot: Pilot[Any], app: DebuggerApp) -> None:
     await pilot.pause()
 
 
+def make_nested(tmp: Path) -> DebuggerApp:
+    """The research example, stopped inside the analyst sub-agent after its second step."""
+    app = make_agents(tmp)
+    app.controller.breakpoints.add(Breakpoint(tool="read_page", phase=Phase.CHECK_DONE, after=2))
+    return app
+
+
+async def ready_nested(pilot: Pilot[Any], app: DebuggerApp) -> None:
+    """Mid-run inside the analyst: its two read_page steps (one batch) nested, unfolded, under
+    the run's live step 4 that runs it; the header names the sub-agent."""
+    ctl = app.controller
+    await until(
+        pilot,
+        lambda: ctl.pause_point is not None and ctl.pause_point.agent == "analyst",
+        "the stop inside the analyst",
+    )
+    await settled(pilot, app)
+    await until(pilot, lambda: not ctl.unread, "the screen to catch up")
+    await pilot.pause()
+
+
 def make_edit(_: Path) -> DebuggerApp:
     app = _app(start_paused=False)
     app.controller.breakpoints.add(Breakpoint(tool="profile", phase=Phase.PRE_DISPATCH))
@@ -434,5 +455,11 @@ SCENARIOS = (
         make_agents,
         ready_subagent,
         "Enter on step 4: the analyst sub-agent's own steps, under a breadcrumb",
+    ),
+    Scenario(
+        "nested",
+        make_nested,
+        ready_nested,
+        "Stopped inside the analyst sub-agent: its steps nested under step 4, which runs it",
     ),
 )
