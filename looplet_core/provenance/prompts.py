@@ -4,8 +4,9 @@ Every message the model is sent is redacted and encoded once and appended to ``m
 A prompt that extends the previous one (the usual case: the conversation only grows) appends only
 its new messages, so each prompt is one contiguous byte range of that file and the file grows
 linearly with the run.  After a rewrite (compaction, a hook's edited prompt) the whole prompt is
-appended again.  The readable ``llm/NNNNNN.prompt.txt`` holds the whole prompt (``full``) or only
-the new messages (``new``).
+appended again.  The readable ``llm/NNNNNN.prompt.txt``, when asked for, holds the whole prompt
+(``"full"``) or only the new messages (``"new"``); by default (``"none"``) there is none, since
+``messages.jsonl`` holds every prompt exactly and rendering it costs more than recording it.
 """
 
 from __future__ import annotations
@@ -13,12 +14,16 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import IO, Any
+from typing import Any, Literal
 
 from looplet_core.messages import Conversation, Message
 from looplet_core.provenance import format as fmt
+from looplet_core.provenance.streams import StreamWriter
 
-__all__ = ["PromptWriter"]
+__all__ = ["PromptFiles", "PromptWriter"]
+
+PromptFiles = Literal["none", "full", "new"]
+"""Which readable prompt files to write: none, each whole prompt, or each one's new messages."""
 
 Encode = Callable[[Any], tuple[Any, str]]
 """``value -> (value redacted, its JSON text)``: the sink's redacting encoder."""
@@ -28,7 +33,7 @@ and True for a text when it is True for a part of it, so new messages are scanne
 
 
 class PromptWriter:
-    """Appends prompts to an open ``messages.jsonl`` and writes the readable prompt files.
+    """Appends prompts to an open ``messages.jsonl`` (and writes readable prompt files if asked).
 
     ``conversation`` (set by the sink from what its ``pre_prompt`` sees) makes the usual check,
     "does this prompt extend the previous one", O(1): two views of one history since its last
@@ -38,10 +43,10 @@ class PromptWriter:
     def __init__(
         self,
         path: Path,
-        messages: IO[bytes],
+        messages: StreamWriter,
         encode: Encode,
         *,
-        full: bool,
+        files: PromptFiles,
         scan: Scan | None = None,
     ) -> None:
         self.path = path
@@ -50,8 +55,7 @@ class PromptWriter:
         self._messages = messages
         self._encode = encode
         self._scan = scan
-        self._full = full
-        self._size = messages.tell()
+        self._files = files
         self._prev: Sequence[Message] = ()
         self._range = (0, 0)
         self._text = ""
@@ -78,22 +82,27 @@ class PromptWriter:
                 redacted.append(message if clean is raw else Message.from_dict(clean))
                 lines.append(line + "\n")
         payload = "".join(lines).encode("utf-8", "backslashreplace")
-        self._messages.write(payload)
-        self._messages.flush()
-        start, length = self._range if extends else (self._size, 0)
+        at = self._messages.append(payload)
+        start, length = self._range if extends else (at, 0)
         self._range = (start, length + len(payload))
-        self._size += len(payload)
-        block = fmt.render_messages(redacted, n + 1 if extends else 1)
-        header = fmt.prompt_header(call, len(sent), tools)
-        if self._full:
-            self._text = (self._text if extends else "") + block
-            text = header + self._text
-        else:
-            note = f"(messages 1-{n} are as in the previous call)\n\n" if extends else ""
-            text = header + note + block
-        fmt.write_text(os.path.join(self._root, fmt.prompt_path(call)), text)
+        if self._files != "none":
+            self._write_file(call, redacted, n if extends else 0, len(sent), tools)
         self._prev = sent
         return {"offset": start, "length": length + len(payload), "count": len(sent)}
+
+    def _write_file(
+        self, call: int, new: Sequence[Message], kept: int, count: int, tools: int | None
+    ) -> None:
+        """The readable prompt file: ``new`` follows ``kept`` messages of the previous call."""
+        block = fmt.render_messages(new, kept + 1)
+        header = fmt.prompt_header(call, count, tools)
+        if self._files == "full":
+            self._text = (self._text if kept else "") + block
+            text = header + self._text
+        else:
+            note = f"(messages 1-{kept} are as in the previous call)\n\n" if kept else ""
+            text = header + note + block
+        fmt.write_text(os.path.join(self._root, fmt.prompt_path(call)), text)
 
     def _extends(self, prev: Sequence[Message], sent: Sequence[Message]) -> bool:
         n = len(prev)

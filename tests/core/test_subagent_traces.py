@@ -17,6 +17,7 @@ from looplet_core import (
 from looplet_core.cli import diff, show
 from looplet_core.provenance.compare import compare_steps, first_divergence
 from tests.core.subagent_helpers import two_deep
+from tests.core.trace_helpers import rewrite_step, step_record
 
 
 def test_the_reader_walks_the_tree_of_sub_agent_runs_two_deep(tmp_path: Path):
@@ -55,11 +56,18 @@ def test_a_child_step_s_prompt_is_in_the_trace_once_and_read_back(tmp_path: Path
     # holds a prompt
     stream = (tmp_path / "children/000002/000001/messages.jsonl").read_text().splitlines()
     assert len(stream) == len(reader.step_prompt(2, 1, 3))
-    record = json.loads((tmp_path / "steps/000002.json").read_text())
+    record = step_record(tmp_path, 2)
     inner = record["child"]["steps"][0]["child"]["steps"]
     assert [s["prompt"] for s in inner] == [None, None, None]
     assert all(set(s["prompt_ref"]) == {"offset", "length", "count"} for s in inner)
-    assert (tmp_path / "children/000002/000001/llm").is_dir()  # readable, as the parent's
+    assert not (tmp_path / "children/000002/000001/llm").exists()  # none asked for
+
+
+def test_a_child_gets_readable_prompt_files_when_the_parent_does(tmp_path: Path):
+    two_deep(tmp_path, prompt_files="full")
+    files = sorted(p.name for p in (tmp_path / "children/000002/000001/llm").iterdir())
+    assert files and all(name.endswith(".prompt.txt") for name in files)
+    assert TraceReader(tmp_path).step_prompt(2, 1, 2)[1].content == "owls, in depth"
 
 
 def test_secrets_in_a_child_s_prompt_are_redacted(tmp_path: Path):
@@ -84,19 +92,18 @@ def test_asking_for_a_child_that_is_not_there_says_which_step(tmp_path: Path):
 
 def test_a_damaged_child_entry_is_a_trace_error_naming_the_file(tmp_path: Path):
     two_deep(tmp_path)
-    step_file = tmp_path / "steps/000002.json"
-    record = json.loads(step_file.read_text())
+    record = step_record(tmp_path, 2)
     saved = json.dumps(record)
-    del record["child"]  # the log says step 2 ran "editor"; the file lost it
-    step_file.write_text(json.dumps(record))
-    with pytest.raises(TraceError, match=r"000002.json: step 2 ran sub-agent 'editor'"):
+    del record["child"]  # the log says step 2 ran "editor"; the record lost it
+    rewrite_step(tmp_path, 2, json.dumps(record))
+    with pytest.raises(TraceError, match=r"steps.jsonl: step 2 ran sub-agent 'editor'"):
         TraceReader(tmp_path).child(2)
     record = json.loads(saved)
     record["child"]["steps"][0]["child"]["steps"][1]["prompt_ref"] = {"offset": "x"}
-    step_file.write_text(json.dumps(record))
+    rewrite_step(tmp_path, 2, json.dumps(record))
     with pytest.raises(TraceError, match=r"step 2 › 1 › 2 has an invalid prompt_ref"):
         TraceReader(tmp_path).step(2)
-    step_file.write_text(saved)
+    rewrite_step(tmp_path, 2, saved)
     (tmp_path / "children/000002/000001/messages.jsonl").write_text("")  # the stream is gone
     with pytest.raises(TraceError, match=r"the prompt of step 2 › 1 › 2 .*truncated"):
         TraceReader(tmp_path).step_prompt(2, 1, 2)
