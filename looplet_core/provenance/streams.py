@@ -85,6 +85,8 @@ def _cut_torn_tail(path: str) -> int:
 
 def read_range(file: Path, offset: int, length: int, what: str) -> bytes:
     """The ``length`` bytes at ``offset`` in ``file``: whole lines, or a ``TraceError``."""
+    if length == 0:
+        raise TraceError(f"{file}: {what} is missing (the log gives it no bytes)")
     try:
         with open(file, "rb") as handle:
             handle.seek(offset)
