@@ -27,7 +27,7 @@ from looplet_core.messages import Message
 from looplet_core.provenance import format as fmt
 from looplet_core.provenance.prompts import Encode, PromptFiles, PromptWriter, Scan
 from looplet_core.provenance.streams import StreamWriter
-from looplet_core.step import ChildRun
+from looplet_core.step import ChildRun, Step
 
 __all__ = ["ChildPrompts"]
 
@@ -58,6 +58,7 @@ class ChildPrompts:
         writer: PromptWriter | None = None
         handle = None
         last: tuple[Sequence[Message], Ref] | None = None
+        unknown: list[tuple[Step, dict[str, Any]]] = []  # no prompt, none written before
         try:
             for step, raw in zip(child.steps, raw_steps, strict=True):
                 prompt = step.prompt
@@ -71,6 +72,15 @@ class ChildPrompts:
                         ref = writer.write(call, prompt, None)
                         last = (prompt, ref)
                     known[step.number] = ref
+                    for earlier, earlier_raw in unknown:
+                        assert writer is not None  # a prompt was just written through it
+                        found = _resumed_prompt(writer, prompt, earlier)
+                        if found is not None:
+                            known[earlier.number] = found
+                            earlier_raw["prompt_ref"] = dict(found)
+                    unknown = []
+                elif step.llm_call is not None and step.number not in known:
+                    unknown.append((step, raw))
                 ref = known.get(step.number)
                 if ref is not None:
                     raw["prompt_ref"] = dict(ref)
@@ -87,5 +97,21 @@ class ChildPrompts:
             (directory / fmt.LLM_DIR).mkdir(exist_ok=True)
         stream = StreamWriter(os.path.join(directory, fmt.MESSAGES))
         return stream, PromptWriter(
-            directory, stream, self._encode, files=self._files, scan=self._scan
+            directory, stream, self._encode, files=self._files, scan=self._scan, keep_sizes=True
         )
+
+
+def _resumed_prompt(writer: PromptWriter, later: Sequence[Message], step: Step) -> Ref | None:
+    """The prompt of ``step``, whose call was made before an approval pause (its step was
+    rebuilt from the child's checkpoint, which keeps no prompts), as a prefix of the ``later``
+    prompt just written: the first ``prompt_messages`` messages, when the message after them is
+    the model's reply that made ``step``'s call.  None when ``later`` does not show that (a
+    rewrite such as compaction came between): then the step has no prompt in the trace."""
+    call = step.llm_call
+    count = call.prompt_messages if call is not None else 0
+    if call is None or step.tool_call is None or not 0 < count < len(later):
+        return None
+    reply = later[count]
+    if reply.role != "assistant" or all(tc.id != step.tool_call.id for tc in reply.tool_calls):
+        return None
+    return writer.prefix(count)

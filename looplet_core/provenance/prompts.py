@@ -48,8 +48,10 @@ class PromptWriter:
         *,
         files: PromptFiles,
         scan: Scan | None = None,
+        keep_sizes: bool = False,
     ) -> None:
         self.path = path
+        self._keep_sizes = keep_sizes
         self._root = os.fspath(path)
         self.conversation: Conversation | None = None
         self._messages = messages
@@ -58,6 +60,8 @@ class PromptWriter:
         self._files = files
         self._prev: Sequence[Message] = ()
         self._range = (0, 0)
+        self._sizes: list[int] = []
+        """The byte size of each message line of the prompt last written (its range)."""
         self._text = ""
 
     def write(self, call: int, sent: Sequence[Message], tools: int | None) -> dict[str, int]:
@@ -81,6 +85,10 @@ class PromptWriter:
                 clean, line = self._encode(raw)
                 redacted.append(message if clean is raw else Message.from_dict(clean))
                 lines.append(line + "\n")
+        if self._keep_sizes:
+            if not extends:
+                self._sizes = []
+            self._sizes += [len(line.encode("utf-8", "backslashreplace")) for line in lines]
         payload = "".join(lines).encode("utf-8", "backslashreplace")
         at = self._messages.append(payload)
         start, length = self._range if extends else (at, 0)
@@ -89,6 +97,13 @@ class PromptWriter:
             self._write_file(call, redacted, n if extends else 0, len(sent), tools)
         self._prev = sent
         return {"offset": start, "length": length + len(payload), "count": len(sent)}
+
+    def prefix(self, count: int) -> dict[str, int] | None:
+        """Where the first ``count`` messages of the prompt last written are (``keep_sizes``);
+        None when it has fewer."""
+        if not 0 < count <= len(self._sizes):
+            return None
+        return {"offset": self._range[0], "length": sum(self._sizes[:count]), "count": count}
 
     def _write_file(
         self, call: int, new: Sequence[Message], kept: int, count: int, tools: int | None

@@ -7,16 +7,36 @@ import io
 import json
 import re
 from pathlib import Path
+from typing import cast
 
 import pytest
 
 from looplet_core import (
+    BaseToolRegistry,
+    Decision,
+    LoopConfig,
+    MemoryCheckpointStore,
+    Message,
+    MockLLMBackend,
+    ProvenanceSink,
+    Step,
+    StepStatus,
+    ToolCall,
     TraceError,
     TraceReader,
+    composable_loop,
+    resume,
+    subagent,
 )
 from looplet_core.cli import diff, show
+from looplet_core.provenance.children import _resumed_prompt
 from looplet_core.provenance.compare import compare_steps, first_divergence
+from looplet_core.provenance.lazyprompt import LazyPrompt
+from looplet_core.provenance.prompts import PromptWriter
+from looplet_core.records import LLMCall
+from tests.core.durable_helpers import backend
 from tests.core.subagent_helpers import two_deep
+from tests.core.test_subagent_approvals import ERASE_OWLS
 from tests.core.trace_helpers import rewrite_step, step_record
 
 
@@ -155,3 +175,61 @@ def test_a_sub_agent_run_on_one_side_only_is_a_child_divergence():
     found = compare_steps(with_child, Step(1, call))
     assert found is not None and found.field == "child"
     assert (found.expected, found.got) == ("sub-agent editor", "(no sub-agent run)")
+
+
+def test_a_child_step_resumed_after_an_approval_pause_has_its_exact_prompt(tmp_path: Path):
+    """The paused call's step is rebuilt from the child's checkpoint (no prompts kept there);
+    its prompt is the start of the child's next prompt, which the trace then points at."""
+    made: list[MockLLMBackend] = []
+
+    def model() -> MockLLMBackend:
+        made.append(backend(ERASE_OWLS))
+        return made[-1]
+
+    def tools() -> BaseToolRegistry:
+        guarded = BaseToolRegistry()
+
+        @guarded.tool(requires_approval=True)
+        def erase(topic: str) -> str:
+            """Erase notes on a topic."""
+            return f"erased {topic}"
+
+        top = BaseToolRegistry()
+        top.register(subagent("janitor", "Tidy.", llm=model, tools=guarded, checkpoint=children))
+        return top
+
+    children, parents = MemoryCheckpointStore(), MemoryCheckpointStore()
+    plan = [{"tool": "janitor", "args": {"task": "erase the owl notes"}}, "tidied"]
+    first = list(
+        composable_loop(
+            llm=backend(plan),
+            tools=tools(),
+            task="tidy",
+            config=LoopConfig(checkpoint=parents),
+            hooks=[ProvenanceSink(tmp_path)],
+        )
+    )
+    assert first[-1].status is StepStatus.AWAITING_APPROVAL
+    sent_before_pause = list(made[0].requests[0].messages)
+    run = resume(
+        parents,
+        llm=backend(plan),
+        tools=tools(),
+        decision=Decision.approve(),
+        hooks=[ProvenanceSink(tmp_path)],
+    )
+    list(run)
+    reader = TraceReader(tmp_path)
+    assert reader.step_prompt(1, 1) == sent_before_pause  # exact: what the model was sent
+    assert reader.step_prompt(1, 2)[: len(sent_before_pause)] == sent_before_pause
+    assert isinstance(reader.child(1).steps[0].prompt, LazyPrompt)
+
+
+def test_a_resumed_child_step_whose_next_prompt_was_rewritten_gets_no_guessed_prompt():
+    later = [Message("system", "s"), Message("user", "compacted")]
+    step = Step(
+        number=1,
+        tool_call=ToolCall("erase", {}, "c1"),
+        llm_call=LLMCall(index=1, prompt_messages=2),
+    )
+    assert _resumed_prompt(cast(PromptWriter, None), later, step) is None  # no reply at [2]
