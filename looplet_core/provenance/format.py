@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import os
 from collections.abc import Callable, Iterable, Sequence
 from json.encoder import c_make_encoder, encode_basestring  # type: ignore[attr-defined]
@@ -145,6 +146,21 @@ _C_ENCODE: Callable[[Any, int], list[str]] | None = (
         c_make_encoder(None, _default, encode_basestring, None, ": ", ", ", False, False, True),
     )
 )
+
+
+def head(kind: str, seq: int, time: float, step: int) -> str | None:
+    """The start of an event line, ``{"kind": ..., "seq": ..., "time": ..., "step": ...``,
+    built without the encoder (what ``dumps`` of that dict writes; tested); None when a value
+    is not the plain int or finite float the fast path writes, so the caller encodes."""
+    if type(seq) is not int or type(step) is not int or type(time) is not float:
+        return None
+    if not math.isfinite(time):
+        return None
+    return f'{{"kind": "{kind}", "seq": {seq}, "time": {time!r}, "step": {step}'
+
+
+def text_or_null(value: str | None) -> str:
+    return "null" if value is None else encode_basestring(value)
 
 
 def _json_block(value: Any) -> str:

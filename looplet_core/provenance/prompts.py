@@ -70,7 +70,9 @@ class PromptWriter:
         prev = self._prev
         n = len(prev)
         extends = self._extends(prev, sent)
-        new = sent[n:] if extends else sent
+        # By index, not ``sent[n:]``: a conversation view's slice copies the whole history
+        # first, which made each call cost the length of the run.
+        new = [sent[i] for i in range(n, len(sent))] if extends else sent
         lines: list[str] | None = None
         redacted: Sequence[Message] = new
         scan = self._scan

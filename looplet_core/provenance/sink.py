@@ -20,6 +20,7 @@ files per call, which costs several times what the lines do.
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 import weakref
@@ -288,7 +289,18 @@ class ProvenanceSink:
         # Everything in this line is clean already: the call was just redacted (and its JSON
         # text is spliced in, not encoded again), the rest is numbers and names this module
         # made.  So it is encoded without a second scan.
-        self._line("llm_call", event, data, scanned=True, encoded={"call": text})
+        head = fmt.head("llm_call", self._seq + 1, event.time, event.step)
+        ref = self._prompt_ref
+        if head is None or "files" in data or set(ref) != {"offset", "length", "count"}:
+            self._line("llm_call", event, data, scanned=True, encoded={"call": text})
+            return
+        self._seq += 1
+        line = (
+            f'{head}, "prompt": {{"offset": {ref["offset"]}, "length": {ref["length"]}, '
+            f'"count": {ref["count"]}}}, "call": {text}}}\n'
+        )
+        assert self._events is not None
+        self._events.append(line.encode("utf-8", "backslashreplace"))
 
     def _write_response(self, call: LLMCall) -> dict[str, str]:
         """The readable response file (``prompt_files`` other than ``"none"``); its names."""
@@ -348,19 +360,36 @@ class ProvenanceSink:
         if step.status is StepStatus.DONE:
             self._answer = step.tool_result.data
         kind = step.tool_result.error_kind
-        summary = {
+        error_kind = kind.value if kind else None
+        call_index = step.llm_call.index if step.llm_call else None
+        elapsed = round(step.elapsed_ms, 3)
+        # The summary's text (status, tool, error kind) is a part of the record just scanned;
+        # when that needed no redaction, neither does this.  The usual line is built as text
+        # (what the encoder would write, tested): it is a tenth of a step's trace cost.
+        head = fmt.head("step", self._seq + 1, event.time, event.step)
+        if clean is record and head is not None and step.child is None and math.isfinite(elapsed):
+            self._seq += 1
+            text = (
+                f'{head}, "number": {step.number}, "status": "{step.status.value}", '
+                f'"tool": {fmt.text_or_null(step.tool)}, '
+                f'"error_kind": {fmt.text_or_null(error_kind)}, '
+                f'"llm_call": {"null" if call_index is None else call_index}, '
+                f'"elapsed_ms": {float(elapsed)!r}, "at": [{at}, {len(line)}]}}\n'
+            )
+            assert self._events is not None
+            self._events.append(text.encode("utf-8", "backslashreplace"))
+            return
+        summary: dict[str, Any] = {
             "number": step.number,
             "status": step.status.value,
             "tool": step.tool,
-            "error_kind": kind.value if kind else None,
-            "llm_call": step.llm_call.index if step.llm_call else None,
-            "elapsed_ms": round(step.elapsed_ms, 3),
+            "error_kind": error_kind,
+            "llm_call": call_index,
+            "elapsed_ms": elapsed,
             "at": [at, len(line)],
         }
         if step.child is not None:
             summary["child"] = step.child.agent
-        # The summary's text (status, tool, error kind) is a part of the record just scanned;
-        # when that needed no redaction, neither does this.
         self._line("step", event, summary, scanned=clean is record)
 
     def _line(

@@ -200,3 +200,20 @@ def test_the_grouped_secret_scan_finds_every_built_in_needle(needle):
     text = json.dumps({"note": f"prefix {needle} suffix", "number": 3})
     assert redactor.found_in(text)
     assert not redactor.found_in(json.dumps({"note": "prefix suffix", "number": 3}))
+
+
+def test_every_event_line_is_what_the_encoder_would_write(tmp_path):
+    """The step and llm_call lines are built without the encoder on the fast path: each must
+    read back as the JSON it says and be exactly its canonical encoding, ``kind`` first."""
+    from .trace_helpers import record
+
+    record(tmp_path)
+    lines = (tmp_path / fmt.EVENTS).read_text(encoding="utf-8").splitlines()
+    kinds: set[str] = set()
+    for line in lines:
+        doc = json.loads(line)
+        assert json.dumps(doc, ensure_ascii=False) == line
+        assert line.startswith('{"kind": ')
+        kinds.add(doc["kind"])
+    assert {"step", "llm_call", "run_start", "run_end"} <= kinds
+    assert [json.loads(line)["seq"] for line in lines] == list(range(1, len(lines) + 1))
