@@ -66,7 +66,7 @@ def run_round(tree: Path, steps: int, repeats: int, base: str) -> dict[str, floa
         capture_output=True,
         text=True,
     ).stdout
-    result, _, imported = out.strip().splitlines()[-1].partition(" ")
+    result, _, imported = out.strip().splitlines()[-1].rpartition(" ")
     if not imported.startswith(str(tree)):
         raise RuntimeError(f"{tree}: the round imported looplet_core from {imported}")
     return json.loads(result)

@@ -481,14 +481,14 @@ def _ref(value: object) -> tuple[int, int, int]:
 
 
 def _at(value: object) -> tuple[int, int]:
-    """A step line's ``at``: ``[offset, length]`` in ``steps.jsonl``, whole numbers."""
-    if not isinstance(value, list) or len(cast(list[object], value)) != 2:
-        raise ValueError(f"at should be [offset, length], got {value!r}")
-    offset, length = cast(list[object], value)
-    for n in (offset, length):
-        if not isinstance(n, int) or isinstance(n, bool) or n < 0:
-            raise ValueError(f"at should hold whole numbers, got {value!r}")
-    return cast(int, offset), cast(int, length)
+    """A step line's ``at``: ``[offset, length]`` in ``steps.jsonl``, whole numbers (checked by
+    exact type: it runs once per step when a trace opens)."""
+    pair = cast(list[object], value)
+    if type(value) is list and len(pair) == 2:
+        offset, length = pair
+        if type(offset) is int and type(length) is int and offset >= 0 and length >= 0:
+            return offset, length
+    raise ValueError(f"at should be [offset, length] in whole numbers, got {value!r}")
 
 
 def _child_step(run: ChildRun, number: int, path: tuple[int, ...], trace: Path) -> Step:
