@@ -8,9 +8,11 @@ on a particular disk; the default is a temporary directory).  It prints plain-te
   this line; ``--dir /dev/shm`` for tmpfs);
 * **overhead per step** of a 1,000-step scripted run (one ``echo`` call per step) with no
   checkpointing, with ``MemoryCheckpointStore``, and with ``FileCheckpointStore`` without and with
-  fsync (``durable=False`` / the default ``durable=True``), best of several repeats;
-* **bytes per checkpoint** at the start, middle and end of runs of 100, 1,000 and 10,000 steps,
-  and the total divided by the steps: constant bytes per step means the total grows linearly;
+  fsync (``durable=False`` / the default ``durable=True``), in its default log layout and in the
+  per-file layout (``layout="files"``), best of several repeats;
+* **bytes per checkpoint record** (of the log) at the start, middle and end of runs of 100,
+  1,000 and 10,000 steps, and the total divided by the steps: constant bytes per step means the
+  total grows linearly;
 * **resume** of the 1,000-step run from its file store: ``resume()`` (reading the 1,000
   checkpoints and rebuilding the state) and the time to the first resumed step, median of repeats,
   as wall time and as this process's CPU time (which a busy machine inflates less).
@@ -47,6 +49,7 @@ from looplet_core import (  # noqa: E402 - the path above makes the checkout imp
     composable_loop,
     resume,
 )
+from looplet_core.durable.runlog import LOG_NAME, MAGIC  # noqa: E402
 
 STEPS = 1_000
 SIZE_RUNS = (100, 1_000, 10_000)
@@ -94,8 +97,22 @@ def overhead_table(base: Path, repeats: int) -> None:
             best(repeats, lambda: run(STEPS, FileCheckpointStore(fresh_dir(), durable=False))),
         ),
         (
+            'FileCheckpointStore(layout="files")',
+            best(
+                repeats,
+                lambda: run(STEPS, FileCheckpointStore(fresh_dir(), durable=False, layout="files")),
+            ),
+        ),
+        (
             "FileCheckpointStore (fsync)",
             best(max(1, repeats // 2), lambda: run(STEPS, FileCheckpointStore(fresh_dir()))),
+        ),
+        (
+            'FileCheckpointStore (fsync, "files")',
+            best(
+                max(1, repeats // 2),
+                lambda: run(STEPS, FileCheckpointStore(fresh_dir(), layout="files")),
+            ),
         ),
     ]
     plain = rows[0][1]
@@ -110,45 +127,52 @@ def overhead_table(base: Path, repeats: int) -> None:
 
 def ratio_table(base: Path, repeats: int) -> None:
     """Issue 16's figure: a run with ``FileCheckpointStore(durable=False)`` over the same run
-    without checkpoints, interleaved run by run, median of ``repeats`` (wall and CPU)."""
+    without checkpoints, interleaved run by run, median of ``repeats`` (wall and CPU); the
+    per-file layout (``layout="files"``, how runs were written before the log) in the same
+    rounds, for comparison."""
     counter = iter(range(1_000_000))
     run(20, None)
     run(20, FileCheckpointStore(base / "ratio-warm", durable=False))
-    plain: list[tuple[float, float]] = []
-    stored: list[tuple[float, float]] = []
+    kinds: dict[str, list[tuple[float, float]]] = {"none": [], "log": [], "files": []}
     for _ in range(repeats):
-        for into, store in ((plain, None), (stored, "file")):
+        for kind, into in kinds.items():
             target = None
-            if store is not None:
-                target = FileCheckpointStore(base / f"ratio-{next(counter)}", durable=False)
+            if kind != "none":
+                where = base / f"ratio-{next(counter)}"
+                target = FileCheckpointStore(where, durable=False, layout=kind)  # type: ignore[arg-type]
             cpu = time.process_time()
             wall = run(STEPS, target)
             into.append((wall, time.process_time() - cpu))
-    wall_ratio = statistics.median(w for w, _ in stored) / statistics.median(w for w, _ in plain)
-    cpu_ratio = statistics.median(c for _, c in stored) / statistics.median(c for _, c in plain)
-    print(
-        f"FileCheckpointStore(durable=False) on / off, {STEPS:,} steps, interleaved, median of "
-        f"{repeats}: {wall_ratio:.2f}x wall, {cpu_ratio:.2f}x CPU (target <= 3x on tmpfs); "
-        f"plain {statistics.median(w for w, _ in plain) / STEPS * 1e6:.1f} µs/step, "
-        f"checkpointed {statistics.median(w for w, _ in stored) / STEPS * 1e6:.1f} µs/step"
-    )
+    plain_wall = statistics.median(w for w, _ in kinds["none"])
+    plain_cpu = statistics.median(c for _, c in kinds["none"])
+    for kind, label in (("log", "the default log"), ("files", 'layout="files"')):
+        stored = kinds[kind]
+        wall = statistics.median(w for w, _ in stored)
+        cpu = statistics.median(c for _, c in stored)
+        print(
+            f"FileCheckpointStore(durable=False) on / off ({label}), {STEPS:,} steps, "
+            f"interleaved, median of {repeats}: {wall / plain_wall:.2f}x wall, "
+            f"{cpu / plain_cpu:.2f}x CPU (target <= 3x on tmpfs); plain "
+            f"{plain_wall / STEPS * 1e6:.1f} µs/step, checkpointed {wall / STEPS * 1e6:.1f} µs/step"
+        )
     print()
 
 
 def size_table(base: Path) -> None:
-    print("Bytes per checkpoint file (FileCheckpointStore): constant = linear total")
+    print("Bytes per checkpoint record (FileCheckpointStore's log): constant = linear total")
     print(f"{'steps':>7} {'first 100':>10} {'middle 100':>11} {'last 100':>9} {'total/step':>11}")
     for steps in SIZE_RUNS:
         directory = base / f"size-{steps}"
         run(steps, FileCheckpointStore(directory, durable=False))
-        files = sorted((directory / "bench").glob("*.json"))
-        sizes = [f.stat().st_size for f in files[:steps]]  # the step checkpoints, not the end
+        log = directory / "bench" / LOG_NAME
+        records = log.read_bytes()[len(MAGIC) :].split(b"\n")[:-1]
+        sizes = [len(r) + 1 for r in records[:steps]]  # the step checkpoints, not the end
         mid = len(sizes) // 2
 
         def avg(chunk: list[int]) -> float:
             return sum(chunk) / len(chunk)
 
-        total = sum(f.stat().st_size for f in files)
+        total = log.stat().st_size
         print(
             f"{steps:>7,} {avg(sizes[:100]):>10.0f} {avg(sizes[mid - 50 : mid + 50]):>11.0f} "
             f"{avg(sizes[-100:]):>9.0f} {total / steps:>11.0f}"

@@ -11,9 +11,10 @@ the machine reuses it; when that fails the upstream column is left out with a no
 ``--upstream-python PATH`` uses an existing interpreter that already has it, ``--no-upstream``
 skips it.
 
-Every measurement runs in a fresh subprocess of this same file (``--worker ...``), so the two
-libraries never share an interpreter and every memory figure starts from a clean process.  The
-worker half imports only the library it measures; the parent half uses the standard library only.
+Every measurement runs in a fresh subprocess of ``loop_worker.py`` (this script's worker half), so
+the two libraries never share an interpreter and every memory figure starts from a clean process.
+The worker imports only the library it measures and the few standard modules it needs; this
+parent half uses the standard library only.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ import sys
 import tempfile
 import textwrap
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -40,7 +41,6 @@ UPSTREAM_VENV = Path(tempfile.gettempdir()) / f"looplet-bench-upstream-{UPSTREAM
 
 STEP_COUNTS = (100, 1_000, 10_000)
 MEMORY_STEPS = 10_000
-TASK = "Call echo with x='hi' until told otherwise, then call done."
 
 # Targets from issues 2 and 16; printed next to the figures, never used to choose what is measured.
 AGENT_NAMES = "composable_loop, BaseToolRegistry, ToolSpec, DefaultState, LoopConfig"
@@ -49,185 +49,6 @@ TARGET_US_PER_STEP = 25.0
 TARGET_FLATNESS = 1.5
 TARGET_PEAK_MIB = 30.0
 TARGET_UPSTREAM_RATIO = 300.0  # upstream's µs/step over looplet_core's, at the largest run
-
-
-# ------------------------------------------------------------------------------------------------
-# Worker half: runs inside a fresh interpreter, imports one library, prints one JSON line.
-# ------------------------------------------------------------------------------------------------
-
-
-def _maxrss_kib() -> int:
-    import resource
-
-    # Linux reports ru_maxrss in KiB; macOS in bytes.
-    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return rss // 1024 if sys.platform == "darwin" else rss
-
-
-def _core_runner(steps: int) -> tuple[Callable[[], Any], Callable[[Any], int]]:
-    """Return (make_run, run) for looplet_core: a scripted echo-then-done run of ``steps`` steps."""
-    if str(ROOT) not in sys.path:
-        sys.path.insert(0, str(ROOT))
-    from looplet_core import (
-        BaseToolRegistry,
-        LoopConfig,
-        MockLLMBackend,
-        StepStatus,
-        ToolSpec,
-        composable_loop,
-    )
-
-    tools = BaseToolRegistry()
-    tools.register(
-        ToolSpec("echo", "Echo x back.", parameters={"x": "str"}, execute=lambda *, x: x)
-    )
-    tools.register(
-        ToolSpec("done", "Finish.", parameters={"answer": "str"}, execute=lambda *, answer: answer)
-    )
-    script: list[Any] = [{"tool": "echo", "args": {"x": "hi"}} for _ in range(steps - 1)]
-    script.append({"tool": "done", "args": {"answer": "ok"}})
-
-    def make() -> Any:
-        return MockLLMBackend(script)
-
-    def run(llm: Any) -> int:
-        count = 0
-        last = None
-        for step in composable_loop(
-            llm=llm, tools=tools, task=TASK, config=LoopConfig(max_steps=steps)
-        ):
-            count += 1
-            last = step
-        if last is None or last.status is not StepStatus.DONE or last.tool_result.error:
-            raise RuntimeError(f"looplet_core run did not end with done: {last!r}")
-        return count
-
-    return make, run
-
-
-def _upstream_runner(steps: int) -> tuple[Callable[[], Any], Callable[[Any], int]]:
-    """The closest upstream equivalent: its scripted MockLLMBackend, the same two tools."""
-    # upstream lives only in the benchmark venv, not in the project's .venv
-    from looplet import (  # pyright: ignore[reportMissingImports]
-        BaseToolRegistry,
-        LoopConfig,
-        ToolSpec,
-        composable_loop,
-    )
-    from looplet.testing import MockLLMBackend  # pyright: ignore[reportMissingImports]
-
-    tools = BaseToolRegistry()
-    tools.register(
-        ToolSpec(
-            name="echo", description="Echo x back.", parameters={"x": "str"}, execute=lambda *, x: x
-        )
-    )
-    tools.register(
-        ToolSpec(
-            name="done",
-            description="Finish.",
-            parameters={"answer": "str"},
-            execute=lambda *, answer: answer,
-        )
-    )
-    # Upstream's mock takes JSON text; with native tool calling on (its default) it turns each
-    # reply into a tool_use block, which is what its real backends return.
-    script = ['{"tool": "echo", "args": {"x": "hi"}}'] * (steps - 1)
-    script.append('{"tool": "done", "args": {"answer": "ok"}}')
-
-    def make() -> Any:
-        return MockLLMBackend(responses=script, cycle=False)
-
-    def run(llm: Any) -> int:
-        count = 0
-        last = None
-        for step in composable_loop(
-            llm=llm, tools=tools, task={"description": TASK}, config=LoopConfig(max_steps=steps)
-        ):
-            count += 1
-            last = step
-        if last is None or last.tool_call.tool != "done" or last.tool_result.error:
-            raise RuntimeError(f"upstream run did not end with done: {last!r}")
-        return count
-
-    return make, run
-
-
-RUNNERS = {"core": _core_runner, "upstream": _upstream_runner}
-
-
-def _worker_loop(impl: str, steps: int, repeats: int, budget: float) -> dict[str, Any]:
-    """Best of ``repeats`` timed runs (fewer if ``budget`` seconds run out; always at least one)."""
-    make, run = RUNNERS[impl](steps)
-    warm_make, warm_run = RUNNERS[impl](10)
-    warm_run(warm_make())  # first-call costs (lazy imports, caches) are not per-step overhead
-    times: list[float] = []
-    cpu: list[float] = []
-    started = time.perf_counter()
-    while len(times) < repeats:
-        llm = make()  # building the scripted backend is input, not loop work
-        c0, t0 = time.process_time(), time.perf_counter()
-        count = run(llm)
-        elapsed, cpu_elapsed = time.perf_counter() - t0, time.process_time() - c0
-        if count != steps:
-            raise RuntimeError(f"{impl}: expected {steps} steps, got {count}")
-        times.append(elapsed)
-        cpu.append(cpu_elapsed)
-        if time.perf_counter() - started > budget:
-            break
-    return {"times": times, "cpu": cpu, "estimator": _estimator_name(impl)}
-
-
-def _estimator_name(impl: str) -> str | None:
-    """Which token estimator looplet_core's context meter used (it prices every prompt)."""
-    if impl != "core":
-        return None
-    try:
-        from looplet_core.context.tokens import default_estimator
-    except ImportError:  # an older checkout without the meter
-        return None
-    return default_estimator().name
-
-
-def _worker_memory(impl: str, steps: int, use_tracemalloc: bool) -> dict[str, Any]:
-    import gc
-
-    at_start = _maxrss_kib()
-    make, run = RUNNERS[impl](steps)
-    gc.collect()
-    after_import = _maxrss_kib()
-    if use_tracemalloc:
-        import tracemalloc
-
-        tracemalloc.start()
-        run(make())
-        _, peak = tracemalloc.get_traced_memory()
-        tracemalloc.stop()
-        return {"tracemalloc_peak": peak}
-    run(make())
-    return {"rss_start": at_start, "rss_after_import": after_import, "rss_peak": _maxrss_kib()}
-
-
-def _worker(args: argparse.Namespace) -> None:
-    if args.worker == "loop":
-        out = _worker_loop(args.impl, args.steps, args.repeats, args.budget)
-    elif args.worker == "memory":
-        out = _worker_memory(args.impl, args.steps, args.tracemalloc)
-    elif args.worker == "version":
-        import importlib.metadata as md
-
-        if args.impl == "upstream":
-            import looplet  # pyright: ignore[reportMissingImports]
-
-            out = {"version": md.version("looplet"), "path": str(looplet.__file__)}
-        else:
-            sys.path.insert(0, str(ROOT))
-            import looplet_core
-
-            out = {"version": looplet_core.__version__, "path": str(looplet_core.__file__)}
-    else:  # pragma: no cover - argparse restricts the choices
-        raise SystemExit(f"unknown worker {args.worker}")
-    print(json.dumps(out))
 
 
 # ------------------------------------------------------------------------------------------------
@@ -243,7 +64,7 @@ def _clean_env() -> dict[str, str]:
 
 def _run_worker(python: str, *args: str) -> dict[str, Any]:
     proc = subprocess.run(
-        [python, str(Path(__file__).resolve()), "--worker", *args],
+        [python, str(HERE / "loop_worker.py"), *args],
         cwd=ROOT,
         env=_clean_env(),
         capture_output=True,
@@ -343,7 +164,14 @@ def _bench_imports(cases: dict[str, tuple[str, str]], runs: int) -> dict[str, li
 
 
 def _baseline_rss(python: str, runs: int = 5) -> int:
-    code = "import resource; print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)"
+    # the process's own peak, as loop_worker.peak_rss_kib reads it (ru_maxrss would report the
+    # parent's: a vfork-started child inherits it), without importing anything on Linux
+    code = (
+        "try:\n"
+        "    print([l.split()[1] for l in open('/proc/self/status') if l[:6] == 'VmHWM:'][0])\n"
+        "except (OSError, IndexError):\n"
+        "    import resource; print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)\n"
+    )
     values = []
     for _ in range(runs):
         proc = subprocess.run(
@@ -443,19 +271,11 @@ def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         help="skip the tracemalloc peak (it runs the 10,000-step run once more, slowly)",
     )
     p.add_argument("--json", type=Path, help="also write the raw measurements to this file")
-    # worker mode (internal)
-    p.add_argument("--worker", choices=["loop", "memory", "version"], help=argparse.SUPPRESS)
-    p.add_argument("--impl", choices=["core", "upstream"], help=argparse.SUPPRESS)
-    p.add_argument("--steps", type=int, default=100, help=argparse.SUPPRESS)
-    p.add_argument("--tracemalloc", action="store_true", help=argparse.SUPPRESS)
     return p.parse_args(argv)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parse_args(argv)
-    if args.worker:
-        _worker(args)
-        return 0
 
     def log(msg: str) -> None:
         print(f"  ... {msg}", file=sys.stderr, flush=True)
@@ -653,7 +473,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     rows.append(
         [
-            "RSS of python -c pass (ru_maxrss)",
+            "peak RSS of python -c pass",
             *(_mib(memory[i]["rss_baseline"]) for i in impls),
             "",
             "",
@@ -664,7 +484,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     rows.append(
         [
-            f"peak RSS, {MEMORY_STEPS:,}-step run (ru_maxrss)",
+            f"peak RSS, {MEMORY_STEPS:,}-step run",
             *(_mib(memory[i]["rss_peak"]) for i in impls),
             f"<= {TARGET_PEAK_MIB:.0f} MiB",
             _verdict(memory["core"]["rss_peak"] / 1024 <= TARGET_PEAK_MIB),
@@ -707,8 +527,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"  ({args.repeats} asked, fewer once {args.budget:.0f} s ran out, at least one), after a "
         "10-step warm-up;",
         "  cpu is that same run's process CPU time / N (less sensitive to a busy machine).",
-        "- memory: one fresh process per figure.  ru_maxrss is the whole process, interpreter",
-        "  included; tracemalloc (a separate run) counts Python allocations made during the run,",
+        "- memory: one fresh process per figure.  Peak RSS is the whole process's own peak,",
+        "  interpreter included (VmHWM on Linux: ru_maxrss of a vfork-started child includes its",
+        "  parent's); tracemalloc (a separate run) counts Python allocations made during the run,",
         "  after import and after the script list was built.",
         "- interpreter: the one named above, for both libraries; by default the clean venv",
         f"  {UPSTREAM_VENV} (pip, setuptools, looplet {UPSTREAM_VERSION} only), looplet_core",

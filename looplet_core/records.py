@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, cast
 
+from looplet_core.firstuse import NOT_YET, first_use, lists_on_first_use
 from looplet_core.messages import ToolCall, optional
 
 __all__ = [
@@ -173,25 +174,26 @@ class LLMCall:
     index: int
     text: str = ""
     reasoning: str | None = None
-    tool_calls: list[ToolCall] = field(default_factory=list[ToolCall])
+    tool_calls: list[ToolCall] = NOT_YET  # a list, made when first read (firstuse.py)
     usage: Usage | None = None
     latency_ms: float = 0.0
     stop_reason: str | None = None
     model: str | None = None
     attempts: int = 1
     prompt_messages: int = 0  # how many messages were sent
-    failures: list[AttemptFailure] = field(default_factory=list[AttemptFailure])
+    failures: list[AttemptFailure] = NOT_YET  # a list, made when first read (firstuse.py)
     """Every attempt that failed before this answer (or, on an ``llm_error`` step, all of them)."""
 
     @property
     def failed(self) -> bool:
         """No answer came back: every attempt failed (the call of an ``llm_error`` step)."""
-        return len(self.failures) >= self.attempts
+        return len(_failures.stored(self)) >= self.attempts
 
     def to_dict(self) -> dict[str, Any]:
         out = self._fields()
-        if self.failures:  # only when something failed, so old readers and files stay as they were
-            out["failures"] = [f.to_dict() for f in self.failures]
+        failures = _failures.stored(self)
+        if failures:  # only when something failed, so old readers and files stay as they were
+            out["failures"] = [f.to_dict() for f in failures]
         return out
 
     def _fields(self) -> dict[str, Any]:
@@ -199,7 +201,7 @@ class LLMCall:
             "index": self.index,
             "text": self.text,
             "reasoning": self.reasoning,
-            "tool_calls": [tc.to_dict() for tc in self.tool_calls],
+            "tool_calls": [tc.to_dict() for tc in _tool_calls.stored(self)],
             "usage": self.usage.to_dict() if self.usage else None,
             "latency_ms": self.latency_ms,
             "stop_reason": self.stop_reason,
@@ -228,6 +230,11 @@ class LLMCall:
                 for f in cast(list[dict[str, Any]], data.get("failures") or [])
             ],
         )
+
+
+lists_on_first_use(LLMCall, "tool_calls", "failures")
+_tool_calls = first_use(LLMCall, "tool_calls")
+_failures = first_use(LLMCall, "failures")
 
 
 @dataclass(slots=True)

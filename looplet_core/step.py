@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, cast
 
+from looplet_core.firstuse import NOT_YET, first_use, lists_on_first_use
 from looplet_core.messages import Message, ToolCall, optional
 from looplet_core.records import (
     ContextStats,
@@ -212,7 +213,7 @@ class Step:
     original_args: dict[str, Any] | None = None
     llm_call: LLMCall | None = None
     context: ContextStats | None = None
-    decisions: list[HookDecision] = field(default_factory=list[HookDecision])
+    decisions: list[HookDecision] = NOT_YET  # a list, made when first read (firstuse.py)
     elapsed_ms: float = 0.0
     started_at: float = 0.0
     finished_at: float = 0.0
@@ -286,7 +287,7 @@ class Step:
             "original_args": self.original_args,
             "llm_call": self.llm_call.to_dict() if self.llm_call else None,
             "context": self.context.to_dict() if self.context else None,
-            "decisions": [d.to_dict() for d in self.decisions],
+            "decisions": [d.to_dict() for d in _decisions.stored(self)],
             "elapsed_ms": self.elapsed_ms,
             "started_at": self.started_at,
             "finished_at": self.finished_at,
@@ -335,6 +336,10 @@ class Step:
             batch=BatchInfo.from_dict(cast(dict[str, Any], batch)) if batch else None,
             child=ChildRun.from_dict(cast(dict[str, Any], child)) if child else None,
         )
+
+
+lists_on_first_use(Step, "decisions")
+_decisions = first_use(Step, "decisions")
 
 
 def answer_text(answer: Any) -> str:

@@ -1,7 +1,8 @@
 """Durable runs: checkpoints of a run, their format, where they are kept, the hook writing them.
 
 Owns the ``Checkpoint`` record and what rebuilds a run from it (``checkpoints``), its JSON format
-(``format``), the stores (``stores``: memory and files), and the hook that writes one checkpoint
+(``format``), the stores (``stores``: memory and files; ``runlog``, the file store's
+append-only log of one run), and the hook that writes one checkpoint
 per step and pauses a run for approval (``checkpointer``).  Run stores keep whole runs in a
 database: ``runstore`` (the protocol), ``sqlstore`` (the shared SQL over a ``dialect``),
 ``sqlite`` and ``postgres`` (the dialects), ``connect`` (``open_store`` from a path or URL) and

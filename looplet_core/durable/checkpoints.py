@@ -47,6 +47,7 @@ __all__ = [
     "Snapshot",
     "checkpoint_id",
     "checkpoint_tree",
+    "follow_parents",
     "history",
     "latest_checkpoint",
     "load",
@@ -98,9 +99,15 @@ def latest_checkpoint(
 def history(store: CheckpointStore, checkpoint_id: str) -> list[Checkpoint]:
     """The checkpoints from the run's root to ``checkpoint_id``, following parent links.
 
-    A store with its own ``history`` (the SQL run stores) answers in one query."""
+    A store with its own ``history`` answers at once: the SQL run stores in one query, the file
+    store's log in one read."""
     if isinstance(store, _HistoryStore):
         return store.history(checkpoint_id)
+    return follow_parents(store.get, checkpoint_id)
+
+
+def follow_parents(get: Callable[[str], Checkpoint], checkpoint_id: str) -> list[Checkpoint]:
+    """``history`` by reading one checkpoint at a time with ``get`` (root first)."""
     chain: list[Checkpoint] = []
     seen: set[str] = set()
     current: str | None = checkpoint_id
@@ -108,7 +115,7 @@ def history(store: CheckpointStore, checkpoint_id: str) -> list[Checkpoint]:
         if current in seen:
             raise CheckpointError(f"{chain[-1].source}: parent links form a cycle at {current}")
         seen.add(current)
-        cp = store.get(current)
+        cp = get(current)
         if chain and cp.run_id != chain[-1].run_id:
             raise CheckpointError(f"{chain[-1].source}: parent {current} belongs to another run")
         chain.append(cp)

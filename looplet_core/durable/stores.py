@@ -1,11 +1,19 @@
 """Checkpoint stores: ``MemoryCheckpointStore`` for tests and the debugger, ``FileCheckpointStore``
 (the embedded default) for runs that must survive the process.
 
-``FileCheckpointStore(dir)`` keeps one file per checkpoint, ``dir/<run_id>/<seq>.json``.  A write
-goes to a temporary file, is fsynced, then published under its final name with an atomic,
-no-clobber rename (a hard link, then the temporary name is removed) and the directory is fsynced:
-a crash leaves either the whole checkpoint or none of it, never a truncated file, and two writers
-of one run cannot overwrite each other's checkpoint (the loser takes the next number).
+``FileCheckpointStore(dir)`` keeps each run in ``dir/<run_id>/``, in one of two layouts:
+
+* ``layout="log"`` (the default for new runs): one append-only file, ``checkpoints.log``, a
+  framed and checksummed record per checkpoint (``runlog``).  A save is one ``write``; resuming
+  is one read; a torn last record (a crash mid-write) is detected and skipped.
+* ``layout="files"``: one file per checkpoint, ``<seq>.json`` (six digits).  A write goes to a
+  temporary file, is fsynced, then published under its final name with an atomic, no-clobber
+  rename (a hard link, then the temporary name is removed) and the directory is fsynced: a crash
+  leaves either the whole checkpoint or none of it, and two writers of one run cannot overwrite
+  each other's checkpoint (the loser takes the next number).
+
+A run keeps the layout it was started in: runs written by earlier versions (``*.json``) are
+read, resumed and forked in place, whatever ``layout`` says.
 """
 
 from __future__ import annotations
@@ -13,11 +21,18 @@ from __future__ import annotations
 import contextlib
 import os
 import threading
-from dataclasses import replace
+import weakref
 from pathlib import Path
+from typing import Literal
 
-from looplet_core.durable.checkpoints import Checkpoint, checkpoint_id, parse_checkpoint_id
-from looplet_core.errors import CheckpointError
+from looplet_core.durable.checkpoints import (
+    Checkpoint,
+    checkpoint_id,
+    follow_parents,
+    parse_checkpoint_id,
+)
+from looplet_core.durable.runlog import LOG_NAME, MAGIC, LogIndex, RunLog, fsync_dir
+from looplet_core.errors import CheckpointError, ConfigError
 
 __all__ = ["FileCheckpointStore", "MemoryCheckpointStore"]
 
@@ -40,7 +55,7 @@ class MemoryCheckpointStore:
             self._runs[checkpoint.run_id] = ids  # re-inserted: runs() lists by last write
             seq = parse_checkpoint_id(ids[-1])[1] + 1 if ids else 1
             cid = checkpoint_id(checkpoint.run_id, seq)
-            saved = replace(checkpoint, seq=seq, id=cid, source=f"memory:{cid}")
+            saved = checkpoint.saved_as(seq, cid, f"memory:{cid}")
             self._docs[cid] = saved.to_json()
             ids.append(cid)
             return saved
@@ -63,48 +78,118 @@ class MemoryCheckpointStore:
         return f"MemoryCheckpointStore({len(self._docs)} checkpoints)"
 
 
+Layout = Literal["log", "files"]
+_LAYOUTS = ("log", "files")
+
+
 class FileCheckpointStore:
-    """Checkpoints as JSON files under ``directory`` (created on first write).
+    """Checkpoints as files under ``directory`` (created on first write).
 
     ``durable=False`` skips the fsyncs: several times faster, but a power cut (not a crash of the
-    process) may lose the last few checkpoints.
+    process) may lose the last few checkpoints.  ``layout`` is how new runs are written (see the
+    module docstring); existing runs keep theirs.  The store keeps each log it writes to open:
+    ``close()`` (or ``with``) lets go of them, as dropping the store does.
     """
 
-    def __init__(self, directory: str | os.PathLike[str], *, durable: bool = True) -> None:
+    def __init__(
+        self,
+        directory: str | os.PathLike[str],
+        *,
+        durable: bool = True,
+        layout: Layout = "log",
+    ) -> None:
+        if layout not in _LAYOUTS:
+            raise ConfigError(
+                f"FileCheckpointStore(layout=...) is 'log' (one append-only file per run, the "
+                f"default) or 'files' (one file per checkpoint), got {layout!r}"
+            )
         self.directory = Path(directory)
         self.durable = durable
+        self.layout: Layout = layout
         self._root = os.fspath(self.directory)
         self._next: dict[str, int] = {}
+        self._logs: dict[str, RunLog] = {}
+        self._per_file: set[str] = set()
         self._lock = threading.Lock()
+        weakref.finalize(self, _close_logs, self._logs)
 
-    def _path(self, checkpoint_id: str) -> str:
-        run_id, seq = parse_checkpoint_id(checkpoint_id)
-        return os.path.join(self._root, run_id, f"{seq:06d}.json")  # resume reads 1000s of these
+    def close(self) -> None:
+        """Close the logs this store appends to (it reopens them if used again)."""
+        with self._lock:
+            _close_logs(self._logs)
+
+    def __enter__(self) -> FileCheckpointStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- which layout a run is in -----------------------------------------------------------
+
+    def _log(self, run_id: str, *, writing: bool = False) -> RunLog | None:
+        """The run's log, or None when the run is in the per-file layout (or, when reading,
+        has nothing yet and new runs are per-file)."""
+        log = self._logs.get(run_id)
+        if log is not None:
+            return log
+        if run_id in self._per_file:
+            return None
+        run_dir = os.path.join(self._root, run_id)
+        path = os.path.join(run_dir, LOG_NAME)
+        if not os.path.exists(path):
+            if self._seqs(Path(run_dir)):  # written per file (by this layout or an old version)
+                self._per_file.add(run_id)
+                return None
+            if self.layout == "files" or not writing:
+                return None
+            os.makedirs(run_dir, exist_ok=True)
+            if self.durable:
+                fsync_dir(self._root)
+        log = self._logs[run_id] = RunLog(path, durable=self.durable)
+        return log
+
+    # -- writing ----------------------------------------------------------------------------
 
     def put(self, checkpoint: Checkpoint) -> Checkpoint:
         run_id = checkpoint.run_id
-        run_dir = os.path.join(self._root, run_id)
         checkpoint_id(run_id, 0)  # refuses run ids that are not safe directory names
         with self._lock:
             try:
-                seq = self._next.get(run_id)
-                if seq is None or not os.path.isdir(run_dir):  # first write (or it was removed)
-                    os.makedirs(run_dir, exist_ok=True)
-                seq = seq or self._last_seq(run_id) + 1
-                while True:
-                    cid = checkpoint_id(run_id, seq)
-                    path = os.path.join(run_dir, f"{seq:06d}.json")
-                    saved = replace(checkpoint, seq=seq, id=cid, source=path)
+                log = self._log(run_id, writing=True)
+                if log is None:
+                    return self._put_file(checkpoint)
+                saved: list[Checkpoint] = []
+
+                def encode(seq: int) -> bytes:
+                    cp = checkpoint.saved_as(seq, checkpoint_id(run_id, seq), _source(log, seq))
+                    saved.append(cp)
                     # A lone surrogate (a tool read a non-UTF-8 file name) is written as its
                     # JSON escape: the file stays UTF-8 and reads back to the same string.
-                    data = saved.to_json().encode("utf-8", "backslashreplace")
-                    if self._publish(data, path):
-                        break
-                    seq += 1  # another writer took this number
-                self._next[run_id] = seq + 1
+                    return cp.to_json().encode("utf-8", "backslashreplace")
+
+                log.append(encode)
             except OSError as exc:
-                raise CheckpointError(f"{run_dir}: cannot write a checkpoint: {exc}") from exc
-            return saved
+                where = os.path.join(self._root, run_id)
+                raise CheckpointError(f"{where}: cannot write a checkpoint: {exc}") from exc
+            return saved[-1]
+
+    def _put_file(self, checkpoint: Checkpoint) -> Checkpoint:
+        run_id = checkpoint.run_id
+        run_dir = os.path.join(self._root, run_id)
+        seq = self._next.get(run_id)
+        if seq is None or not os.path.isdir(run_dir):  # first write (or it was removed)
+            os.makedirs(run_dir, exist_ok=True)
+        seq = seq or self._last_seq(run_id) + 1
+        while True:
+            cid = checkpoint_id(run_id, seq)
+            path = os.path.join(run_dir, f"{seq:06d}.json")
+            saved = checkpoint.saved_as(seq, cid, path)
+            data = saved.to_json().encode("utf-8", "backslashreplace")
+            if self._publish(data, path):
+                break
+            seq += 1  # another writer took this number
+        self._next[run_id] = seq + 1
+        return saved
 
     def _publish(self, data: bytes, path: str) -> bool:
         folder, name = os.path.split(path)
@@ -132,10 +217,36 @@ class FileCheckpointStore:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(tmp)
         if self.durable:
-            _fsync_dir(Path(folder))
+            fsync_dir(folder)
         return True
 
+    # -- reading ----------------------------------------------------------------------------
+
     def get(self, checkpoint_id: str) -> Checkpoint:
+        run_id, seq = parse_checkpoint_id(checkpoint_id)
+        with self._lock:
+            log = self._log(run_id)
+            if log is None:
+                if self.layout == "log" and run_id not in self._per_file:  # nothing written
+                    where = os.path.join(self._root, run_id, LOG_NAME)
+                    raise CheckpointError(f"{where}: no such checkpoint (record {seq})")
+                return self._get_file(checkpoint_id)
+            try:
+                data = log.payload(seq)
+            except FileNotFoundError:
+                raise CheckpointError(f"{log.path}: no such checkpoint (record {seq})") from None
+            except OSError as exc:
+                raise CheckpointError(f"{log.path}: cannot read: {exc}") from exc
+        return self._decode(data, _source(log, seq), checkpoint_id)
+
+    @staticmethod
+    def _decode(data: bytes, source: str, checkpoint_id: str) -> Checkpoint:
+        cp = Checkpoint.from_json(data, source)
+        if cp.id != checkpoint_id:
+            raise CheckpointError(f"{source}: holds checkpoint {cp.id!r}, not {checkpoint_id!r}")
+        return cp
+
+    def _get_file(self, checkpoint_id: str) -> Checkpoint:
         path = self._path(checkpoint_id)
         try:
             with open(path, "rb") as f:
@@ -144,13 +255,48 @@ class FileCheckpointStore:
             raise CheckpointError(f"{path}: no such checkpoint") from None
         except OSError as exc:
             raise CheckpointError(f"{path}: cannot read: {exc}") from exc
-        cp = Checkpoint.from_json(data, path)
-        if cp.id != checkpoint_id:
-            raise CheckpointError(f"{path}: holds checkpoint {cp.id!r}, not {checkpoint_id!r}")
-        return cp
+        return self._decode(data, path, checkpoint_id)
+
+    def history(self, checkpoint_id: str) -> list[Checkpoint]:
+        """The chain from the run's root to ``checkpoint_id``: from a log, one read of it."""
+        run_id, _ = parse_checkpoint_id(checkpoint_id)
+        with self._lock:
+            log = self._log(run_id)
+        if log is None:
+            return follow_parents(self.get, checkpoint_id)
+        try:
+            data = log.read_all()
+        except FileNotFoundError:
+            raise CheckpointError(f"{log.path}: no such checkpoint ({checkpoint_id})") from None
+        except OSError as exc:
+            raise CheckpointError(f"{log.path}: cannot read: {exc}") from exc
+        index = LogIndex(log.path)
+        index.feed(data, 0)
+
+        def get(cid: str) -> Checkpoint:
+            other, seq = parse_checkpoint_id(cid)
+            if other != run_id:
+                return self.get(cid)
+            offset, length = index.locate(seq)
+            return self._decode(data[offset : offset + length], _source(log, seq), cid)
+
+        return follow_parents(get, checkpoint_id)
 
     def list(self, run_id: str) -> list[str]:
-        return [checkpoint_id(run_id, seq) for seq in self._seqs(self.directory / run_id)]
+        with self._lock:
+            log = self._log(run_id)
+            if log is None:
+                seqs = self._seqs(self.directory / run_id)
+            else:
+                try:
+                    seqs = log.refresh().seqs()
+                except OSError as exc:
+                    raise CheckpointError(f"{log.path}: cannot read: {exc}") from exc
+        return [checkpoint_id(run_id, seq) for seq in seqs]
+
+    def _path(self, checkpoint_id: str) -> str:
+        run_id, seq = parse_checkpoint_id(checkpoint_id)
+        return os.path.join(self._root, run_id, f"{seq:06d}.json")  # resume reads 1000s of these
 
     def _last_seq(self, run_id: str) -> int:
         seqs = self._seqs(self.directory / run_id)
@@ -165,7 +311,8 @@ class FileCheckpointStore:
         return sorted(int(n[:-5]) for n in names if n.endswith(".json") and n[:-5].isdigit())
 
     def runs(self) -> list[str]:
-        """Run ids, least recently written first (by their newest checkpoint file's mtime)."""
+        """Run ids, least recently written first (by the mtime of their log, or of their
+        newest checkpoint file)."""
         found: list[tuple[float, str]] = []
         try:
             entries = list(os.scandir(self.directory))
@@ -174,23 +321,27 @@ class FileCheckpointStore:
         for entry in entries:
             if not entry.is_dir() or entry.name.startswith("."):
                 continue
-            seqs = self._seqs(Path(entry.path))
-            if seqs:
-                newest = Path(entry.path) / f"{seqs[-1]:06d}.json"
-                found.append((newest.stat().st_mtime, entry.name))
+            try:
+                st = os.stat(os.path.join(entry.path, LOG_NAME))
+            except FileNotFoundError:
+                seqs = self._seqs(Path(entry.path))
+                if seqs:
+                    newest = Path(entry.path) / f"{seqs[-1]:06d}.json"
+                    found.append((newest.stat().st_mtime, entry.name))
+                continue
+            if st.st_size > len(MAGIC):  # holds at least the start of a record
+                found.append((st.st_mtime, entry.name))
         return [name for _, name in sorted(found)]
 
     def __repr__(self) -> str:
         return f"FileCheckpointStore({str(self.directory)!r})"
 
 
-def _fsync_dir(directory: Path) -> None:
-    """Make a rename durable.  Not every platform can open a directory (Windows cannot)."""
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+def _source(log: RunLog, seq: int) -> str:
+    """Where a record is, for error messages: the log's path and the record's number."""
+    return f"{log.path}, record {seq}"
+
+
+def _close_logs(logs: dict[str, RunLog]) -> None:
+    for log in logs.values():
+        log.close()

@@ -79,7 +79,7 @@ class EngineCore:
         self._step_started = 0.0
         self._hook_seconds = 0.0  # spent inside hooks since the step began: not the step's time
         self._attempts = 0
-        self._failures: list[AttemptFailure] = []
+        self._failures: list[AttemptFailure] | None = None
         self._prompt_messages = 0
         self._run_ends: float | None = None  # the monotonic time run_deadline runs out
         self._current: Step | None = None
@@ -228,7 +228,8 @@ class EngineCore:
         st = self.state
         # A step's time is the model's and the tool's: time a hook held it (a debugger paused at
         # a breakpoint, a person reading) is kept apart, so a pause never reads as a slow tool.
-        step.hook_ms = self._hook_seconds * 1000.0
+        # (0.0 itself when no hook ran: a new float a step is 24 bytes every step keeps)
+        step.hook_ms = self._hook_seconds * 1000.0 if self._hook_seconds else 0.0
         if step.batch is None or not step.finished_at:
             step.finished_at = now()
             step.elapsed_ms = (step.finished_at - step.started_at) * 1000.0 - step.hook_ms

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Generator, Sequence
-from typing import Any
+from typing import Any, cast
 
 from looplet_core.backends.base import LLMResponse
 from looplet_core.context.prompt import Prompt
@@ -20,7 +20,8 @@ from looplet_core.errors import (
     TransientBackendError,
 )
 from looplet_core.events import EventKind
-from looplet_core.messages import Message
+from looplet_core.firstuse import NOT_YET
+from looplet_core.messages import Message, ToolCall
 from looplet_core.records import (
     AttemptFailure,
     ContextStats,
@@ -57,18 +58,19 @@ class Prompting(EngineCore):
         parse_error: str | None = None
         if self.json_mode:
             calls, parse_error = parse_tool_calls(response.text)
+        shared = tuple(calls)  # the call's tool_calls and the assistant message's, one tuple
         call = LLMCall(  # positional (every field, in order): keywords cost a match each
             st.llm_calls,
             response.text,
             response.reasoning,
-            list(calls),
+            cast("list[ToolCall]", shared),  # read as a list, made on first use (firstuse.py)
             response.usage,
             response.latency_ms,
             response.stop_reason,
             response.model,
             self._attempts,
             len(messages),
-            self._failures,
+            NOT_YET if self._failures is None else self._failures,
         )
         if response.usage is not None:
             st.usage = st.usage + response.usage
@@ -79,7 +81,7 @@ class Prompting(EngineCore):
             Message(  # positional, as LLMCall above
                 "assistant",
                 response.text,
-                () if self.json_mode else tuple(calls),
+                () if self.json_mode else shared,
                 None,
                 None,
                 response.reasoning,
@@ -167,7 +169,7 @@ class Prompting(EngineCore):
         return the reply and the messages it answered (compaction after an overflow changes
         them)."""
         self._attempts = 0
-        self._failures = []
+        self._failures = None  # a list once an attempt fails: most calls have none
         self._prompt_messages = len(messages)
         overflowed = False
         while True:
@@ -199,6 +201,8 @@ class Prompting(EngineCore):
                 latency_ms=(clock() - began) * 1000.0,
                 status=error.status if isinstance(error, BackendError) else None,
             )
+            if self._failures is None:
+                self._failures = []
             self._failures.append(failure)
             if isinstance(error, ContextLengthError) and not overflowed:
                 overflowed = True
@@ -284,7 +288,7 @@ class Prompting(EngineCore):
             model=getattr(self.llm, "model", None),
             attempts=self._attempts,
             prompt_messages=self._prompt_messages,
-            failures=self._failures,
+            failures=self._failures or [],
         )
         self.emit(EventKind.LLM_ERROR, error=detail, status=status, call=call.to_dict())
         st.current_call = call

@@ -21,7 +21,6 @@ Coercion, because models often send the right value in the wrong JSON type; noth
 from __future__ import annotations
 
 import copy
-import difflib
 import json
 import math
 from collections.abc import Callable, Mapping
@@ -402,6 +401,8 @@ def _union(nodes: list[_Node]) -> _Node:
 
 
 def _suggest(name: str, candidates: Mapping[str, object]) -> str:
+    import difflib  # only for a wrong name: not every run pays its import
+
     close = difflib.get_close_matches(name, list(candidates), n=1, cutoff=0.6)
     return f" (did you mean {close[0]!r}?)" if close else ""
 

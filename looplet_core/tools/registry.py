@@ -7,7 +7,6 @@ whose ``error_kind`` says what went wrong (validation, execution, timeout, cance
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any, cast, overload
 
@@ -149,6 +148,8 @@ class BaseToolRegistry:
     def _unknown(self, name: str) -> str:
         if not self._tools:
             return f"Unknown tool {name!r}: no tools are registered."
+        import difflib  # only for a wrong name: not every run pays its import
+
         close = difflib.get_close_matches(name, list(self._tools), n=1, cutoff=0.6)
         hint = f" Did you mean {close[0]!r}?" if close else ""
         return f"Unknown tool {name!r}.{hint} Available: {', '.join(self._tools)}."

@@ -23,7 +23,6 @@ import time
 import traceback
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
-from pathlib import Path
 from time import perf_counter
 from typing import TYPE_CHECKING, Any, cast
 
@@ -33,6 +32,7 @@ from looplet_core.records import ErrorKind, ToolResult
 
 if TYPE_CHECKING:
     import asyncio  # imported where used: it costs ~15 ms of `import looplet_core`
+    from pathlib import Path  # an annotation only: pathlib and urllib cost ~0.7 MiB at import
 
     from looplet_core.approvals.requests import ApprovalRequest, Approver
     from looplet_core.tools.spec import ToolSpec

@@ -16,7 +16,7 @@ from looplet_core.durable.checkpoints import CheckpointStore
 from looplet_core.durable.connect import open_store
 from looplet_core.durable.runstore import RunStore
 
-STORES = ["memory", "file", "sqlite", "postgres"]
+STORES = ["memory", "file", "file-per-checkpoint", "sqlite", "postgres"]
 RUN_STORES = ["sqlite", "postgres"]
 
 
@@ -34,8 +34,10 @@ def store_target(kind: str, tmp_path: Path, request: pytest.FixtureRequest) -> s
 def make_store(kind: str, tmp_path: Path, request: pytest.FixtureRequest) -> CheckpointStore:
     if kind == "memory":
         return MemoryCheckpointStore()
-    if kind == "file":
+    if kind == "file":  # the default layout: one append-only log per run
         return FileCheckpointStore(tmp_path / "cp", durable=False)
+    if kind == "file-per-checkpoint":  # the layout of runs written before the log
+        return FileCheckpointStore(tmp_path / "cp", durable=False, layout="files")
     return make_run_store(kind, tmp_path, request)
 
 

@@ -26,7 +26,7 @@ FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "checkpoints"
 
 
 def saved_run(tmp_path: Path, steps: int = 3) -> tuple[FileCheckpointStore, str, Path]:
-    store = FileCheckpointStore(tmp_path / "cp")
+    store = FileCheckpointStore(tmp_path / "cp", layout="files")  # damage is done to one file
     state = DefaultState()
     for step in composable_loop(
         llm=backend(counting_plan(10)),

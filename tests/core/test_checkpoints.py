@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import pytest
 
@@ -60,7 +60,7 @@ def test_a_checkpoint_is_saved_after_every_step_and_at_the_end(store: Checkpoint
 
 
 def test_checkpoint_document_has_the_documented_fields(tmp_path: Path):
-    store = FileCheckpointStore(tmp_path)
+    store = FileCheckpointStore(tmp_path, layout="files")
     state = run_counting(store, 1)
     path = tmp_path / state.run_id / "000001.json"
     doc = json.loads(path.read_text())
@@ -74,7 +74,7 @@ def test_checkpoint_document_has_the_documented_fields(tmp_path: Path):
 
 
 def test_bytes_per_step_stay_constant_as_the_run_grows(tmp_path: Path):
-    store = FileCheckpointStore(tmp_path, durable=False)
+    store = FileCheckpointStore(tmp_path, durable=False, layout="files")
     state = run_counting(store, 400)
     sizes = [(tmp_path / state.run_id / f"{seq:06d}.json").stat().st_size for seq in range(1, 402)]
     early, late = sizes[10:60], sizes[340:390]
@@ -145,7 +145,7 @@ def test_injected_messages_are_in_the_checkpoint(store: CheckpointStore):
 
 
 def test_file_store_leaves_no_temporary_files(tmp_path: Path):
-    state = run_counting(FileCheckpointStore(tmp_path), 3)
+    state = run_counting(FileCheckpointStore(tmp_path, layout="files"), 3)
     assert sorted(p.name for p in (tmp_path / state.run_id).iterdir()) == [
         f"{i:06d}.json" for i in range(1, 6)
     ]
@@ -246,15 +246,20 @@ def test_json_unsafe_values_are_stored_as_text_not_pickled(store: CheckpointStor
     assert restored.data == {"tags": ["b"], "obj": "<opaque>"}
 
 
-def test_a_file_store_remakes_a_run_directory_removed_between_writes(tmp_path: Path):
+@pytest.mark.parametrize("layout", ["files", "log"])
+def test_a_file_store_remakes_a_run_directory_removed_between_writes(
+    tmp_path: Path, layout: Literal["files", "log"]
+):
     # The store makes a run's directory on its first write only (a mkdir per step cost a
-    # syscall and an exception); a directory removed since is noticed and made again.
+    # syscall and an exception); a directory removed since is noticed and made again.  Per
+    # file, numbering goes on from this store's count; a log removed is a new log, from 1.
     import shutil
 
-    store = FileCheckpointStore(tmp_path, durable=False)
+    store = FileCheckpointStore(tmp_path, durable=False, layout=layout)
     state = run_counting(store, 2)
     first = store.get(store.list(state.run_id)[-1])
     shutil.rmtree(tmp_path / state.run_id)
     again = store.put(first)
-    assert again.seq == first.seq + 1 and store.list(state.run_id) == [again.id]
+    assert again.seq == (first.seq + 1 if layout == "files" else 1)
+    assert store.list(state.run_id) == [again.id]
     assert store.get(again.id).messages_add == first.messages_add

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from looplet_core import FileCheckpointStore
+
 ROOT = Path(__file__).resolve().parents[2]
 TEST_ROWS = 5  # make_csv marks every 7th of 40 orders as a test order
 
@@ -68,7 +70,8 @@ def test_auto_approve_runs_to_the_end_with_compaction(tmp_path: Path):
     assert out.returncode == 0, out.stderr
     assert "compacted the history" in out.stdout and "stopped: done" in out.stdout
     assert rows(tmp_path) == 40 - TEST_ROWS
-    checkpoints = list((tmp_path / "looplet-data-agent" / "checkpoints").rglob("*.json"))
+    store = FileCheckpointStore(tmp_path / "looplet-data-agent" / "checkpoints")
+    checkpoints = [cid for run in store.runs() for cid in store.list(run)]
     assert len(checkpoints) == 7  # six steps and the end
 
 

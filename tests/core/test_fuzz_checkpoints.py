@@ -14,6 +14,7 @@ import json
 import shutil
 import tempfile
 from pathlib import Path
+from typing import Literal
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -31,6 +32,7 @@ from looplet_core import (
 )
 from looplet_core.backends.openai import to_openai_messages
 from looplet_core.durable.checkpoints import Checkpoint, checkpoint_tree, latest_checkpoint, load
+from looplet_core.durable.runlog import LOG_NAME, MAGIC, frame
 from looplet_core.runs.resume import restore
 from tests.core.durable_helpers import backend, durable_tools
 from tests.core.fuzz_helpers import deep_nesting, hostile_bytes, no_code_execution
@@ -47,21 +49,32 @@ FUZZ = settings(
 )
 
 
-@pytest.fixture(scope="module")
-def recorded(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("checkpoints")
+def record_run(root: Path, layout: Literal["files", "log"]) -> Path:
     state = DefaultState()
+    store = FileCheckpointStore(root, durable=False, layout=layout)
     steps = list(
         composable_loop(
             llm=backend(PLAN),
             tools=durable_tools(),
             task="count, note, delete",
-            config=LoopConfig(max_steps=10, checkpoint=FileCheckpointStore(root, durable=False)),
+            config=LoopConfig(max_steps=10, checkpoint=store),
             state=state,
         )
     )
     assert steps[-1].status is StepStatus.AWAITING_APPROVAL
     return root
+
+
+@pytest.fixture(scope="module")
+def recorded(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The run, one file per checkpoint (the damage is done to one of them)."""
+    return record_run(tmp_path_factory.mktemp("checkpoints"), "files")
+
+
+@pytest.fixture(scope="module")
+def recorded_log(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The run in the default layout: one log."""
+    return record_run(tmp_path_factory.mktemp("checkpoint-log"), "log")
 
 
 def assert_whole(steps: list[Step], state: DefaultState) -> None:
@@ -97,6 +110,33 @@ def test_any_damage_to_a_checkpoint_file_is_a_checkpoint_error(recorded: Path, d
         target = data.draw(st.sampled_from(files), label="file")
         original = target.read_bytes()
         target.write_bytes(data.draw(hostile_bytes(original, json.loads(original)), label="bytes"))
+        with no_code_execution():
+            try:
+                load_everything(root)
+            except CheckpointError as exc:
+                assert str(exc).strip()
+
+
+@FUZZ
+@given(data=st.data())
+def test_any_damage_to_a_record_of_the_log_is_a_checkpoint_error(
+    recorded_log: Path, data: st.DataObject
+):
+    # A record's JSON replaced by hostile bytes, either left in its old frame (the checksum
+    # catches it) or framed afresh with a matching length and checksum (the decoder must).
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp) / "cp"
+        shutil.copytree(recorded_log, root)
+        [log] = root.glob(f"*/{LOG_NAME}")
+        records = log.read_bytes()[len(MAGIC) :].split(b"\n")[:-1]
+        n = data.draw(st.integers(0, len(records) - 1), label="record")
+        seq, _, _, payload = records[n].split(b" ", 3)
+        bad = data.draw(hostile_bytes(payload, json.loads(payload)), label="bytes")
+        if data.draw(st.booleans(), label="framed afresh"):
+            records[n] = frame(int(seq), bad)[:-1]
+        else:
+            records[n] = records[n][: -len(payload)] + bad
+        log.write_bytes(MAGIC + b"".join(r + b"\n" for r in records))
         with no_code_execution():
             try:
                 load_everything(root)

@@ -7,9 +7,11 @@ fails here instead of silently changing what a run records.
 from __future__ import annotations
 
 import asyncio
+import copy
 import dataclasses
 import inspect
 import json
+import pickle
 from collections import UserDict
 from collections.abc import Sequence
 from types import MappingProxyType
@@ -21,8 +23,11 @@ from looplet_core import (
     BaseToolRegistry,
     ContextMeter,
     Event,
+    HookDecision,
+    LLMCall,
     LoopConfig,
     Message,
+    Step,
     StepStatus,
     ToolCall,
     ToolSpec,
@@ -335,3 +340,89 @@ def test_the_scripted_model_s_usage_counts_a_grown_prompt_as_the_whole_prompt() 
         for prompt in (convo.view(), seen[i // 2], other.view(), list(convo.view())):
             assert size(prompt, tools) == plain(prompt, tools)
     assert plain(convo.view(), tools) > plain(convo.view(), ())
+
+
+# -- list fields made on first use (looplet_core/firstuse.py) -------------------------------------
+
+
+def _plain_step() -> tuple[Step, LLMCall]:
+    steps, _, _, _ = run([{"tool": "greet", "args": {"name": "a"}}, _DONE])
+    call = steps[0].llm_call
+    assert call is not None
+    return steps[0], call
+
+
+_DONE = {"tool": "done", "args": {"answer": "ok"}}
+
+
+def test_a_plain_run_keeps_no_list_a_step_or_model_call_was_never_asked_for():
+    step, call = _plain_step()
+    # the slots hold nothing (decisions, failures) or the tuple the assistant message holds
+    assert Step.__dict__["decisions"].stored(step) == ()
+    assert LLMCall.__dict__["failures"].stored(call) == ()
+    assert type(LLMCall.__dict__["tool_calls"].stored(call)) is tuple
+
+
+def test_first_use_lists_read_append_compare_and_save_as_eager_lists_did():
+    step, call = _plain_step()
+    eager = Step.from_dict(step.to_dict())  # from_dict builds real lists
+    assert step == eager and repr(step) == repr(eager) and step.to_dict() == eager.to_dict()
+    assert step.decisions == [] and step.decisions is step.decisions  # made once, then kept
+    step.decisions.append(HookDecision("h", "pre_dispatch", "allow"))
+    assert [d.decision for d in step.decisions] == ["allow"]
+    assert step.to_dict()["decisions"] == [d.to_dict() for d in step.decisions]
+    assert step != eager
+    assert type(call.tool_calls) is list and call.tool_calls is call.tool_calls
+    assert call.failures == [] and not call.failed and "failures" not in call.to_dict()
+    assert copy.deepcopy(step) == step and dataclasses.replace(step, number=9).decisions == (
+        step.decisions
+    )
+    assert pickle.loads(pickle.dumps(call)) == call
+
+
+def test_a_model_calls_list_is_its_own_and_leaves_the_sent_message_as_it_was():
+    steps, _, _, state = run([{"tool": "greet", "args": {"name": "a"}}, _DONE])
+    call = steps[0].llm_call
+    assert call is not None
+    sent = list(state.conversation)[2]
+    assert call.tool_calls == list(sent.tool_calls)
+    call.tool_calls.append(ToolCall("extra"))
+    call.tool_calls[0] = ToolCall("swapped")
+    assert [tc.tool for tc in sent.tool_calls] == ["greet"]  # the message is untouched
+    assert [c["tool"] for c in call.to_dict()["tool_calls"]] == ["swapped", "extra"]
+
+
+def test_first_use_fields_take_a_list_or_a_tuple_or_nothing_given():
+    assert Step(1).decisions == [] and LLMCall(1).tool_calls == [] and LLMCall(1).failures == []
+    given = [HookDecision("h", "p", "d")]
+    assert Step(1, decisions=given).decisions is given
+    call = LLMCall(1, tool_calls=(ToolCall("a"),))  # type: ignore[arg-type]
+    assert call.tool_calls == [ToolCall("a")] and type(call.tool_calls) is list
+    assert Step(2) == Step(2, decisions=[]) and LLMCall(1) == LLMCall(1, failures=[])
+
+
+def test_a_first_read_racing_an_append_from_another_thread_never_loses_the_append():
+    import threading
+    import time
+
+    descriptor = Step.__dict__["decisions"]
+    plain_set = descriptor._set
+    stalled = threading.Event()
+
+    def slow_in_reader(obj: object, value: object) -> None:
+        if threading.current_thread().name == "reader":  # it made its list; stall before storing
+            stalled.set()
+            time.sleep(0.05)
+        plain_set(obj, value)
+
+    step = Step(1)
+    descriptor._set = slow_in_reader
+    try:
+        thread = threading.Thread(target=lambda: step.decisions, name="reader")
+        thread.start()
+        stalled.wait(5)
+        step.decisions.append(HookDecision("h", "approval", "approve"))  # while it stalls
+        thread.join()
+    finally:
+        descriptor._set = plain_set
+    assert [d.decision for d in step.decisions] == ["approve"]

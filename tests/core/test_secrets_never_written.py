@@ -125,7 +125,7 @@ def test_no_secret_reaches_a_trace_a_checkpoint_a_log_or_a_span(
 
     written = written_bytes(tmp_path)
     assert (tmp_path / "trace" / "manifest.json").is_file()
-    assert list((tmp_path / "checkpoints").rglob("*.json"))
+    assert list((tmp_path / "checkpoints").rglob("checkpoints.log"))  # scanned with the rest
     shown = io.StringIO()
     assert cli_main(["show", str(tmp_path / "trace")], out=shown, err=shown) == 0
     assert tracing.tracer is not None

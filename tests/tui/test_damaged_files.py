@@ -97,7 +97,7 @@ def _explained(screen: str) -> bool:
 
 
 def _checkpointed_run(root: Path) -> Path:
-    store = FileCheckpointStore(root / "cp")
+    store = FileCheckpointStore(root / "cp", layout="files")  # damage is done to one file
     state = DefaultState()
     for step in composable_loop(
         llm=backend(counting_plan(10)),
@@ -117,6 +117,39 @@ from tests.core.durable_helpers import backend, counting_plan, durable_tools
 def make_agent():
     return {"llm": backend(counting_plan(10)), "tools": durable_tools(), "task": "count"}
 """
+
+
+def test_resume_past_a_damaged_record_of_the_log_is_one_line_naming_the_log(
+    tmp_path: Path,
+) -> None:
+    # The default layout: damage inside the log (record 2 of 3) is named by file and offset,
+    # on one line, and the intact checkpoint it names resumes.
+    directory = tmp_path / "cp"
+    store = FileCheckpointStore(directory)
+    state = DefaultState()
+    for step in composable_loop(
+        llm=backend(counting_plan(10)),
+        tools=durable_tools(),
+        task="count",
+        config=LoopConfig(max_steps=20, checkpoint=store),
+        state=state,
+    ):
+        if step.number == 3:
+            break
+    log = directory / state.run_id / "checkpoints.log"
+    data = bytearray(log.read_bytes())
+    data[data.index(b"\n2 ") + 50] ^= 0x01
+    log.write_bytes(bytes(data))
+    agent = tmp_path / "agent.py"
+    agent.write_text(AGENT)
+    with pytest.raises(SessionError) as err:
+        resume_session(directory, None, str(agent))
+    message = str(err.value)
+    assert "\n" not in message and str(log) in message and "damaged at byte" in message
+    intact = message.rsplit("--checkpoint ", 1)[1].split(maxsplit=1)[0]
+    assert intact == f"{state.run_id}-000001"
+    session = resume_session(directory, None, str(agent), checkpoint_id=intact)
+    assert session.state is not None and session.state.step_number == 1
 
 
 @pytest.mark.parametrize("how", list(DAMAGE))
