@@ -6,11 +6,11 @@ particular disk; the default is a temporary directory).  It prints two plain-tex
 * **on / off ratio** (issue 16): the run with the sink over the run alone, interleaved, median
   of repeats (``--ratio-only``: just this line; ``--dir /dev/shm`` for tmpfs);
 * **overhead per step** of a 1,000-step scripted run (one ``add`` call per model reply, so every
-  step is also a model call and a prompt file): the loop alone, with ``ProvenanceSink`` writing
-  full prompt files (the default), and with ``prompt_files="new"``; per step over the whole run and
-  over its first and last 100 steps, so growth with run length shows;
-* the time this disk takes to create and write a small file, since the sink creates three per
-  step in this run and file creation dominates its cost;
+  step is also a model call): the loop alone, with ``ProvenanceSink`` as it comes (streams only),
+  with readable prompt files ``prompt_files="full"`` and ``"new"``; per step over the whole run
+  and over its first and last 100 steps, so growth with run length shows;
+* the time this disk takes to create and write a small file, since readable prompt files
+  create two per step in this run;
 * **opening a 10,000-step trace and reading step 5,000**: a cold ``TraceReader(...)`` (manifest
   plus the event-log index) and then ``reader.step(5000)``, median of repeats, beside the
   200 ms target of issue 5; plus the trace's size on disk.
@@ -92,7 +92,8 @@ def file_create_us(base: Path, count: int = 500, name: str = "probe") -> float:
 def overhead(base: Path, steps: int, repeats: int) -> None:
     variants: list[tuple[str, dict[str, Any] | None]] = [
         ("loop alone", None),
-        ("+ ProvenanceSink (full prompt files)", {"prompt_files": "full"}),
+        ("+ ProvenanceSink() (streams only)", {"prompt_files": "none"}),
+        ('+ ProvenanceSink(prompt_files="full")', {"prompt_files": "full"}),
         ('+ ProvenanceSink(prompt_files="new")', {"prompt_files": "new"}),
     ]
     print(f"\nOverhead per step, {steps:,}-step scripted run (best of {repeats})")
@@ -117,8 +118,8 @@ def overhead(base: Path, steps: int, repeats: int) -> None:
         shown = f"{size / 1e6:.1f} MB" if size else "-"
         print(f"{name:<40}{mean:>9.3f}{first:>11.3f}{last:>10.3f}{shown:>10}")
     print(
-        f"(this disk creates and writes a 1 KB file in {file_create_us(base):.0f} us; the sink "
-        "creates three files per step here: prompt, response, step)"
+        f"(this disk creates and writes a 1 KB file in {file_create_us(base):.0f} us; readable "
+        "prompt files create two per step here: prompt and response)"
     )
 
 
@@ -137,7 +138,7 @@ def ratio(base: Path, steps: int, repeats: int) -> None:
         f"\nProvenanceSink on / off, {steps:,} steps, interleaved, median of {repeats}: "
         f"{on / off:.2f}x (target <= 3x on tmpfs); plain {off / steps * 1e6:.1f} µs/step, "
         f"traced {on / steps * 1e6:.1f} µs/step; this disk creates and writes a 1 KB file in "
-        f"{file_create_us(base, name='probe-ratio'):.0f} µs (three files per step)"
+        f"{file_create_us(base, name='probe-ratio'):.0f} µs (the default sink creates none a step)"
     )
 
 

@@ -6,9 +6,9 @@ quadratically.  Instead the sink writes a child's prompts the way it writes the 
 (``prompts.PromptWriter``: a prompt that extends the previous one appends only its new messages)
 into the child's own directory, ``children/000001/`` for the sub-agent step 1 ran and
 ``children/000001/000002/`` for the one its step 2 ran (``format.child_dir``), with a readable
-``llm/NNNNNN.prompt.txt`` per model call.  Each child step's record in the step file gets a
-``prompt_ref`` (offset, length and message count in that directory's ``messages.jsonl``), which
-``TraceReader`` follows.
+``llm/NNNNNN.prompt.txt`` per model call when the sink writes readable prompt files.  Each child
+step's record in the step line gets a ``prompt_ref`` (offset, length and message count in that
+directory's ``messages.jsonl``), which ``TraceReader`` follows.
 
 A child keeps its prompts while the parent runs because the sink asks for them
 (``ProvenanceSink.wants_child_prompts``).  A step logged again (its call resumed after an
@@ -25,8 +25,9 @@ from typing import Any, cast
 
 from looplet_core.messages import Message
 from looplet_core.provenance import format as fmt
-from looplet_core.provenance.prompts import Encode, PromptWriter, Scan
-from looplet_core.step import ChildRun
+from looplet_core.provenance.prompts import Encode, PromptFiles, PromptWriter, Scan
+from looplet_core.provenance.streams import StreamWriter
+from looplet_core.step import ChildRun, Step
 
 __all__ = ["ChildPrompts"]
 
@@ -36,10 +37,12 @@ Ref = dict[str, int]
 class ChildPrompts:
     """Writes the prompts of the sub-agent runs under a trace's steps (see the module docs)."""
 
-    def __init__(self, root: Path, encode: Encode, *, full: bool, scan: Scan | None) -> None:
+    def __init__(
+        self, root: Path, encode: Encode, *, files: PromptFiles, scan: Scan | None
+    ) -> None:
         self.root = root
         self._encode = encode
-        self._full = full
+        self._files: PromptFiles = files
         self._scan = scan
         self._refs: dict[tuple[int, ...], dict[int, Ref]] = {}
         """References written so far, by child path and then child step number."""
@@ -55,6 +58,7 @@ class ChildPrompts:
         writer: PromptWriter | None = None
         handle = None
         last: tuple[Sequence[Message], Ref] | None = None
+        unknown: list[tuple[Step, dict[str, Any]]] = []  # no prompt, none written before
         try:
             for step, raw in zip(child.steps, raw_steps, strict=True):
                 prompt = step.prompt
@@ -68,6 +72,15 @@ class ChildPrompts:
                         ref = writer.write(call, prompt, None)
                         last = (prompt, ref)
                     known[step.number] = ref
+                    for earlier, earlier_raw in unknown:
+                        assert writer is not None  # a prompt was just written through it
+                        found = _resumed_prompt(writer, prompt, earlier)
+                        if found is not None:
+                            known[earlier.number] = found
+                            earlier_raw["prompt_ref"] = dict(found)
+                    unknown = []
+                elif step.llm_call is not None and step.number not in known:
+                    unknown.append((step, raw))
                 ref = known.get(step.number)
                 if ref is not None:
                     raw["prompt_ref"] = dict(ref)
@@ -77,10 +90,28 @@ class ChildPrompts:
             if handle is not None:
                 handle.close()
 
-    def _open(self, path: tuple[int, ...]) -> tuple[Any, PromptWriter]:
+    def _open(self, path: tuple[int, ...]) -> tuple[StreamWriter, PromptWriter]:
         directory = self.root / fmt.child_dir(path)
-        (directory / fmt.LLM_DIR).mkdir(parents=True, exist_ok=True)
-        handle = open(os.path.join(directory, fmt.MESSAGES), "ab")  # noqa: SIM115 - closed above
-        return handle, PromptWriter(
-            directory, handle, self._encode, full=self._full, scan=self._scan
+        directory.mkdir(parents=True, exist_ok=True)
+        if self._files != "none":
+            (directory / fmt.LLM_DIR).mkdir(exist_ok=True)
+        stream = StreamWriter(os.path.join(directory, fmt.MESSAGES))
+        return stream, PromptWriter(
+            directory, stream, self._encode, files=self._files, scan=self._scan, keep_sizes=True
         )
+
+
+def _resumed_prompt(writer: PromptWriter, later: Sequence[Message], step: Step) -> Ref | None:
+    """The prompt of ``step``, whose call was made before an approval pause (its step was
+    rebuilt from the child's checkpoint, which keeps no prompts), as a prefix of the ``later``
+    prompt just written: the first ``prompt_messages`` messages, when the message after them is
+    the model's reply that made ``step``'s call.  None when ``later`` does not show that (a
+    rewrite such as compaction came between): then the step has no prompt in the trace."""
+    call = step.llm_call
+    count = call.prompt_messages if call is not None else 0
+    if call is None or step.tool_call is None or not 0 < count < len(later):
+        return None
+    reply = later[count]
+    if reply.role != "assistant" or all(tc.id != step.tool_call.id for tc in reply.tool_calls):
+        return None
+    return writer.prefix(count)

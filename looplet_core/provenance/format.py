@@ -1,16 +1,22 @@
-"""The trace directory format (version 1): names, JSON encoding and the readable renderings.
+"""The trace directory format (version 2): names, JSON encoding and the readable renderings.
 
 A trace is a directory::
 
     manifest.json          format name + version, run id, task, model, start/end, stop, totals
-    events.jsonl           append-only, one JSON object per line, ``kind`` first
+    events.jsonl           append-only, one JSON object per line, ``kind`` first; a ``step`` line
+                           names its record's byte range in ``steps.jsonl`` (``at``)
     tools.json             the tool schemas the model was offered
     messages.jsonl         every prompt's messages, machine-readable; each prompt is one byte range
-    llm/000001.prompt.txt  the messages the model saw on call 1, with role headers
-    llm/000001.response.txt  what it answered: text, reasoning, tool calls, usage, latency
-    steps/000001.json      ``Step.to_dict()`` of step 1 (without the prompt, which lives in llm/)
-    children/000001/       the prompts of the sub-agent step 1 ran: its own ``messages.jsonl``
-                           and ``llm/``; ``children/000001/000002/`` is the one its step 2 ran
+    steps.jsonl            append-only, ``Step.to_dict()`` of each step, one per line, without
+                           the prompt (which lives in messages.jsonl)
+    children/000001/       the prompts of the sub-agent step 1 ran: its own ``messages.jsonl``;
+                           ``children/000001/000002/`` is the one its step 2 ran
+    llm/000001.prompt.txt  only with ``prompt_files="full"`` or ``"new"``: the messages the model
+    llm/000001.response.txt  saw on call 1 with role headers, and what it answered
+
+Version 1 wrote each step to ``steps/000001.json`` (``step_path``) and the readable ``llm/``
+files always; the reader reads both layouts, step line by step line (one with ``at`` is in
+``steps.jsonl``), so a version-1 trace that a newer sink resumed reads whole.
 
 Numbers are zero-padded so that ``ls`` and ``diff llm/000003.prompt.txt llm/000004.prompt.txt``
 work as expected.  This module is the only place that knows file names and line shapes; the sink
@@ -21,8 +27,10 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from json.encoder import c_make_encoder, encode_basestring  # type: ignore[attr-defined]
 from pathlib import Path
 from typing import Any, cast
 
@@ -44,19 +52,23 @@ __all__ = [
 ]
 
 FORMAT_NAME = "looplet-trace"
-FORMAT_VERSION = 1
-SUPPORTED_VERSIONS = (1,)
+FORMAT_VERSION = 2
+SUPPORTED_VERSIONS = (1, 2)
 
 MANIFEST = "manifest.json"
 EVENTS = "events.jsonl"
 TOOLS = "tools.json"
 MESSAGES = "messages.jsonl"
+STEPS = "steps.jsonl"
+STREAMS = (EVENTS, MESSAGES, STEPS)
+"""The append-only files a sink keeps open for the run, in the order it opens them."""
 STEPS_DIR = "steps"
 LLM_DIR = "llm"
 CHILDREN_DIR = "children"
 
 
 def step_path(number: int) -> str:
+    """Where version 1 kept step ``number``'s record."""
     return f"{STEPS_DIR}/{number:06d}.json"
 
 
@@ -91,10 +103,11 @@ def dumps(value: Any, *, indent: int | None = None) -> str:
     Text is written with ``errors="backslashreplace"``, so a lone surrogate becomes its JSON
     escape and reads back unchanged.
     """
-    encode = _ENCODER.encode if indent is None else None
     try:
-        if encode is not None:
-            return encode(value)  # the C encoder, built once (json.dumps builds one per call)
+        if indent is None:
+            if _C_ENCODE is not None:
+                return "".join(_C_ENCODE(value, 0))
+            return _ENCODER.encode(value)
         return json.dumps(value, ensure_ascii=False, default=_default, indent=indent)
     except RecursionError:
         return json.dumps(clip_depth(value), ensure_ascii=False, default=_default, indent=indent)
@@ -120,6 +133,34 @@ _CREATE = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_BINARY", 0)
 
 
 _ENCODER = json.JSONEncoder(ensure_ascii=False, default=_default)
+
+# The C encoder itself, built once: ``JSONEncoder.encode`` builds one per call, which is half the
+# cost of encoding a small record, and a step encodes several.  No circular-reference markers:
+# they would be shared between threads; a cycle recurses until RecursionError and is clipped
+# (``jsonsafe.clip_depth`` cuts cycles).  Same output as ``_ENCODER`` (tested).
+_C_ENCODE: Callable[[Any, int], list[str]] | None = (
+    None
+    if c_make_encoder is None
+    else cast(
+        Callable[[Any, int], list[str]],
+        c_make_encoder(None, _default, encode_basestring, None, ": ", ", ", False, False, True),
+    )
+)
+
+
+def head(kind: str, seq: int, time: float, step: int) -> str | None:
+    """The start of an event line, ``{"kind": ..., "seq": ..., "time": ..., "step": ...``,
+    built without the encoder (what ``dumps`` of that dict writes; tested); None when a value
+    is not the plain int or finite float the fast path writes, so the caller encodes."""
+    if type(seq) is not int or type(step) is not int or type(time) is not float:
+        return None
+    if not math.isfinite(time):
+        return None
+    return f'{{"kind": "{kind}", "seq": {seq}, "time": {time!r}, "step": {step}'
+
+
+def text_or_null(value: str | None) -> str:
+    return "null" if value is None else encode_basestring(value)
 
 
 def _json_block(value: Any) -> str:

@@ -2,8 +2,9 @@
 
 Opening reads ``manifest.json`` and indexes ``events.jsonl``: step lines are parsed (they are
 small), every other line is only classified by its leading ``kind`` and parsed when asked for.
-Step files and prompts are read on demand, so opening a 10,000-step trace and reading one step
-touches two small files and one pass over the event log.
+Step records (one line each in ``steps.jsonl``; a file each in version-1 traces) and prompts are
+read on demand, so opening a 10,000-step trace and reading one step touches one line besides the
+pass over the event log.
 
 Sub-agent runs hang under the steps that started them (``Step.child``, nested as deep as they
 ran): ``child(1)`` is the run step 1 started, ``child(1, 2)`` the one its step 2 started, and
@@ -12,7 +13,8 @@ own prompt stream (``provenance.children``) when it is first looked at; ``step_p
 reads and checks one whole.
 
 A trace whose run is still being written (manifest status ``running``) opens fine: a partial last
-line is left for later, and ``refresh()`` picks up what was appended since.  A trace whose run
+line is left for later (``torn`` says so: being written, or the writer died mid-line), and
+``refresh()`` picks up what was appended since.  A trace whose run
 ended must be whole; a truncated log, a missing step file or a directory that is not a trace
 raises ``TraceError`` naming the file and the problem.  Nothing read from a trace is ever executed
 or unpickled: it is JSON, turned into plain dataclasses.
@@ -32,6 +34,7 @@ from looplet_core.messages import Message, optional
 from looplet_core.provenance import format as fmt
 from looplet_core.provenance.lazyprompt import LazyPrompt, PromptLines
 from looplet_core.provenance.manifest import is_trace, locate_trace, read_manifest
+from looplet_core.provenance.streams import read_range
 from looplet_core.records import LLMCall, StopReason, Usage
 from looplet_core.step import ChildRun, LoopResult, Step
 
@@ -56,6 +59,9 @@ class StepEntry:
     file: str
     child: str | None = None
     """The sub-agent the step ran (its name), if it ran one."""
+    at: tuple[int, int] | None = None
+    """Where the record is in ``file`` (``steps.jsonl``): offset and length; None in a
+    version-1 trace, whose ``file`` is the step's own."""
 
 
 class TraceReader:
@@ -76,6 +82,9 @@ class TraceReader:
         self._line_no = 0
         self._prompt_lines: PromptLines | None = None
         self._child_lines: dict[tuple[int, ...], PromptLines] = {}
+        self.torn: str | None = None
+        """What is wrong with the event log's last line when it has no line end (it is left
+        out of the index until it is whole); None when the log ends with a whole line."""
         self._index(final=self.manifest.get("status") == "ended")
         self._check_complete()
 
@@ -141,9 +150,14 @@ class TraceReader:
             raise IndexError(
                 f"{self.path}: the trace has no step {number} ({len(self._entries)} steps indexed)"
             )
-        file = self.path / self._entries[position].file
+        entry = self._entries[position]
+        file = self.path / entry.file
         try:
-            text = file.read_text(encoding="utf-8")
+            if entry.at is not None:
+                data = read_range(file, *entry.at, f"step {number}'s record")
+                text = data.decode("utf-8")
+            else:
+                text = file.read_text(encoding="utf-8")
         except FileNotFoundError:
             raise TraceError(
                 f"{file}: step {number} is in {fmt.EVENTS} but its file is missing"
@@ -155,7 +169,12 @@ class TraceReader:
             step = Step.from_dict(raw)
         except _BAD_DATA as exc:
             raise TraceError(f"{file}: not a valid step ({type(exc).__name__}: {exc})") from exc
-        agent = self._entries[position].child
+        if step.number != number:
+            raise TraceError(
+                f"{file}: the record {fmt.EVENTS} gives for step {number} is step {step.number}'s: "
+                "the trace is damaged or edited"
+            )
+        agent = entry.child
         if step.child is None and agent is not None:
             raise TraceError(
                 f"{file}: step {number} ran sub-agent {agent!r} ({fmt.EVENTS} says so) but its "
@@ -342,9 +361,18 @@ class TraceReader:
             handle.seek(self._offset)
             data = handle.read()
         end = data.rfind(b"\n") + 1
-        if end < len(data) and final:
+        self.torn = None
+        if end < len(data):
             line = self._line_no + data.count(b"\n", 0, end) + 1
-            raise TraceError(f"{self._events_file}: line {line} is cut off: the file is truncated")
+            if final:
+                raise TraceError(
+                    f"{self._events_file}: line {line} is cut off: the file is truncated"
+                )
+            self.torn = (
+                f"{self._events_file}: line {line} has no line end ({len(data) - end} bytes): "
+                "it is being written, or the writer stopped mid-line; it is left out until "
+                "it is whole"
+            )
         self._offset += end
         for raw in data[:end].splitlines():
             self._line_no += 1
@@ -360,6 +388,7 @@ class TraceReader:
 
     def _add_step(self, record: dict[str, Any]) -> None:
         try:
+            at = _at(record["at"]) if "at" in record else None
             entry = StepEntry(
                 number=int(record["number"]),
                 status=str(record["status"]),
@@ -369,8 +398,9 @@ class TraceReader:
                 elapsed_ms=float(record.get("elapsed_ms") or 0.0),
                 # Derived from the number, never taken from the log: a hostile trace cannot
                 # point the reader at a file outside it, and no path is parsed per step.
-                file=fmt.step_path(int(record["number"])),
+                file=fmt.STEPS if at is not None else fmt.step_path(int(record["number"])),
                 child=optional(record.get("child"), str, "child"),
+                at=at,
             )
         except _BAD_DATA as exc:
             raise TraceError(
@@ -448,6 +478,17 @@ def _ref(value: object) -> tuple[int, int, int]:
         raise ValueError(f"offset, length and count must be whole numbers, got {numbers}")
     offset, length, count = cast(list[int], numbers)
     return offset, length, count
+
+
+def _at(value: object) -> tuple[int, int]:
+    """A step line's ``at``: ``[offset, length]`` in ``steps.jsonl``, whole numbers (checked by
+    exact type: it runs once per step when a trace opens)."""
+    pair = cast(list[object], value)
+    if type(value) is list and len(pair) == 2:
+        offset, length = pair
+        if type(offset) is int and type(length) is int and offset >= 0 and length >= 0:
+            return offset, length
+    raise ValueError(f"at should be [offset, length] in whole numbers, got {value!r}")
 
 
 def _child_step(run: ChildRun, number: int, path: tuple[int, ...], trace: Path) -> Step:

@@ -6,24 +6,27 @@ compaction, so the sink records what the model saw no matter where it sits in th
 reads each finished ``Step`` from the step log its ``check_done`` method receives, and keeps the
 conversation its ``pre_prompt`` sees (it never changes either).
 
-Cost: every line is flushed as it is written, so a reader can follow a live run and a crash loses
-at most the line being written.  Each new message is redacted and encoded once: a prompt that
-extends the previous one appends only its new messages to ``messages.jsonl``.  With
-``prompt_files="full"`` (the default) each call's readable prompt file holds every message, which is
-what makes ``diff`` between two calls useful but costs bytes proportional to the prompt, like the
-request itself; ``prompt_files="new"`` writes only the new messages and keeps a long run's trace
-linear in size.
+Cost: a step is three appended lines (its record to ``steps.jsonl``, its ``llm_call`` and
+``step`` lines to ``events.jsonl``) plus its new messages to ``messages.jsonl``, each one whole
+``write`` to a file the run keeps open (``streams.py``), so a reader can follow a live run and a
+crash loses at most the line being written.  Each new message is redacted and encoded once: a
+prompt that extends the previous one appends only its new messages.  Readable per-call files
+(``llm/NNNNNN.prompt.txt`` and ``.response.txt``) are written only when asked for:
+``prompt_files="full"`` (each file holds the whole prompt, so two calls can be diffed, at bytes
+that grow with the square of the run) or ``"new"`` (only the new messages); both create two
+files per call, which costs several times what the lines do.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 import weakref
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import IO, Any, Literal, cast
+from typing import Any, cast
 
 from looplet_core.context.prompt import Prompt
 from looplet_core.errors import TraceError
@@ -32,8 +35,9 @@ from looplet_core.messages import Message
 from looplet_core.provenance import format as fmt
 from looplet_core.provenance.children import ChildPrompts
 from looplet_core.provenance.manifest import read_manifest
-from looplet_core.provenance.prompts import PromptWriter
+from looplet_core.provenance.prompts import PromptFiles, PromptWriter
 from looplet_core.provenance.redact import Redactor, client_secrets
+from looplet_core.provenance.streams import StreamWriter
 from looplet_core.records import LLMCall
 from looplet_core.step import Step, StepStatus
 
@@ -57,7 +61,9 @@ class ProvenanceSink:
     ``redact``: a ``Redactor``, or extra patterns (regex strings or compiled) added to the
     built-in ones.  ``secrets``: literal strings never to write.  ``llm``: a backend or client
     whose API key must never be written (its ``model`` also names the model in the manifest
-    before the first reply).  ``prompt_files``: ``"full"`` or ``"new"`` (see the module docs).
+    before the first reply).  ``prompt_files``: ``"none"`` (the default), ``"full"`` or
+    ``"new"``: which readable prompt and response files to write besides the streams (see the
+    module docs).
 
     One sink writes one run.  The directory must be new, empty, or this run's own trace (a run
     resumed after an approval pause or a crash appends to it); anything else is a ``TraceError``,
@@ -76,10 +82,13 @@ class ProvenanceSink:
         redact: Redactor | Iterable[str | re.Pattern[str]] | None = None,
         secrets: Iterable[str] = (),
         llm: object = None,
-        prompt_files: Literal["full", "new"] = "full",
+        prompt_files: PromptFiles = "none",
     ) -> None:
-        if prompt_files not in ("full", "new"):
-            raise ValueError(f"prompt_files must be 'full' or 'new', got {prompt_files!r}")
+        if prompt_files not in ("none", "full", "new"):
+            raise ValueError(
+                f"prompt_files must be 'none', 'full' or 'new', got {prompt_files!r}; 'none' "
+                "(the default) keeps every prompt in messages.jsonl only"
+            )
         self.path = Path(directory)
         self._root = os.fspath(self.path)
         extra = [*secrets, *client_secrets(llm)]
@@ -87,11 +96,11 @@ class ProvenanceSink:
             self.redactor = redact.with_secrets(extra) if extra else redact
         else:
             self.redactor = Redactor(redact or (), secrets=extra)
-        self.prompt_files = prompt_files
+        self.prompt_files: PromptFiles = prompt_files
         self._model: str | None = _model_of(llm)
         self._existing = _existing_run(self.path)
-        self._events: IO[bytes] | None = None
-        self._messages: IO[bytes] | None = None
+        self._events: StreamWriter | None = None
+        self._steps: StreamWriter | None = None
         self._closer: weakref.finalize[Any, Any] | None = None
         self._seq = 0
         self._manifest: dict[str, Any] = {}
@@ -104,6 +113,9 @@ class ProvenanceSink:
         self._tools_written = False
         self._answer: Any = None
         self._last_text = ""
+        self._call_json: tuple[object, str] = (None, "")
+        """The last reply as the ``llm_call`` event gave it and its redacted JSON, which a step
+        made from that reply holds again (spliced, not encoded twice)."""
         self._totals: dict[str, Any] = {}
 
     # -- hook methods -----------------------------------------------------------------------------
@@ -138,7 +150,7 @@ class ProvenanceSink:
         """Close the files (the run end does this; call it if you abandon a run midway)."""
         if self._closer is not None:
             self._closer()
-        self._events = self._messages = None
+        self._events = self._steps = None
 
     def __enter__(self) -> ProvenanceSink:
         return self
@@ -155,25 +167,32 @@ class ProvenanceSink:
                 f"{self.path} holds the trace of run {existing.get('run_id')!r}; a sink writes "
                 f"one run, so give run {event.run_id!r} its own directory"
             )
-        (self.path / fmt.STEPS_DIR).mkdir(parents=True, exist_ok=True)
-        (self.path / fmt.LLM_DIR).mkdir(exist_ok=True)
+        self.path.mkdir(parents=True, exist_ok=True)
+        if self.prompt_files != "none":
+            (self.path / fmt.LLM_DIR).mkdir(exist_ok=True)
+        repaired: dict[str, int] = {}
         if self._events is None:
-            self._events = open(self.path / fmt.EVENTS, "ab")  # noqa: SIM115 - closed at run end
-            self._messages = open(self.path / fmt.MESSAGES, "ab")  # noqa: SIM115
+            # A run resumed after a crash may find a torn last line in a stream: each writer
+            # cuts it off before appending (so no line fuses with it) and it is logged below.
+            streams = [StreamWriter(self.path / name) for name in fmt.STREAMS]
+            self._events, messages, self._steps = streams
+            repaired = {
+                name: s.repaired for name, s in zip(fmt.STREAMS, streams, strict=True) if s.repaired
+            }
             # A run abandoned midway (the caller stopped iterating) never reaches run end:
             # close the files when the sink goes away rather than leak them.
-            self._closer = weakref.finalize(self, _close_all, self._events, self._messages)
+            self._closer = weakref.finalize(self, _close_all, *streams)
             self._prompts = PromptWriter(
                 self.path,
-                self._messages,
+                messages,
                 self._clean,
-                full=self.prompt_files == "full",
+                files=self.prompt_files,
                 scan=self.redactor.found_in,
             )
             self._children = ChildPrompts(
                 self.path,
                 self._clean,
-                full=self.prompt_files == "full",
+                files=self.prompt_files,
                 scan=self.redactor.found_in,
             )
             if existing is not None:
@@ -182,6 +201,8 @@ class ProvenanceSink:
         if existing is not None:
             self._manifest = dict(existing)
             self._totals = dict(cast(dict[str, Any], existing.get("totals") or {}))
+            if existing.get("status") == "running":  # the writer died: its totals never landed
+                self._totals.update(_totals_from_log(self.path / fmt.EVENTS))
         else:
             self._manifest = {
                 "format": fmt.FORMAT_NAME,
@@ -194,9 +215,14 @@ class ProvenanceSink:
             }
             self._totals = {"steps": 0, "errors": 0, "llm_calls": 0, "tools": {}}
         self._existing = {"run_id": event.run_id}
-        self._manifest.update(status="running", ended_at=None, stop_reason=None)
+        self._manifest.update(
+            version=fmt.FORMAT_VERSION, status="running", ended_at=None, stop_reason=None
+        )
         self._write_manifest()
-        self._line("run_start", event, event.data)
+        data = event.data
+        if repaired:
+            data = {**data, "repaired": {name: {"torn_bytes": n} for name, n in repaired.items()}}
+        self._line("run_start", event, data)
 
     def _on_run_end(self, event: Event) -> None:
         data = event.data
@@ -250,23 +276,38 @@ class ProvenanceSink:
         self._prompt_ref = self._prompts.write(call, sent, len(tools))
 
     def _on_llm_end(self, event: Event) -> None:
-        raw = cast(dict[str, Any], self._clean(event.data.get("call") or {})[0])
-        call = LLMCall.from_dict(raw)
-        self._model = call.model or self._model
-        self._last_text = call.text
+        raw, text = self._clean(event.data.get("call") or {})
+        raw = cast(dict[str, Any], raw)
+        model = raw.get("model")
+        self._model = model if isinstance(model, str) and model else self._model
+        self._last_text = str(raw.get("text") or "")
+        self._call_json = (event.data.get("call"), text)
         self._totals["llm_calls"] = self._totals.get("llm_calls", 0) + 1
+        data: dict[str, Any] = {"prompt": dict(self._prompt_ref)}
+        if self.prompt_files != "none":
+            data["files"] = self._write_response(LLMCall.from_dict(raw))
+        # Everything in this line is clean already: the call was just redacted (and its JSON
+        # text is spliced in, not encoded again), the rest is numbers and names this module
+        # made.  So it is encoded without a second scan.
+        head = fmt.head("llm_call", self._seq + 1, event.time, event.step)
+        ref = self._prompt_ref
+        if head is None or "files" in data or set(ref) != {"offset", "length", "count"}:
+            self._line("llm_call", event, data, scanned=True, encoded={"call": text})
+            return
+        self._seq += 1
+        line = (
+            f'{head}, "prompt": {{"offset": {ref["offset"]}, "length": {ref["length"]}, '
+            f'"count": {ref["count"]}}}, "call": {text}}}\n'
+        )
+        assert self._events is not None
+        self._events.append(line.encode("utf-8", "backslashreplace"))
+
+    def _write_response(self, call: LLMCall) -> dict[str, str]:
+        """The readable response file (``prompt_files`` other than ``"none"``); its names."""
         fmt.write_text(
             os.path.join(self._root, fmt.response_path(call.index)), fmt.render_response(call)
         )
-        files = {"prompt": fmt.prompt_path(call.index), "response": fmt.response_path(call.index)}
-        # Everything in this line is clean already: the call was just redacted, the rest is
-        # numbers and file names this module made.  So it is encoded without a second scan.
-        self._line(
-            "llm_call",
-            event,
-            {"call": raw, "prompt": dict(self._prompt_ref), "files": files},
-            scanned=True,
-        )
+        return {"prompt": fmt.prompt_path(call.index), "response": fmt.response_path(call.index)}
 
     def _on_llm_error(self, event: Event) -> None:
         """A call that got no answer: the usual ``llm_error`` line, and the call itself (every
@@ -277,14 +318,10 @@ class ProvenanceSink:
         if not isinstance(raw, dict):
             return
         clean = cast(dict[str, Any], self._clean(raw)[0])
-        call = LLMCall.from_dict(clean)
-        (self.path / fmt.response_path(call.index)).write_text(
-            fmt.render_response(call), encoding="utf-8", errors="backslashreplace"
-        )
-        files = {"prompt": fmt.prompt_path(call.index), "response": fmt.response_path(call.index)}
-        self._line(
-            "llm_call", event, {"call": clean, "prompt": dict(self._prompt_ref), "files": files}
-        )
+        data: dict[str, Any] = {"call": clean, "prompt": dict(self._prompt_ref)}
+        if self.prompt_files != "none":
+            data["files"] = self._write_response(LLMCall.from_dict(clean))
+        self._line("llm_call", event, data)
 
     # -- steps ------------------------------------------------------------------------------------
 
@@ -300,11 +337,19 @@ class ProvenanceSink:
         if step.child is not None:  # and a sub-agent's in a stream of its own (children.py)
             assert self._children is not None
             self._children.write(step.number, step.child, record["child"])
-        path = fmt.step_path(step.number)
         # One line of JSON: the indented form is several times slower to encode (json has no C
-        # encoder for it) and the file is read by programs (TraceReader), not people.
-        clean, text = self._clean(record)
-        fmt.write_text(os.path.join(self._root, path), text + "\n")
+        # encoder for it) and the stream is read by programs (TraceReader), not people.  It is
+        # appended before the ``step`` line that points at it, so no line points at a torn one.
+        call, call_text = self._call_json
+        if call is not None and record.get("llm_call") == call:
+            del record["llm_call"]  # the reply just logged: its clean JSON is spliced back in
+            clean, text = self._clean(record)
+            text = f'{text[:-1]}, "llm_call": {call_text}}}'
+        else:
+            clean, text = self._clean(record)
+        line = (text + "\n").encode("utf-8", "backslashreplace")
+        assert self._steps is not None
+        at = self._steps.append(line)
         totals = self._totals
         totals["steps"] = totals.get("steps", 0) + 1
         if not step.ok:
@@ -315,25 +360,49 @@ class ProvenanceSink:
         if step.status is StepStatus.DONE:
             self._answer = step.tool_result.data
         kind = step.tool_result.error_kind
-        summary = {
+        error_kind = kind.value if kind else None
+        call_index = step.llm_call.index if step.llm_call else None
+        elapsed = round(step.elapsed_ms, 3)
+        # The summary's text (status, tool, error kind) is a part of the record just scanned;
+        # when that needed no redaction, neither does this.  The usual line is built as text
+        # (what the encoder would write, tested): it is a tenth of a step's trace cost.
+        head = fmt.head("step", self._seq + 1, event.time, event.step)
+        if clean is record and head is not None and step.child is None and math.isfinite(elapsed):
+            self._seq += 1
+            text = (
+                f'{head}, "number": {step.number}, "status": "{step.status.value}", '
+                f'"tool": {fmt.text_or_null(step.tool)}, '
+                f'"error_kind": {fmt.text_or_null(error_kind)}, '
+                f'"llm_call": {"null" if call_index is None else call_index}, '
+                f'"elapsed_ms": {float(elapsed)!r}, "at": [{at}, {len(line)}]}}\n'
+            )
+            assert self._events is not None
+            self._events.append(text.encode("utf-8", "backslashreplace"))
+            return
+        summary: dict[str, Any] = {
             "number": step.number,
             "status": step.status.value,
             "tool": step.tool,
-            "error_kind": kind.value if kind else None,
-            "llm_call": step.llm_call.index if step.llm_call else None,
-            "elapsed_ms": round(step.elapsed_ms, 3),
-            "file": path,
+            "error_kind": error_kind,
+            "llm_call": call_index,
+            "elapsed_ms": elapsed,
+            "at": [at, len(line)],
         }
         if step.child is not None:
             summary["child"] = step.child.agent
-        # The summary's text (status, tool, error kind) is a part of the record just scanned;
-        # when that needed no redaction, neither does this.
         self._line("step", event, summary, scanned=clean is record)
 
     def _line(
-        self, kind: str, event: Event, data: dict[str, Any], *, scanned: bool = False
+        self,
+        kind: str,
+        event: Event,
+        data: dict[str, Any],
+        *,
+        scanned: bool = False,
+        encoded: dict[str, str] | None = None,
     ) -> None:
-        """Append one event line; ``scanned``: ``data`` is redacted already (no second scan)."""
+        """Append one event line; ``scanned``: ``data`` is redacted already (no second scan);
+        ``encoded``: fields given as their (redacted) JSON text, spliced in after ``data``."""
         if self._events is None:
             raise TraceError(f"{self.path}: event {kind!r} arrived before the run started")
         self._seq += 1
@@ -346,8 +415,10 @@ class ProvenanceSink:
         }
         record.update(data)
         text = fmt.dumps(record) if scanned else self._clean(record)[1]
-        self._events.write((text + "\n").encode("utf-8", "backslashreplace"))
-        self._events.flush()
+        if encoded:
+            fields = "".join(f", {fmt.dumps(key)}: {value}" for key, value in encoded.items())
+            text = text[:-1] + fields + "}"
+        self._events.append((text + "\n").encode("utf-8", "backslashreplace"))
 
     def _clean(self, value: Any, indent: int | None = None) -> tuple[Any, str]:
         """``(value redacted, its JSON text)``; ``value`` itself when nothing needed redacting.
@@ -363,9 +434,9 @@ class ProvenanceSink:
         return redacted, fmt.dumps(redacted, indent=indent)
 
 
-def _close_all(*handles: IO[bytes]) -> None:
-    for handle in handles:
-        handle.close()
+def _close_all(*streams: StreamWriter) -> None:
+    for stream in streams:
+        stream.close()
 
 
 def _model_of(llm: object) -> str | None:
@@ -388,6 +459,27 @@ def _existing_run(path: Path) -> dict[str, Any] | None:
             "refusing to write a trace among other files"
         )
     return None
+
+
+def _totals_from_log(path: Path) -> dict[str, Any]:
+    """Step and call counts from the event log's whole lines, for a trace whose writer died
+    before its run end wrote them to the manifest."""
+    steps: dict[int, dict[str, Any]] = {}
+    calls = 0
+    with open(path, "rb") as handle:
+        for raw in handle:
+            if raw.startswith(b'{"kind": "step"') and raw.endswith(b"\n"):
+                record = json.loads(raw)
+                steps[int(record["number"])] = record
+            elif raw.startswith(b'{"kind": "llm_call"'):
+                calls += 1
+    tools: dict[str, int] = {}
+    for record in steps.values():
+        tool = record.get("tool")
+        if isinstance(tool, str):
+            tools[tool] = tools.get(tool, 0) + 1
+    errors = sum(1 for r in steps.values() if r.get("status") not in ("ok", "done"))
+    return {"steps": len(steps), "errors": errors, "llm_calls": calls, "tools": tools}
 
 
 def _count_lines(path: Path) -> int:

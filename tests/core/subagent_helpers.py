@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from looplet_core import BaseToolRegistry, MockLLMBackend, ProvenanceSink, composable_loop, subagent
+from looplet_core.provenance.prompts import PromptFiles
 
 
 def library() -> BaseToolRegistry:
@@ -19,7 +20,9 @@ def library() -> BaseToolRegistry:
     return tools
 
 
-def two_deep(trace: Path, *, secret: str = "", second: str = "bats") -> None:
+def two_deep(
+    trace: Path, *, secret: str = "", second: str = "bats", prompt_files: PromptFiles = "none"
+) -> None:
     """editor (step 1 of the parent) runs researcher (its step 1), which looks up owls."""
     researcher = MockLLMBackend(
         [
@@ -44,5 +47,5 @@ def two_deep(trace: Path, *, secret: str = "", second: str = "bats") -> None:
         {"tool": "editor", "args": {"task": "write about owls"}},
         {"tool": "done", "args": {"answer": "done"}},
     ]
-    sink = ProvenanceSink(trace, secrets=[secret] if secret else ())
+    sink = ProvenanceSink(trace, secrets=[secret] if secret else (), prompt_files=prompt_files)
     list(composable_loop(llm=MockLLMBackend(plan), tools=top, task="study owls", hooks=[sink]))

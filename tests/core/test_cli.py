@@ -28,7 +28,7 @@ def test_show_prints_the_run_its_steps_and_totals(tmp_path):
     record(tmp_path, task="Greet and add.")
     code, out, _ = cli("show", str(tmp_path))
     assert code == 0
-    assert "looplet-trace v1, ended" in out and "task   Greet and add." in out
+    assert "looplet-trace v2, ended" in out and "task   Greet and add." in out
     assert "#1 ✓ greet(name='Alice') → 1 key" in out
     assert "#3 ✗ boom() → execution: ValueError: kaboom" in out
     assert "stop   done: the model called done" in out

@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 
 from looplet_core import Step, TraceError, TraceReader
 from tests.core.fuzz_helpers import JSON_VALUES, deep_nesting, hostile_bytes, no_code_execution
-from tests.core.trace_helpers import record
+from tests.core.trace_helpers import record, rewrite_step, step_records
 from tests.e2e.faults import bounded
 
 FUZZ = settings(
@@ -30,8 +30,7 @@ FUZZ = settings(
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
-TARGETS = ["manifest.json", "events.jsonl", "messages.jsonl", "tools.json", "steps/000001.json",
-           "steps/000003.json"]  # fmt: skip
+TARGETS = ["manifest.json", "events.jsonl", "messages.jsonl", "tools.json", "steps.jsonl"]
 
 
 @pytest.fixture(scope="module")
@@ -108,21 +107,39 @@ def test_any_damage_to_a_trace_file_is_a_trace_error(recorded: Path, data: st.Da
                 assert str(exc).strip()
 
 
-@pytest.mark.parametrize("name", ["manifest.json", "steps/000002.json", "tools.json"])
+@pytest.mark.parametrize("name", ["manifest.json", "steps.jsonl", "tools.json"])
 def test_json_nested_past_the_recursion_limit_is_a_trace_error(recorded, tmp_path, name):
     path = tmp_path / "run"
     shutil.copytree(recorded, path)
-    (path / name).write_bytes(deep_nesting(200_000))
-    with pytest.raises(TraceError, match=name.split("/")[-1]):
+    if name == "steps.jsonl":  # step 2's record, its range in the log kept right
+        rewrite_step(path, 2, deep_nesting(200_000) + b"\n")
+    else:
+        (path / name).write_bytes(deep_nesting(200_000))
+    with pytest.raises(TraceError, match=name):
         read_everything(path)
 
 
-def test_a_missing_step_file_is_a_trace_error_naming_it(recorded, tmp_path):
+def test_a_missing_step_stream_is_a_trace_error_naming_it(recorded, tmp_path):
     path = tmp_path / "run"
     shutil.copytree(recorded, path)
-    (path / "steps" / "000002.json").unlink()
-    with pytest.raises(TraceError, match=r"000002\.json"):
+    (path / "steps.jsonl").unlink()
+    with pytest.raises(TraceError, match=r"steps\.jsonl: missing, so step 1's record"):
         read_everything(path)
+
+
+def test_a_step_line_cut_short_or_pointing_at_another_step_is_a_trace_error(recorded, tmp_path):
+    path = tmp_path / "run"
+    shutil.copytree(recorded, path)
+    stream = path / "steps.jsonl"
+    whole = stream.read_bytes()
+    stream.write_bytes(whole[:-10])  # the last record lost its end
+    with pytest.raises(TraceError, match=r"step 5's record is cut off"):
+        read_everything(path)
+    records = step_records(path)
+    stream.write_bytes(whole)
+    rewrite_step(path, 2, records[3])  # step 2's range now holds step 3's record
+    with pytest.raises(TraceError, match=r"for step 2 is step 3's"):
+        TraceReader(path).step(2)
 
 
 def test_trace_directory_that_is_a_file_or_missing_is_a_trace_error(tmp_path):

@@ -30,7 +30,7 @@ from looplet_core import (
 from looplet_core.errors import BackendError, ContextLengthError
 
 from .helpers import make_tools, run
-from .trace_helpers import SCRIPT, record
+from .trace_helpers import SCRIPT, record, step_record, step_records
 
 
 def events(path: Path) -> list[dict]:
@@ -40,7 +40,7 @@ def events(path: Path) -> list[dict]:
 def test_run_writes_manifest_events_prompts_responses_and_step_files(tmp_path):
     _, result, _, state = record(tmp_path, task="Greet and add.")
     manifest = json.loads((tmp_path / "manifest.json").read_text())
-    assert manifest["format"] == "looplet-trace" and manifest["version"] == 1
+    assert manifest["format"] == "looplet-trace" and manifest["version"] == 2
     assert manifest["run_id"] == state.run_id
     assert manifest["task"] == "Greet and add."
     assert manifest["model"] == "scripted"
@@ -56,14 +56,30 @@ def test_run_writes_manifest_events_prompts_responses_and_step_files(tmp_path):
     assert kinds.count("llm_call") == 4 and kinds.count("step") == 5
     assert [e["seq"] for e in events(tmp_path)] == list(range(1, len(kinds) + 1))
 
-    assert sorted(p.name for p in (tmp_path / "steps").iterdir()) == [
-        f"{n:06d}.json" for n in range(1, 6)
-    ]
+    # format 2: one line per step in steps.jsonl, each step line pointing at its own; no file
+    # per step, and no readable per-call files unless asked for (next test)
+    lines = (tmp_path / "steps.jsonl").read_text().splitlines()
+    assert [json.loads(line)["number"] for line in lines] == [1, 2, 3, 4, 5]
+    assert sorted(step_records(tmp_path)) == [1, 2, 3, 4, 5]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "events.jsonl", "manifest.json", "messages.jsonl", "steps.jsonl", "tools.json"
+    ]  # fmt: skip
+    tools = json.loads((tmp_path / "tools.json").read_text())
+    assert {t["name"] for t in tools} == {"greet", "add", "search", "boom", "slow", "done"}
+
+
+@pytest.mark.parametrize("files", ["full", "new"])
+def test_readable_prompt_and_response_files_are_written_when_asked_for(tmp_path, files):
+    steps, _, _, _ = record(tmp_path, sink=ProvenanceSink(tmp_path, prompt_files=files))
     assert sorted(p.name for p in (tmp_path / "llm").iterdir()) == sorted(
         f"{n:06d}.{kind}.txt" for n in range(1, 5) for kind in ("prompt", "response")
     )
-    tools = json.loads((tmp_path / "tools.json").read_text())
-    assert {t["name"] for t in tools} == {"greet", "add", "search", "boom", "slow", "done"}
+    assert [s.to_dict() for s in TraceReader(tmp_path).steps()] == [s.to_dict() for s in steps]
+
+
+def test_prompt_files_must_be_one_of_the_three_choices(tmp_path):
+    with pytest.raises(ValueError, match="'none', 'full' or 'new', got 'all'"):
+        ProvenanceSink(tmp_path, prompt_files="all")  # type: ignore[arg-type]
 
 
 def test_reader_gives_back_steps_equal_to_the_live_ones(tmp_path):
@@ -76,7 +92,7 @@ def test_reader_gives_back_steps_equal_to_the_live_ones(tmp_path):
 
 
 def test_prompts_are_exactly_the_messages_the_model_was_sent(tmp_path):
-    _, _, llm, _ = record(tmp_path)
+    _, _, llm, _ = record(tmp_path, sink=ProvenanceSink(tmp_path, prompt_files="full"))
     reader = TraceReader(tmp_path)
     for index, request in enumerate(llm.requests, 1):
         assert reader.prompt(index) == list(request.messages)
@@ -98,7 +114,7 @@ def test_prompt_edited_by_a_later_pre_prompt_hook_is_what_gets_recorded(tmp_path
 
 
 def test_consecutive_prompt_files_differ_only_by_the_appended_messages(tmp_path):
-    record(tmp_path)
+    record(tmp_path, sink=ProvenanceSink(tmp_path, prompt_files="full"))
     first = (tmp_path / "llm" / "000002.prompt.txt").read_text().splitlines()
     second = (tmp_path / "llm" / "000003.prompt.txt").read_text().splitlines()
     removed = [line for line in difflib.ndiff(first, second) if line.startswith("- ")]
@@ -138,7 +154,8 @@ def test_response_file_shows_text_tool_calls_usage_and_latency(tmp_path):
         reasoning="thinking",
     )
     reply.tool_calls.append(ToolCall("greet", {"name": "Ann"}, "c9"))
-    record(tmp_path, [reply, {"tool": "done", "args": {"answer": "ok"}}])
+    sink = ProvenanceSink(tmp_path, prompt_files="full")
+    record(tmp_path, [reply, {"tool": "done", "args": {"answer": "ok"}}], sink=sink)
     text = (tmp_path / "llm" / "000001.response.txt").read_text()
     for part in (
         "model: m-1",
@@ -252,7 +269,7 @@ def test_trace_of_a_run_still_in_progress_can_be_read_and_refreshed(tmp_path):
 
 def test_recorded_prompts_are_stored_once_per_call_not_per_step(tmp_path):
     steps, _, _, _ = record(tmp_path, config=LoopConfig(max_steps=20, record_prompts=True))
-    assert json.loads((tmp_path / "steps" / "000002.json").read_text())["prompt"] is None
+    assert step_record(tmp_path, 2)["prompt"] is None
     reader = TraceReader(tmp_path)
     for step in steps:
         assert step.llm_call is not None and step.prompt is not None
@@ -280,7 +297,8 @@ async def test_async_loop_writes_the_same_trace(tmp_path):
 def test_messages_with_reasoning_keep_it_in_the_trace(tmp_path):
     reply = LLMResponse(text="", reasoning="first think", model="m")
     reply.tool_calls.append(ToolCall("greet", {"name": "Ann"}, "c1"))
-    record(tmp_path, [reply, {"tool": "done", "args": {"answer": "x"}}])
+    sink = ProvenanceSink(tmp_path, prompt_files="full")
+    record(tmp_path, [reply, {"tool": "done", "args": {"answer": "x"}}], sink=sink)
     prompt = TraceReader(tmp_path).prompt(2)
     assert prompt[2] == Message(
         "assistant", "", (ToolCall("greet", {"name": "Ann"}, "c1"),), reasoning="first think"

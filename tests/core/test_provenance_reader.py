@@ -162,7 +162,7 @@ def test_asking_for_a_step_the_trace_does_not_have_is_an_index_error():
 @pytest.mark.parametrize(
     ("version", "message"),
     [
-        (2, "newer than this looplet_core reads"),
+        (3, "newer than this looplet_core reads"),
         (0, "older than any this looplet_core reads"),
         ("1", "is not an integer"),
     ],

@@ -21,9 +21,10 @@ from looplet_tui.app import DebuggerApp
 from looplet_tui.cli import replay_session, resume_session
 from looplet_tui.session import SessionError
 from tests.core.durable_helpers import backend, counting_plan, durable_tools
-from tests.core.trace_helpers import record
+from tests.core.trace_helpers import record, rewrite_step, step_records
 from tests.tui.pilot import screen_text, until
 
+STEP_2 = "steps.jsonl, step 2's line"
 DAMAGE: dict[str, Callable[[bytes], bytes]] = {
     "truncated": lambda data: data[: len(data) // 2],
     "empty": lambda data: b"",
@@ -32,7 +33,7 @@ DAMAGE: dict[str, Callable[[bytes], bytes]] = {
     "garbage": lambda data: bytes(range(256)) * 4,
     "deeply-nested": lambda data: b"[" * 200_000 + b"]" * 200_000,
 }
-TRACE_FILES = ["manifest.json", "events.jsonl", "messages.jsonl", "steps/000002.json"]
+TRACE_FILES = ["manifest.json", "events.jsonl", "messages.jsonl", "steps.jsonl", STEP_2]
 
 
 @pytest.fixture(scope="module")
@@ -45,6 +46,9 @@ def trace(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def damaged_copy(trace: Path, tmp_path: Path, name: str, how: str) -> Path:
     copy = tmp_path / "damaged"
     shutil.copytree(trace, copy)
+    if name == STEP_2:  # step 2's line alone, where the log says it is
+        rewrite_step(copy, 2, DAMAGE[how](step_records(copy)[2]))
+        return copy
     target = copy / name
     target.write_bytes(DAMAGE[how](target.read_bytes()))
     return copy
@@ -72,7 +76,7 @@ def test_show_and_replay_say_what_is_wrong_or_read_what_is_left(
         assert session.reader is not None
 
 
-@pytest.mark.parametrize(("name", "how"), [("steps/000002.json", "truncated"),
+@pytest.mark.parametrize(("name", "how"), [(STEP_2, "truncated"),
                                            ("messages.jsonl", "garbage")])  # fmt: skip
 async def test_the_debugger_plays_a_damaged_trace_to_where_it_can_and_says_why(
     trace: Path, tmp_path: Path, name: str, how: str

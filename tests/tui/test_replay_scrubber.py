@@ -16,6 +16,7 @@ from looplet_tui.screens.rerun import RerunScreen
 from looplet_tui.session import RunSession
 from looplet_tui.widgets.scrubber import ReplayScrubber
 from looplet_tui.widgets.timeline import StepTimeline
+from tests.core.trace_helpers import rewrite_step
 from tests.tui.pilot import FIXED_CLOCK, SIZE, screen_text, settled, until
 from tests.tui.scenarios import record_trace
 
@@ -207,7 +208,7 @@ async def test_a_step_missing_from_the_trace_stops_the_replay_and_says_why(
 
     broken = tmp_path / "broken"
     shutil.copytree(demo_trace, broken)
-    (broken / "steps" / "000005.json").unlink()
+    rewrite_step(broken, 5, None)  # step 5's record is gone; the log still lists it
     app, player = replay_app(broken)
     async with app.run_test(size=SIZE) as pilot:
         await settled(pilot, app)

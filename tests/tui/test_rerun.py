@@ -378,10 +378,10 @@ def test_a_broken_factory_is_one_line(agent_file: Path) -> None:
 def test_a_damaged_trace_is_one_line(agent_file: Path) -> None:
     trace = record(agent_file)
     replay = replay_session(trace)
-    (trace / "steps" / "000001.json").unlink()
+    (trace / "steps.jsonl").unlink()
     with pytest.raises(SessionError) as error:
         rerun_session(replay, 3, model="recorded", tools="recorded")
-    assert "step 1 is in events.jsonl but its file is missing" in one_line(error)
+    assert "steps.jsonl: missing, so step 1's record cannot be read" in one_line(error)
 
 
 def test_steps_held_in_memory_cannot_be_rerun(agent_file: Path) -> None:

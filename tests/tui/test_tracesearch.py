@@ -23,6 +23,7 @@ from looplet_core import (
     composable_loop,
 )
 from looplet_tui.replay.search import EXCERPT_WIDTH, Hit, TraceIndex
+from tests.core.trace_helpers import rewrite_step
 
 from .helpers import GREET3, call, make_tools
 
@@ -204,8 +205,8 @@ def test_unreadable_step_files_are_reported_and_the_rest_still_found(
     crew_trace: Path, tmp_path: Path
 ) -> None:
     trace = Path(shutil.copytree(crew_trace, tmp_path / "damaged"))
-    (trace / "steps" / "000002.json").unlink()
-    (trace / "steps" / "000003.json").write_text("{not json", encoding="utf-8")
+    rewrite_step(trace, 2, None)  # step 2's record is gone; the log still lists it
+    rewrite_step(trace, 3, "{not json")
     index = TraceIndex(TraceReader(trace))
     assert places(index.search("greet name")) == [
         (1, "response"),
