@@ -1,7 +1,7 @@
 """``python -m looplet_core``: look at traces, evaluate them, compare two of them; run an agent
 headless in a run store and answer its approvals from another terminal.
 
-    python -m looplet_core show TRACE
+    python -m looplet_core show TRACE [--prompt N | --response N]
     python -m looplet_core eval TRACES --evals PATH [--threshold X] [--pass-mark Y]
     python -m looplet_core diff TRACE_A TRACE_B
     python -m looplet_core run AGENT --store URL [--run-id ID] [--wait SECONDS]
@@ -28,7 +28,7 @@ import time
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from itertools import zip_longest
-from typing import TYPE_CHECKING, Any, TextIO, cast
+from typing import TYPE_CHECKING, Any, Literal, TextIO, cast
 
 from looplet_core.errors import ApprovalError, CheckpointError, ConfigError, TraceError
 from looplet_core.evals.harness import (
@@ -40,6 +40,7 @@ from looplet_core.evals.harness import (
     find_traces,
     run_evals,
 )
+from looplet_core.provenance import format as fmt
 from looplet_core.provenance.compare import compare_steps
 from looplet_core.provenance.reader import TraceReader
 from looplet_core.step import Step, answer_text
@@ -109,6 +110,28 @@ def show(path: str, out: TextIO) -> int:
         f"{usage.output_tokens} out" + (f"; tools: {tools}" if tools else ""),
         file=out,
     )
+    return 0
+
+
+def show_call(path: str, out: TextIO, *, call: int, part: Literal["prompt", "response"]) -> int:
+    """Print one model call's prompt or reply as the readable ``llm/`` files would hold it,
+    whatever the trace's ``prompt_files``: ``diff <(show T --prompt 3) <(show T --prompt 4)``
+    shows what the model was sent between two calls."""
+    reader = TraceReader(path)
+    try:
+        if part == "prompt":
+            messages = reader.prompt(call)
+            header = fmt.prompt_header(call, len(messages), len(reader.tools()))
+            text = header + fmt.render_messages(messages)
+        else:
+            text = fmt.render_response(reader.llm_call(call))
+    except IndexError:
+        calls = int(reader.totals.get("llm_calls") or len(reader.llm_calls()))
+        raise TraceError(
+            f"{reader.path}: the trace has no model call {call} (its calls are numbered 1 to "
+            f"{calls}; `python -m looplet_core show TRACE` lists its steps)"
+        ) from None
+    out.write(safe(text))
     return 0
 
 
@@ -374,6 +397,13 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     p_show = sub.add_parser("show", help="print a trace's steps and totals")
     p_show.add_argument("trace")
+    which = p_show.add_mutually_exclusive_group()
+    which.add_argument(
+        "--prompt", type=int, metavar="N", help="print model call N's whole prompt, readable"
+    )
+    which.add_argument(
+        "--response", type=int, metavar="N", help="print model call N's reply, readable"
+    )
     p_eval = sub.add_parser("eval", help="run eval_* functions over traces")
     p_eval.add_argument("traces", help="a trace directory or a folder of them")
     p_eval.add_argument("--evals", required=True, help="an eval file or a folder of them")
@@ -439,6 +469,10 @@ def main(
     args = _parser().parse_args(argv)
     try:
         if args.command == "show":
+            if args.prompt is not None:
+                return show_call(args.trace, stdout, call=args.prompt, part="prompt")
+            if args.response is not None:
+                return show_call(args.trace, stdout, call=args.response, part="response")
             return show(args.trace, stdout)
         if args.command == "eval":
             return evaluate(

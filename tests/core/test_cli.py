@@ -157,3 +157,41 @@ def test_module_entry_point_runs(tmp_path):
         check=False,
     )
     assert usage.returncode == 2 and "show" in usage.stderr
+
+
+def test_show_prompt_prints_a_call_as_the_full_prompt_file_would_hold_it(tmp_path):
+    """Readable prompt files are off by default; ``--prompt N`` gives the same text from the
+    trace itself, so two prompts can still be diffed."""
+    plain, readable = tmp_path / "plain", tmp_path / "readable"
+    record(plain, task="Greet and add.")
+    record(readable, task="Greet and add.", sink=ProvenanceSink(readable, prompt_files="full"))
+    assert not (plain / "llm").exists()
+    for call in (1, 3):
+        code, out, _ = cli("show", str(plain), "--prompt", str(call))
+        assert code == 0
+        assert out == (readable / "llm" / f"{call:06d}.prompt.txt").read_text()
+    code, out, _ = cli("show", str(plain), "--response", "2")
+    assert code == 0 and out == (readable / "llm" / "000002.response.txt").read_text()
+
+
+def test_show_prompt_of_a_call_the_trace_lacks_exits_2_naming_its_range(tmp_path):
+    record(tmp_path, task="Greet and add.")
+    code, out, err = cli("show", str(tmp_path), "--prompt", "9")
+    assert code == 2 and out == ""
+    assert "has no model call 9 (its calls are numbered 1 to 4" in err
+
+
+def test_show_prompt_escapes_terminal_control_characters(tmp_path):
+    tools = BaseToolRegistry(
+        [
+            ToolSpec("paint", "Paint.", {}, lambda: "\x1b[2Jred\rover"),
+            ToolSpec("done", "Finish.", {"answer": "str"}, lambda *, answer: answer),
+        ]
+    )
+    run(
+        [{"tool": "paint"}, {"tool": "done", "args": {"answer": "ok"}}],
+        tools=tools,
+        hooks=[ProvenanceSink(tmp_path)],
+    )
+    _, out, _ = cli("show", str(tmp_path), "--prompt", "2")
+    assert "\x1b" not in out and "\r" not in out and "\\x1b[2Jred" in out
