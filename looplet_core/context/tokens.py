@@ -19,6 +19,7 @@ from typing import Any, Protocol, TypeGuard, cast
 
 from looplet_core.context.budget import ContextBudget
 from looplet_core.context.estimators import TokenEstimator, default_estimator
+from looplet_core.context.pairing import PairingMemo
 from looplet_core.errors import ConfigError
 from looplet_core.messages import Conversation, Message
 from looplet_core.records import ContextStats
@@ -96,6 +97,9 @@ class ContextMeter:
         self._tools_raw = 0
         self._last_raw: dict[str, int] | None = None
         self._last: tuple[int, float, ContextStats] | None = None  # length, ratio, stats
+        # The tool-call pairing of the history as compaction last checked it, so that the next
+        # compaction of this run walks only the messages appended since (``pairing.py``).
+        self.pairing = PairingMemo()
 
     # -- pricing --------------------------------------------------------------------------------
 
