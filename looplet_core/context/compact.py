@@ -25,6 +25,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
+from itertools import accumulate
 from typing import Any, Protocol, runtime_checkable
 
 from looplet_core.context.pairing import PairingMemo, pairing_problem
@@ -66,6 +67,10 @@ class CompactContext:
     def costs(self, messages: Sequence[Message]) -> list[int]:
         """Calibrated tokens of each message, reusing the meter's counts where it has them."""
         return self.meter.scaled_costs(messages)
+
+    def cost(self, message: Message) -> int:
+        """Calibrated tokens of one message (a marker a stage is about to write)."""
+        return self.meter.scaled_cost(message)
 
     def count(self, messages: Sequence[Message]) -> int:
         """Calibrated tokens of the whole prompt these messages would make."""
@@ -197,7 +202,7 @@ class Prune:
                 "call it again if you need them]"
             )
             new = replace(out[index], content=marker)
-            total -= costs[index] - ctx.costs([new])[0]
+            total -= costs[index] - ctx.cost(new)
             out[index] = new
             cleared.append(call_id or str(index))
         if not cleared:
@@ -268,14 +273,13 @@ class Truncate:
             points = cut_points(messages, start)
         points = [p for p in points if start < p <= latest_cut]
         costs = ctx.costs(messages)
-        kept = ctx.meter.overhead + sum(costs[:head]) + sum(ctx.costs(pinned))
-        suffix = [0] * (len(messages) + 1)
-        for i in range(len(messages) - 1, -1, -1):
-            suffix[i] = suffix[i + 1] + costs[i]
+        kept = ctx.meter.overhead + sum(costs[:head]) + sum(map(ctx.cost, pinned))
+        # suffix[i]: tokens of messages[i:], summed at C speed
+        suffix = [*accumulate(reversed(costs), initial=0)][::-1]
         chosen = latest_cut
         for cut in points:
             marker = self._marker(dropped_before + cut - start)
-            if kept + ctx.costs([marker])[0] + suffix[cut] <= ctx.target:
+            if kept + ctx.cost(marker) + suffix[cut] <= ctx.target:
                 chosen = cut
                 break
         marker = self._marker(dropped_before + chosen - start)

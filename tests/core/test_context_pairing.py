@@ -172,3 +172,24 @@ def test_a_replaced_message_of_another_shape_is_not_taken_on_trust():
     after = [*before[:2], replace(before[2], tool_call_id="b")]
     assert memo.rewrite_problem(before, after) == "message 2 is a tool result (b) without its call"
     assert memo.cut_points(after) is None
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_a_message_priced_outside_the_conversation_costs_what_message_tokens_says(seed: int):
+    """The meter estimates a marker's text once for every message carrying it: the count must be
+    ``message_tokens``'s, whatever the message (calls, ids, long text), and a calibrated single
+    cost must equal the list query's."""
+    from looplet_core.context.tokens import ContextMeter
+
+    rng = random.Random(seed)
+    ids = _Ids()
+    meter = ContextMeter()
+    meter.ratio = rng.choice((1.0, 0.8, 1.37))
+    messages = _history(rng, ids, 5)
+    messages += [Message("tool", "[cleared] " * rng.randint(1, 200), tool_call_id=ids.next())]
+    messages += [replace(m, content="[cleared]") for m in messages]  # same texts, new objects
+    for message in messages:
+        assert meter.scaled_cost(message) == meter.scaled_costs([message])[0]
+        expected = meter.message_tokens(message)
+        expected = expected if meter.ratio == 1.0 else round(expected * meter.ratio)
+        assert meter.scaled_cost(message) == expected
