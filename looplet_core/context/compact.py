@@ -23,10 +23,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
+from itertools import accumulate
 from typing import Any, Protocol, runtime_checkable
 
+from looplet_core.context.pairing import PairingMemo, pairing_problem
 from looplet_core.context.tokens import ContextMeter
 from looplet_core.errors import ConfigError
 from looplet_core.messages import Message
@@ -52,16 +54,23 @@ __all__ = [
 @dataclass(frozen=True, slots=True)
 class CompactContext:
     """What a stage may use: the token ``target`` for the whole prompt, the run's ``meter`` (so
-    counts match ``Step.context``), the run's model ``llm`` and the ``window``."""
+    counts match ``Step.context``), the run's model ``llm`` and the ``window``.  ``pairing``
+    remembers the tool-call pairing of the lists checked (``pairing.py``); the hooks pass the
+    run's own, kept between compactions."""
 
     target: int
     meter: ContextMeter
     llm: Any = None
     window: int | None = None
+    pairing: PairingMemo = field(default_factory=PairingMemo)
 
     def costs(self, messages: Sequence[Message]) -> list[int]:
         """Calibrated tokens of each message, reusing the meter's counts where it has them."""
         return self.meter.scaled_costs(messages)
+
+    def cost(self, message: Message) -> int:
+        """Calibrated tokens of one message (a marker a stage is about to write)."""
+        return self.meter.scaled_cost(message)
 
     def count(self, messages: Sequence[Message]) -> int:
         """Calibrated tokens of the whole prompt these messages would make."""
@@ -126,32 +135,15 @@ def turn_starts(messages: Sequence[Message], start: int) -> list[int]:
     return [i for i in range(start, len(messages)) if messages[i].role == "assistant"]
 
 
-def pairing_problem(messages: Sequence[Message]) -> str | None:
-    """Why a server would reject this tool-call pairing, or None if it is valid."""
-    open_ids: list[str] = []
-    for index, message in enumerate(messages):
-        role = message.role
-        if role == "tool":
-            call_id = message.tool_call_id
-            if call_id not in open_ids:
-                return f"message {index} is a tool result ({call_id}) without its call"
-            open_ids.remove(call_id)
-            continue
-        if open_ids:
-            return f"message {index} comes before the results of calls {open_ids}"
-        if role == "assistant" and message.tool_calls:
-            open_ids = [call.id for call in message.tool_calls]
-    if open_ids:
-        return f"calls {open_ids} have no results"
-    return None
-
-
-def rewrite_problem(before: Sequence[Message], after: Sequence[Message]) -> str | None:
-    """Why ``after`` is not an acceptable compaction of ``before``, or None if it is."""
+def rewrite_problem(
+    before: Sequence[Message], after: Sequence[Message], memo: PairingMemo | None = None
+) -> str | None:
+    """Why ``after`` is not an acceptable compaction of ``before``, or None if it is.  With a
+    ``memo`` the pairing is checked incrementally (same verdict, and ``after`` is remembered)."""
     head = head_length(before)
     if len(after) < head or any(a != b for a, b in zip(before[:head], after[:head], strict=False)):
         return "it changed the system prompt or the task"
-    return pairing_problem(after)
+    return pairing_problem(after) if memo is None else memo.rewrite_problem(before, after)
 
 
 # -- stages -------------------------------------------------------------------------------------
@@ -210,7 +202,7 @@ class Prune:
                 "call it again if you need them]"
             )
             new = replace(out[index], content=marker)
-            total -= costs[index] - ctx.costs([new])[0]
+            total -= costs[index] - ctx.cost(new)
             out[index] = new
             cleared.append(call_id or str(index))
         if not cleared:
@@ -276,16 +268,18 @@ class Truncate:
                 f"only {len(turns)} turn(s) after the task; the last {self.keep_turns} are kept",
             )
         latest_cut = turns[-self.keep_turns]
-        points = [p for p in cut_points(messages, start) if start < p <= latest_cut]
+        points = ctx.pairing.cut_points(messages, start)
+        if points is None:  # not a valid pairing: the memo has no clean points to offer
+            points = cut_points(messages, start)
+        points = [p for p in points if start < p <= latest_cut]
         costs = ctx.costs(messages)
-        kept = ctx.meter.overhead + sum(costs[:head]) + sum(ctx.costs(pinned))
-        suffix = [0] * (len(messages) + 1)
-        for i in range(len(messages) - 1, -1, -1):
-            suffix[i] = suffix[i + 1] + costs[i]
+        kept = ctx.meter.overhead + sum(costs[:head]) + sum(map(ctx.cost, pinned))
+        # suffix[i]: tokens of messages[i:], summed at C speed
+        suffix = [*accumulate(reversed(costs), initial=0)][::-1]
         chosen = latest_cut
         for cut in points:
             marker = self._marker(dropped_before + cut - start)
-            if kept + ctx.costs([marker])[0] + suffix[cut] <= ctx.target:
+            if kept + ctx.cost(marker) + suffix[cut] <= ctx.target:
                 chosen = cut
                 break
         marker = self._marker(dropped_before + chosen - start)
@@ -326,7 +320,11 @@ class CompactChain:
                 "tokens_before": tokens,
                 "messages_before": len(current),
             }
-            problem = None if out.messages is current else rewrite_problem(current, out.messages)
+            problem = (
+                None
+                if out.messages is current
+                else rewrite_problem(current, out.messages, ctx.pairing)
+            )
             if problem is not None:
                 record.update(rejected=problem, tokens_after=tokens, messages_after=len(current))
             else:

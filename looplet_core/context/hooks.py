@@ -96,7 +96,9 @@ def compact_prompt(
     meter = prompt.meter if prompt.meter is not None else ContextMeter()
     conversation = prompt.conversation
     messages = list(conversation)
-    ctx = CompactContext(target=target, meter=meter, llm=prompt.llm, window=meter.window)
+    ctx = CompactContext(
+        target=target, meter=meter, llm=prompt.llm, window=meter.window, pairing=meter.pairing
+    )
     before = ctx.count(messages)
     out = compactor.compact(messages, ctx)
     removed = list(out.stages) or [{"stage": compactor.name, "detail": out.detail}]

@@ -19,6 +19,7 @@ from typing import Any, Protocol, TypeGuard, cast
 
 from looplet_core.context.budget import ContextBudget
 from looplet_core.context.estimators import TokenEstimator, default_estimator
+from looplet_core.context.pairing import PairingMemo
 from looplet_core.errors import ConfigError
 from looplet_core.messages import Conversation, Message
 from looplet_core.records import ContextStats
@@ -32,6 +33,8 @@ MESSAGE_OVERHEAD = 4  # role and delimiters of the chat format around each messa
 TOOL_CALL_OVERHEAD = 8  # id, type and function wrapper of one tool call
 TOOL_SCHEMA_OVERHEAD = 8  # the wrapper around each tool definition
 _PRICED_LIMIT = 4096  # messages priced outside the conversation that a meter remembers
+_TEXTS_LIMIT = 1024  # texts of such messages whose estimate a meter remembers...
+_TEXT_MAX = 1024  # ...if they are no longer than this (markers are; big results need not stay)
 _RATIO_LIMITS = (0.25, 4.0)  # a report further off than this is a broken report, not a tokenizer
 
 
@@ -87,6 +90,10 @@ class ContextMeter:
         # message, kept alive so that its id cannot be reused, its count).  Bounded; emptied by
         # every restart, which moves the survivors into _known.
         self._priced: dict[int, tuple[Message, int]] = {}
+        # The estimate of each text priced that way: compaction writes the same marker into many
+        # messages ("echo returned 2,048 characters"), each a new object.  Estimators are pure
+        # functions of the text, so a text is estimated once.  Bounded.
+        self._texts: dict[str, int] = {}
         # The last list priced by ``_lookup`` and its counts: a compaction prices the same list
         # several times (a stage's output is counted by the chain, planned with by the next
         # stage, counted again when installed), and one identity check per message is far
@@ -96,6 +103,9 @@ class ContextMeter:
         self._tools_raw = 0
         self._last_raw: dict[str, int] | None = None
         self._last: tuple[int, float, ContextStats] | None = None  # length, ratio, stats
+        # The tool-call pairing of the history as compaction last checked it, so that the next
+        # compaction of this run walks only the messages appended since (``pairing.py``).
+        self.pairing = PairingMemo()
 
     # -- pricing --------------------------------------------------------------------------------
 
@@ -134,6 +144,13 @@ class ContextMeter:
         if len(messages) <= len(counted) and all(map(is_, messages, counted)):
             return self._counts[: len(messages)]
         return self._memo_lookup(messages, self._known)
+
+    def scaled_cost(self, message: Message) -> int:
+        """``scaled_costs([message])[0]``, without displacing the list the meter priced last
+        (a stage prices each marker it writes, between pricings of the whole list)."""
+        raw = self._lookup((message,), self._known)[0]
+        ratio = self.ratio
+        return raw if ratio == 1.0 else round(raw * ratio)
 
     def scaled_costs(self, messages: Sequence[Message]) -> list[int]:
         """``message_costs`` with the calibration applied to each (what compaction plans with)."""
@@ -283,13 +300,30 @@ class ContextMeter:
                 if held is not None and held[0] is message:
                     found[index] = held[1]
                     continue
-                tokens = found[index] = self.message_tokens(message)
+                tokens = found[index] = self._price_new(message)
                 if len(priced) >= _PRICED_LIMIT:
                     priced.clear()
                 priced[id(message)] = (message, tokens)
         except ValueError:  # no miss left
             pass
         return cast(list[int], found)
+
+    def _price_new(self, message: Message) -> int:
+        """``message_tokens(message)`` for a message from outside the conversation, its text
+        estimated once however many messages carry it (a call-free message's text is its
+        content; other messages are rare here and priced as usual)."""
+        if message.tool_calls or len(message.content) > _TEXT_MAX:
+            return self.message_tokens(message)
+        text = message.content
+        estimate = self._texts.get(text)
+        if estimate is None:
+            if len(self._texts) >= _TEXTS_LIMIT:
+                self._texts.clear()
+            estimate = self._texts[text] = self.estimator.count(text)
+        framing = MESSAGE_OVERHEAD
+        if message.tool_call_id:
+            framing += (len(message.tool_call_id) + 2) // 3
+        return framing + estimate
 
     def _memo_lookup(self, messages: Sequence[Message], known: dict[int, int]) -> list[int]:
         """``_lookup``, answered from the last list priced when ``messages`` holds its very
