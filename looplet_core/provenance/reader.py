@@ -20,6 +20,7 @@ or unpickled: it is JSON, turned into plain dataclasses.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from collections.abc import Iterator, Sequence
@@ -346,19 +347,40 @@ class TraceReader:
             line = self._line_no + data.count(b"\n", 0, end) + 1
             raise TraceError(f"{self._events_file}: line {line} is cut off: the file is truncated")
         self._offset += end
+        steps: list[tuple[int, bytes]] = []
         for raw in data[:end].splitlines():
             self._line_no += 1
             kind = _kind_of(raw)
             if kind == "step":
-                self._add_step(self._parse(raw, self._line_no))
+                steps.append((self._line_no, raw))
             elif kind == "llm_call":
                 self._llm_lines.append((self._line_no, raw))
             elif kind == "run_end":
                 self._run_end = self._parse(raw, self._line_no)
             elif kind is None:  # not written by the sink's fast path: parse to check it
                 self._parse(raw, self._line_no)
+        for line_no, record in self._parse_all(steps):
+            self._add_step(record, line_no)
 
-    def _add_step(self, record: dict[str, Any]) -> None:
+    def _parse_all(self, lines: list[tuple[int, bytes]]) -> Iterator[tuple[int, dict[str, Any]]]:
+        """``lines`` parsed, with their line numbers: as one JSON array (one call into the C
+        parser instead of one per line, most of the time it took to open a long trace), or,
+        when that fails or a line is not an object, line by line so the error names the line."""
+        records: object = None
+        with contextlib.suppress(ValueError, RecursionError):
+            records = json.loads(b"[" + b",".join(raw for _, raw in lines) + b"]")
+        if not isinstance(records, list) or len(cast(list[object], records)) != len(lines):
+            records = None  # a line that is not one value (``1, 2``) must not shift the rest
+        elif not all(isinstance(r, dict) for r in cast(list[object], records)):
+            records = None
+        if records is None:
+            for line_no, raw in lines:
+                yield line_no, self._parse(raw, line_no)
+            return
+        for (line_no, _), record in zip(lines, cast(list[dict[str, Any]], records), strict=True):
+            yield line_no, record
+
+    def _add_step(self, record: dict[str, Any], line_no: int) -> None:
         try:
             entry = StepEntry(
                 number=int(record["number"]),
@@ -374,7 +396,7 @@ class TraceReader:
             )
         except _BAD_DATA as exc:
             raise TraceError(
-                f"{self._events_file}: line {self._line_no} is not a valid step record ({exc})"
+                f"{self._events_file}: line {line_no} is not a valid step record ({exc})"
             ) from exc
         position = self._by_number.get(entry.number)
         if position is not None:  # a step logged again: one step, its last record
