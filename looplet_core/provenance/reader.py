@@ -71,6 +71,8 @@ class TraceReader:
         self._entries: list[StepEntry] = []
         self._by_number: dict[int, int] = {}
         self._llm_lines: list[tuple[int, bytes]] = []
+        self._other_lines: list[tuple[str, int, bytes]] = []
+        """Lines of every other kind (run_start, compaction, ...): few, kept for ``logged``."""
         self._llm_by_index: dict[int, dict[str, Any]] = {}
         self._run_end: dict[str, Any] | None = None
         self._offset = 0
@@ -331,6 +333,12 @@ class TraceReader:
                 if kinds is None or str(record.get("kind")) in kinds:
                     yield record
 
+    def logged(self, kinds: set[str]) -> list[dict[str, Any]]:
+        """The indexed events of ``kinds`` other than steps and model calls (compactions, say),
+        in order, without reading the log again: what ``events(kinds)`` gives for the lines
+        indexed so far."""
+        return [self._parse(raw, n) for kind, n, raw in self._other_lines if kind in kinds]
+
     def refresh(self) -> int:
         """Read what a live run appended since; returns how many new steps were indexed."""
         self.manifest = read_manifest(self.path)
@@ -357,8 +365,12 @@ class TraceReader:
                 self._llm_lines.append((self._line_no, raw))
             elif kind == "run_end":
                 self._run_end = self._parse(raw, self._line_no)
+                self._other_lines.append((kind, self._line_no, raw))
             elif kind is None:  # not written by the sink's fast path: parse to check it
-                self._parse(raw, self._line_no)
+                record = self._parse(raw, self._line_no)
+                self._other_lines.append((str(record.get("kind")), self._line_no, raw))
+            else:
+                self._other_lines.append((kind, self._line_no, raw))
         for line_no, record in self._parse_all(steps):
             self._add_step(record, line_no)
 

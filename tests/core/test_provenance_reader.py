@@ -274,3 +274,37 @@ def test_a_bad_step_line_among_good_ones_is_named_by_its_line(tmp_path, bad, mes
     events.write_bytes(b"".join(lines))
     with pytest.raises(TraceError, match=rf"events.jsonl: line {at + 1} is {message}"):
         TraceReader(trace)
+
+
+def test_logged_events_from_the_index_equal_a_second_read_of_the_log(tmp_path):
+    """``logged`` answers from the lines kept while indexing; it must give what reading the
+    log again gives, a line written with its kind later than first included, and follow a
+    live trace's ``refresh``."""
+    trace = copy_fixture(tmp_path)
+    events = trace / "events.jsonl"
+    lines = events.read_bytes().splitlines(keepends=True)
+    start = json.loads(lines[0])
+    assert start["kind"] == "run_start"
+    reordered = {k: v for k, v in start.items() if k != "kind"} | {"kind": "compaction"}
+    lines.insert(1, (json.dumps(reordered) + "\n").encode())
+    lines.insert(2, lines[0].replace(b'"run_start"', b'"compaction"'))
+    events.write_bytes(b"".join(lines))
+    reader = TraceReader(trace)
+    for kinds in ({"compaction"}, {"run_start"}, {"run_start", "compaction", "run_end"}):
+        assert reader.logged(kinds) == list(reader.events(kinds))
+    assert len(reader.logged({"compaction"})) == 2
+
+
+def test_logged_events_follow_a_live_trace(tmp_path):
+    trace = copy_fixture(tmp_path)
+    manifest = json.loads((trace / "manifest.json").read_text())
+    manifest["status"] = "running"
+    (trace / "manifest.json").write_text(json.dumps(manifest))
+    events = trace / "events.jsonl"
+    lines = events.read_bytes().splitlines(keepends=True)
+    events.write_bytes(b"".join(lines[:1]))
+    reader = TraceReader(trace)
+    assert reader.logged({"run_end"}) == []
+    events.write_bytes(b"".join(lines))
+    reader.refresh()
+    assert reader.logged({"run_end"}) == list(reader.events({"run_end"})) != []
