@@ -4,8 +4,9 @@
     .venv/bin/python benchmarks/bench_replay.py --trace /tmp/t10k   # written once, reused after
     .venv/bin/python benchmarks/bench_replay.py --steps 2000 --presses 50 --only first,keys
 
-The target (the issue): on a generated 10,000-step trace, ``looplet-tui replay`` shows its first
-screen in at most 1 s, steps in at most 50 ms per keypress, and peaks at no more than 200 MiB.
+The target (issue 16): on a generated 10,000-step trace, ``looplet-tui replay`` shows its first
+screen in at most 0.5 s, steps in at most 20 ms per ``n``, and peaks at no more than 120 MiB
+(an earlier issue asked for 1 s, 50 ms and 200 MiB).
 
 **The trace** is written, in a child process, by the real loop with a real
 ``ProvenanceSink(prompt_files="new")`` (``timed_run`` of ``bench_provenance.py``: every step is a
@@ -85,7 +86,7 @@ if TYPE_CHECKING:
     from looplet_tui.app import DebuggerApp
 
 SIZE = (120, 36)
-TARGET_FIRST_S, TARGET_KEY_MS, TARGET_MEM_MIB = 1.0, 50.0, 200.0
+TARGET_FIRST_S, TARGET_KEY_MS, TARGET_MEM_MIB = 0.5, 20.0, 120.0
 POLL = 0.0002  # seconds between checks of the expected result while waiting for it
 LATE = 0.01  # a poll that wakes this many seconds late found the app (or the GIL) busy
 QUIET_LIMIT = 10.0  # seconds after which a press counts as done even if the app never went quiet
@@ -754,8 +755,8 @@ def print_keys(res: dict[str, Any], steps: int, load: str) -> None:
     print(f"\n2. Key to the screen showing its result, one app, {steps:,}-step trace (ms)")
     print(f"   (load after: {load})")
     print(
-        f"   {'key':<28}{'n':>5}{'median':>8}{'p95':>8}{'max':>8}{'<=50':>6}   {'target':<10}"
-        f"{'1st frame':>10}{'state':>7}"
+        f"   {'key':<28}{'n':>5}{'median':>8}{'p95':>8}{'max':>8}"
+        f"{f'<={TARGET_KEY_MS:g}':>6}   {'target':<10}{'1st frame':>10}{'state':>7}"
     )
     for label, group in by.items():
         done = [s["done_ms"] for s in group]
@@ -766,8 +767,9 @@ def print_keys(res: dict[str, Any], steps: int, load: str) -> None:
             f"{med([s['first_ms'] for s in group]):>10}{med([s['state_ms'] for s in group]):>7}"
         )
     print(
-        "   median/p95/max: to the last frame of the work the key started; <=50: share of "
-        "presses within the target;\n   1st frame: median to the first frame showing the "
+        "   median/p95/max: to the last frame of the work the key started; "
+        f"<={TARGET_KEY_MS:g}: share of presses within the target;"
+        "\n   1st frame: median to the first frame showing the "
         "expected result; state: median until the app's state had it."
     )
     print(f"\n3. Flat in the run's length? The same keys near step 10 and near step {res['far']:,}")

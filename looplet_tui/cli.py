@@ -233,7 +233,7 @@ def replay_session(path: Path, agent: str | None = None) -> ReplaySession:
         raise SessionError(f"no such directory: {path}")
     try:
         reader = TraceReader(path)
-        events = [_event(reader.run_id, record) for record in reader.events({"compaction"})]
+        events = [_event(reader.run_id, record) for record in reader.logged({"compaction"})]
     except (TraceError, ValueError, KeyError) as exc:
         raise SessionError(str(exc)) from None
     if agent is not None:

@@ -22,6 +22,7 @@ or unpickled: it is JSON, turned into plain dataclasses.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from collections.abc import Iterator, Sequence
@@ -76,6 +77,8 @@ class TraceReader:
         self._entries: list[StepEntry] = []
         self._by_number: dict[int, int] = {}
         self._llm_lines: list[tuple[int, bytes]] = []
+        self._other_lines: list[tuple[str, int, bytes]] = []
+        """Lines of every other kind (run_start, compaction, ...): few, kept for ``logged``."""
         self._llm_by_index: dict[int, dict[str, Any]] = {}
         self._run_end: dict[str, Any] | None = None
         self._offset = 0
@@ -349,6 +352,12 @@ class TraceReader:
                 if kinds is None or str(record.get("kind")) in kinds:
                     yield record
 
+    def logged(self, kinds: set[str]) -> list[dict[str, Any]]:
+        """The indexed events of ``kinds`` other than steps and model calls (compactions, say),
+        in order, without reading the log again: what ``events(kinds)`` gives for the lines
+        indexed so far."""
+        return [self._parse(raw, n) for kind, n, raw in self._other_lines if kind in kinds]
+
     def refresh(self) -> int:
         """Read what a live run appended since; returns how many new steps were indexed."""
         self.manifest = read_manifest(self.path)
@@ -374,19 +383,44 @@ class TraceReader:
                 "it is whole"
             )
         self._offset += end
+        steps: list[tuple[int, bytes]] = []
         for raw in data[:end].splitlines():
             self._line_no += 1
             kind = _kind_of(raw)
             if kind == "step":
-                self._add_step(self._parse(raw, self._line_no))
+                steps.append((self._line_no, raw))
             elif kind == "llm_call":
                 self._llm_lines.append((self._line_no, raw))
             elif kind == "run_end":
                 self._run_end = self._parse(raw, self._line_no)
+                self._other_lines.append((kind, self._line_no, raw))
             elif kind is None:  # not written by the sink's fast path: parse to check it
-                self._parse(raw, self._line_no)
+                record = self._parse(raw, self._line_no)
+                self._other_lines.append((str(record.get("kind")), self._line_no, raw))
+            else:
+                self._other_lines.append((kind, self._line_no, raw))
+        for line_no, record in self._parse_all(steps):
+            self._add_step(record, line_no)
 
-    def _add_step(self, record: dict[str, Any]) -> None:
+    def _parse_all(self, lines: list[tuple[int, bytes]]) -> Iterator[tuple[int, dict[str, Any]]]:
+        """``lines`` parsed, with their line numbers: as one JSON array (one call into the C
+        parser instead of one per line, most of the time it took to open a long trace), or,
+        when that fails or a line is not an object, line by line so the error names the line."""
+        records: object = None
+        with contextlib.suppress(ValueError, RecursionError):
+            records = json.loads(b"[" + b",".join(raw for _, raw in lines) + b"]")
+        if not isinstance(records, list) or len(cast(list[object], records)) != len(lines):
+            records = None  # a line that is not one value (``1, 2``) must not shift the rest
+        elif not all(isinstance(r, dict) for r in cast(list[object], records)):
+            records = None
+        if records is None:
+            for line_no, raw in lines:
+                yield line_no, self._parse(raw, line_no)
+            return
+        for (line_no, _), record in zip(lines, cast(list[dict[str, Any]], records), strict=True):
+            yield line_no, record
+
+    def _add_step(self, record: dict[str, Any], line_no: int) -> None:
         try:
             at = _at(record["at"]) if "at" in record else None
             entry = StepEntry(
@@ -404,7 +438,7 @@ class TraceReader:
             )
         except _BAD_DATA as exc:
             raise TraceError(
-                f"{self._events_file}: line {self._line_no} is not a valid step record ({exc})"
+                f"{self._events_file}: line {line_no} is not a valid step record ({exc})"
             ) from exc
         position = self._by_number.get(entry.number)
         if position is not None:  # a step logged again: one step, its last record

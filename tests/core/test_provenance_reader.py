@@ -230,3 +230,81 @@ def test_a_step_logged_twice_is_one_step_with_its_last_record(tmp_path):
     assert [e.number for e in reader.entries] == [e.number for e in original.entries]
     assert reader.entries[0].status == "denied"
     assert [s.number for s in reader.steps()] == [s.number for s in original.steps()]
+
+
+def _entries_line_by_line(trace: Path) -> list[tuple[object, ...]]:
+    """The step index as one ``json.loads`` per line gives it (what the batched parse must
+    equal), keeping each number's last record as the reader does."""
+    by_number: dict[int, tuple[object, ...]] = {}
+    for raw in (trace / "events.jsonl").read_bytes().splitlines():
+        record = json.loads(raw)
+        if record.get("kind") == "step":
+            number = int(record["number"])
+            by_number[number] = (number, record["status"], record.get("tool"), record["llm_call"])
+    return list(by_number.values())
+
+
+def test_the_step_index_parsed_at_once_equals_the_lines_parsed_one_by_one(tmp_path):
+    record(tmp_path)
+    reader = TraceReader(tmp_path)
+    assert [(e.number, e.status, e.tool, e.llm_call) for e in reader.entries] == (
+        _entries_line_by_line(tmp_path)
+    )
+    assert [(e.number, e.status, e.tool) for e in TraceReader(FIXTURE).entries] == [
+        (n, s, t) for n, s, t, _ in _entries_line_by_line(FIXTURE)
+    ]
+
+
+@pytest.mark.parametrize(
+    ("bad", "message"),
+    [
+        (b'{"kind": "step", "number": 2}, {"kind": "step", "number": 9}', "not valid JSON"),
+        (b'{"kind": "step"}], [{"kind": "step", "number": 9}', "not valid JSON"),
+        (b'{"kind": "step", "number": "two"}', "not a valid step record"),
+    ],
+)
+def test_a_bad_step_line_among_good_ones_is_named_by_its_line(tmp_path, bad, message):
+    """Two values on one line, a line that closes the batch's array, a record that is not a
+    step: each is reported at its own line, never read as other steps."""
+    trace = copy_fixture(tmp_path)
+    events = trace / "events.jsonl"
+    lines = events.read_bytes().splitlines(keepends=True)
+    at = [i for i, line in enumerate(lines) if line.startswith(b'{"kind": "step"')][2]
+    lines[at] = bad + b"\n"
+    events.write_bytes(b"".join(lines))
+    with pytest.raises(TraceError, match=rf"events.jsonl: line {at + 1} is {message}"):
+        TraceReader(trace)
+
+
+def test_logged_events_from_the_index_equal_a_second_read_of_the_log(tmp_path):
+    """``logged`` answers from the lines kept while indexing; it must give what reading the
+    log again gives, a line written with its kind later than first included, and follow a
+    live trace's ``refresh``."""
+    trace = copy_fixture(tmp_path)
+    events = trace / "events.jsonl"
+    lines = events.read_bytes().splitlines(keepends=True)
+    start = json.loads(lines[0])
+    assert start["kind"] == "run_start"
+    reordered = {k: v for k, v in start.items() if k != "kind"} | {"kind": "compaction"}
+    lines.insert(1, (json.dumps(reordered) + "\n").encode())
+    lines.insert(2, lines[0].replace(b'"run_start"', b'"compaction"'))
+    events.write_bytes(b"".join(lines))
+    reader = TraceReader(trace)
+    for kinds in ({"compaction"}, {"run_start"}, {"run_start", "compaction", "run_end"}):
+        assert reader.logged(kinds) == list(reader.events(kinds))
+    assert len(reader.logged({"compaction"})) == 2
+
+
+def test_logged_events_follow_a_live_trace(tmp_path):
+    trace = copy_fixture(tmp_path)
+    manifest = json.loads((trace / "manifest.json").read_text())
+    manifest["status"] = "running"
+    (trace / "manifest.json").write_text(json.dumps(manifest))
+    events = trace / "events.jsonl"
+    lines = events.read_bytes().splitlines(keepends=True)
+    events.write_bytes(b"".join(lines[:1]))
+    reader = TraceReader(trace)
+    assert reader.logged({"run_end"}) == []
+    events.write_bytes(b"".join(lines))
+    reader.refresh()
+    assert reader.logged({"run_end"}) == list(reader.events({"run_end"})) != []
