@@ -222,6 +222,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--ratio-only", action="store_true", help="only the on/off ratio")
     args = parser.parse_args(argv)
+    if args.dir:  # a --dir that does not exist yet is made, not a traceback
+        os.makedirs(args.dir, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=args.dir) as tmp:
         base = Path(tmp)
         load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")

@@ -179,6 +179,8 @@ def main() -> int:
     args = parser.parse_args()
     parser_load = os.getloadavg() if hasattr(os, "getloadavg") else (float("nan"),) * 3
     print(f"{os.cpu_count()} CPUs, load average " + " / ".join(f"{x:.2f}" for x in parser_load))
+    if args.dir:  # a --dir that does not exist yet is made, not a traceback
+        os.makedirs(args.dir, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=args.dir) as tmp:
         print(f"traces under {tmp}")
         ratio(Path(tmp), args.steps, max(5, args.repeats))

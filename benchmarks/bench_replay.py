@@ -875,6 +875,8 @@ def main() -> int:
     failed: list[str] = []
     # Children first, while this process is small: a child's ru_maxrss starts at this process's
     # peak (see ``memory_figures``), and the keypress app below makes it large.
+    if args.dir:  # a --dir that does not exist yet is made, not a traceback
+        os.makedirs(args.dir, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=args.dir) as tmp:
         where = args.trace or Path(tmp) / "trace"
         progress(f"trace: {where}")

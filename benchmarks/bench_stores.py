@@ -196,6 +196,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         server = PgServer(fsync=True).start()
     try:
+        if args.dir:  # a --dir that does not exist yet is made, not a traceback
+            os.makedirs(args.dir, exist_ok=True)
         with tempfile.TemporaryDirectory(dir=args.dir) as tmp:
             base = Path(tmp)
             counter = iter(range(1_000_000))
