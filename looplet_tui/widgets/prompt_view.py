@@ -16,15 +16,16 @@ So a new prompt costs its new messages, whatever the length of the run.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import ClassVar
+from typing import ClassVar, cast
 
 from rich.console import RenderableType
 from rich.text import Text
 from textual.binding import Binding, BindingType
 from textual.geometry import Size
-from textual.reactive import reactive
+from textual.reactive import Reactive, reactive
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
+from textual.widget import Widget
 
 from looplet_core import LoopletError, Message
 from looplet_tui.live.context import PromptTokens, message_tokens
@@ -143,7 +144,7 @@ class PromptView(ScrollView, can_focus=True):
         except LoopletError as exc:  # a recorded prompt read lazily can turn out corrupt
             problem = Text(f"Cannot read this prompt: {exc}", style="red")
             self._lines = self._to_strips(problem, width)
-        self.virtual_size = Size(width, len(self._lines))
+        self._set_height(Size(width, len(self._lines)))
         self.refresh()
         if (self._to_end or at_end) and self.size.height:
             # After the refresh: only then does the new height count.  Until that scroll has
@@ -151,6 +152,21 @@ class PromptView(ScrollView, can_focus=True):
             # appearing narrows the pane) schedules it again instead of forgetting it.
             self._to_end = True
             self.call_after_refresh(self._scroll_to_end, 10)
+
+    def _set_height(self, size: Size) -> None:
+        """Make the scrollable size ``size``.
+
+        ``virtual_size`` is a layout reactive: setting it re-lays out the whole screen, on every
+        step shown.  Unless the scrollbar appears or goes (the gutter is stable, so the width
+        stays), a new height only needs the scrollbar told and a repaint.
+        """
+        old = self.virtual_size
+        height = self.scrollable_content_region.height
+        if old.width != size.width or (old.height > height) != (size.height > height):
+            self.virtual_size = size
+            return
+        self.set_reactive(cast("Reactive[Size]", Widget.virtual_size), size)
+        self._scroll_update(size)  # Textual's own step after a size change, without the layout
 
     def _scroll_to_end(self, tries: int) -> None:
         """Scroll to the newest line once the new height is laid out.

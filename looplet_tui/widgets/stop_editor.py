@@ -89,6 +89,8 @@ class StopEditor(Vertical):
         self.scope: Scope = "request"
         self.problem_text = ""
         """What the editor says is wrong with the text, as shown (empty when nothing is)."""
+        self._staged_text = ""
+        """The staged-edit line as last shown (``show_staged``)."""
 
     def compose(self) -> ComposeResult:
         yield Static("", id="edit-staged", markup=False)
@@ -101,12 +103,18 @@ class StopEditor(Vertical):
         return self.has_class("-open")
 
     def show_staged(self, note: str) -> None:
-        """While closed: one line saying which edit will apply (``note``), or nothing."""
-        self.query_one("#edit-staged", Static).update(
+        """While closed: one line saying which edit will apply (``note``), or nothing.
+
+        Called on every redraw; ``Static.update`` re-lays out the whole screen, so the line is
+        only replaced when it says something else (the same text drew the same pixels)."""
+        text = (
             f"✎ staged: {clean(note)} · applies when the run goes on · u undo · e edit again"
             if note
             else ""
         )
+        if text != self._staged_text:
+            self._staged_text = text
+            self.query_one("#edit-staged", Static).update(text)
         self.border_title = "Edit staged" if note else ""
         self.set_class(bool(note) and not self.is_open, "-staged")
 

@@ -64,3 +64,30 @@ async def test_each_message_is_laid_out_once_across_prompts() -> None:
         # 31 prompts of up to ~60 messages were shown; each distinct message was drawn once
         distinct = len(app.controller.step(31).prompt or ())  # type: ignore[union-attr]
         assert len(pane._cache) <= distinct + 5  # (the cache is private; this is its point)
+
+
+async def test_a_growing_prompt_keeps_its_height_and_end_without_a_relayout() -> None:
+    """``_set_height`` skips the layout when only the height changes: the scroll range must
+    still be the prompt's lines, and each step's prompt still opens on its newest line."""
+    app = app_for(
+        [*LONG[:40], call("done", answer="ok")], start_paused=True, config=LoopConfig(max_steps=50)
+    )
+    async with app.run_test(size=SIZE) as pilot:
+        await settled(pilot, app)
+        pane = app.query_one(PromptView)
+        for k in range(1, 31):
+            await pilot.press("n")
+            await until(pilot, lambda k=k: app.controller.steps_done >= k, f"step {k}")
+            await settled(pilot, app)
+            await until(
+                pilot,
+                lambda: (
+                    pane.virtual_size.height == len(pane._lines)
+                    and pane.scroll_y == pane.max_scroll_y
+                ),
+                f"the prompt of step {k} laid out to its end",
+            )
+            assert pane.max_scroll_y == max(
+                0, len(pane._lines) - pane.scrollable_content_region.height
+            )
+        assert pane.max_scroll_y > 0  # the prompt outgrew the pane: the range grew with it
