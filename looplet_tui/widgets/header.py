@@ -155,7 +155,13 @@ def describe_run(run: RunHistory) -> str:
     if not waits:
         return _describe_run(run)
     names = ", ".join(waits)
-    return f"{_describe_run(run)} · {names} wait{'s' if len(waits) == 1 else ''} to stop"
+    note = f"{names} wait{'s' if len(waits) == 1 else ''} to stop"
+    text = _describe_run(run)
+    # Next to the breadcrumb, not at the end, so a narrow terminal cuts the reason, not the note.
+    crumb, sep, rest = text.partition(" · ")
+    if sep and crumb.startswith("run › "):
+        return f"{crumb} ({note}) · {rest}"
+    return f"{text} · {note}"
 
 
 def _describe_run(run: RunHistory) -> str:

@@ -110,7 +110,7 @@ def test_i_into_a_batch_stops_in_the_first_call_s_sub_agent_while_the_second_wai
     ctl = run.controller
     run.wait(lambda: ctl.waiting == ("beta",))  # beta got there first, and waits its turn
     assert describe_run(ctl) == (
-        "run › alpha · stopped at step 1 pre_prompt · stepped into · beta waits to stop"
+        "run › alpha (beta waits to stop) · stopped at step 1 pre_prompt · stepped into"
     )
     [beta] = [f for f in ctl.frames if f.agent == "beta"]
     assert beta.steps == [] and beta.live is not None  # held at its first prompt
