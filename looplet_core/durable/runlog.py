@@ -254,37 +254,48 @@ class RunLog:
         return fd
 
     def _create(self) -> None:
-        """Publish a log holding only its first line, atomically (temporary file, then a
-        no-clobber link): a reader never meets a log without its first line."""
-        folder = os.path.dirname(self.path)
-        os.makedirs(folder, exist_ok=True)  # again, if the run's directory was removed
-        tmp = f"{self.path}.{os.getpid()}.{threading.get_ident()}.tmp"
-        fd = os.open(tmp, _CREATE | os.O_TRUNC, 0o666)
-        try:
-            _write_all(fd, MAGIC)
-            if self.durable:
-                os.fsync(fd)
-        finally:
-            os.close(fd)
-        try:
-            try:
-                os.link(tmp, self.path)
-            except FileExistsError:
-                pass  # another writer made it first: append to theirs
-            except OSError:  # no hard links here: rename (one writer per run assumed)
-                if not os.path.exists(self.path):
-                    os.replace(tmp, self.path)
-        finally:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(tmp)
-        if self.durable:
-            fsync_dir(folder)
+        """Publish a log holding only its first line: a reader never meets a log without it.
+        If another writer made it first, this one appends to theirs."""
+        os.makedirs(os.path.dirname(self.path), exist_ok=True)  # again, if it was removed
+        publish_new(self.path, MAGIC, durable=self.durable)
 
     def close(self) -> None:
         if self._fd is not None:
             with contextlib.suppress(OSError):
                 os.close(self._fd)
             self._fd = None
+
+
+def publish_new(path: str, data: bytes, *, durable: bool) -> bool:
+    """Create ``path`` holding ``data``, whole or not at all: written to a temporary file, then
+    hard-linked to its name, which fails if the name exists (so two writers never clobber each
+    other).  False when ``path`` already existed.  Without hard links, a rename (one writer per
+    run assumed there).  ``durable``: the data and the new name are fsynced."""
+    folder, name = os.path.split(path)
+    tmp = os.path.join(folder, f".{name}.{os.getpid()}.{threading.get_ident()}.tmp")
+    # A bare descriptor, not a buffered file object: the file store does this once a step.
+    fd = os.open(tmp, _CREATE | os.O_TRUNC, 0o666)
+    try:
+        _write_all(fd, data)
+        if durable:
+            os.fsync(fd)
+    finally:
+        os.close(fd)
+    try:
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            return False
+        except OSError:  # a filesystem without hard links
+            if os.path.exists(path):
+                return False
+            os.replace(tmp, path)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+    if durable:
+        fsync_dir(folder)
+    return True
 
 
 def fsync_dir(directory: str) -> None:

@@ -18,7 +18,6 @@ read, resumed and forked in place, whatever ``layout`` says.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import threading
 import weakref
@@ -31,13 +30,10 @@ from looplet_core.durable.checkpoints import (
     follow_parents,
     parse_checkpoint_id,
 )
-from looplet_core.durable.runlog import LOG_NAME, MAGIC, LogIndex, RunLog, fsync_dir
+from looplet_core.durable.runlog import LOG_NAME, MAGIC, LogIndex, RunLog, fsync_dir, publish_new
 from looplet_core.errors import CheckpointError, ConfigError
 
 __all__ = ["FileCheckpointStore", "MemoryCheckpointStore"]
-
-# What open(path, "wb") asks for, plus O_BINARY where it exists (Windows).
-_CREATE = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_BINARY", 0)
 
 
 class MemoryCheckpointStore:
@@ -185,40 +181,11 @@ class FileCheckpointStore:
             path = os.path.join(run_dir, f"{seq:06d}.json")
             saved = checkpoint.saved_as(seq, cid, path)
             data = saved.to_json().encode("utf-8", "backslashreplace")
-            if self._publish(data, path):
+            if publish_new(path, data, durable=self.durable):
                 break
             seq += 1  # another writer took this number
         self._next[run_id] = seq + 1
         return saved
-
-    def _publish(self, data: bytes, path: str) -> bool:
-        folder, name = os.path.split(path)
-        tmp = os.path.join(folder, f".{name}.{os.getpid()}.{threading.get_ident()}.tmp")
-        # A bare descriptor, not a buffered file object: this runs once per step.
-        fd = os.open(tmp, _CREATE, 0o666)
-        try:
-            view = memoryview(data)
-            while view:
-                view = view[os.write(fd, view) :]
-            if self.durable:
-                os.fsync(fd)
-        finally:
-            os.close(fd)
-        try:
-            try:
-                os.link(tmp, path)
-            except FileExistsError:
-                return False
-            except OSError:  # a filesystem without hard links: rename (single writer assumed)
-                if os.path.exists(path):
-                    return False
-                os.replace(tmp, path)
-        finally:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(tmp)
-        if self.durable:
-            fsync_dir(folder)
-        return True
 
     # -- reading ----------------------------------------------------------------------------
 
