@@ -12,7 +12,7 @@ import time
 from collections.abc import Sequence
 from typing import Any, cast
 
-from looplet_core.durable.dialect import row_object
+from looplet_core.durable.dialect import Cursor, row_object
 from looplet_core.durable.runstore import ApprovalRecord
 from looplet_core.durable.sqlbase import SQLBase
 from looplet_core.errors import ApprovalError, StoreError
@@ -39,6 +39,16 @@ class SQLApprovals(SQLBase):
             created_at=float(row[6] or 0.0),
             decided_at=None if row[7] is None else float(row[7]),
         )
+
+    def _one(self, cur: Cursor, run_id: str, approval_id: int) -> ApprovalRecord:
+        row = self._x(
+            cur,
+            f"SELECT {self._APPROVAL_COLUMNS} FROM looplet_approvals WHERE run_id = ? AND id = ?",
+            [run_id, approval_id],
+        ).fetchone()
+        if row is None:
+            raise StoreError(f"{self.where}: run {run_id!r} has no approval {approval_id}")
+        return self._approval(row)
 
     def add_approval(self, run_id: str, request: dict[str, Any]) -> ApprovalRecord:
         def write() -> ApprovalRecord:
@@ -67,15 +77,7 @@ class SQLApprovals(SQLBase):
     def get_approval(self, run_id: str, approval_id: int) -> ApprovalRecord:
         def read() -> ApprovalRecord:
             with self.dialect.read() as cur:
-                row = self._x(
-                    cur,
-                    f"SELECT {self._APPROVAL_COLUMNS} FROM looplet_approvals "
-                    "WHERE run_id = ? AND id = ?",
-                    [run_id, approval_id],
-                ).fetchone()
-            if row is None:
-                raise StoreError(f"{self.where}: run {run_id!r} has no approval {approval_id}")
-            return self._approval(row)
+                return self._one(cur, run_id, approval_id)
 
         return cast(ApprovalRecord, self._guard(read, "read an approval"))
 
@@ -122,15 +124,7 @@ class SQLApprovals(SQLBase):
                     "WHERE run_id = ? AND id = ? AND status = 'pending'",
                     [text, by, now, run_id, approval_id],
                 ).rowcount
-                row = self._x(
-                    cur,
-                    f"SELECT {self._APPROVAL_COLUMNS} FROM looplet_approvals "
-                    "WHERE run_id = ? AND id = ?",
-                    [run_id, approval_id],
-                ).fetchone()
-            if row is None:
-                raise StoreError(f"{self.where}: run {run_id!r} has no approval {approval_id}")
-            record = self._approval(row)
+                record = self._one(cur, run_id, approval_id)
             if changed != 1:
                 raise ApprovalError(
                     f"approval {approval_id} of run {run_id!r} was already answered: "

@@ -144,17 +144,21 @@ RESEARCH = [call("researcher", task="look around"), call("done", answer="reporte
 """The run asks its researcher (see ``research_tools``), then answers."""
 
 
-def research_tools() -> BaseToolRegistry:
+def research_tools(
+    backend: Callable[[str, list[dict[str, Any]]], MockLLMBackend] | None = None,
+) -> BaseToolRegistry:
     """The usual tools plus ``researcher``, a sub-agent that greets Eve, asks its own sub-agent
-    ``helper`` (which greets Dee), then answers: two levels of sub-agents, three steps and two."""
+    ``helper`` (which greets Dee), then answers: two levels of sub-agents, three steps and two.
+    ``backend(agent, script)`` makes each sub-agent's model (default: a plain scripted one)."""
     from looplet_core import subagent
 
+    make = backend or (lambda _agent, script: MockLLMBackend(script))
     helper_tools = BaseToolRegistry()
     helper_tools.register(make_tools().get("greet"))  # type: ignore[arg-type]
     helper = subagent(
         "helper",
         "Greet on request.",
-        llm=lambda: MockLLMBackend([call("greet", name="Dee"), call("done", answer="helped")]),
+        llm=lambda: make("helper", [call("greet", name="Dee"), call("done", answer="helped")]),
         tools=helper_tools,
     )
     researcher_tools = BaseToolRegistry()
@@ -168,7 +172,10 @@ def research_tools() -> BaseToolRegistry:
     tools = make_tools()
     tools.register(
         subagent(
-            "researcher", "Research.", llm=lambda: MockLLMBackend(script), tools=researcher_tools
+            "researcher",
+            "Research.",
+            llm=lambda: make("researcher", script),
+            tools=researcher_tools,
         )
     )
     return tools

@@ -22,12 +22,11 @@ from looplet_core import (
     Step,
     StopReason,
     TraceReader,
-    subagent,
 )
 from looplet_tui.live.breakpoints import Breakpoint, BreakpointSet, Phase
 from looplet_tui.live.controller import DebugController
 from looplet_tui.live.edits import EditError, EditKind, EditPoint
-from tests.tui.helpers import RESEARCH, Run, call, make_tools, start
+from tests.tui.helpers import RESEARCH, Run, research_tools, start
 
 BackendLog = dict[str, list[MockLLMBackend]]
 
@@ -41,32 +40,7 @@ def research(log: BackendLog) -> BaseToolRegistry:
         log.setdefault(agent, []).append(llm)
         return llm
 
-    helper_tools = BaseToolRegistry()
-    helper_tools.register(make_tools().get("greet"))  # type: ignore[arg-type]
-    helper = subagent(
-        "helper",
-        "Greet on request.",
-        llm=lambda: backend("helper", [call("greet", name="Dee"), call("done", answer="helped")]),
-        tools=helper_tools,
-    )
-    researcher_tools = BaseToolRegistry()
-    researcher_tools.register(make_tools().get("greet"))  # type: ignore[arg-type]
-    researcher_tools.register(helper)
-    script = [
-        call("greet", name="Eve"),
-        call("helper", task="greet Dee"),
-        call("done", answer="found two"),
-    ]
-    tools = make_tools()
-    tools.register(
-        subagent(
-            "researcher",
-            "Research.",
-            llm=lambda: backend("researcher", script),
-            tools=researcher_tools,
-        )
-    )
-    return tools
+    return research_tools(backend)
 
 
 def stopped_in_child(
