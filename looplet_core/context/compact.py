@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from functools import lru_cache
 from itertools import accumulate
 from typing import Any, Protocol, runtime_checkable
@@ -201,7 +201,7 @@ class Prune:
                 f"{header}{PRUNED_PREFIX}: {tool} returned {len(body):,} characters here; "
                 "call it again if you need them]"
             )
-            new = replace(out[index], content=marker)
+            new = _with_content(out[index], marker)
             total -= costs[index] - ctx.cost(new)
             out[index] = new
             cleared.append(call_id or str(index))
@@ -211,6 +211,20 @@ class Prune:
                 f"no old tool result large enough to clear (the last {self.keep_last} are kept)",
             )
         return Compacted(out, f"cleared {len(cleared)} old tool result(s): {', '.join(cleared)}")
+
+
+def _with_content(message: Message, content: str) -> Message:
+    """``dataclasses.replace(message, content=content)``, built directly: ``replace`` inspects
+    the fields on every call and costs several times more, once per result ``Prune`` clears.
+    (tests/core/test_context_compact.py checks that it carries every field of ``Message``.)"""
+    return Message(
+        message.role,
+        content,
+        message.tool_calls,
+        message.tool_call_id,
+        message.name,
+        message.reasoning,
+    )
 
 
 _JSON_RESULT = re.compile(r"Result of (?P<tool>[^\s(]+) \((?P<id>[^)\n]*)\):\n")

@@ -17,6 +17,7 @@ from collections.abc import Mapping, Sequence
 from operator import is_
 from typing import Any, Protocol, TypeGuard, cast
 
+from looplet_core.context.align import align
 from looplet_core.context.budget import ContextBudget
 from looplet_core.context.estimators import TokenEstimator, default_estimator
 from looplet_core.context.pairing import PairingMemo
@@ -337,19 +338,50 @@ class ContextMeter:
 
     def _restart(self, conversation: Conversation) -> None:
         """A new conversation or a rewrite: recount, reusing counts of messages that survived."""
-        old = self._messages  # alive until we return, so no id in `known` is reused
+        old = self._messages  # alive until we return, so no id in the map is reused
         messages = list(conversation)
-        counts = self._memo_lookup(messages, self._known) if old else self._lookup(messages, {})
+        if old:
+            self._rebase(old, messages)
+        else:
+            counts = self._lookup(messages, {})
+            totals = dict.fromkeys(ROLES, 0)
+            for message, tokens in zip(messages, counts, strict=True):
+                totals[message.role] += tokens
+            self._messages, self._counts, self._totals, self._ids = messages, counts, totals, None
         self._priced = {}
-        totals = dict.fromkeys(ROLES, 0)
-        for message, tokens in zip(messages, counts, strict=True):
-            totals[message.role] += tokens
-        self._messages, self._counts, self._totals = messages, counts, totals
-        # a rewrite (compaction) keeps the map, for the next cost query; a first count need not
-        self._ids = dict(zip(map(id, messages), counts, strict=True)) if old else None
         self._conversation = conversation
         self._revision = conversation.revision
         del old
+
+    def _rebase(self, old: list[Message], messages: list[Message]) -> None:
+        """Make ``messages`` (a rewrite of the tally ``old``) the tally, updating counts, totals
+        and the id map by what the rewrite changed (``align.py``), not by a walk of the whole
+        history: a compaction changes a few dozen messages of hundreds."""
+        found = align(old, messages)
+        old_counts, ids = self._counts, self._ids
+        cut_old, cut_new = len(old) - found.tail, len(messages) - found.tail
+        shift = cut_old - cut_new  # messages[i] sits against old[i + shift] in the tail
+        dropped = [*range(found.prefix, cut_old), *(i + shift for i in found.changed)]
+        added = [messages[i] for i in (*range(found.prefix, cut_new), *found.changed)]
+        priced = self._lookup(added, ids if ids is not None else {})
+        counts = [*old_counts[: found.prefix], *priced[: cut_new - found.prefix]]
+        counts += old_counts[cut_old:]
+        for index, tokens in zip(found.changed, priced[cut_new - found.prefix :], strict=True):
+            counts[index] = tokens
+        totals = dict(self._totals)
+        for index in dropped:
+            totals[old[index].role] -= old_counts[index]
+        for message, tokens in zip(added, priced, strict=True):
+            totals[message.role] += tokens
+        if ids is not None:
+            for index in dropped:
+                ids.pop(id(old[index]), None)
+            ids.update(zip(map(id, added), priced, strict=True))
+            # Exact unless an object sits in the history twice (popped for one of its places,
+            # or one key for two places): then the map is rebuilt.
+            if len(ids) != len(messages):
+                ids = dict(zip(map(id, messages), counts, strict=True))
+        self._messages, self._counts, self._totals, self._ids = messages, counts, totals, ids
 
 
 def _positive_int(value: object) -> TypeGuard[int]:

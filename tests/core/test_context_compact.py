@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 from collections.abc import Sequence
 from typing import Any
@@ -22,11 +23,13 @@ from looplet_core import (
     StopReason,
     Summarize,
     ThresholdCompactHook,
+    ToolCall,
     Truncate,
     compact_chain,
 )
 from looplet_core.backends.mock import MockRequest
 from looplet_core.context.compact import (
+    _with_content,  # pyright: ignore[reportPrivateUsage]
     cut_points,
     head_length,
     pairing_problem,
@@ -302,3 +305,20 @@ def test_a_chains_result_always_passes_the_rewrite_check_it_is_installed_without
         ctx = CompactContext(target=50, meter=meter)
         out = compact_chain(*stages).compact(history, ctx)
         assert rewrite_problem(history, out.messages) is None
+
+
+def test_a_cleared_result_keeps_every_field_of_its_message_but_the_content():
+    # Prune builds the copy field by field (faster than dataclasses.replace); a field added to
+    # Message later must not be silently dropped from cleared results.
+    call = ToolCall("t", {"n": 1}, "c1")
+    values: dict[str, Any] = {
+        "role": "tool",
+        "content": "old",
+        "tool_calls": (call,),
+        "tool_call_id": "c1",
+        "name": "t",
+        "reasoning": "why",
+    }
+    assert [f.name for f in dataclasses.fields(Message)] == list(values)
+    message = Message(**values)
+    assert _with_content(message, "new") == dataclasses.replace(message, content="new")
