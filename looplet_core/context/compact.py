@@ -22,6 +22,7 @@ fails the check is discarded and recorded, never sent.
 from __future__ import annotations
 
 import re
+from bisect import bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -29,6 +30,7 @@ from itertools import accumulate
 from typing import Any, Protocol, runtime_checkable
 
 from looplet_core.context.pairing import PairingMemo, pairing_problem
+from looplet_core.context.results import PRUNED_PREFIX, result_parts, uncleared_result
 from looplet_core.context.tokens import ContextMeter
 from looplet_core.errors import ConfigError
 from looplet_core.messages import Message
@@ -148,7 +150,6 @@ def rewrite_problem(
 
 # -- stages -------------------------------------------------------------------------------------
 
-PRUNED_PREFIX = "[tool result cleared to save context"
 TRUNCATED_PREFIX = "[earlier conversation removed to fit the context window"
 SUMMARY_PREFIX = "[summary of earlier work, written to save context"
 _TRUNCATED_COUNT = re.compile(r"(\d+) messages? removed")
@@ -174,29 +175,21 @@ class Prune:
 
     def compact(self, messages: Sequence[Message], ctx: CompactContext) -> Compacted:
         head = head_length(messages)
-        results: list[tuple[int, tuple[str, str, str, str]]] = []
-        for i in range(head, len(messages)):
-            message = messages[i]
-            role = message.role
-            if role == "tool":  # the common case, inline: this scans the whole history
-                if not message.content.startswith(PRUNED_PREFIX):
-                    results.append((i, _result_of_tool(message)))
-            elif (
-                role == "user"
-                and (found := _result(message)) is not None
-                and not found[1].startswith(PRUNED_PREFIX)
-            ):
-                results.append((i, found))
+        results = ctx.pairing.results(messages, head)
+        if results is None:  # not a valid pairing, so the memo keeps no index: scan
+            results = [i for i in range(head, len(messages)) if uncleared_result(messages[i])]
         candidates = results[: max(0, len(results) - self.keep_last)]
         costs = ctx.costs(messages)
         total = ctx.meter.overhead + sum(costs)
         out = list(messages)
         cleared: list[str] = []
-        for index, (header, body, tool, call_id) in candidates:
+        for index in candidates:
             if total <= ctx.target:
                 break
-            if costs[index] < self.min_tokens:
+            parts = result_parts(messages[index])
+            if parts is None or costs[index] < self.min_tokens:
                 continue
+            header, body, tool, call_id = parts
             marker = (
                 f"{header}{PRUNED_PREFIX}: {tool} returned {len(body):,} characters here; "
                 "call it again if you need them]"
@@ -225,23 +218,6 @@ def _with_content(message: Message, content: str) -> Message:
         message.name,
         message.reasoning,
     )
-
-
-_JSON_RESULT = re.compile(r"Result of (?P<tool>[^\s(]+) \((?P<id>[^)\n]*)\):\n")
-
-
-def _result_of_tool(message: Message) -> tuple[str, str, str, str]:
-    return "", message.content, message.name or "the tool", message.tool_call_id or ""
-
-
-def _result(message: Message) -> tuple[str, str, str, str] | None:
-    """(header, body, tool, call id) when ``message`` carries a tool result, else None."""
-    if message.role == "tool":
-        return _result_of_tool(message)
-    if message.role == "user" and (found := _JSON_RESULT.match(message.content)):
-        header = found.group(0)
-        return header, message.content[len(header) :], found.group("tool"), found.group("id")
-    return None
 
 
 class Truncate:
@@ -275,17 +251,17 @@ class Truncate:
             else:
                 pinned.append(messages[start])
             start += 1
-        turns = turn_starts(messages, start)
+        turns = ctx.pairing.turns(messages, start)
+        points = ctx.pairing.cut_points(messages, start)
+        if turns is None or points is None:  # not a valid pairing: the memo keeps no index
+            turns, points = turn_starts(messages, start), cut_points(messages, start)
         if len(turns) <= self.keep_turns:
             return Compacted(
                 list(messages),
                 f"only {len(turns)} turn(s) after the task; the last {self.keep_turns} are kept",
             )
         latest_cut = turns[-self.keep_turns]
-        points = ctx.pairing.cut_points(messages, start)
-        if points is None:  # not a valid pairing: the memo has no clean points to offer
-            points = cut_points(messages, start)
-        points = [p for p in points if start < p <= latest_cut]
+        points = points[bisect_right(points, start) : bisect_right(points, latest_cut)]
         costs = ctx.costs(messages)
         kept = ctx.meter.overhead + sum(costs[:head]) + sum(map(ctx.cost, pinned))
         # suffix[i]: tokens of messages[i:], summed at C speed

@@ -8,9 +8,11 @@ immutable, and the pairing of a list depends only on each message's role, ``tool
 call ids.  So ``PairingMemo`` remembers the last list it verified (its messages, by identity), its
 verdict, and its *clean points*: the indices where no call is waiting for its result.  A new list
 is then checked by walking only what differs from the remembered one; everything else is C-speed
-identity comparison.  Whenever a shortcut does not apply, the full walk runs, so the verdict (and
-its wording) is always the one ``pairing_problem`` gives from scratch; tests check exactly that over
-random histories and rewrites.
+identity comparison.  The same walk also notes where turns start (assistant messages) and which
+tool results are not yet cleared, so ``Truncate`` and ``Prune`` read those instead of scanning the
+whole history at every compaction.  Whenever a shortcut does not apply, the full walk runs, so
+the verdict (and its wording) is always the one ``pairing_problem`` gives from scratch; tests check
+exactly that, and the index against a scan, over random histories and rewrites.
 """
 
 from __future__ import annotations
@@ -19,32 +21,52 @@ from bisect import bisect_left, bisect_right
 from collections.abc import Sequence
 from operator import is_
 
+from looplet_core.context.results import PRUNED_PREFIX, uncleared_result
 from looplet_core.messages import Message
 
 __all__ = ["PairingMemo", "pairing_problem"]
 
 
+class _Index:
+    """Ascending indices found by a walk: ``clean`` points (no call waiting), ``turns``
+    (assistant messages, where turns start) and uncleared ``results`` (``results.py``)."""
+
+    __slots__ = ("clean", "results", "turns")
+
+    def __init__(self) -> None:
+        self.clean: list[int] = []
+        self.turns: list[int] = []
+        self.results: list[int] = []
+
+
 def _walk(
-    messages: Sequence[Message], start: int, stop: int, open_ids: list[str], clean: list[int]
+    messages: Sequence[Message], start: int, stop: int, open_ids: list[str], index: _Index
 ) -> tuple[str | None, list[str]]:
     """Check ``messages[start:stop]`` from the state ``open_ids`` (the calls still waiting for
-    results); append to ``clean`` each index reached with no call waiting.  Returns the first
-    problem (or None) and the state at ``stop``.  The one loop both the full check and the
-    incremental one use, so the two cannot disagree."""
-    for index in range(start, stop):
-        message = messages[index]
+    results), appending to ``index`` what it finds.  Returns the first problem (or None) and the
+    state at ``stop``; the index is complete only when there is no problem.  The one loop both
+    the full check and the incremental one use, so the two cannot disagree."""
+    clean, turns, results = index.clean, index.turns, index.results
+    for at in range(start, stop):
+        message = messages[at]
         role = message.role
         if role == "tool":
             call_id = message.tool_call_id
             if call_id not in open_ids:
-                return f"message {index} is a tool result ({call_id}) without its call", open_ids
+                return f"message {at} is a tool result ({call_id}) without its call", open_ids
             open_ids.remove(call_id)
+            if not message.content.startswith(PRUNED_PREFIX):
+                results.append(at)
             continue
         if open_ids:
-            return f"message {index} comes before the results of calls {open_ids}", open_ids
-        clean.append(index)
-        if role == "assistant" and message.tool_calls:
-            open_ids = [call.id for call in message.tool_calls]
+            return f"message {at} comes before the results of calls {open_ids}", open_ids
+        clean.append(at)
+        if role == "assistant":
+            turns.append(at)
+            if message.tool_calls:
+                open_ids = [call.id for call in message.tool_calls]
+        elif role == "user" and uncleared_result(message):
+            results.append(at)
     return None, open_ids
 
 
@@ -56,7 +78,7 @@ def _verdict(problem: str | None, open_ids: list[str]) -> str | None:
 
 def pairing_problem(messages: Sequence[Message]) -> str | None:
     """Why a server would reject this tool-call pairing, or None if it is valid."""
-    problem, open_ids = _walk(messages, 0, len(messages), [], [])
+    problem, open_ids = _walk(messages, 0, len(messages), [], _Index())
     return _verdict(problem, open_ids)
 
 
@@ -91,15 +113,14 @@ def _common_prefix(a: Sequence[Message], b: Sequence[Message]) -> int:
 
 
 class PairingMemo:
-    """The pairing verdict and clean points of the last list verified; see the module docstring.
+    """The pairing verdict and index (``_Index``) of the last list verified; see the module
+    docstring.  One memo serves one run (the meter holds it): it is not shared between threads."""
 
-    One memo serves one run (the meter holds it): it is not shared between threads."""
-
-    __slots__ = ("_clean", "_messages", "_open", "_problem")
+    __slots__ = ("_index", "_messages", "_open", "_problem")
 
     def __init__(self) -> None:
         self._messages: tuple[Message, ...] = ()
-        self._clean: list[int] = []  # ascending indices (< len) reached with no call waiting
+        self._index = _Index()  # of indices < len; complete only when there is no problem
         self._problem: str | None = None  # the first problem inside the list, if any
         self._open: list[str] = []  # calls waiting at the end of the list
 
@@ -112,14 +133,25 @@ class PairingMemo:
     def cut_points(self, messages: Sequence[Message], start: int = 0) -> list[int] | None:
         """``compact.cut_points(messages, start)`` from the clean points, when ``messages`` is
         a valid pairing; None when it is not (the caller then computes them itself)."""
-        self._learn(messages)
-        if _verdict(self._problem, self._open) is not None:
+        clean = self._valid(messages)
+        if clean is None:
             return None
         # In a valid list no tool result follows a clean point, and its end is clean.
-        clean = self._clean
         if len(messages) < start:
             return []
-        return [*clean[bisect_left(clean, start) :], len(messages)]
+        return [*clean.clean[bisect_left(clean.clean, start) :], len(messages)]
+
+    def turns(self, messages: Sequence[Message], start: int = 0) -> list[int] | None:
+        """``compact.turn_starts(messages, start)`` (indices of assistant messages), when
+        ``messages`` is a valid pairing; None when it is not."""
+        index = self._valid(messages)
+        return None if index is None else index.turns[bisect_left(index.turns, start) :]
+
+    def results(self, messages: Sequence[Message], start: int = 0) -> list[int] | None:
+        """Indices ``>= start`` of the tool results ``Prune`` has not cleared (``results.py``),
+        when ``messages`` is a valid pairing; None when it is not."""
+        index = self._valid(messages)
+        return None if index is None else index.results[bisect_left(index.results, start) :]
 
     def rewrite_problem(self, before: Sequence[Message], after: Sequence[Message]) -> str | None:
         """``pairing_problem(after)``, where ``after`` is a rewrite of ``before``; ``after``
@@ -128,20 +160,36 @@ class PairingMemo:
         if len(after) == len(before):
             changed = _differences(before, after)
             if all(_same_shape(before[i], after[i]) for i in changed):
-                # Same shapes at every index: the same walk, the same verdict and clean points.
+                # Same shapes at every index: the same walk, verdict, clean points and turns;
+                # only whether a changed message is an uncleared result may differ.
                 self._messages = tuple(after)
+                results = self._index.results
+                for i in changed:
+                    at = bisect_left(results, i)
+                    was = at < len(results) and results[at] == i
+                    now = uncleared_result(after[i])
+                    if was and not now:
+                        del results[at]
+                    elif now and not was:
+                        results.insert(at, i)
                 return _verdict(self._problem, self._open)
         elif _verdict(self._problem, self._open) is None and self._splice(before, after):
             return None
         self._learn(after, fresh=True)
         return _verdict(self._problem, self._open)
 
+    def _valid(self, messages: Sequence[Message]) -> _Index | None:
+        """The index of ``messages`` if its pairing is valid (so the walk went to its end)."""
+        self._learn(messages)
+        return self._index if _verdict(self._problem, self._open) is None else None
+
     def _splice(self, before: Sequence[Message], after: Sequence[Message]) -> bool:
         """For a valid ``before``: whether ``after`` is valid because it is ``before``'s own
         messages up to some point, then a new middle, then ``before``'s own tail from a clean
         point on, with the middle walked from a clean point to a clean point.  Remembers
         ``after`` when so."""
-        clean, shift = self._clean, len(after) - len(before)
+        old, shift = self._index, len(after) - len(before)
+        clean = old.clean
         prefix = _common_prefix(before, after)
         suffix = _common_prefix(after[::-1], before[::-1])
         # Resume at the last clean point inside the shared prefix (0 is always one)...
@@ -152,14 +200,18 @@ class PairingMemo:
         stop = rejoin + shift
         if stop < resume:
             return False
-        middle: list[int] = []
-        problem, open_ids = _walk(after, resume, stop, [], middle)
+        new = _Index()
+        problem, open_ids = _walk(after, resume, stop, [], new)
         if problem is not None or open_ids:
             return False
-        head = clean[: bisect_left(clean, resume)]
-        tail = [index + shift for index in clean[rejoin_at:]] if shift else clean[rejoin_at:]
+        # Before ``resume`` and from ``rejoin`` on, ``after`` holds ``before``'s own messages.
+        for name in _Index.__slots__:
+            found: list[int] = getattr(old, name)
+            head = found[: bisect_left(found, resume)]
+            tail = found[bisect_left(found, rejoin) :]
+            setattr(new, name, [*head, *getattr(new, name), *_shifted(tail, shift)])
         self._messages = tuple(after)
-        self._clean = [*head, *middle, *tail]
+        self._index = new
         self._problem, self._open = None, []
         return True
 
@@ -172,11 +224,15 @@ class PairingMemo:
             start = len(known)
             if self._problem is None:
                 self._problem, self._open = _walk(
-                    messages, start, len(messages), list(self._open), self._clean
+                    messages, start, len(messages), list(self._open), self._index
                 )
             self._messages = tuple(messages)
             return
-        clean: list[int] = []
-        self._problem, self._open = _walk(messages, 0, len(messages), [], clean)
-        self._clean = clean
+        self._index = _Index()
+        self._problem, self._open = _walk(messages, 0, len(messages), [], self._index)
         self._messages = tuple(messages)
+
+
+def _shifted(indices: list[int], shift: int) -> list[int]:
+    """``indices`` each moved by ``shift`` (a truncation moves the whole kept tail)."""
+    return list(map(shift.__add__, indices)) if shift else indices

@@ -9,6 +9,7 @@ kinds stages make (contents swapped, a middle replaced, a tail kept, anything at
 from __future__ import annotations
 
 import random
+import re
 from collections.abc import Sequence
 from dataclasses import replace
 
@@ -193,3 +194,91 @@ def test_a_message_priced_outside_the_conversation_costs_what_message_tokens_say
         expected = meter.message_tokens(message)
         expected = expected if meter.ratio == 1.0 else round(expected * meter.ratio)
         assert meter.scaled_cost(message) == expected
+
+
+# -- the index the walk keeps: where turns start, which results are not cleared yet -------------
+
+_CLEARED = "[tool result cleared to save context"
+_JSON = re.compile(r"Result of ([^\s(]+) \(([^)\n]*)\):\n")
+
+
+def _uncleared(message: Message) -> bool:
+    if message.role == "tool":
+        return not message.content.startswith(_CLEARED)
+    found = _JSON.match(message.content) if message.role == "user" else None
+    return found is not None and not message.content[found.end() :].startswith(_CLEARED)
+
+
+def reference_results(messages: Sequence[Message], start: int) -> list[int]:
+    """Prune's scan as it was before the index: every result from ``start`` not yet cleared."""
+    return [i for i in range(start, len(messages)) if _uncleared(messages[i])]
+
+
+def _result_rewrite(rng: random.Random, messages: list[Message], ids: _Ids) -> list[Message]:
+    """A rewrite that clears or restores results (tool messages and JSON-mode user messages),
+    adds JSON-mode results and notes, or any of the pairing rewrites above."""
+    out = list(messages)
+    kind = rng.randrange(4)
+    if kind == 0 and len(out) > 2:  # Prune: clear some results
+        for i in rng.sample(range(2, len(out)), min(len(out) - 2, rng.randint(1, 4))):
+            header = found.group(0) if (found := _JSON.match(out[i].content)) else ""
+            out[i] = replace(out[i], content=f"{header}{_CLEARED}: t returned 9 characters]")
+    elif kind == 1 and len(out) > 2:  # the opposite: a cleared text restored
+        i = rng.randrange(2, len(out))
+        out[i] = replace(out[i], content="Result of t (c9):\nrestored" * rng.randint(0, 1))
+    elif kind == 2:  # JSON tool mode: results written as user messages
+        body = rng.choice(("data", _CLEARED + "]", ""))
+        out.insert(rng.randint(2, len(out)), Message("user", f"Result of t (c{ids.n}):\n{body}"))
+    else:
+        out = _rewrite(rng, out, ids)
+    return out
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_turns_and_uncleared_results_agree_with_a_scan_through_a_run_of_rewrites(seed: int):
+    rng = random.Random(2000 + seed)
+    ids = _Ids()
+    memo = PairingMemo()
+    history = _history(rng, ids, rng.randint(0, 6))
+    for _ in range(30):
+        if rng.random() < 0.4:
+            history = history + [m for _ in range(rng.randint(0, 3)) for m in _turn(rng, ids)]
+            if rng.random() < 0.3:
+                history.append(Message("user", f"Result of t (c{ids.n}):\nx"))
+            memo.problem(history)
+        else:
+            after = _result_rewrite(rng, history, ids)
+            memo.rewrite_problem(history, after)
+            if reference_problem(after) is None or rng.random() < 0.3:
+                history = after
+        start = rng.randint(0, len(history) + 1)
+        turns, results = memo.turns(history, start), memo.results(history, start)
+        if reference_problem(history) is None:
+            assert turns == [
+                i for i in range(start, len(history)) if history[i].role == "assistant"
+            ]
+            assert results == reference_results(history, start)
+        else:
+            assert turns is None and results is None
+
+
+@pytest.mark.parametrize("seed", range(15))
+def test_compaction_with_the_runs_memo_gives_what_a_fresh_memo_gives(seed: int):
+    """Prune and Truncate read the index of a memo that has followed the whole run; a memo that
+    sees each history for the first time walks it from scratch.  Their compactions must match."""
+    from looplet_core.context.compact import CompactContext, default_compactor
+    from looplet_core.context.tokens import ContextMeter
+
+    rng = random.Random(3000 + seed)
+    ids = _Ids()
+    meter = ContextMeter()
+    chain = default_compactor()
+    history = _history(rng, ids, 2)
+    for _ in range(25):
+        new = [m for _ in range(rng.randint(1, 4)) for m in _turn(rng, ids)]
+        history = history + [replace(m, content=m.content * 40) for m in new]
+        target = max(1, meter.count(history) * rng.choice((3, 5, 9)) // 10)
+        ran = chain.compact(history, CompactContext(target, meter, pairing=meter.pairing))
+        fresh = chain.compact(history, CompactContext(target, meter))
+        assert ran.messages == fresh.messages and ran.stages == fresh.stages
+        history = ran.messages
