@@ -22,7 +22,7 @@ fails the check is discarded and recorded, never sent.
 from __future__ import annotations
 
 import re
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -267,9 +267,14 @@ class Truncate:
         # suffix[i]: tokens of messages[i:], summed at C speed
         suffix = [*accumulate(reversed(costs), initial=0)][::-1]
         chosen = latest_cut
-        for cut in points:
+        # A cut whose kept messages alone are over target cannot fit with a marker either, and
+        # those cuts come first (suffix never grows): skip them by bisection, so that only the
+        # cuts that might fit have a marker priced (each marker's text is new to the estimator).
+        target = ctx.target
+        first = bisect_left(points, True, key=lambda cut: kept + suffix[cut] <= target)
+        for cut in points[first:]:
             marker = self._marker(dropped_before + cut - start)
-            if kept + ctx.cost(marker) + suffix[cut] <= ctx.target:
+            if kept + ctx.cost(marker) + suffix[cut] <= target:
                 chosen = cut
                 break
         marker = self._marker(dropped_before + chosen - start)

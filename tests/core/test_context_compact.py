@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+import random
 from collections.abc import Sequence
 from typing import Any
 
@@ -322,3 +323,46 @@ def test_a_cleared_result_keeps_every_field_of_its_message_but_the_content():
     assert [f.name for f in dataclasses.fields(Message)] == list(values)
     message = Message(**values)
     assert _with_content(message, "new") == dataclasses.replace(message, content="new")
+
+
+def _first_fitting_cut(messages: list[Message], ctx: CompactContext, keep_turns: int) -> int:
+    """Truncate's choice as it was first written: try every cut from the oldest, pricing its
+    marker, and take the first that fits (else the newest cut allowed)."""
+    start = head = head_length(messages)
+    dropped = 0
+    if messages[start].content.startswith("[earlier conversation removed"):
+        dropped = int(messages[start].content.split(": ")[1].split()[0])
+        start += 1
+    turns = [i for i in range(start, len(messages)) if messages[i].role == "assistant"]
+    latest = turns[-keep_turns]
+    costs = ctx.costs(messages)
+    kept = ctx.meter.overhead + sum(costs[:head])
+    for cut in (p for p in cut_points(messages, start) if start < p <= latest):
+        marker = Truncate._marker(dropped + cut - start)  # pyright: ignore[reportPrivateUsage]
+        if kept + ctx.cost(marker) + sum(costs[cut:]) <= ctx.target:
+            return cut
+    return latest
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_truncate_keeps_from_the_first_cut_that_fits_whichever_cuts_it_skips_unpriced(seed: int):
+    rng = random.Random(seed)
+    messages = [Message("system", "s"), Message("user", "task")]
+    if rng.random() < 0.5:  # an earlier truncation's marker, its count near a digit rollover
+        count = rng.choice((8, 9, 98, 99, 998))
+        messages.append(Truncate._marker(count))  # pyright: ignore[reportPrivateUsage]
+    for i in range(rng.randint(2, 40)):
+        call = ToolCall("t", {}, f"c{i}")
+        messages.append(Message("assistant", "", (call,)))
+        messages.append(Message("tool", "w" * rng.randint(0, 300), tool_call_id=f"c{i}"))
+    meter = ContextMeter(Chars4())
+    meter.ratio = rng.choice((1.0, 0.3, 1.7))
+    total = CompactContext(10**9, meter).count(messages)
+    ctx = CompactContext(rng.randint(total // 10, total), meter)
+    keep = rng.randint(1, 3)
+    out = Truncate(keep_turns=keep).compact(messages, ctx).messages
+    if sum(m.role == "assistant" for m in messages) <= keep:
+        assert out == messages
+        return
+    expected = _first_fitting_cut(messages, ctx, keep)
+    assert out[3:] == messages[expected:]  # after the head and the new marker
