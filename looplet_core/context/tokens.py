@@ -149,7 +149,10 @@ class ContextMeter:
     def scaled_cost(self, message: Message) -> int:
         """``scaled_costs([message])[0]``, without displacing the list the meter priced last
         (a stage prices each marker it writes, between pricings of the whole list)."""
-        raw = self._lookup((message,), self._known)[0]
+        ids = self._ids  # (not built for this: a count found without it is the same count)
+        raw = ids.get(id(message)) if ids is not None else None
+        if raw is None:
+            raw = self._outside(message)
         ratio = self.ratio
         return raw if ratio == 1.0 else round(raw * ratio)
 
@@ -291,23 +294,26 @@ class ContextMeter:
         """The count of each message: from ``known`` (id -> count of a live message) where it is
         there, priced otherwise.  The look-ups run at C speed; only the misses cost Python."""
         found: list[int | None] = list(map(known.get, map(id, messages)))
-        priced = self._priced
         index = -1
         try:
             while True:
                 index = found.index(None, index + 1)
-                message = messages[index]
-                held = priced.get(id(message))
-                if held is not None and held[0] is message:
-                    found[index] = held[1]
-                    continue
-                tokens = found[index] = self._price_new(message)
-                if len(priced) >= _PRICED_LIMIT:
-                    priced.clear()
-                priced[id(message)] = (message, tokens)
+                found[index] = self._outside(messages[index])
         except ValueError:  # no miss left
             pass
         return cast(list[int], found)
+
+    def _outside(self, message: Message) -> int:
+        """The count of a message the id map does not hold, remembered in ``_priced``."""
+        priced = self._priced
+        held = priced.get(id(message))
+        if held is not None and held[0] is message:
+            return held[1]
+        tokens = self._price_new(message)
+        if len(priced) >= _PRICED_LIMIT:
+            priced.clear()
+        priced[id(message)] = (message, tokens)
+        return tokens
 
     def _price_new(self, message: Message) -> int:
         """``message_tokens(message)`` for a message from outside the conversation, its text

@@ -105,5 +105,8 @@ def test_the_meter_after_each_rewrite_holds_the_counts_a_recount_from_scratch_gi
         # The id map names exactly the messages counted, each with its own count.
         if meter._ids is not None:
             assert meter._ids == {id(m): c for m, c in zip(conversation, counts, strict=True)}
+        # A single message's cost, held or not, is its count from scratch.
+        for message in [*rng.sample(list(conversation), min(3, len(conversation))), _message(rng)]:
+            assert meter.scaled_cost(message) == ContextMeter(Chars4()).message_tokens(message)
         assert len(meter._messages) == len(conversation)
         assert all(map(operator.is_, meter._messages, conversation))
