@@ -11,14 +11,14 @@ differ everywhere, and the caller does as much work as a recount.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from itertools import compress, count
 from operator import is_, is_not
 
 from looplet_core.messages import Message
 
-__all__ = ["Alignment", "align"]
+__all__ = ["Alignment", "align", "common_prefix"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,11 +36,16 @@ class Alignment:
     changed: list[int]
 
 
+def common_prefix(a: Iterable[Message], b: Iterable[Message], shorter: int) -> int:
+    """How many leading messages ``a`` and ``b`` share (the same objects), ``shorter`` being
+    the length of the shorter; map and compress stop at the first difference, at C speed."""
+    return next(compress(count(), map(is_not, a, b)), shorter)
+
+
 def align(old: Sequence[Message], new: Sequence[Message]) -> Alignment:
     """Line ``new`` up with ``old``; see ``Alignment``."""
     shorter = min(len(old), len(new))
-    # the first index where the two differ; map and compress stop there, at C speed
-    prefix = next(compress(count(), map(is_not, old, new)), shorter)
+    prefix = common_prefix(old, new, shorter)
     tail = shorter - prefix
     if not tail:
         return Alignment(prefix, 0, [])

@@ -251,10 +251,10 @@ class Truncate:
             else:
                 pinned.append(messages[start])
             start += 1
-        turns = ctx.pairing.turns(messages, start)
-        points = ctx.pairing.cut_points(messages, start)
-        if turns is None or points is None:  # not a valid pairing: the memo keeps no index
-            turns, points = turn_starts(messages, start), cut_points(messages, start)
+        found = ctx.pairing.turns_and_cuts(messages, start)
+        if found is None:  # not a valid pairing: the memo keeps no index
+            found = turn_starts(messages, start), cut_points(messages, start)
+        turns, points = found
         if len(turns) <= self.keep_turns:
             return Compacted(
                 list(messages),

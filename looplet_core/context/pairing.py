@@ -21,6 +21,7 @@ from bisect import bisect_left, bisect_right
 from collections.abc import Sequence
 from operator import is_
 
+from looplet_core.context.align import common_prefix
 from looplet_core.context.results import PRUNED_PREFIX, uncleared_result
 from looplet_core.messages import Message
 
@@ -104,14 +105,6 @@ def _differences(a: Sequence[Message], b: Sequence[Message]) -> list[int]:
         return out
 
 
-def _common_prefix(a: Sequence[Message], b: Sequence[Message]) -> int:
-    same = list(map(is_, a, b))
-    try:
-        return same.index(False)
-    except ValueError:
-        return len(same)
-
-
 class PairingMemo:
     """The pairing verdict and index (``_Index``) of the last list verified; see the module
     docstring.  One memo serves one run (the meter holds it): it is not shared between threads."""
@@ -133,19 +126,23 @@ class PairingMemo:
     def cut_points(self, messages: Sequence[Message], start: int = 0) -> list[int] | None:
         """``compact.cut_points(messages, start)`` from the clean points, when ``messages`` is
         a valid pairing; None when it is not (the caller then computes them itself)."""
-        clean = self._valid(messages)
-        if clean is None:
-            return None
-        # In a valid list no tool result follows a clean point, and its end is clean.
-        if len(messages) < start:
-            return []
-        return [*clean.clean[bisect_left(clean.clean, start) :], len(messages)]
+        found = self.turns_and_cuts(messages, start)
+        return None if found is None else found[1]
 
-    def turns(self, messages: Sequence[Message], start: int = 0) -> list[int] | None:
-        """``compact.turn_starts(messages, start)`` (indices of assistant messages), when
-        ``messages`` is a valid pairing; None when it is not."""
+    def turns_and_cuts(
+        self, messages: Sequence[Message], start: int = 0
+    ) -> tuple[list[int], list[int]] | None:
+        """``compact.turn_starts(messages, start)`` (indices of assistant messages) and
+        ``cut_points(messages, start)``, for one check of ``messages`` (what ``Truncate``
+        needs), when it is a valid pairing; None when it is not."""
         index = self._valid(messages)
-        return None if index is None else index.turns[bisect_left(index.turns, start) :]
+        if index is None:
+            return None
+        turns = index.turns[bisect_left(index.turns, start) :]
+        if len(messages) < start:
+            return turns, []
+        # In a valid list no tool result follows a clean point, and its end is clean.
+        return turns, [*index.clean[bisect_left(index.clean, start) :], len(messages)]
 
     def results(self, messages: Sequence[Message], start: int = 0) -> list[int] | None:
         """Indices ``>= start`` of the tool results ``Prune`` has not cleared (``results.py``),
@@ -190,8 +187,9 @@ class PairingMemo:
         ``after`` when so."""
         old, shift = self._index, len(after) - len(before)
         clean = old.clean
-        prefix = _common_prefix(before, after)
-        suffix = _common_prefix(after[::-1], before[::-1])
+        shorter = min(len(before), len(after))
+        prefix = common_prefix(before, after, shorter)
+        suffix = common_prefix(reversed(after), reversed(before), shorter)
         # Resume at the last clean point inside the shared prefix (0 is always one)...
         resume = clean[bisect_right(clean, prefix) - 1] if clean and clean[0] == 0 else 0
         # ...and rejoin ``before`` at its first clean point inside the shared tail.
