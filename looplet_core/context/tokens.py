@@ -144,7 +144,7 @@ class ContextMeter:
         counted = self._messages
         if len(messages) <= len(counted) and all(map(is_, messages, counted)):
             return self._counts[: len(messages)]
-        return self._memo_lookup(messages, self._known)
+        return self._memo_lookup(messages)
 
     def scaled_cost(self, message: Message) -> int:
         """``scaled_costs([message])[0]``, without displacing the list the meter priced last
@@ -332,15 +332,35 @@ class ContextMeter:
             framing += (len(message.tool_call_id) + 2) // 3
         return framing + estimate
 
-    def _memo_lookup(self, messages: Sequence[Message], known: dict[int, int]) -> list[int]:
-        """``_lookup``, answered from the last list priced when ``messages`` holds its very
-        messages in the same order (a fresh list: callers may change theirs)."""
+    def _memo_lookup(self, messages: Sequence[Message]) -> list[int]:
+        """The counts of a list that is not a prefix of the tally, answered from the last such
+        list priced when ``messages`` holds its very messages in the same order (a fresh list:
+        callers may change theirs)."""
         memo, counts = self._memo
         if len(memo) == len(messages) and all(map(is_, messages, memo)):
             return list(counts)
-        counts = self._lookup(messages, known)
+        counts = self._against_tally(messages)
         self._memo = (tuple(messages), counts)
         return list(counts)
+
+    def _against_tally(self, messages: Sequence[Message]) -> list[int]:
+        """The counts of ``messages``: where it lines up with the tally (``align.py``; a
+        compaction's rewrite keeps most of the history in order) the tally's own counts, so
+        only the messages it changed are looked up; a list that does not line up is looked up
+        whole, through the id map."""
+        tally = self._messages
+        found = align(tally, messages)
+        cut = len(messages) - found.tail
+        if (cut - found.prefix) + len(found.changed) > len(messages) // 4 + 8:
+            return self._lookup(messages, self._known)
+        ids = self._ids if self._ids is not None else {}
+        old = self._counts
+        counts = [*old[: found.prefix], *self._lookup(messages[found.prefix : cut], ids)]
+        counts += old[len(tally) - found.tail :]
+        for index in found.changed:
+            held = ids.get(id(messages[index]))
+            counts[index] = held if held is not None else self._outside(messages[index])
+        return counts
 
     def _restart(self, conversation: Conversation) -> None:
         """A new conversation or a rewrite: recount, reusing counts of messages that survived."""

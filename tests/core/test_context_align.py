@@ -105,7 +105,11 @@ def test_the_meter_after_each_rewrite_holds_the_counts_a_recount_from_scratch_gi
         # The id map names exactly the messages counted, each with its own count.
         if meter._ids is not None:
             assert meter._ids == {id(m): c for m, c in zip(conversation, counts, strict=True)}
-        # A single message's cost, held or not, is its count from scratch.
+        # The costs of a list made from the history (as a stage plans with), lined up with the
+        # tally or not, and a single message's cost, held or not, are counts from scratch.
+        planned = _rewrite(rng, list(conversation))
+        assert meter.message_costs(planned) == _from_scratch(planned)[0]
+        assert meter.message_costs(planned) == _from_scratch(planned)[0]  # the memo's answer
         for message in [*rng.sample(list(conversation), min(3, len(conversation))), _message(rng)]:
             assert meter.scaled_cost(message) == ContextMeter(Chars4()).message_tokens(message)
         assert len(meter._messages) == len(conversation)
