@@ -426,3 +426,16 @@ def test_a_first_read_racing_an_append_from_another_thread_never_loses_the_appen
     finally:
         descriptor._set = plain_set
     assert [d.decision for d in step.decisions] == ["approve"]
+
+
+def test_a_script_repeating_one_entry_still_gives_each_reply_its_own_call_and_args():
+    # benchmarks/loop_worker.py repeats one entry object for its 10,000 replies: its figures
+    # stand for a real model's only while each reply is new data, as a parsed server reply is
+    entry = {"tool": "greet", "args": {"name": "a"}}
+    steps, _, _, _ = run([entry, entry, _DONE])
+    first, second = (s.tool_call for s in steps[:2])
+    assert first is not None and second is not None
+    assert first is not second and first.id != second.id
+    assert first.args is not second.args and first.args is not entry["args"]
+    first.args["name"] = "changed"
+    assert second.args == {"name": "a"} and entry == {"tool": "greet", "args": {"name": "a"}}
