@@ -10,10 +10,17 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, cast
 
-from looplet_core.firstuse import NOT_YET, first_use, lists_on_first_use
+from looplet_core.firstuse import (
+    NOT_YET,
+    DictOnFirstUse,
+    dict_on_first_use,
+    first_use,
+    lists_on_first_use,
+)
 from looplet_core.messages import ToolCall, optional
 
 __all__ = [
+    "CONTEXT_ROLES",
     "AttemptFailure",
     "ContextStats",
     "ErrorKind",
@@ -237,12 +244,20 @@ _tool_calls = first_use(LLMCall, "tool_calls")
 _failures = first_use(LLMCall, "failures")
 
 
+CONTEXT_ROLES: tuple[str, ...] = ("system", "tools", "user", "assistant", "tool")
+"""The keys of ``ContextStats.by_role`` as the context meter writes them, in its order."""
+
+
 @dataclass(slots=True)
 class ContextStats:
     """How full the context window was for the prompt behind a step, by role.
 
     ``by_role`` keys: system, tools (schemas), user, assistant, tool (results).  ``measured`` says
     whether ``total`` came from the provider's reported usage or from the estimator.
+
+    Stats made by ``counted`` (the context meter's, one a step) hold ``by_role`` as the tuple of
+    its counts until it is first read, when the dict is made and kept (``firstuse.py``): a long
+    run keeps one per step and most are never read.
     """
 
     by_role: dict[str, int] = field(default_factory=dict[str, int])
@@ -257,9 +272,18 @@ class ContextStats:
             return None
         return 100.0 * self.total / self.window
 
+    @classmethod
+    def counted(
+        cls, by_role: dict[str, int], total: int, window: int | None, measured: bool, tier: str
+    ) -> ContextStats:
+        """Stats that keep ``by_role`` compactly (a tuple) while it is unread, when its keys
+        are ``CONTEXT_ROLES`` in order (as the context meter's are); otherwise as given."""
+        compact: Any = tuple(by_role.values()) if tuple(by_role) == CONTEXT_ROLES else by_role
+        return cls(compact, total, window, measured, tier)
+
     def to_dict(self) -> dict[str, Any]:
         return {
-            "by_role": dict(self.by_role),
+            "by_role": _by_role.copy(self),
             "total": self.total,
             "window": self.window,
             "measured": self.measured,
@@ -275,6 +299,10 @@ class ContextStats:
             measured=bool(data.get("measured", False)),
             tier=str(data.get("tier") or "ok"),
         )
+
+
+dict_on_first_use(ContextStats, "by_role", CONTEXT_ROLES)
+_by_role = cast(DictOnFirstUse, ContextStats.__dict__["by_role"])
 
 
 @dataclass(frozen=True, slots=True)

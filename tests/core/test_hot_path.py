@@ -22,6 +22,7 @@ import pytest
 from looplet_core import (
     BaseToolRegistry,
     ContextMeter,
+    ContextStats,
     Event,
     HookDecision,
     LLMCall,
@@ -32,6 +33,8 @@ from looplet_core import (
     ToolCall,
     ToolSpec,
 )
+from looplet_core.context.tokens import ROLES
+from looplet_core.records import CONTEXT_ROLES
 from looplet_core.tools.args import ArgsValidator
 
 from .context_helpers import Chars4
@@ -439,3 +442,99 @@ def test_a_script_repeating_one_entry_still_gives_each_reply_its_own_call_and_ar
     assert first.args is not second.args and first.args is not entry["args"]
     first.args["name"] = "changed"
     assert second.args == {"name": "a"} and entry == {"tool": "greet", "args": {"name": "a"}}
+
+
+# -- ContextStats.by_role kept as a tuple of counts until read (firstuse.py) ----------------------
+
+_BY_ROLE = ContextStats.__dict__["by_role"]
+
+
+def _three_steps() -> list[Step]:
+    greet = {"tool": "greet", "args": {"name": "a"}}
+    steps, _, _, _ = run([greet, greet, _DONE])
+    return steps
+
+
+def test_the_meters_stats_keep_their_counts_as_a_tuple_in_the_roles_order():
+    assert ROLES == CONTEXT_ROLES  # else every step would keep a dict again
+    for step in _three_steps():
+        assert step.context is not None and type(_BY_ROLE._get(step.context)) is tuple
+        saved = step.context.to_dict()  # writers copy from the tuple
+        assert type(_BY_ROLE._get(step.context)) is tuple
+        by_role = step.context.by_role
+        assert list(by_role) == list(CONTEXT_ROLES) and saved["by_role"] == by_role
+        assert sum(by_role.values()) == step.context.total
+        assert step.context.by_role is by_role  # made once, then kept
+
+
+def test_compact_stats_read_compare_copy_and_save_as_dict_stats_do():
+    stats = ContextStats.counted(
+        dict(zip(CONTEXT_ROLES, (5, 4, 3, 2, 1), strict=True)), 15, 100, False, "ok"
+    )
+    eager = ContextStats.from_dict(stats.to_dict())
+    assert type(_BY_ROLE._get(eager)) is dict
+    assert stats == eager and repr(stats) == repr(eager) and stats.to_dict() == eager.to_dict()
+    for copied in (copy.copy(stats), copy.deepcopy(stats), pickle.loads(pickle.dumps(stats))):
+        assert copied == stats
+    assert dataclasses.replace(stats, total=16).by_role == stats.by_role
+    assert dataclasses.asdict(stats)["by_role"] == {
+        "system": 5,
+        "tools": 4,
+        "user": 3,
+        "assistant": 2,
+        "tool": 1,
+    }
+    stats.by_role["tool"] = 9  # a change to the dict read is kept, as on any dataclass field
+    assert stats.by_role["tool"] == 9 and stats.to_dict()["by_role"]["tool"] == 9
+    assert stats != eager
+
+
+def test_stats_with_other_keys_or_made_by_hand_keep_the_dict_they_were_given():
+    given = {"user": 3}
+    assert ContextStats.counted(given, 3, None, False, "ok").by_role is given
+    reordered = dict(zip(reversed(CONTEXT_ROLES), range(5), strict=True))
+    assert ContextStats.counted(reordered, 10, None, False, "ok").by_role is reordered
+    assert ContextStats(given, 3).by_role is given and ContextStats().by_role == {}
+
+
+def test_changing_one_steps_by_role_changes_no_other_step_and_not_the_meter():
+    steps = _three_steps()
+    before = [s.context.to_dict() for s in steps if s.context]
+    assert steps[0].context is not None
+    steps[0].context.by_role["user"] += 1000
+    steps[0].context.by_role["extra"] = 1
+    after = [s.context.to_dict() for s in steps if s.context]
+    assert after[1:] == before[1:] and after[0] != before[0]
+    meter = ContextMeter(Chars4())
+    messages = [Message("system", "s" * 40), Message("user", "task")]
+    first = meter.measure(messages)
+    total, user = first.total, first.by_role["user"]
+    first.by_role["user"] += 1000  # the meter calibrates from its own counts, not the stats'
+    observed = meter.observe(total)
+    assert observed is not None and observed.by_role["user"] == user and meter.ratio == 1.0
+
+
+def test_a_first_read_of_by_role_racing_a_write_from_another_thread_keeps_the_write():
+    import threading
+    import time
+
+    plain_set = _BY_ROLE._set
+    stalled = threading.Event()
+
+    def slow_in_reader(obj: object, value: object) -> None:
+        if threading.current_thread().name == "reader":  # it made its dict; stall before storing
+            stalled.set()
+            time.sleep(0.05)
+        plain_set(obj, value)
+
+    stats = ContextStats.counted(dict.fromkeys(CONTEXT_ROLES, 1), 5, None, False, "ok")
+    _BY_ROLE._set = slow_in_reader
+    try:
+        thread = threading.Thread(target=lambda: stats.by_role, name="reader")
+        thread.start()
+        stalled.wait(5)
+        stats.by_role["user"] = 7  # while it stalls
+        thread.join()
+    finally:
+        _BY_ROLE._set = plain_set
+    assert stats.by_role["user"] == 7
