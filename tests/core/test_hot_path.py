@@ -28,17 +28,19 @@ from looplet_core import (
     LLMCall,
     LoopConfig,
     Message,
+    MockLLMBackend,
     Step,
     StepStatus,
     ToolCall,
     ToolSpec,
+    composable_loop,
 )
 from looplet_core.context.tokens import ROLES
 from looplet_core.records import CONTEXT_ROLES
 from looplet_core.tools.args import ArgsValidator
 
 from .context_helpers import Chars4
-from .helpers import run
+from .helpers import make_tools, run
 
 # -- hand-written __init__ of the frozen message classes ------------------------------------------
 
@@ -538,3 +540,22 @@ def test_a_first_read_of_by_role_racing_a_write_from_another_thread_keeps_the_wr
     finally:
         _BY_ROLE._set = plain_set
     assert stats.by_role["user"] == 7
+
+
+def test_a_scripted_model_told_not_to_record_keeps_no_request_and_runs_the_same():
+    script = [{"tool": "greet", "args": {"name": "a"}}, _DONE]
+    kept = MockLLMBackend(script)
+    quiet = MockLLMBackend(script, record_requests=False)
+    runs = []
+    for llm in (kept, quiet):
+        config = LoopConfig(max_steps=5)
+        steps = list(composable_loop(llm=llm, tools=make_tools(), task="t", config=config))
+        runs.append([s.to_dict() for s in steps])
+    assert len(kept.requests) == 2 and quiet.requests == [] and quiet.remaining == 0
+    for one, other in zip(*runs, strict=True):  # the same steps, times and ids aside
+        for record in (one, other):
+            for key in ("elapsed_ms", "started_at", "finished_at", "run_id"):
+                record.pop(key)
+            record["tool_result"].pop("elapsed_ms")
+            record["llm_call"].pop("latency_ms")
+        assert one == other
