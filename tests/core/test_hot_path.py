@@ -14,6 +14,7 @@ import json
 import pickle
 from collections import UserDict
 from collections.abc import Sequence
+from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
@@ -559,3 +560,68 @@ def test_a_scripted_model_told_not_to_record_keeps_no_request_and_runs_the_same(
             record["tool_result"].pop("elapsed_ms")
             record["llm_call"].pop("latency_ms")
         assert one == other
+
+
+# -- what a plain run imports, and the worker pool made on first use (tools/run.py) ---------------
+
+_PLAIN_RUN_IMPORTS = """
+import json, sys
+from looplet_core import LoopConfig, MockLLMBackend, composable_loop
+from looplet_core.context.estimators import HeuristicEstimator
+from tests.core.helpers import make_tools
+# tiktoken, where installed, brings concurrent.futures and with it both modules
+config = LoopConfig(token_estimator=HeuristicEstimator())
+script = [{"tool": "greet", "args": {"name": "a"}}, {"tool": "done", "args": {"answer": "ok"}}]
+llm = MockLLMBackend(script)
+steps = list(composable_loop(llm=llm, tools=make_tools(), task="t", config=config))
+plain = [m for m in ("queue", "traceback", "difflib") if m in sys.modules]
+script = [{"tool": "boom", "args": {}}, {"tool": "slow", "args": {"seconds": 0}},
+          {"tool": "done", "args": {"answer": "ok"}}]
+llm = MockLLMBackend(script)
+failed, timed, _ = composable_loop(llm=llm, tools=make_tools(), task="t", config=config)
+print(json.dumps({"plain": plain, "statuses": [s.status for s in steps],
+                  "failed": [failed.tool_result.error_kind, bool(failed.tool_result.traceback)],
+                  "timed": timed.status}))
+"""
+
+
+def test_a_plain_run_of_quick_working_tools_imports_no_queue_nor_traceback():
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[2]  # so that the probe finds tests.core.helpers
+    out = subprocess.run(
+        [sys.executable, "-c", _PLAIN_RUN_IMPORTS],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=root,
+    )
+    report = json.loads(out.stdout)
+    assert report["plain"] == [] and report["statuses"] == ["ok", "done"]
+    assert report["failed"] == ["execution", True] and report["timed"] == "ok"
+
+
+def test_threads_asking_for_the_worker_pool_at_once_get_one_pool(monkeypatch):
+    import threading
+    import time
+
+    from looplet_core.tools import run as tool_run
+
+    made: list[object] = []
+    plain_init = tool_run._WorkerPool.__init__
+
+    def slow_init(self: Any) -> None:
+        made.append(self)
+        time.sleep(0.02)  # long enough for every other thread to ask meanwhile
+        plain_init(self)
+
+    monkeypatch.setattr(tool_run, "_made", [])
+    monkeypatch.setattr(tool_run._WorkerPool, "__init__", slow_init)
+    got: list[object] = []
+    threads = [threading.Thread(target=lambda: got.append(tool_run._pool())) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(made) == 1 and got == made * 4
