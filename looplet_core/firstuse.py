@@ -12,12 +12,12 @@ made the first time the field is read, then kept: reading, appending, comparing,
 copying and saving behave as if the list had always been there.  ``stored`` reads the slot
 without making the list, for writers (``to_dict``) that only iterate it.
 
-``ContextStats.by_role`` works the same way with a dict: every step keeps the context meter's
-stats, and a five-key dict is 184 bytes where the tuple of its five counts, in a fixed key
-order, is 80.  The dict is made (and kept) when the field is first read, which for most steps
-of a long run is never: writers copy it from the tuple (``DictOnFirstUse.copy``).
+``ContextStats.by_role`` works the same way with a dict (``PackedOnFirstUse``): every step keeps
+the context meter's stats, whose five counts in a fixed key order fit one int (``records.py``
+packs them).  The dict is made and kept when the field is first read, which for most steps of a
+long run is never; writers read the int (``stored``).
 
-Threads: making the list holds one lock (the first read only; later reads take none), so a
+Threads: making the value holds one lock (the first read only; later reads take none), so a
 debugger's thread reading a step's decisions for the first time while the run's thread appends
 to them (after an approval, say) cannot end with two lists and one append lost.
 """
@@ -25,15 +25,16 @@ to them (after an approval, say) cannot end with two lists and one append lost.
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from typing import Any, Generic, TypeVar, cast
 
 __all__ = [
     "NOT_YET",
-    "DictOnFirstUse",
     "ListOnFirstUse",
-    "dict_on_first_use",
+    "PackedOnFirstUse",
     "first_use",
     "lists_on_first_use",
+    "packed_on_first_use",
 ]
 
 T = TypeVar("T")
@@ -46,11 +47,7 @@ NOT_YET: Any = None
 
 
 class _OnFirstUse:
-    """A data descriptor over a slot that holds ``None``, a tuple, or the made value.
-
-    A read of ``None`` or a tuple makes the value (``_make``) once, under the lock, and stores
-    it in the slot; every later read returns what the slot holds.
-    """
+    """A data descriptor over a slot, whose reads go through ``__get__`` (the subclass's)."""
 
     __slots__ = ("_get", "_set", "name")
 
@@ -58,6 +55,15 @@ class _OnFirstUse:
         self._get = slot.__get__
         self._set = slot.__set__
         self.name = name
+
+    def __set__(self, obj: object, value: object) -> None:
+        self._set(obj, value)
+
+
+class ListOnFirstUse(_OnFirstUse, Generic[T]):
+    """Reads return a list, made from ``None`` or a tuple once."""
+
+    __slots__ = ()
 
     def __get__(self, obj: object, owner: type | None = None) -> Any:
         if obj is None:
@@ -67,26 +73,14 @@ class _OnFirstUse:
             return value
         with _MAKING:
             value = self._get(obj)  # again: another thread may have made it meanwhile
-            if value is not None and type(value) is not tuple:
+            if value is None:
+                value = []
+            elif type(value) is tuple:
+                value = list(cast(tuple[T, ...], value))
+            else:
                 return value
-            value = self._make(cast("tuple[Any, ...] | None", value))
             self._set(obj, value)
         return value
-
-    def __set__(self, obj: object, value: object) -> None:
-        self._set(obj, value)
-
-    def _make(self, value: tuple[Any, ...] | None) -> object:
-        raise NotImplementedError
-
-
-class ListOnFirstUse(_OnFirstUse, Generic[T]):
-    """Reads return a list, made from ``None`` or a tuple once."""
-
-    __slots__ = ()
-
-    def _make(self, value: tuple[Any, ...] | None) -> list[T]:
-        return [] if value is None else list(cast(tuple[T, ...], value))
 
     def stored(self, obj: object) -> tuple[T, ...] | list[T]:
         """What the slot holds, as something to iterate, without making the list."""
@@ -94,25 +88,34 @@ class ListOnFirstUse(_OnFirstUse, Generic[T]):
         return () if value is None else value
 
 
-class DictOnFirstUse(_OnFirstUse):
-    """Reads return a dict, made once from ``None`` (empty) or a tuple of the values of
-    ``keys``, in that order."""
+class PackedOnFirstUse(_OnFirstUse):
+    """Reads return the value ``unpack`` makes, once, from the int the slot holds.
 
-    __slots__ = ("keys",)
+    Whatever else the slot holds (a value given as it is) is returned as it is.
+    """
 
-    def __init__(self, slot: Any, name: str, keys: tuple[str, ...]) -> None:
+    __slots__ = ("unpack",)
+
+    def __init__(self, slot: Any, name: str, unpack: Callable[[int], object]) -> None:
         super().__init__(slot, name)
-        self.keys = keys
+        self.unpack = unpack
 
-    def _make(self, value: tuple[Any, ...] | None) -> dict[str, Any]:
-        return {} if value is None else dict(zip(self.keys, value, strict=True))
-
-    def copy(self, obj: object) -> dict[str, Any]:
-        """A new dict equal to the field's, without making (and keeping) the field's own."""
+    def __get__(self, obj: object, owner: type | None = None) -> Any:
+        if obj is None:
+            return self
         value = self._get(obj)
-        if value is None or type(value) is tuple:
-            return self._make(cast("tuple[Any, ...] | None", value))
-        return dict(cast("dict[str, Any]", value))
+        if type(value) is not int:
+            return value
+        with _MAKING:
+            value = self._get(obj)  # again: another thread may have made it meanwhile
+            if type(value) is int:
+                value = self.unpack(value)
+                self._set(obj, value)
+        return value
+
+    def stored(self, obj: object) -> object:
+        """What the slot holds, the int or the value, without making the value."""
+        return self._get(obj)
 
 
 def lists_on_first_use(cls: C, *names: str) -> C:
@@ -122,9 +125,9 @@ def lists_on_first_use(cls: C, *names: str) -> C:
     return cls
 
 
-def dict_on_first_use(cls: C, name: str, keys: tuple[str, ...]) -> C:
-    """Put a ``DictOnFirstUse`` with ``keys`` over the named slot of the slotted dataclass."""
-    setattr(cls, name, DictOnFirstUse(_plain_slot(cls, name), name, keys))
+def packed_on_first_use(cls: C, name: str, unpack: Callable[[int], object]) -> C:
+    """Put a ``PackedOnFirstUse`` with ``unpack`` over the named slot of the slotted dataclass."""
+    setattr(cls, name, PackedOnFirstUse(_plain_slot(cls, name), name, unpack))
     return cls
 
 

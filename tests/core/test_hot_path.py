@@ -447,7 +447,7 @@ def test_a_script_repeating_one_entry_still_gives_each_reply_its_own_call_and_ar
     assert second.args == {"name": "a"} and entry == {"tool": "greet", "args": {"name": "a"}}
 
 
-# -- ContextStats.by_role kept as a tuple of counts until read (firstuse.py) ----------------------
+# -- ContextStats.by_role kept packed in an int until read (records.py, firstuse.py) -------------
 
 _BY_ROLE = ContextStats.__dict__["by_role"]
 
@@ -458,12 +458,12 @@ def _three_steps() -> list[Step]:
     return steps
 
 
-def test_the_meters_stats_keep_their_counts_as_a_tuple_in_the_roles_order():
+def test_the_meters_stats_keep_their_counts_packed_in_the_roles_order():
     assert ROLES == CONTEXT_ROLES  # else every step would keep a dict again
     for step in _three_steps():
-        assert step.context is not None and type(_BY_ROLE._get(step.context)) is tuple
-        saved = step.context.to_dict()  # writers copy from the tuple
-        assert type(_BY_ROLE._get(step.context)) is tuple
+        assert step.context is not None and type(_BY_ROLE.stored(step.context)) is int
+        saved = step.context.to_dict()  # writers unpack without keeping the dict
+        assert type(_BY_ROLE.stored(step.context)) is int
         by_role = step.context.by_role
         assert list(by_role) == list(CONTEXT_ROLES) and saved["by_role"] == by_role
         assert sum(by_role.values()) == step.context.total
@@ -475,7 +475,7 @@ def test_compact_stats_read_compare_copy_and_save_as_dict_stats_do():
         dict(zip(CONTEXT_ROLES, (5, 4, 3, 2, 1), strict=True)), 15, 100, False, "ok"
     )
     eager = ContextStats.from_dict(stats.to_dict())
-    assert type(_BY_ROLE._get(eager)) is dict
+    assert type(_BY_ROLE.stored(eager)) is dict
     assert stats == eager and repr(stats) == repr(eager) and stats.to_dict() == eager.to_dict()
     for copied in (copy.copy(stats), copy.deepcopy(stats), pickle.loads(pickle.dumps(stats))):
         assert copied == stats
@@ -492,11 +492,30 @@ def test_compact_stats_read_compare_copy_and_save_as_dict_stats_do():
     assert stats != eager
 
 
+@pytest.mark.parametrize(
+    "counts", [(0, 0, 0, 0, 0), (2**40 - 1, 0, 2**40 - 1, 1, 2**40 - 1), (7, 6_000_000, 1, 2, 3)]
+)
+def test_counts_from_zero_to_the_packing_limit_read_back_exactly(counts):
+    by_role = dict(zip(CONTEXT_ROLES, counts, strict=True))
+    stats = ContextStats.counted(by_role, sum(counts), None, False, "ok")
+    assert type(_BY_ROLE.stored(stats)) is int
+    assert stats.to_dict()["by_role"] == by_role and stats.by_role == by_role
+    assert [type(v) for v in stats.by_role.values()] == [int] * 5
+
+
+@pytest.mark.parametrize("odd", [2**40, -1, 1.5, "3"])
+def test_a_count_that_cannot_be_packed_keeps_the_dict_it_came_in(odd):
+    by_role: dict[str, Any] = dict(zip(CONTEXT_ROLES, (1, 2, odd, 4, 5), strict=True))
+    assert ContextStats.counted(by_role, 0, None, False, "ok").by_role is by_role
+
+
 def test_stats_with_other_keys_or_made_by_hand_keep_the_dict_they_were_given():
     given = {"user": 3}
     assert ContextStats.counted(given, 3, None, False, "ok").by_role is given
     reordered = dict(zip(reversed(CONTEXT_ROLES), range(5), strict=True))
     assert ContextStats.counted(reordered, 10, None, False, "ok").by_role is reordered
+    more = {**dict.fromkeys(CONTEXT_ROLES, 1), "extra": 1}
+    assert ContextStats.counted(more, 6, None, False, "ok").by_role is more
     assert ContextStats(given, 3).by_role is given and ContextStats().by_role == {}
 
 
