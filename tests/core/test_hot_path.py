@@ -644,3 +644,16 @@ def test_threads_asking_for_the_worker_pool_at_once_get_one_pool(monkeypatch):
     for thread in threads:
         thread.join()
     assert len(made) == 1 and got == made * 4
+
+
+def test_a_step_numbered_like_its_model_call_keeps_the_calls_int_and_others_their_own():
+    greet = {"tool": "greet", "args": {"name": "a"}}
+    script = [*[greet] * 300, [greet, greet], _DONE]  # past 256, where ints stop being shared
+    steps, _, _, _ = run(script, config=LoopConfig(max_steps=400))
+    numbers = [s.number for s in steps]
+    assert numbers == list(range(1, 304))
+    calls = [s.llm_call for s in steps]
+    assert all(c is not None for c in calls)
+    assert [c.index for c in calls if c] == [*range(1, 302), 301, 302]
+    assert steps[299].number is steps[299].llm_call.index  # type: ignore[union-attr]
+    assert steps[301].number == 302 and steps[301].llm_call.index == 301  # type: ignore[union-attr]
