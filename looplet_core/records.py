@@ -319,7 +319,8 @@ class ContextStats:
         """Stats that keep ``by_role`` packed in an int while it is unread, when its keys are
         ``CONTEXT_ROLES`` in order and its counts ints that fit (as the context meter's are);
         otherwise as given."""
-        return cls(cast(Any, _pack_counts(by_role)), total, window, measured, tier)
+        packed: Any = _pack_counts(by_role)  # (not cast(): a call every step)
+        return cls(packed, total, window, measured, tier)
 
     def to_dict(self) -> dict[str, Any]:
         stored = _by_role.stored(self)  # the int, unpacked without keeping the dict, or the dict
