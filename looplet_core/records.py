@@ -10,10 +10,17 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, cast
 
-from looplet_core.firstuse import NOT_YET, first_use, lists_on_first_use
+from looplet_core.firstuse import (
+    NOT_YET,
+    PackedOnFirstUse,
+    first_use,
+    lists_on_first_use,
+    packed_on_first_use,
+)
 from looplet_core.messages import ToolCall, optional
 
 __all__ = [
+    "CONTEXT_ROLES",
     "AttemptFailure",
     "ContextStats",
     "ErrorKind",
@@ -237,12 +244,60 @@ _tool_calls = first_use(LLMCall, "tool_calls")
 _failures = first_use(LLMCall, "failures")
 
 
+CONTEXT_ROLES: tuple[str, ...] = ("system", "tools", "user", "assistant", "tool")
+"""The keys of ``ContextStats.by_role`` as the context meter writes them, in its order."""
+
+_COUNT_BITS = 40  # a count up to a trillion tokens packs; a dict with a larger one is kept as is
+_COUNT_LIMIT = 1 << _COUNT_BITS
+_COUNT_MASK = _COUNT_LIMIT - 1
+
+
+def _pack_counts(by_role: dict[str, int]) -> int | dict[str, int]:
+    """A meter's five counts in one int, ``_COUNT_BITS`` bits each in ``CONTEXT_ROLES`` order
+    (``system`` highest); ``by_role`` itself when its keys are not those, in that order, or a
+    count is not an integer from 0 to ``_COUNT_LIMIT - 1`` (an integer of another type, a
+    bool say, reads back as the int of equal value).
+
+    Why an int: a step's stats keep the counts for the whole run.  A dict of five is 184 bytes,
+    a tuple 80 and keeps two counts alive that change every step (the running totals of the
+    assistant's and the tools' messages, 32 bytes each); the int is 56 bytes alone, and the
+    garbage collector never walks it."""
+    if tuple(by_role) != CONTEXT_ROLES:
+        return by_role
+    system, tools, user, assistant, tool = by_role.values()
+    try:
+        fits = 0 <= system | tools | user | assistant | tool < _COUNT_LIMIT  # a negative: < 0
+    except TypeError:  # a count that is not an integer
+        return by_role
+    if not fits:
+        return by_role
+    bits = _COUNT_BITS
+    return (((system << bits | tools) << bits | user) << bits | assistant) << bits | tool
+
+
+def _unpack_counts(packed: int) -> dict[str, int]:
+    """The dict ``_pack_counts`` packed, keys in ``CONTEXT_ROLES`` order."""
+    bits, mask = _COUNT_BITS, _COUNT_MASK
+    counts = (
+        packed >> 4 * bits,
+        (packed >> 3 * bits) & mask,
+        (packed >> 2 * bits) & mask,
+        (packed >> bits) & mask,
+        packed & mask,
+    )
+    return dict(zip(CONTEXT_ROLES, counts, strict=True))
+
+
 @dataclass(slots=True)
 class ContextStats:
     """How full the context window was for the prompt behind a step, by role.
 
     ``by_role`` keys: system, tools (schemas), user, assistant, tool (results).  ``measured`` says
     whether ``total`` came from the provider's reported usage or from the estimator.
+
+    Stats made by ``counted`` (the context meter's, one a step) hold ``by_role`` packed in one
+    int until it is first read, when the dict is made and kept (``firstuse.py``): a long run
+    keeps one per step and most are never read.
     """
 
     by_role: dict[str, int] = field(default_factory=dict[str, int])
@@ -257,9 +312,22 @@ class ContextStats:
             return None
         return 100.0 * self.total / self.window
 
+    @classmethod
+    def counted(
+        cls, by_role: dict[str, int], total: int, window: int | None, measured: bool, tier: str
+    ) -> ContextStats:
+        """Stats that keep ``by_role`` packed in an int while it is unread, when its keys are
+        ``CONTEXT_ROLES`` in order and its counts ints that fit (as the context meter's are);
+        otherwise as given."""
+        packed: Any = _pack_counts(by_role)  # (not cast(): a call every step)
+        return cls(packed, total, window, measured, tier)
+
     def to_dict(self) -> dict[str, Any]:
+        stored = _by_role.stored(self)  # the int, unpacked without keeping the dict, or the dict
         return {
-            "by_role": dict(self.by_role),
+            "by_role": _unpack_counts(stored)
+            if type(stored) is int
+            else dict(cast(dict[str, int], stored)),
             "total": self.total,
             "window": self.window,
             "measured": self.measured,
@@ -275,6 +343,10 @@ class ContextStats:
             measured=bool(data.get("measured", False)),
             tier=str(data.get("tier") or "ok"),
         )
+
+
+packed_on_first_use(ContextStats, "by_role", _unpack_counts)
+_by_role = cast(PackedOnFirstUse, ContextStats.__dict__["by_role"])
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,7 +10,9 @@ Each script entry is one reply:
 * a callable ``(messages, tools) -> any of the above`` — decided from what the model was sent.
 
 The backend records every request (``requests``: the message list and tools it was sent; the
-list is the loop's immutable view, so recording costs O(1)).  When the script runs out it raises
+list is the loop's immutable view, so recording costs O(1), about 130 bytes a request).  A long
+scripted run that never looks at them (a demo, a benchmark standing in for a real model, which
+keeps no such log) passes ``record_requests=False``.  When the script runs out it raises
 ``ScriptExhaustedError``: it never cycles or invents a reply.
 """
 
@@ -73,7 +75,7 @@ class MockLLMBackend:
     """Replays a script of replies.  ``report_usage=True`` reports chars/4 token counts as usage
     (so gauges move in demos); otherwise usage is None, as from a server that reports none.
     ``delay`` sleeps before each reply; ``stream_chunk`` streams text replies in pieces of that
-    many characters to ``on_delta``.
+    many characters to ``on_delta``.  ``record_requests=False`` leaves ``requests`` empty.
     """
 
     in_process = True  # answers without I/O: the loop calls it directly, no deadline thread
@@ -86,12 +88,14 @@ class MockLLMBackend:
         report_usage: bool = False,
         delay: float = 0.0,
         stream_chunk: int = 0,
+        record_requests: bool = True,
     ) -> None:
         self.script = list(script)
         self.model = model
         self.report_usage = report_usage
         self.delay = delay
         self.stream_chunk = stream_chunk
+        self.record_requests = record_requests
         self.requests: list[MockRequest] = []
         self._position = 0
         self._ids = 0
@@ -117,7 +121,8 @@ class MockLLMBackend:
         on_delta: DeltaCallback | None = None,
     ) -> LLMResponse:
         started = time.perf_counter()
-        self.requests.append(MockRequest(messages, tools))
+        if self.record_requests:
+            self.requests.append(MockRequest(messages, tools))
         if self._position >= len(self.script):
             raise ScriptExhaustedError(
                 f"MockLLMBackend script has {len(self.script)} replies and reply "

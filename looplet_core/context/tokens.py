@@ -262,7 +262,7 @@ class ContextMeter:
         return cls(config.token_estimator, window=window, budget=config.context_budget)
 
     def _stats(self, by_role: dict[str, int], total: int, *, measured: bool) -> ContextStats:
-        return ContextStats(by_role, total, self.window, measured, self.budget.tier(total))
+        return ContextStats.counted(by_role, total, self.window, measured, self.budget.tier(total))
 
     def _sync(self, conversation: Conversation, length: int) -> dict[str, int]:
         """Bring the tally up to ``length`` messages of ``conversation``; raw totals by role."""

@@ -205,10 +205,17 @@ class EngineCore:
 
     def _new_step(self, tc: ToolCall | None, number: int | None = None) -> Step:
         st = self.state
+        call = st.current_call
+        if number is None:
+            number = st.step_number + 1
+            # One call a step (the usual case): the step keeps the call's own int, not a new
+            # equal one (an int past 256 is 32 bytes, and every step is kept for the run)
+            if call is not None and call.index == number:
+                number = call.index
         step = Step(
-            number=number if number is not None else st.step_number + 1,
+            number=number,
             tool_call=tc,
-            llm_call=st.current_call,
+            llm_call=call,
             run_id=st.run_id,
             branch_id=st.branch_id,
             started_at=self._step_started or now(),

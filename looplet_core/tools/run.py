@@ -17,10 +17,8 @@ from __future__ import annotations
 import contextlib
 import inspect
 import itertools
-import queue
 import threading
 import time
-import traceback
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from time import perf_counter
@@ -32,6 +30,7 @@ from looplet_core.records import ErrorKind, ToolResult
 
 if TYPE_CHECKING:
     import asyncio  # imported where used: it costs ~15 ms of `import looplet_core`
+    import queue  # imported by the first timed call, as traceback by the first failure
     from pathlib import Path  # an annotation only: pathlib and urllib cost ~0.7 MiB at import
 
     from looplet_core.approvals.requests import ApprovalRequest, Approver
@@ -167,6 +166,8 @@ class _WorkerPool:
     """
 
     def __init__(self) -> None:
+        import queue
+
         self._jobs: queue.SimpleQueue[_Job] = queue.SimpleQueue()
         self._idle = threading.Semaphore(0)
         self._names = itertools.count(1)
@@ -178,6 +179,8 @@ class _WorkerPool:
             threading.Thread(target=self._work, name=name, daemon=True).start()
 
     def _work(self) -> None:
+        import queue
+
         while True:
             try:
                 job = self._jobs.get(timeout=_IDLE_WORKER_S)
@@ -189,7 +192,21 @@ class _WorkerPool:
             self._idle.release()
 
 
-_POOL = _WorkerPool()
+_made: list[_WorkerPool] = []  # the pool, once the first call that needs a worker made it
+_MAKING_POOL = threading.Lock()
+
+
+def _pool() -> _WorkerPool:
+    """The process's one pool, made once even when two threads ask at the same time.
+
+    Made on first use, with ``queue`` imported then (and ``traceback`` by the first failure):
+    with heapq and textwrap they are about 0.3 MiB that a run of quick tools that work never
+    needs."""
+    if not _made:
+        with _MAKING_POOL:
+            if not _made:
+                _made.append(_WorkerPool())
+    return _made[0]
 
 
 def _ms_since(start: float) -> float:
@@ -214,6 +231,8 @@ def _format_traceback(exc: BaseException) -> str:
         if tb.tb_frame.f_code.co_filename == __file__:
             start = tb.tb_next
         tb = tb.tb_next
+    import traceback
+
     return "".join(traceback.format_exception(type(exc), exc, start or exc.__traceback__))
 
 
@@ -282,7 +301,7 @@ def _run_coroutine(coro: Coroutine[Any, Any, Any], job: _Job | None) -> Any:
         return asyncio.run(main())
     # This thread already runs an event loop (a notebook, say): asyncio.run would refuse.
     waiter = _Job(lambda _: asyncio.run(main()))
-    _POOL.submit(waiter)
+    _pool().submit(waiter)
     waiter.done.wait()
     if waiter.error is not None:
         raise waiter.error
@@ -317,7 +336,7 @@ def execute(
     kwargs = _kwargs(spec, args, ctx, token)
     job = _Job(lambda job: _invoke(spec, kwargs, job))
     start = perf_counter()
-    _POOL.submit(job)
+    _pool().submit(job)
     if not job.done.wait(limit):
         token.cancel(f"timed out after {limit:g} s")
         job.interrupt()
@@ -367,7 +386,7 @@ async def aexecute(
             loop.call_soon_threadsafe(_settle, finished)
 
     job.on_done(wake)
-    _POOL.submit(job)
+    _pool().submit(job)
     try:
         await asyncio.wait_for(finished, limit)
     except TimeoutError:

@@ -14,6 +14,7 @@ import json
 import pickle
 from collections import UserDict
 from collections.abc import Sequence
+from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
@@ -22,20 +23,25 @@ import pytest
 from looplet_core import (
     BaseToolRegistry,
     ContextMeter,
+    ContextStats,
     Event,
     HookDecision,
     LLMCall,
     LoopConfig,
     Message,
+    MockLLMBackend,
     Step,
     StepStatus,
     ToolCall,
     ToolSpec,
+    composable_loop,
 )
+from looplet_core.context.tokens import ROLES
+from looplet_core.records import CONTEXT_ROLES
 from looplet_core.tools.args import ArgsValidator
 
 from .context_helpers import Chars4
-from .helpers import run
+from .helpers import make_tools, run
 
 # -- hand-written __init__ of the frozen message classes ------------------------------------------
 
@@ -426,3 +432,228 @@ def test_a_first_read_racing_an_append_from_another_thread_never_loses_the_appen
     finally:
         descriptor._set = plain_set
     assert [d.decision for d in step.decisions] == ["approve"]
+
+
+def test_a_script_repeating_one_entry_still_gives_each_reply_its_own_call_and_args():
+    # benchmarks/loop_worker.py repeats one entry object for its 10,000 replies: its figures
+    # stand for a real model's only while each reply is new data, as a parsed server reply is
+    entry = {"tool": "greet", "args": {"name": "a"}}
+    steps, _, _, _ = run([entry, entry, _DONE])
+    first, second = (s.tool_call for s in steps[:2])
+    assert first is not None and second is not None
+    assert first is not second and first.id != second.id
+    assert first.args is not second.args and first.args is not entry["args"]
+    first.args["name"] = "changed"
+    assert second.args == {"name": "a"} and entry == {"tool": "greet", "args": {"name": "a"}}
+
+
+# -- ContextStats.by_role kept packed in an int until read (records.py, firstuse.py) -------------
+
+_BY_ROLE = ContextStats.__dict__["by_role"]
+
+
+def _three_steps() -> list[Step]:
+    greet = {"tool": "greet", "args": {"name": "a"}}
+    steps, _, _, _ = run([greet, greet, _DONE])
+    return steps
+
+
+def test_the_meters_stats_keep_their_counts_packed_in_the_roles_order():
+    assert ROLES == CONTEXT_ROLES  # else every step would keep a dict again
+    for step in _three_steps():
+        assert step.context is not None and type(_BY_ROLE.stored(step.context)) is int
+        saved = step.context.to_dict()  # writers unpack without keeping the dict
+        assert type(_BY_ROLE.stored(step.context)) is int
+        by_role = step.context.by_role
+        assert list(by_role) == list(CONTEXT_ROLES) and saved["by_role"] == by_role
+        assert sum(by_role.values()) == step.context.total
+        assert step.context.by_role is by_role  # made once, then kept
+
+
+def test_compact_stats_read_compare_copy_and_save_as_dict_stats_do():
+    stats = ContextStats.counted(
+        dict(zip(CONTEXT_ROLES, (5, 4, 3, 2, 1), strict=True)), 15, 100, False, "ok"
+    )
+    eager = ContextStats.from_dict(stats.to_dict())
+    assert type(_BY_ROLE.stored(eager)) is dict
+    assert stats == eager and repr(stats) == repr(eager) and stats.to_dict() == eager.to_dict()
+    for copied in (copy.copy(stats), copy.deepcopy(stats), pickle.loads(pickle.dumps(stats))):
+        assert copied == stats
+    assert dataclasses.replace(stats, total=16).by_role == stats.by_role
+    assert dataclasses.asdict(stats)["by_role"] == {
+        "system": 5,
+        "tools": 4,
+        "user": 3,
+        "assistant": 2,
+        "tool": 1,
+    }
+    stats.by_role["tool"] = 9  # a change to the dict read is kept, as on any dataclass field
+    assert stats.by_role["tool"] == 9 and stats.to_dict()["by_role"]["tool"] == 9
+    assert stats != eager
+
+
+@pytest.mark.parametrize(
+    "counts", [(0, 0, 0, 0, 0), (2**40 - 1, 0, 2**40 - 1, 1, 2**40 - 1), (7, 6_000_000, 1, 2, 3)]
+)
+def test_counts_from_zero_to_the_packing_limit_read_back_exactly(counts):
+    by_role = dict(zip(CONTEXT_ROLES, counts, strict=True))
+    stats = ContextStats.counted(by_role, sum(counts), None, False, "ok")
+    assert type(_BY_ROLE.stored(stats)) is int
+    assert stats.to_dict()["by_role"] == by_role and stats.by_role == by_role
+    assert [type(v) for v in stats.by_role.values()] == [int] * 5
+
+
+@pytest.mark.parametrize("odd", [2**40, -1, 1.5, "3"])
+def test_a_count_that_cannot_be_packed_keeps_the_dict_it_came_in(odd):
+    by_role: dict[str, Any] = dict(zip(CONTEXT_ROLES, (1, 2, odd, 4, 5), strict=True))
+    assert ContextStats.counted(by_role, 0, None, False, "ok").by_role is by_role
+
+
+def test_stats_with_other_keys_or_made_by_hand_keep_the_dict_they_were_given():
+    given = {"user": 3}
+    assert ContextStats.counted(given, 3, None, False, "ok").by_role is given
+    reordered = dict(zip(reversed(CONTEXT_ROLES), range(5), strict=True))
+    assert ContextStats.counted(reordered, 10, None, False, "ok").by_role is reordered
+    more = {**dict.fromkeys(CONTEXT_ROLES, 1), "extra": 1}
+    assert ContextStats.counted(more, 6, None, False, "ok").by_role is more
+    assert ContextStats(given, 3).by_role is given and ContextStats().by_role == {}
+
+
+def test_changing_one_steps_by_role_changes_no_other_step_and_not_the_meter():
+    steps = _three_steps()
+    before = [s.context.to_dict() for s in steps if s.context]
+    assert steps[0].context is not None
+    steps[0].context.by_role["user"] += 1000
+    steps[0].context.by_role["extra"] = 1
+    after = [s.context.to_dict() for s in steps if s.context]
+    assert after[1:] == before[1:] and after[0] != before[0]
+    meter = ContextMeter(Chars4())
+    messages = [Message("system", "s" * 40), Message("user", "task")]
+    first = meter.measure(messages)
+    total, user = first.total, first.by_role["user"]
+    first.by_role["user"] += 1000  # the meter calibrates from its own counts, not the stats'
+    observed = meter.observe(total)
+    assert observed is not None and observed.by_role["user"] == user and meter.ratio == 1.0
+
+
+def test_a_first_read_of_by_role_racing_a_write_from_another_thread_keeps_the_write():
+    import threading
+    import time
+
+    plain_set = _BY_ROLE._set
+    stalled = threading.Event()
+
+    def slow_in_reader(obj: object, value: object) -> None:
+        if threading.current_thread().name == "reader":  # it made its dict; stall before storing
+            stalled.set()
+            time.sleep(0.05)
+        plain_set(obj, value)
+
+    stats = ContextStats.counted(dict.fromkeys(CONTEXT_ROLES, 1), 5, None, False, "ok")
+    _BY_ROLE._set = slow_in_reader
+    try:
+        thread = threading.Thread(target=lambda: stats.by_role, name="reader")
+        thread.start()
+        stalled.wait(5)
+        stats.by_role["user"] = 7  # while it stalls
+        thread.join()
+    finally:
+        _BY_ROLE._set = plain_set
+    assert stats.by_role["user"] == 7
+
+
+def test_a_scripted_model_told_not_to_record_keeps_no_request_and_runs_the_same():
+    script = [{"tool": "greet", "args": {"name": "a"}}, _DONE]
+    kept = MockLLMBackend(script)
+    quiet = MockLLMBackend(script, record_requests=False)
+    runs = []
+    for llm in (kept, quiet):
+        config = LoopConfig(max_steps=5)
+        steps = list(composable_loop(llm=llm, tools=make_tools(), task="t", config=config))
+        runs.append([s.to_dict() for s in steps])
+    assert len(kept.requests) == 2 and quiet.requests == [] and quiet.remaining == 0
+    for one, other in zip(*runs, strict=True):  # the same steps, times and ids aside
+        for record in (one, other):
+            for key in ("elapsed_ms", "started_at", "finished_at", "run_id"):
+                record.pop(key)
+            record["tool_result"].pop("elapsed_ms")
+            record["llm_call"].pop("latency_ms")
+        assert one == other
+
+
+# -- what a plain run imports, and the worker pool made on first use (tools/run.py) ---------------
+
+_PLAIN_RUN_IMPORTS = """
+import json, sys
+from looplet_core import LoopConfig, MockLLMBackend, composable_loop
+from looplet_core.context.estimators import HeuristicEstimator
+from tests.core.helpers import make_tools
+# tiktoken, where installed, brings concurrent.futures and with it both modules
+config = LoopConfig(token_estimator=HeuristicEstimator())
+script = [{"tool": "greet", "args": {"name": "a"}}, {"tool": "done", "args": {"answer": "ok"}}]
+llm = MockLLMBackend(script)
+steps = list(composable_loop(llm=llm, tools=make_tools(), task="t", config=config))
+plain = [m for m in ("queue", "traceback", "difflib") if m in sys.modules]
+script = [{"tool": "boom", "args": {}}, {"tool": "slow", "args": {"seconds": 0}},
+          {"tool": "done", "args": {"answer": "ok"}}]
+llm = MockLLMBackend(script)
+failed, timed, _ = composable_loop(llm=llm, tools=make_tools(), task="t", config=config)
+print(json.dumps({"plain": plain, "statuses": [s.status for s in steps],
+                  "failed": [failed.tool_result.error_kind, bool(failed.tool_result.traceback)],
+                  "timed": timed.status}))
+"""
+
+
+def test_a_plain_run_of_quick_working_tools_imports_no_queue_nor_traceback():
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[2]  # so that the probe finds tests.core.helpers
+    out = subprocess.run(
+        [sys.executable, "-c", _PLAIN_RUN_IMPORTS],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=root,
+    )
+    report = json.loads(out.stdout)
+    assert report["plain"] == [] and report["statuses"] == ["ok", "done"]
+    assert report["failed"] == ["execution", True] and report["timed"] == "ok"
+
+
+def test_threads_asking_for_the_worker_pool_at_once_get_one_pool(monkeypatch):
+    import threading
+    import time
+
+    from looplet_core.tools import run as tool_run
+
+    made: list[object] = []
+    plain_init = tool_run._WorkerPool.__init__
+
+    def slow_init(self: Any) -> None:
+        made.append(self)
+        time.sleep(0.02)  # long enough for every other thread to ask meanwhile
+        plain_init(self)
+
+    monkeypatch.setattr(tool_run, "_made", [])
+    monkeypatch.setattr(tool_run._WorkerPool, "__init__", slow_init)
+    got: list[object] = []
+    threads = [threading.Thread(target=lambda: got.append(tool_run._pool())) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(made) == 1 and got == made * 4
+
+
+def test_a_step_numbered_like_its_model_call_keeps_the_calls_int_and_others_their_own():
+    greet = {"tool": "greet", "args": {"name": "a"}}
+    script = [*[greet] * 300, [greet, greet], _DONE]  # past 256, where ints stop being shared
+    steps, _, _, _ = run(script, config=LoopConfig(max_steps=400))
+    numbers = [s.number for s in steps]
+    assert numbers == list(range(1, 304))
+    calls = [s.llm_call for s in steps]
+    assert all(c is not None for c in calls)
+    assert [c.index for c in calls if c] == [*range(1, 302), 301, 302]
+    assert steps[299].number is steps[299].llm_call.index  # type: ignore[union-attr]
+    assert steps[301].number == 302 and steps[301].llm_call.index == 301  # type: ignore[union-attr]
