@@ -175,7 +175,7 @@ class DebugController(RunHistory):
     def step_out(self) -> bool:
         """``o``: inside a sub-agent, run until it has ended and stop at the parent step that
         ran it (its post_dispatch).  False, and nothing happens, at the run's own level."""
-        with self._cond:
+        with self._lock:
             depth = self._depth
         if depth == 0:
             return False
@@ -185,7 +185,7 @@ class DebugController(RunHistory):
     @property
     def depth(self) -> int:
         """How deep the run is (or was at its last phase point): 0 in the run itself."""
-        with self._cond:
+        with self._lock:
             return self._depth
 
     def resume(self) -> None:
@@ -194,19 +194,19 @@ class DebugController(RunHistory):
 
     def pause(self) -> None:
         """``p``: stop at the next phase reached (a busy model or tool finishes first)."""
-        with self._cond:
+        with self._lock:
             self._mode = _Mode.PAUSE
         self._changed()
 
     def cancel(self, reason: str = "cancelled in the debugger") -> None:
         """``q``: cancel the run and wake the worker wherever it waits; never blocks."""
         self.cancel_token.cancel(reason)
-        with self._cond:
+        with self._lock:
             self._cond.notify_all()
         self._changed()
 
     def _go(self, mode: _Mode, target: int | None = None) -> None:
-        with self._cond:
+        with self._lock:
             self._mode = mode
             self._target = self._depth if target is None else target
             if self.pause_point is not None:  # running again from this instant, not on wake-up
@@ -245,7 +245,7 @@ class DebugController(RunHistory):
         self._decided()
 
     def _waiting(self, request: ApprovalRequest | None) -> ApprovalRequest:
-        with self._cond:
+        with self._lock:
             if request is None:
                 if not self.approvals:
                     raise LookupError("no approval is waiting")
@@ -253,7 +253,7 @@ class DebugController(RunHistory):
             return request
 
     def _decided(self) -> None:
-        with self._cond:
+        with self._lock:
             self._cond.notify_all()
 
     # -- edits at a stop (any thread) -------------------------------------------------------------
@@ -262,7 +262,7 @@ class DebugController(RunHistory):
         """What the run's stop lets a person edit, and the text to start from (the staged edit's
         when there is one); None when the run is not stopped at pre_prompt, pre_dispatch or
         post_dispatch inside this process (an attached run's loop is elsewhere)."""
-        with self._cond:
+        with self._lock:
             target = self._stopped_target()
             if target is None:
                 return None
@@ -280,7 +280,7 @@ class DebugController(RunHistory):
     def editable(self) -> EditPoint | None:
         """What the stop lets a person edit, at which step of which sub-agent, cheaply (no text
         is built): for key availability, asked on every footer refresh."""
-        with self._cond:
+        with self._lock:
             target = self._stopped_target()
         if target is None:
             return None
@@ -294,7 +294,7 @@ class DebugController(RunHistory):
         rejects, a message list that breaks tool-call pairing); nothing is staged then.
         ``scope`` is for a prompt: this request only, or the history from here on.
         """
-        with self._cond:
+        with self._lock:
             target = self._stopped_target()
         if target is None:
             raise EditError(
@@ -312,7 +312,7 @@ class DebugController(RunHistory):
 
     def skip_call(self, message: str) -> StagedEdit:
         """At pre_dispatch: do not run the call; the model reads ``message`` as its result."""
-        with self._cond:
+        with self._lock:
             target = self._stopped_target()
         if target is None or target[0] is not EditKind.CALL:
             raise EditError("Only a call about to run can be skipped: stop at pre_dispatch.")
@@ -320,7 +320,7 @@ class DebugController(RunHistory):
 
     def undo_edit(self) -> StagedEdit | None:
         """Drop the newest staged edit (the one before it applies again); None if none was."""
-        with self._cond:
+        with self._lock:
             undone = self._staged.pop() if self._staged else None
         self._changed()
         return undone
@@ -328,11 +328,11 @@ class DebugController(RunHistory):
     @property
     def staged_edit(self) -> StagedEdit | None:
         """The edit that will be applied when the run goes on."""
-        with self._cond:
+        with self._lock:
             return self._staged[-1] if self._staged else None
 
     def _stage(self, edit: StagedEdit) -> StagedEdit:
-        with self._cond:
+        with self._lock:
             if self._stopped_target() is None:  # the run went on while the edit was checked
                 raise EditError("The run went on before the edit was made; nothing changed.")
             self._staged.append(edit)
@@ -365,7 +365,7 @@ class DebugController(RunHistory):
             self.tool_schemas = list(ctx.tools)
         stats = self._prompt_stats(ctx)
         prompt = ctx.messages  # the loop's immutable view: kept, not copied
-        with self._cond:
+        with self._lock:
             self._last_prompt, self._last_context = prompt, stats
             decisions, self._prompt_decisions = self._prompt_decisions, []
             self.live = Live(
@@ -375,6 +375,8 @@ class DebugController(RunHistory):
                 "about to call the model",
             )
             self._sample(step, stats)
+        if self._passes(Phase.PRE_PROMPT):
+            return None
         probe = Probe(Phase.PRE_PROMPT, step, context_percent=self._last_percent)
         edit = self._arrive(probe, editable=(EditKind.PROMPT, step, prompt, None))
         return self._prompt_edit(state, ctx, edit)
@@ -409,7 +411,7 @@ class DebugController(RunHistory):
         super().on_event(event)
         self._calls(None, event)
         if event.kind is EventKind.DECISION and event.data.get("phase") == "pre_prompt":
-            with self._cond:
+            with self._lock:
                 self._prompt_decisions.append(HookDecision.from_dict(event.data))
 
     def pre_dispatch(self, state: Any, log: Any, tc: ToolCall, step: int) -> Edit | None:
@@ -423,6 +425,8 @@ class DebugController(RunHistory):
             decisions=list(live.step.decisions) if live and live.step.number == step else [],
         )
         self._set_live(provisional, Phase.PRE_DISPATCH, f"about to run {tc.tool}")
+        if self._passes(Phase.PRE_DISPATCH):
+            return None
         probe = Probe(
             Phase.PRE_DISPATCH, step, tc.tool, tc.args, context_percent=self._last_percent
         )
@@ -434,10 +438,15 @@ class DebugController(RunHistory):
         self, state: Any, log: Any, tc: ToolCall, result: ToolResult, step: int
     ) -> Edit | None:
         self._drop_frames(step)  # a sub-agent that ended without a word (its loop raised)
-        with self._cond:
-            if self.live is not None:
-                self.live.step.tool_result = result
-        self._set_live(None, Phase.POST_DISPATCH, f"{tc.tool} returned")
+        with self._lock:
+            live = self.live
+            if live is not None:
+                live.step.tool_result = result
+                live.phase, live.activity = Phase.POST_DISPATCH, f"{tc.tool} returned"
+                live.revision += 1
+        self._changed()
+        if self._passes(Phase.POST_DISPATCH):
+            return None
         probe = Probe(
             Phase.POST_DISPATCH,
             step,
@@ -454,6 +463,8 @@ class DebugController(RunHistory):
         if recorded is None:
             return
         self.record(recorded)
+        if self._passes(Phase.CHECK_DONE):
+            return
         failed = recorded.status is StepStatus.ERROR
         args = recorded.tool_call.args if recorded.tool_call else None
         self._arrive(
@@ -476,7 +487,7 @@ class DebugController(RunHistory):
 
     def child_started(self, agent: str, step: int, parent: ChildFrame | None = None) -> ChildHook:
         frame = ChildFrame(agent, step, parent)
-        with self._cond:
+        with self._lock:
             self.frames = [*self.frames, frame]
             self._turns.started(parent, step)
         self._changed()
@@ -484,7 +495,7 @@ class DebugController(RunHistory):
 
     def child_ended(self, frame: ChildFrame) -> None:
         """The sub-agent's loop ended: its steps go on as the parent step's ``child``."""
-        with self._cond:
+        with self._lock:
             if frame not in self.frames:
                 return
             self.frames = [f for f in self.frames if f is not frame]
@@ -493,7 +504,9 @@ class DebugController(RunHistory):
 
     def _drop_frames(self, step: int) -> None:
         """The run's step ``step`` is past its call: no sub-agent of it runs any more."""
-        with self._cond:
+        if not self.frames:  # (replaced, never changed in place: an unlocked look is safe)
+            return
+        with self._lock:
             if not any(f.parent is None and f.parent_step == step for f in self.frames):
                 return
             gone = {id(f) for f in self.frames if f.parent is None and f.parent_step == step}
@@ -511,7 +524,7 @@ class DebugController(RunHistory):
         self, frame: ChildFrame, state: Any, ctx: Prompt, step: int
     ) -> Stop | Edit | None:
         stats = self._prompt_stats(ctx)
-        with self._cond:
+        with self._lock:
             frame.context = stats
             if not frame.tool_schemas:
                 frame.tool_schemas = list(ctx.tools)
@@ -530,7 +543,7 @@ class DebugController(RunHistory):
     def child_pre_dispatch(
         self, frame: ChildFrame, state: Any, tc: ToolCall, step: int
     ) -> Edit | None:
-        with self._cond:
+        with self._lock:
             old = frame.live
             live = Live(
                 Step(
@@ -555,7 +568,7 @@ class DebugController(RunHistory):
     def child_post_dispatch(
         self, frame: ChildFrame, tc: ToolCall, result: ToolResult, step: int
     ) -> Edit | None:
-        with self._cond:
+        with self._lock:
             if frame.live is not None:
                 frame.live.step.tool_result = result
                 frame.live.activity = f"{tc.tool} returned"
@@ -574,7 +587,7 @@ class DebugController(RunHistory):
         return None if edit is None else edit.as_edit()
 
     def child_step(self, frame: ChildFrame, step: Step) -> None:
-        with self._cond:
+        with self._lock:
             if frame.steps and frame.steps[-1].number == step.number:
                 frame.steps[-1] = step
             else:
@@ -596,7 +609,7 @@ class DebugController(RunHistory):
             self.child_ended(frame)
             return
         self._calls(frame, event)
-        with self._cond:
+        with self._lock:
             live = frame.live
             if live is None:
                 return
@@ -619,12 +632,12 @@ class DebugController(RunHistory):
         self._changed()
 
     def finish(self, result: LoopResult | None) -> None:
-        with self._cond:
+        with self._lock:
             self.frames = []
         super().finish(result)
 
     def fail(self, error: BaseException | str) -> None:
-        with self._cond:
+        with self._lock:
             self.frames = []
         super().fail(error)
 
@@ -642,12 +655,12 @@ class DebugController(RunHistory):
         if request is None or request.decided:
             return
         self.record(step)
-        with self._cond:
+        with self._lock:
             self.approvals.append(request)
             self.run_state = RunState.AWAITING_APPROVAL
             self.live = None
         self._changed()
-        with self._cond:
+        with self._lock:
             while not request.decided and not self.cancel_token.cancelled:
                 self._cond.wait(self.poll)
                 if settled is not None and not request.decided:
@@ -667,13 +680,13 @@ class DebugController(RunHistory):
     @property
     def pause_requested(self) -> bool:
         """Whether ``p`` (or starting paused) asked for a stop at the next phase."""
-        with self._cond:
+        with self._lock:
             return self._mode is _Mode.PAUSE
 
     @property
     def step_requested(self) -> bool:
         """Whether the run was last let go with ``n`` or ``s`` (a step), not ``c``."""
-        with self._cond:
+        with self._lock:
             return self._mode in (_Mode.STEP, _Mode.PHASE)
 
     def hold(self, step: int, reason: str, *, settled: Callable[[], bool] | None = None) -> bool:
@@ -681,13 +694,13 @@ class DebugController(RunHistory):
         run go (``c``, ``n``, ``s``) or cancels: an attached run paused where it runs.
         ``settled`` is asked every poll whether the run went on anyway (continued elsewhere).
         Returns whether the UI let it go."""
-        with self._cond:
+        with self._lock:
             self.run_state = RunState.PAUSED
             self.pause_point = PausePoint(Phase.PRE_DISPATCH, step, reason)
             self._released = False
             self.live = None
         self._changed()
-        with self._cond:
+        with self._lock:
             while not self._released and not self.cancel_token.cancelled:
                 self._cond.wait(self.poll)
                 if settled is not None and not self._released:
@@ -720,6 +733,30 @@ class DebugController(RunHistory):
             return "step"
         return None
 
+    def _passes(self, phase: Phase) -> bool:
+        """Pass one of the run's own phase points (not a sub-agent's) at once, as ``_arrive``
+        would, when nothing can stop it there: no breakpoint, no stop shown, not cancelled,
+        and ``c`` (or ``n`` short of the step's end).  True when it was passed.
+
+        A run going flat out passes four a step: this way it builds no ``Probe`` and takes no
+        lock for them.  The unlocked reads are safe (single attribute reads); a key pressed
+        meanwhile is seen at the next phase point, as it would be a moment later anyway."""
+        mode = self._mode
+        if not (
+            (mode is _Mode.CONTINUE or (mode is _Mode.STEP and phase is not Phase.CHECK_DONE))
+            and self.pause_point is None
+            and not self.breakpoints
+            and not self.cancel_token.cancelled
+        ):
+            return False
+        live = self.live
+        if live is not None and phase is not Phase.CHECK_DONE:
+            live.phase = phase
+        self._depth = 0
+        self._arrived = True
+        self._changed()
+        return True
+
     def _arrive(
         self, probe: Probe, frame: ChildFrame | None = None, editable: _Editable | None = None
     ) -> StagedEdit | None:
@@ -738,7 +775,7 @@ class DebugController(RunHistory):
         depth = 0 if frame is None else frame.depth
         stop: object | None = None
         queued = False
-        with self._cond:
+        with self._lock:
             live = self.live if frame is None else frame.live
             if live is not None and probe.phase is not Phase.CHECK_DONE:
                 live.phase = probe.phase
@@ -761,7 +798,7 @@ class DebugController(RunHistory):
         self._changed()
         if stop is None:
             return None
-        with self._cond:
+        with self._lock:
             while self._stop is stop and not self.cancel_token.cancelled:
                 self._cond.wait(self.poll)
             if self._stop is stop:  # cancelled while shown
@@ -798,8 +835,11 @@ class DebugController(RunHistory):
 
     def _calls(self, frame: ChildFrame | None, event: Event) -> None:
         """A call starting or ending (in the run, or in ``frame``): see ``Turns``."""
-        if event.kind is EventKind.TOOL_START or event.kind is EventKind.TOOL_END:
-            with self._cond:
+        kind = event.kind
+        if kind is EventKind.TOOL_END and not self._turns.starting:
+            return  # no sub-agent call is starting: nothing to end
+        if kind is EventKind.TOOL_START or kind is EventKind.TOOL_END:
+            with self._lock:
                 if self._turns.call_event(frame, event, self.tools):
                     self._cond.notify_all()
 
