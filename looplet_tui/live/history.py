@@ -22,12 +22,13 @@ from looplet_core import (
     EventKind,
     LoopResult,
     Message,
+    Prompt,
     Step,
     StopReason,
     Usage,
 )
 from looplet_tui.live.breakpoints import Phase
-from looplet_tui.live.context import stats_for
+from looplet_tui.live.context import estimate, stats_for
 from looplet_tui.live.runstate import Entry, Live, Marker, PausePoint, RunState, Sample
 
 __all__ = ["RunHistory", "SampleTotals"]
@@ -301,6 +302,18 @@ class RunHistory:
             self.samples.append(Sample(step, stats))
         if stats is not None and stats.percent is not None:
             self._last_percent = stats.percent
+
+    def _prompt_stats(self, ctx: Prompt) -> ContextStats | None:
+        """The prompt's context use: the loop's figures, else an estimate; against ``window``
+        when the loop knows no window."""
+        stats = ctx.stats
+        if stats is None and ctx.messages:
+            stats = estimate(ctx.messages, ctx.tools, self.window)
+        if stats is not None and stats.window is None and self.window is not None:
+            stats = ContextStats(
+                stats.by_role, stats.total, self.window, stats.measured, stats.tier
+            )
+        return stats
 
     def _bump(self, number: int) -> None:
         self.revisions[number] = self.revisions.get(number, 0) + 1
