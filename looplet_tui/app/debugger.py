@@ -36,6 +36,7 @@ from looplet_tui.live.breakpoints import BreakpointSet
 from looplet_tui.live.context import stats_for
 from looplet_tui.live.controller import DebugController
 from looplet_tui.live.filters import StepFilter
+from looplet_tui.live.heap import SettledHeap
 from looplet_tui.live.history import SampleTotals
 from looplet_tui.live.runstate import Live, Marker
 from looplet_tui.live.store_breakpoints import StoreBreakpointSet
@@ -57,9 +58,19 @@ if TYPE_CHECKING:
 __all__ = ["DebuggerApp"]
 
 _RUNNING_FRAME = 0.1
-"""Seconds between redraws while the run goes on unattended (stops are drawn at once).  Ten
-frames a second keep a flat-out run readable; at 30 the frames' layout and compositing held the
-GIL long enough to take most of the worker's time and to delay keys by 50-70 ms (median)."""
+"""The least seconds between redraws while the run goes on unattended (stops are drawn at once).
+Ten frames a second keep a flat-out run readable; at 30 the frames' layout and compositing held
+the GIL long enough to take most of the worker's time and to delay keys by 50-70 ms (median)."""
+_UI_SHARE = 0.15
+"""While the run goes on unattended, the UI thread's share of the CPU: the next redraw waits
+until the CPU time the UI spent since the last one (its layout, compositing and messages) is at
+most this share of the time between them.  Frames cost 20-40 ms at 120x36 with a long run on
+screen, and every one of them is GIL the worker does not have: at ten a second they took a
+third of a flat-out run's time; paced by their cost, a costly screen redraws less often and the
+run keeps at least ``1 - _UI_SHARE`` of the CPU.  A cheap screen still redraws ten times a
+second; a stop is drawn at once whatever it costs."""
+_SLOWEST_FRAME = 1.0
+"""The most seconds between redraws while the run goes on, however costly its frames."""
 _APPROVAL_ACTIONS = {"approve", "approve_always", "deny", "deny_with_message", "edit_args"}
 _STEPPING_ACTIONS = {"next_step", "next_phase", "resume", "pause"}
 _MAIN_SCREEN_ACTIONS = {action for _, action, _, _ in KEYS} - {"quit", "help"}
@@ -115,6 +126,12 @@ class DebuggerApp(EditActions, SubagentActions, ReplayActions):
         self._last_pause: object = None
         self._keys_state: tuple[object, ...] | None = None
         self._last_redraw = 0.0
+        self._redraw_cpu = 0.0
+        """The UI thread's CPU time (``time.thread_time``) at the last redraw."""
+        self._frame_gap = _RUNNING_FRAME
+        """Seconds from one unattended redraw to the next: see ``_UI_SHARE``."""
+        self._heap = SettledHeap()
+        """Held while the run goes on unattended (``live.heap``), let go when it stops."""
         self._live_prompt: tuple[object, tuple[ModelMessage, ...]] = (None, ())
         self._redraw_timer: Timer | None = None
         self._history = SampleTotals()
@@ -244,6 +261,7 @@ class DebuggerApp(EditActions, SubagentActions, ReplayActions):
         """However the app ends (q, ctrl+c, a test leaving ``run_test``), cancel the run so the
         worker thread never stays blocked at a breakpoint with nobody left to release it."""
         self.controller.cancel("the debugger closed")
+        self._heap.release()
         self._close_attached()
 
     def _close_attached(self) -> None:
@@ -305,7 +323,7 @@ class DebuggerApp(EditActions, SubagentActions, ReplayActions):
         return bool(self.screen_stack) and self.main.is_attached
 
     def on_debugger_app_run_updated(self, _: RunUpdated) -> None:
-        """Redraw now, or (while the run goes flat out) at most every ``_RUNNING_FRAME``.
+        """Redraw now, or (while the run goes flat out) once ``_frame_gap`` has passed.
 
         The controller announces nothing more until the redraw acknowledges it, so a throttled
         redraw also throttles the messages: the UI stays light and the worker keeps the CPU.
@@ -313,7 +331,7 @@ class DebuggerApp(EditActions, SubagentActions, ReplayActions):
         """
         ctl = self.controller
         stopped = ctl.pause_point is not None or bool(ctl.approvals) or ctl.finished
-        wait = self._last_redraw + _RUNNING_FRAME - time.monotonic()
+        wait = self._last_redraw + self._frame_gap - time.monotonic()
         if stopped or wait <= 0:
             self._redraw()
         elif self._redraw_timer is None:
@@ -323,8 +341,18 @@ class DebuggerApp(EditActions, SubagentActions, ReplayActions):
         if self._redraw_timer is not None:
             self._redraw_timer.stop()
             self._redraw_timer = None
-        self._last_redraw = time.monotonic()
-        self.controller.acknowledge()
+        ctl = self.controller
+        now, cpu = time.monotonic(), time.thread_time()
+        if ctl.pause_point is not None or ctl.approvals or ctl.finished:
+            self._heap.release()
+            self._frame_gap = _RUNNING_FRAME
+        elif not self._heap.held:  # the run goes on again: the time since was not a frame's
+            self._heap.hold()
+        else:
+            spent = (cpu - self._redraw_cpu) / _UI_SHARE
+            self._frame_gap = min(_SLOWEST_FRAME, max(_RUNNING_FRAME, spent))
+        self._last_redraw, self._redraw_cpu = now, cpu
+        ctl.acknowledge()
         if self._main_screen_up:
             with contextlib.suppress(NoMatches):  # closing: a widget is already gone
                 self._refresh()

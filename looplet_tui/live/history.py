@@ -22,15 +22,32 @@ from looplet_core import (
     EventKind,
     LoopResult,
     Message,
+    Prompt,
     Step,
     StopReason,
     Usage,
 )
 from looplet_tui.live.breakpoints import Phase
-from looplet_tui.live.context import stats_for
+from looplet_tui.live.context import estimate, stats_for
 from looplet_tui.live.runstate import Entry, Live, Marker, PausePoint, RunState, Sample
 
 __all__ = ["RunHistory", "SampleTotals"]
+
+_ENDED = (RunState.DONE, RunState.FAILED)
+
+_SHOWN = frozenset(
+    {
+        EventKind.RUN_START,
+        EventKind.LLM_START,
+        EventKind.LLM_DELTA,
+        EventKind.LLM_END,
+        EventKind.TOOL_START,
+        EventKind.TOOL_PROGRESS,
+        EventKind.COMPACTION,
+        EventKind.DECISION,
+    }
+)
+"""The events ``RunHistory.on_event`` shows something of; it ignores the rest."""
 
 _FAILED = {
     StopReason.LLM_ERROR,
@@ -72,7 +89,10 @@ class RunHistory:
         self.error = ""
         self.revisions: dict[int, int] = {}
         """Step number -> a counter bumped whenever that step changes, so views redraw only then."""
-        self._cond = threading.Condition(threading.RLock())
+        self._lock = threading.RLock()
+        """Guards every field; held directly (``with self._lock``, C speed) where nothing
+        waits, and through ``_cond`` (the same lock) where a thread waits or wakes others."""
+        self._cond = threading.Condition(self._lock)
         self._notified = False
         self._index: dict[int, int] = {}
         self._usage: Callable[[], Usage] | None = None
@@ -100,17 +120,17 @@ class RunHistory:
 
     @property
     def finished(self) -> bool:
-        return self.run_state in (RunState.DONE, RunState.FAILED)
+        return self.run_state in _ENDED
 
     def step(self, number: int) -> Step | None:
-        with self._cond:
+        with self._lock:
             i = self._index.get(number)
             entry = self.entries[i] if i is not None else None
         return entry if isinstance(entry, Step) else None
 
     def context(self) -> ContextStats | None:
         """The newest context stats: the live prompt's, else the last step's."""
-        with self._cond:
+        with self._lock:
             return self.samples[-1].stats if self.samples else None
 
     @property
@@ -120,7 +140,7 @@ class RunHistory:
 
     def acknowledge(self) -> None:
         """The UI is about to read: the next change calls ``on_change`` again."""
-        with self._cond:
+        with self._lock:
             self._notified = False
 
     def changed(self) -> None:
@@ -129,7 +149,18 @@ class RunHistory:
         self._changed()
 
     def _changed(self) -> None:
-        with self._cond:
+        # The common case, a change while one is still unread and the run goes on, returns
+        # without the lock: the worker calls this several times a step.  Reading ``_notified``
+        # unlocked loses nothing: the change was made before it was read, and the UI clears it
+        # before it reads what changed.
+        if self.on_change is None or (
+            self._notified
+            and self.pause_point is None
+            and not self.approvals
+            and self.run_state not in _ENDED
+        ):
+            return
+        with self._lock:
             stopped = self.pause_point is not None or bool(self.approvals) or self.finished
             # A stop is announced even if the last change is unread: the UI may be holding that
             # one back (a run going flat out redraws ten times a second), and a stop it learned
@@ -144,7 +175,9 @@ class RunHistory:
 
     def on_event(self, event: Event) -> None:
         kind, data = event.kind, event.data
-        with self._cond:
+        if kind not in _SHOWN:  # a step's tool_end and step events: nothing to take the lock for
+            return
+        with self._lock:
             if kind is EventKind.RUN_START:
                 self._started = self.clock()
                 self.max_steps = data.get("max_steps")
@@ -159,7 +192,10 @@ class RunHistory:
                     self.live.text += str(data.get("text", ""))
                 self.live.revision += 1
             elif kind is EventKind.LLM_END:
-                self.model = str(data.get("call", {}).get("model") or self.model)
+                model = str(data.get("call", {}).get("model") or self.model)
+                if model == self.model:
+                    return
+                self.model = model
             elif kind is EventKind.TOOL_START and self.live is not None:
                 self.live.activity = f"running {data.get('tool')}"
             elif kind is EventKind.TOOL_PROGRESS and self.live is not None:
@@ -181,7 +217,7 @@ class RunHistory:
     def record(self, step: Step) -> None:
         """Put ``step`` on the timeline, or mark it changed if it is there already."""
         stats = stats_for(step, self.window, self.tool_schemas)
-        with self._cond:
+        with self._lock:
             if step.number not in self._index:
                 self._index[step.number] = len(self.entries)
                 self.entries.append(step)
@@ -193,7 +229,7 @@ class RunHistory:
     def update(self, step: Step) -> None:
         """Put ``step`` in place of the entry with its number (or on the end): an attached run's
         step that was shown waiting for approval, now read back done from the store."""
-        with self._cond:
+        with self._lock:
             i = self._index.get(step.number)
             if i is None:
                 self._index[step.number] = len(self.entries)
@@ -209,7 +245,7 @@ class RunHistory:
         The only change to ``entries`` that is not an append; the UI notices the shorter list on
         its next read.  The run is paused again, not finished.
         """
-        with self._cond:
+        with self._lock:
             cut = 0 if last is None else self._index[last] + 1
             for entry in self.entries[cut:]:
                 if isinstance(entry, Step):
@@ -226,7 +262,7 @@ class RunHistory:
 
     def finish(self, result: LoopResult | None) -> None:
         """The loop ended (``result`` is None when it ended without one)."""
-        with self._cond:
+        with self._lock:
             self.result = result
             self._ended = self.clock()
             failed = result is None or result.stop_reason in _FAILED
@@ -239,7 +275,7 @@ class RunHistory:
 
     def fail(self, error: BaseException | str) -> None:
         """The loop raised (a broken factory, a scripted backend out of replies, ...)."""
-        with self._cond:
+        with self._lock:
             self.error = error if isinstance(error, str) else f"{type(error).__name__}: {error}"
             self._ended = self.clock()
             self.run_state = RunState.FAILED
@@ -267,11 +303,23 @@ class RunHistory:
         if stats is not None and stats.percent is not None:
             self._last_percent = stats.percent
 
+    def _prompt_stats(self, ctx: Prompt) -> ContextStats | None:
+        """The prompt's context use: the loop's figures, else an estimate; against ``window``
+        when the loop knows no window."""
+        stats = ctx.stats
+        if stats is None and ctx.messages:
+            stats = estimate(ctx.messages, ctx.tools, self.window)
+        if stats is not None and stats.window is None and self.window is not None:
+            stats = ContextStats(
+                stats.by_role, stats.total, self.window, stats.measured, stats.tier
+            )
+        return stats
+
     def _bump(self, number: int) -> None:
         self.revisions[number] = self.revisions.get(number, 0) + 1
 
     def _set_live(self, step: Step | None, phase: Phase, activity: str) -> None:
-        with self._cond:
+        with self._lock:
             if step is not None:
                 old = self.live
                 self.live = Live(step, self._last_prompt, phase, activity)
