@@ -1,7 +1,9 @@
 """``TraceReader``: open a trace directory lazily and read it back as steps, calls and prompts.
 
 Opening reads ``manifest.json`` and indexes ``events.jsonl``: step lines are parsed (they are
-small), every other line is only classified by its leading ``kind`` and parsed when asked for.
+small), every other line is only classified by its leading ``kind`` and parsed when asked for;
+a model-call line is remembered by where it is and which call it holds, so showing a step's
+prompt parses that call's line alone (``_CallLines``).
 Step records (one line each in ``steps.jsonl``; a file each in version-1 traces) and prompts are
 read on demand, so opening a 10,000-step trace and reading one step touches one line besides the
 pass over the event log.
@@ -25,6 +27,8 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
+from array import array
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,6 +46,8 @@ from looplet_core.step import ChildRun, LoopResult, Step
 __all__ = ["StepEntry", "TraceReader", "is_trace", "read_manifest"]
 
 _KIND_PREFIX = b'{"kind": "'
+_CALL_INDEX = re.compile(rb'"call": \{"index": (0|[1-9][0-9]{0,17})[,}]')
+"""How the sink writes a model-call line's call index (``LLMCall.to_dict`` puts it first)."""
 # What decoding a damaged or hostile file can raise (UnicodeDecodeError is a ValueError); readers
 # turn each into a TraceError naming the file.
 _BAD_DATA = (ValueError, KeyError, TypeError, AttributeError, RecursionError, OverflowError)
@@ -65,6 +71,65 @@ class StepEntry:
     version-1 trace, whose ``file`` is the step's own."""
 
 
+class _CallLines:
+    """Where each model-call line is in the event log, and which call it holds, in four flat
+    arrays (about 32 bytes a line) instead of the lines themselves: showing one step reads and
+    parses its one line, and a 10,000-call trace keeps no parsed record.
+
+    A line's call index is read off its bytes when the sink wrote it (``_CALL_INDEX``, and
+    nothing on the line that could be another ``call`` or ``index`` key); any other line is
+    *unsure* until the reader parses it (``TraceReader._resolve``), so the answer is always the
+    one parsing every line gives: a call logged twice is found at its last line.
+    """
+
+    __slots__ = ("index", "length", "line_no", "moved", "offset", "unsure")
+
+    def __init__(self) -> None:
+        self.line_no = array("q")
+        self.offset = array("q")
+        self.length = array("q")
+        self.index = array("q")
+        """The call each line holds (-1: unsure, see ``unsure``)."""
+        self.moved: dict[int, int] = {}
+        """Call index -> its last line, for calls whose last line is not at ``index - 1``
+        (a resumed run logging a call again, a trace edited by hand)."""
+        self.unsure: list[int] = []
+
+    def __len__(self) -> int:
+        return len(self.line_no)
+
+    def end(self) -> int:
+        """Where the last indexed line ends in the log."""
+        return self.offset[-1] + self.length[-1] if self.line_no else 0
+
+    def add(self, line_no: int, offset: int, raw: bytes) -> None:
+        position = len(self.line_no)
+        self.line_no.append(line_no)
+        self.offset.append(offset)
+        self.length.append(len(raw))
+        self.index.append(-1)
+        index = _call_index(raw)
+        if index is None:
+            self.unsure.append(position)
+        else:
+            self.place(position, index)
+
+    def place(self, position: int, index: int) -> None:
+        """Line ``position`` holds call ``index``."""
+        self.index[position] = index
+        if index != position + 1:
+            self.moved[index] = max(position, self.moved.get(index, -1))
+
+    def find(self, index: int) -> int | None:
+        """The last line holding call ``index`` (every unsure line placed first), or None."""
+        moved = self.moved.get(index, -1)
+        regular = (
+            index - 1 if 0 < index <= len(self.index) and self.index[index - 1] == index else -1
+        )
+        position = max(moved, regular)
+        return position if position >= 0 else None
+
+
 class TraceReader:
     """Read a trace directory (see the module docs for what is lazy and what is checked)."""
 
@@ -76,10 +141,9 @@ class TraceReader:
             raise TraceError(f"{self.path} is not a complete trace: it has no {fmt.EVENTS}")
         self._entries: list[StepEntry] = []
         self._by_number: dict[int, int] = {}
-        self._llm_lines: list[tuple[int, bytes]] = []
+        self._calls = _CallLines()
         self._other_lines: list[tuple[str, int, bytes]] = []
         """Lines of every other kind (run_start, compaction, ...): few, kept for ``logged``."""
-        self._llm_by_index: dict[int, dict[str, Any]] = {}
         self._run_end: dict[str, Any] | None = None
         self._offset = 0
         self._line_no = 0
@@ -318,24 +382,77 @@ class TraceReader:
         return cast(list[dict[str, Any]], tools)
 
     def _llm_record(self, index: int) -> dict[str, Any]:
+        """Call ``index``'s record: its one line found through the index and parsed alone (so
+        showing a step does not parse every model call of a long trace), checked as whole."""
+        calls = self._calls
+        self._resolve()
+        position = calls.find(index)
+        if position is not None:
+            record = self._call_record(position, self._read_line(position))
+            if int(record["call"]["index"]) == index:
+                return record
+            # Not where the index said (the log changed since it was read): parse them all.
         record = self._llm_records().get(index)
         if record is None:
             raise IndexError(f"{self.path}: the trace has no model call {index}")
         return record
 
     def _llm_records(self) -> dict[int, dict[str, Any]]:
-        """Model-call records by call index, parsed on first use (and after ``refresh``)."""
-        for line_no, raw in self._llm_lines:
-            record = self._parse(raw, line_no)
-            try:
-                LLMCall.from_dict(record["call"])  # checked once, so llm_calls() cannot fail
-                self._llm_by_index[int(record["call"]["index"])] = record
-            except _BAD_DATA as exc:
-                raise TraceError(
-                    f"{self._events_file}: line {line_no} is not a valid model-call record ({exc})"
-                ) from exc
-        self._llm_lines.clear()
-        return self._llm_by_index
+        """Every model-call record by call index (a call logged twice: its last line), each
+        checked, read with one pass over the log.  Not kept: the index finds one alone."""
+        calls = self._calls
+        with open(self._events_file, "rb") as handle:
+            data = handle.read(calls.end())
+        if len(data) < calls.end():
+            raise TraceError(
+                f"{self._events_file}: it is shorter than when the trace was opened: the file "
+                "was truncated after the trace was opened"
+            )
+        records: dict[int, dict[str, Any]] = {}
+        for position in range(len(calls)):
+            offset, length = calls.offset[position], calls.length[position]
+            record = self._call_record(position, data[offset : offset + length])
+            records[int(record["call"]["index"])] = record
+        return records
+
+    def _resolve(self) -> None:
+        """Parse the model-call lines whose call index could not be read off the line (not
+        written by the sink's own code), so that ``_calls.find`` knows every line's index."""
+        calls = self._calls
+        while calls.unsure:
+            position = calls.unsure[0]
+            record = self._call_record(position, self._read_line(position))
+            calls.place(position, int(record["call"]["index"]))
+            calls.unsure.pop(0)
+
+    def _read_line(self, position: int) -> bytes:
+        """Model-call line ``position``'s bytes, read from the log where the index found it."""
+        calls = self._calls
+        offset, length = calls.offset[position], calls.length[position]
+        try:
+            with open(self._events_file, "rb") as handle:
+                handle.seek(offset)
+                data = handle.read(length)
+        except OSError as exc:
+            raise TraceError(f"{self._events_file}: cannot read it again ({exc})") from exc
+        if len(data) != length:
+            raise TraceError(
+                f"{self._events_file}: line {calls.line_no[position]} is cut off: the file "
+                "was truncated after the trace was opened"
+            )
+        return data
+
+    def _call_record(self, position: int, raw: bytes) -> dict[str, Any]:
+        line_no = self._calls.line_no[position]
+        record = self._parse(raw, line_no)
+        try:
+            LLMCall.from_dict(record["call"])  # checked, so llm_calls() cannot fail later
+            int(record["call"]["index"])
+        except _BAD_DATA as exc:
+            raise TraceError(
+                f"{self._events_file}: line {line_no} is not a valid model-call record ({exc})"
+            ) from exc
+        return record
 
     # -- the event log ----------------------------------------------------------------------------
 
@@ -382,15 +499,19 @@ class TraceReader:
                 "it is being written, or the writer stopped mid-line; it is left out until "
                 "it is whole"
             )
+        base = self._offset
         self._offset += end
         steps: list[tuple[int, bytes]] = []
-        for raw in data[:end].splitlines():
+        at = 0  # where ``raw`` starts in ``data``
+        lines = data[:end].split(b"\n")
+        lines.pop()  # what follows the last line end: nothing
+        for raw in lines:
             self._line_no += 1
             kind = _kind_of(raw)
             if kind == "step":
                 steps.append((self._line_no, raw))
             elif kind == "llm_call":
-                self._llm_lines.append((self._line_no, raw))
+                self._calls.add(self._line_no, base + at, raw)
             elif kind == "run_end":
                 self._run_end = self._parse(raw, self._line_no)
                 self._other_lines.append((kind, self._line_no, raw))
@@ -399,6 +520,7 @@ class TraceReader:
                 self._other_lines.append((str(record.get("kind")), self._line_no, raw))
             else:
                 self._other_lines.append((kind, self._line_no, raw))
+            at += len(raw) + 1
         for line_no, record in self._parse_all(steps):
             self._add_step(record, line_no)
 
@@ -545,6 +667,18 @@ def _walk(path: tuple[int, ...], step: Step) -> Iterator[tuple[tuple[int, ...], 
 def _path_text(path: Sequence[int]) -> str:
     """``1`` or ``1 › 2``: a step's place in the tree of sub-agent runs."""
     return " › ".join(str(n) for n in path)
+
+
+def _call_index(raw: bytes) -> int | None:
+    """The call index of a model-call line as the sink writes it, without parsing; None when
+    the line could say otherwise once parsed: another ``"call"`` or ``"index"`` on it (a tool
+    argument, say), or a ``\\u`` escape that could spell a letter of either key."""
+    found = _CALL_INDEX.search(raw)
+    if found is None or raw.count(b'"call"') != 1 or raw.count(b'"index"') != 1:
+        return None
+    if b"\\u006" in raw or b"\\u0078" in raw:
+        return None
+    return int(found[1])
 
 
 def _kind_of(raw: bytes) -> str | None:
