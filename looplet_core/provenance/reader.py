@@ -27,7 +27,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import re
 from array import array
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -46,7 +45,7 @@ from looplet_core.step import ChildRun, LoopResult, Step
 __all__ = ["StepEntry", "TraceReader", "is_trace", "read_manifest"]
 
 _KIND_PREFIX = b'{"kind": "'
-_CALL_INDEX = re.compile(rb'"call": \{"index": (0|[1-9][0-9]{0,17})[,}]')
+_CALL_MARK = b'"call": {"index": '
 """How the sink writes a model-call line's call index (``LLMCall.to_dict`` puts it first)."""
 # What decoding a damaged or hostile file can raise (UnicodeDecodeError is a ValueError); readers
 # turn each into a TraceError naming the file.
@@ -72,61 +71,72 @@ class StepEntry:
 
 
 class _CallLines:
-    """Where each model-call line is in the event log, and which call it holds, in four flat
-    arrays (about 32 bytes a line) instead of the lines themselves: showing one step reads and
+    """Where each model-call line is in the event log and which call it holds, four numbers a
+    line in one flat array (32 bytes) instead of the line itself: showing one step reads and
     parses its one line, and a 10,000-call trace keeps no parsed record.
 
-    A line's call index is read off its bytes when the sink wrote it (``_CALL_INDEX``, and
+    A line's call index is read off its bytes when the sink wrote it (``_CALL_MARK``, and
     nothing on the line that could be another ``call`` or ``index`` key); any other line is
     *unsure* until the reader parses it (``TraceReader._resolve``), so the answer is always the
     one parsing every line gives: a call logged twice is found at its last line.
     """
 
-    __slots__ = ("index", "length", "line_no", "moved", "offset", "unsure")
+    __slots__ = ("moved", "numbers", "unsure")
 
     def __init__(self) -> None:
-        self.line_no = array("q")
-        self.offset = array("q")
-        self.length = array("q")
-        self.index = array("q")
-        """The call each line holds (-1: unsure, see ``unsure``)."""
+        self.numbers = array("q")
+        """Per line: its line number, offset, length and call index (-1: unsure)."""
         self.moved: dict[int, int] = {}
         """Call index -> its last line, for calls whose last line is not at ``index - 1``
         (a resumed run logging a call again, a trace edited by hand)."""
         self.unsure: list[int] = []
 
     def __len__(self) -> int:
-        return len(self.line_no)
+        return len(self.numbers) // 4
+
+    def line_no(self, position: int) -> int:
+        return self.numbers[4 * position]
+
+    def span(self, position: int) -> tuple[int, int]:
+        """Line ``position``'s offset and length in the log (without its line end)."""
+        at = 4 * position + 1
+        return self.numbers[at], self.numbers[at + 1]
 
     def end(self) -> int:
         """Where the last indexed line ends in the log."""
-        return self.offset[-1] + self.length[-1] if self.line_no else 0
+        return self.numbers[-3] + self.numbers[-2] if self.numbers else 0
 
-    def add(self, line_no: int, offset: int, raw: bytes) -> None:
-        position = len(self.line_no)
-        self.line_no.append(line_no)
-        self.offset.append(offset)
-        self.length.append(len(raw))
-        self.index.append(-1)
-        index = _call_index(raw)
-        if index is None:
-            self.unsure.append(position)
-        else:
-            self.place(position, index)
+    def add(self, lines: list[tuple[int, int, bytes]]) -> None:
+        """Index ``lines`` (line number, offset, bytes) in order.  What could make a line's
+        index unsure is looked for in all of them at once first (a few scans in C): when
+        every line has the mark and the keys occur once a line, no line is scanned alone."""
+        joined = b"\n".join(raw for _, _, raw in lines)
+        marked = joined.count(_CALL_MARK) == len(lines)  # once a line: see _call_index
+        clean = (
+            marked
+            and joined.count(b'"call"') == len(lines) == joined.count(b'"index"')
+            and not _escaped(joined)
+        )
+        numbers = self.numbers
+        for line_no, offset, raw in lines:
+            position = len(numbers) // 4
+            numbers.extend((line_no, offset, len(raw), -1))
+            index = _call_index(raw, clean)
+            if index is None:
+                self.unsure.append(position)
+            else:
+                self.place(position, index)
 
     def place(self, position: int, index: int) -> None:
         """Line ``position`` holds call ``index``."""
-        self.index[position] = index
+        self.numbers[4 * position + 3] = index
         if index != position + 1:
             self.moved[index] = max(position, self.moved.get(index, -1))
 
     def find(self, index: int) -> int | None:
         """The last line holding call ``index`` (every unsure line placed first), or None."""
-        moved = self.moved.get(index, -1)
-        regular = (
-            index - 1 if 0 < index <= len(self.index) and self.index[index - 1] == index else -1
-        )
-        position = max(moved, regular)
+        regular = 0 < index <= len(self) and self.numbers[4 * index - 1] == index
+        position = max(self.moved.get(index, -1), index - 1 if regular else -1)
         return position if position >= 0 else None
 
 
@@ -410,7 +420,7 @@ class TraceReader:
             )
         records: dict[int, dict[str, Any]] = {}
         for position in range(len(calls)):
-            offset, length = calls.offset[position], calls.length[position]
+            offset, length = calls.span(position)
             record = self._call_record(position, data[offset : offset + length])
             records[int(record["call"]["index"])] = record
         return records
@@ -428,7 +438,7 @@ class TraceReader:
     def _read_line(self, position: int) -> bytes:
         """Model-call line ``position``'s bytes, read from the log where the index found it."""
         calls = self._calls
-        offset, length = calls.offset[position], calls.length[position]
+        offset, length = calls.span(position)
         try:
             with open(self._events_file, "rb") as handle:
                 handle.seek(offset)
@@ -437,13 +447,13 @@ class TraceReader:
             raise TraceError(f"{self._events_file}: cannot read it again ({exc})") from exc
         if len(data) != length:
             raise TraceError(
-                f"{self._events_file}: line {calls.line_no[position]} is cut off: the file "
+                f"{self._events_file}: line {calls.line_no(position)} is cut off: the file "
                 "was truncated after the trace was opened"
             )
         return data
 
     def _call_record(self, position: int, raw: bytes) -> dict[str, Any]:
-        line_no = self._calls.line_no[position]
+        line_no = self._calls.line_no(position)
         record = self._parse(raw, line_no)
         try:
             LLMCall.from_dict(record["call"])  # checked, so llm_calls() cannot fail later
@@ -502,6 +512,7 @@ class TraceReader:
         base = self._offset
         self._offset += end
         steps: list[tuple[int, bytes]] = []
+        calls: list[tuple[int, int, bytes]] = []
         at = 0  # where ``raw`` starts in ``data``
         lines = data[:end].split(b"\n")
         lines.pop()  # what follows the last line end: nothing
@@ -511,7 +522,7 @@ class TraceReader:
             if kind == "step":
                 steps.append((self._line_no, raw))
             elif kind == "llm_call":
-                self._calls.add(self._line_no, base + at, raw)
+                calls.append((self._line_no, base + at, raw))
             elif kind == "run_end":
                 self._run_end = self._parse(raw, self._line_no)
                 self._other_lines.append((kind, self._line_no, raw))
@@ -521,6 +532,7 @@ class TraceReader:
             else:
                 self._other_lines.append((kind, self._line_no, raw))
             at += len(raw) + 1
+        self._calls.add(calls)
         for line_no, record in self._parse_all(steps):
             self._add_step(record, line_no)
 
@@ -669,16 +681,27 @@ def _path_text(path: Sequence[int]) -> str:
     return " › ".join(str(n) for n in path)
 
 
-def _call_index(raw: bytes) -> int | None:
+def _call_index(raw: bytes, checked: bool) -> int | None:
     """The call index of a model-call line as the sink writes it, without parsing; None when
     the line could say otherwise once parsed: another ``"call"`` or ``"index"`` on it (a tool
-    argument, say), or a ``\\u`` escape that could spell a letter of either key."""
-    found = _CALL_INDEX.search(raw)
-    if found is None or raw.count(b'"call"') != 1 or raw.count(b'"index"') != 1:
+    argument, say), or a ``\\u`` escape that could spell a letter of either key (``checked``:
+    the caller knows there is none)."""
+    at = raw.find(_CALL_MARK)
+    if at < 0:
         return None
-    if b"\\u006" in raw or b"\\u0078" in raw:
+    if not checked and (raw.count(b'"call"') != 1 or raw.count(b'"index"') != 1 or _escaped(raw)):
         return None
-    return int(found[1])
+    start = at + len(_CALL_MARK)
+    end = raw.find(b",", start, start + 20)
+    digits = raw[start:end] if end > 0 else b""
+    if not digits.isdigit() or (digits[0] == 48 and len(digits) > 1):  # 48: "0"
+        return None
+    return int(digits)
+
+
+def _escaped(data: bytes) -> bool:
+    """``data`` holds a ``\\u`` escape of a letter in ``call`` or ``index``."""
+    return b"\\u00" in data and (b"\\u006" in data or b"\\u0078" in data)
 
 
 def _kind_of(raw: bytes) -> str | None:

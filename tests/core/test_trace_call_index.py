@@ -197,7 +197,7 @@ def test_a_log_cut_short_after_opening_is_reported(tmp_path):
     shutil.copytree(FIXTURE, trace)
     reader = TraceReader(trace)
     events = trace / "events.jsonl"
-    events.write_bytes(events.read_bytes()[: reader._calls.offset[3] + 10])
+    events.write_bytes(events.read_bytes()[: reader._calls.span(3)[0] + 10])
     with pytest.raises(TraceError, match="cut off: the file was truncated after"):
         reader.llm_call(4)
     with pytest.raises(TraceError, match="truncated after the trace was opened"):
