@@ -150,7 +150,10 @@ class TraceReader:
         if not self._events_file.is_file():
             raise TraceError(f"{self.path} is not a complete trace: it has no {fmt.EVENTS}")
         self._entries: list[StepEntry] = []
-        self._by_number: dict[int, int] = {}
+        self._moved_steps: dict[int, int] = {}
+        """Step number -> its place in ``_entries``, for steps not at ``number - 1``."""
+        self._names: dict[str, str] = {}
+        """One string object per status, tool and error name: 10,000 steps share a few."""
         self._calls = _CallLines()
         self._other_lines: list[tuple[str, int, bytes]] = []
         """Lines of every other kind (run_start, compaction, ...): few, kept for ``logged``."""
@@ -222,7 +225,7 @@ class TraceReader:
 
     def step(self, number: int) -> Step:
         """Step ``number`` (1-based, as on ``Step.number``), read from its file."""
-        position = self._by_number.get(number)
+        position = self._position(number)
         if position is None:
             raise IndexError(
                 f"{self.path}: the trace has no step {number} ({len(self._entries)} steps indexed)"
@@ -555,31 +558,47 @@ class TraceReader:
             yield line_no, record
 
     def _add_step(self, record: dict[str, Any], line_no: int) -> None:
+        names = self._names
         try:
             at = _at(record["at"]) if "at" in record else None
+            status = str(record["status"])
+            tool = optional(record.get("tool"), str, "tool")
+            error_kind = optional(record.get("error_kind"), str, "error_kind")
+            child = optional(record.get("child"), str, "child")
             entry = StepEntry(
                 number=int(record["number"]),
-                status=str(record["status"]),
-                tool=optional(record.get("tool"), str, "tool"),
-                error_kind=optional(record.get("error_kind"), str, "error_kind"),
+                status=names.setdefault(status, status),
+                tool=tool if tool is None else names.setdefault(tool, tool),
+                error_kind=error_kind
+                if error_kind is None
+                else names.setdefault(error_kind, error_kind),
                 llm_call=optional(record.get("llm_call"), int, "llm_call"),
                 elapsed_ms=float(record.get("elapsed_ms") or 0.0),
                 # Derived from the number, never taken from the log: a hostile trace cannot
                 # point the reader at a file outside it, and no path is parsed per step.
                 file=fmt.STEPS if at is not None else fmt.step_path(int(record["number"])),
-                child=optional(record.get("child"), str, "child"),
+                child=child if child is None else names.setdefault(child, child),
                 at=at,
             )
         except _BAD_DATA as exc:
             raise TraceError(
                 f"{self._events_file}: line {line_no} is not a valid step record ({exc})"
             ) from exc
-        position = self._by_number.get(entry.number)
+        position = self._position(entry.number)
         if position is not None:  # a step logged again: one step, its last record
             self._entries[position] = entry
             return
-        self._by_number[entry.number] = len(self._entries)
+        if entry.number != len(self._entries) + 1:
+            self._moved_steps[entry.number] = len(self._entries)
         self._entries.append(entry)
+
+    def _position(self, number: int) -> int | None:
+        """Where step ``number`` is in ``_entries``: at ``number - 1`` unless it moved."""
+        position = self._moved_steps.get(number)
+        entries = self._entries
+        if position is None and 0 < number <= len(entries) and entries[number - 1].number == number:
+            return number - 1
+        return position
 
     def _check_complete(self) -> None:
         if not self.complete:
