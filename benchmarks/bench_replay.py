@@ -481,9 +481,11 @@ def prepare_trace(where: Path, args: argparse.Namespace) -> tuple[int, float | N
     stays small).  Its steps, seconds to write it (None: reused), bytes in its files and bytes of
     their disk blocks."""
     if (where / "manifest.json").is_file():
-        steps = len(os.listdir(where / "steps")) if (where / "steps").is_dir() else 0
+        # The manifest's count: a format-2 trace has no file per step to count.
+        totals = json.loads((where / "manifest.json").read_text(encoding="utf-8")).get("totals")
+        steps = int((totals or {}).get("steps") or 0)
         if steps != args.steps:
-            print(f"note: reusing {where}: it has {steps:,} step files (asked for {args.steps:,})")
+            print(f"note: reusing {where}: it has {steps:,} steps (asked for {args.steps:,})")
         wrote = None
     else:
         result = run_child("trace", where, args)

@@ -11,22 +11,11 @@ import json
 import os
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any, overload
+from typing import TYPE_CHECKING, Any, overload
 
-from looplet_core import (
-    CancelToken,
-    CheckpointError,
-    Event,
-    EventKind,
-    FileCheckpointStore,
-    MockLLMBackend,
-    ResumedRun,
-    Step,
-    TraceError,
-    TraceReader,
-)
-from looplet_core.durable.recorded import StoredRun
-from looplet_core.runs.resume import restore, resume
+# What a replay needs is imported here; the checkpoint, resume and loop machinery that the
+# other commands use is imported where they use it, so opening a trace does not pay for it.
+from looplet_core import Event, EventKind, Step, TraceError, TraceReader
 from looplet_tui.session import (
     AttachSession,
     ReplaySession,
@@ -37,6 +26,10 @@ from looplet_tui.session import (
     run_session,
     state_dir,
 )
+
+if TYPE_CHECKING:
+    from looplet_core import CancelToken, CheckpointError, ResumedRun
+    from looplet_core.durable.recorded import StoredRun
 
 __all__ = [
     "AGENT_FILE",
@@ -109,6 +102,8 @@ def _call(factory: Any, target: str) -> object:
 def _checkpointed(session: RunSession, directory: str | None, target: str) -> RunSession:
     if directory is None:
         return session
+    from looplet_core import FileCheckpointStore
+
     path = Path(directory)
     try:
         path.mkdir(parents=True, exist_ok=True)
@@ -168,6 +163,8 @@ def replay_target(target: str, *, run_id: str | None = None, agent: str | None =
 
 def split_run_spec(spec: str) -> tuple[str, str | None]:
     """``STORE#RUN`` as ``(STORE, RUN)``; anything else as ``(spec, None)``."""
+    if "#" not in spec:  # a trace directory: no need to import the run-store reader
+        return spec, None
     from looplet_core import LoopletError
     from looplet_core.durable.recorded import split_run_spec as split
 
@@ -312,6 +309,9 @@ def resume_session(
 ) -> RunSession:
     """Rebuild the agent from its factory and check the checkpoint now, so a bad directory is
     a one-line error; the run itself continues on the debugger's worker thread."""
+    from looplet_core import CheckpointError, FileCheckpointStore
+    from looplet_core.runs.resume import restore
+
     if not directory.is_dir():
         raise SessionError(f"no such checkpoint directory: {directory}")
     target = agent or _recorded_agent(directory)
@@ -348,8 +348,9 @@ def resume_store_session(
     """``resume runs.db|URL``: continue a run kept in a run store, in the debugger, with its
     checkpoint browser (time travel, forks) on the store.  The agent defaults to the factory
     ``python -m looplet_core run`` recorded for the run."""
-    from looplet_core import LoopletError
+    from looplet_core import CheckpointError, LoopletError
     from looplet_core.durable.connect import open_store
+    from looplet_core.runs.resume import restore
 
     try:
         store = open_store(target, create=False)
@@ -394,6 +395,9 @@ def _resume_error(exc: CheckpointError) -> SessionError:
 def _continue_from(made: RunSession, store: Any, snapshot: Any) -> None:
     """Set ``made`` up to continue ``snapshot``'s run from ``store`` on the debugger's worker:
     a scripted agent goes on with its script, the resumer continues that very checkpoint."""
+    from looplet_core import MockLLMBackend
+    from looplet_core.runs.resume import resume
+
     checkpoint = snapshot.checkpoint
     if isinstance(made.llm, MockLLMBackend):
         made.llm.skip(snapshot.state.llm_calls)

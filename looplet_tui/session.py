@@ -16,7 +16,7 @@ import sys
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from looplet_core import (
     BaseToolRegistry,
@@ -27,14 +27,15 @@ from looplet_core import (
     LoopConfig,
     LoopResult,
     Message,
-    ResumedRun,
     Step,
     TraceReader,
-    composable_loop,
 )
-from looplet_core.durable.recorded import StoredRun
-from looplet_core.durable.runstore import RunStore
 from looplet_core.tools.view import ToolView
+
+if TYPE_CHECKING:
+    from looplet_core import ResumedRun
+    from looplet_core.durable.recorded import StoredRun
+    from looplet_core.durable.runstore import RunStore
 
 __all__ = [
     "DEFAULT_FACTORY",
@@ -57,7 +58,7 @@ class SessionError(Exception):
     """A one-line problem with what the user asked the debugger to open."""
 
 
-Resumer = Callable[[Sequence[object], CancelToken], ResumedRun]
+Resumer = Callable[[Sequence[object], CancelToken], "ResumedRun"]
 
 
 @dataclass(slots=True)
@@ -119,6 +120,8 @@ class RunSession:
             self.config.record_prompts = self.config.stream = True
             return run
         self.config.record_prompts = self.config.stream = True
+        from looplet_core import composable_loop  # here: a replay never imports the loop
+
         return composable_loop(
             llm=self.llm,
             tools=self.tools,

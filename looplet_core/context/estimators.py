@@ -129,7 +129,7 @@ class TiktokenEstimator:
         except ImportError as exc:
             raise ConfigError("TiktokenEstimator needs the tiktoken package") from exc
         try:
-            self._encoding: Any = module.get_encoding(encoding)
+            self._encoding: Any = _own_encoding(module, encoding)
         except Exception as exc:  # tiktoken raises whatever its download raised
             raise ConfigError(
                 f"tiktoken could not load the {encoding!r} encoding ({type(exc).__name__}: "
@@ -153,6 +153,27 @@ class TiktokenEstimator:
         sample = (text[:size], text[middle : middle + size], text[-size:])
         counted = sum(len(self._encoding.encode_ordinary(part)) for part in sample)
         return round(counted * len(text) / (3 * size))
+
+
+def _own_encoding(module: Any, name: str) -> Any:
+    """tiktoken's encoding ``name`` for counting alone, without the Python copy of its ranks.
+
+    ``Encoding`` keeps the ``{token bytes: rank}`` dict it was built from (about 15 MiB of RSS
+    for cl100k, a third of what loading it costs), though only pickling reads it again: the
+    Rust tokenizer holds its own copy.  So when this call is what loads the encoding, it takes
+    the instance out of tiktoken's cache (whoever asks later gets a whole one) and lets the dict
+    go.  An instance someone loaded before is shared: it is used as it is.
+    """
+    cache: Any = getattr(getattr(module, "registry", None), "ENCODINGS", None)
+    loaded_before = not isinstance(cache, dict) or name in cache
+    encoding = module.get_encoding(name)
+    if loaded_before or not hasattr(encoding, "_mergeable_ranks"):
+        return encoding
+    with contextlib.suppress(KeyError):
+        if cache[name] is encoding:
+            del cache[name]
+            encoding._mergeable_ranks = {}
+    return encoding
 
 
 EXACT_LIMIT = 200_000

@@ -1,7 +1,9 @@
 """``TraceReader``: open a trace directory lazily and read it back as steps, calls and prompts.
 
 Opening reads ``manifest.json`` and indexes ``events.jsonl``: step lines are parsed (they are
-small), every other line is only classified by its leading ``kind`` and parsed when asked for.
+small), every other line is only classified by its leading ``kind`` and parsed when asked for;
+a model-call line is remembered by where it is and which call it holds, so showing a step's
+prompt parses that call's line alone (``_CallLines``).
 Step records (one line each in ``steps.jsonl``; a file each in version-1 traces) and prompts are
 read on demand, so opening a 10,000-step trace and reading one step touches one line besides the
 pass over the event log.
@@ -25,6 +27,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+from array import array
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,6 +45,8 @@ from looplet_core.step import ChildRun, LoopResult, Step
 __all__ = ["StepEntry", "TraceReader", "is_trace", "read_manifest"]
 
 _KIND_PREFIX = b'{"kind": "'
+_CALL_MARK = b'"call": {"index": '
+"""How the sink writes a model-call line's call index (``LLMCall.to_dict`` puts it first)."""
 # What decoding a damaged or hostile file can raise (UnicodeDecodeError is a ValueError); readers
 # turn each into a TraceError naming the file.
 _BAD_DATA = (ValueError, KeyError, TypeError, AttributeError, RecursionError, OverflowError)
@@ -65,6 +70,76 @@ class StepEntry:
     version-1 trace, whose ``file`` is the step's own."""
 
 
+class _CallLines:
+    """Where each model-call line is in the event log and which call it holds, four numbers a
+    line in one flat array (32 bytes) instead of the line itself: showing one step reads and
+    parses its one line, and a 10,000-call trace keeps no parsed record.
+
+    A line's call index is read off its bytes when the sink wrote it (``_CALL_MARK``, and
+    nothing on the line that could be another ``call`` or ``index`` key); any other line is
+    *unsure* until the reader parses it (``TraceReader._resolve``), so the answer is always the
+    one parsing every line gives: a call logged twice is found at its last line.
+    """
+
+    __slots__ = ("moved", "numbers", "unsure")
+
+    def __init__(self) -> None:
+        self.numbers = array("q")
+        """Per line: its line number, offset, length and call index (-1: unsure)."""
+        self.moved: dict[int, int] = {}
+        """Call index -> its last line, for calls whose last line is not at ``index - 1``
+        (a resumed run logging a call again, a trace edited by hand)."""
+        self.unsure: list[int] = []
+
+    def __len__(self) -> int:
+        return len(self.numbers) // 4
+
+    def line_no(self, position: int) -> int:
+        return self.numbers[4 * position]
+
+    def span(self, position: int) -> tuple[int, int]:
+        """Line ``position``'s offset and length in the log (without its line end)."""
+        at = 4 * position + 1
+        return self.numbers[at], self.numbers[at + 1]
+
+    def end(self) -> int:
+        """Where the last indexed line ends in the log."""
+        return self.numbers[-3] + self.numbers[-2] if self.numbers else 0
+
+    def add(self, lines: list[tuple[int, int, bytes]]) -> None:
+        """Index ``lines`` (line number, offset, bytes) in order.  What could make a line's
+        index unsure is looked for in all of them at once first (a few scans in C): when
+        every line has the mark and the keys occur once a line, no line is scanned alone."""
+        joined = b"\n".join(raw for _, _, raw in lines)
+        marked = joined.count(_CALL_MARK) == len(lines)  # once a line: see _call_index
+        clean = (
+            marked
+            and joined.count(b'"call"') == len(lines) == joined.count(b'"index"')
+            and not _escaped(joined)
+        )
+        numbers = self.numbers
+        for line_no, offset, raw in lines:
+            position = len(numbers) // 4
+            numbers.extend((line_no, offset, len(raw), -1))
+            index = _call_index(raw, clean)
+            if index is None:
+                self.unsure.append(position)
+            else:
+                self.place(position, index)
+
+    def place(self, position: int, index: int) -> None:
+        """Line ``position`` holds call ``index``."""
+        self.numbers[4 * position + 3] = index
+        if index != position + 1:
+            self.moved[index] = max(position, self.moved.get(index, -1))
+
+    def find(self, index: int) -> int | None:
+        """The last line holding call ``index`` (every unsure line placed first), or None."""
+        regular = 0 < index <= len(self) and self.numbers[4 * index - 1] == index
+        position = max(self.moved.get(index, -1), index - 1 if regular else -1)
+        return position if position >= 0 else None
+
+
 class TraceReader:
     """Read a trace directory (see the module docs for what is lazy and what is checked)."""
 
@@ -75,11 +150,13 @@ class TraceReader:
         if not self._events_file.is_file():
             raise TraceError(f"{self.path} is not a complete trace: it has no {fmt.EVENTS}")
         self._entries: list[StepEntry] = []
-        self._by_number: dict[int, int] = {}
-        self._llm_lines: list[tuple[int, bytes]] = []
+        self._moved_steps: dict[int, int] = {}
+        """Step number -> its place in ``_entries``, for steps not at ``number - 1``."""
+        self._names: dict[str, str] = {}
+        """One string object per status, tool and error name: 10,000 steps share a few."""
+        self._calls = _CallLines()
         self._other_lines: list[tuple[str, int, bytes]] = []
         """Lines of every other kind (run_start, compaction, ...): few, kept for ``logged``."""
-        self._llm_by_index: dict[int, dict[str, Any]] = {}
         self._run_end: dict[str, Any] | None = None
         self._offset = 0
         self._line_no = 0
@@ -148,7 +225,7 @@ class TraceReader:
 
     def step(self, number: int) -> Step:
         """Step ``number`` (1-based, as on ``Step.number``), read from its file."""
-        position = self._by_number.get(number)
+        position = self._position(number)
         if position is None:
             raise IndexError(
                 f"{self.path}: the trace has no step {number} ({len(self._entries)} steps indexed)"
@@ -318,24 +395,77 @@ class TraceReader:
         return cast(list[dict[str, Any]], tools)
 
     def _llm_record(self, index: int) -> dict[str, Any]:
+        """Call ``index``'s record: its one line found through the index and parsed alone (so
+        showing a step does not parse every model call of a long trace), checked as whole."""
+        calls = self._calls
+        self._resolve()
+        position = calls.find(index)
+        if position is not None:
+            record = self._call_record(position, self._read_line(position))
+            if int(record["call"]["index"]) == index:
+                return record
+            # Not where the index said (the log changed since it was read): parse them all.
         record = self._llm_records().get(index)
         if record is None:
             raise IndexError(f"{self.path}: the trace has no model call {index}")
         return record
 
     def _llm_records(self) -> dict[int, dict[str, Any]]:
-        """Model-call records by call index, parsed on first use (and after ``refresh``)."""
-        for line_no, raw in self._llm_lines:
-            record = self._parse(raw, line_no)
-            try:
-                LLMCall.from_dict(record["call"])  # checked once, so llm_calls() cannot fail
-                self._llm_by_index[int(record["call"]["index"])] = record
-            except _BAD_DATA as exc:
-                raise TraceError(
-                    f"{self._events_file}: line {line_no} is not a valid model-call record ({exc})"
-                ) from exc
-        self._llm_lines.clear()
-        return self._llm_by_index
+        """Every model-call record by call index (a call logged twice: its last line), each
+        checked, read with one pass over the log.  Not kept: the index finds one alone."""
+        calls = self._calls
+        with open(self._events_file, "rb") as handle:
+            data = handle.read(calls.end())
+        if len(data) < calls.end():
+            raise TraceError(
+                f"{self._events_file}: it is shorter than when the trace was opened: the file "
+                "was truncated after the trace was opened"
+            )
+        records: dict[int, dict[str, Any]] = {}
+        for position in range(len(calls)):
+            offset, length = calls.span(position)
+            record = self._call_record(position, data[offset : offset + length])
+            records[int(record["call"]["index"])] = record
+        return records
+
+    def _resolve(self) -> None:
+        """Parse the model-call lines whose call index could not be read off the line (not
+        written by the sink's own code), so that ``_calls.find`` knows every line's index."""
+        calls = self._calls
+        while calls.unsure:
+            position = calls.unsure[0]
+            record = self._call_record(position, self._read_line(position))
+            calls.place(position, int(record["call"]["index"]))
+            calls.unsure.pop(0)
+
+    def _read_line(self, position: int) -> bytes:
+        """Model-call line ``position``'s bytes, read from the log where the index found it."""
+        calls = self._calls
+        offset, length = calls.span(position)
+        try:
+            with open(self._events_file, "rb") as handle:
+                handle.seek(offset)
+                data = handle.read(length)
+        except OSError as exc:
+            raise TraceError(f"{self._events_file}: cannot read it again ({exc})") from exc
+        if len(data) != length:
+            raise TraceError(
+                f"{self._events_file}: line {calls.line_no(position)} is cut off: the file "
+                "was truncated after the trace was opened"
+            )
+        return data
+
+    def _call_record(self, position: int, raw: bytes) -> dict[str, Any]:
+        line_no = self._calls.line_no(position)
+        record = self._parse(raw, line_no)
+        try:
+            LLMCall.from_dict(record["call"])  # checked, so llm_calls() cannot fail later
+            int(record["call"]["index"])
+        except _BAD_DATA as exc:
+            raise TraceError(
+                f"{self._events_file}: line {line_no} is not a valid model-call record ({exc})"
+            ) from exc
+        return record
 
     # -- the event log ----------------------------------------------------------------------------
 
@@ -382,15 +512,20 @@ class TraceReader:
                 "it is being written, or the writer stopped mid-line; it is left out until "
                 "it is whole"
             )
+        base = self._offset
         self._offset += end
         steps: list[tuple[int, bytes]] = []
-        for raw in data[:end].splitlines():
+        calls: list[tuple[int, int, bytes]] = []
+        at = 0  # where ``raw`` starts in ``data``
+        lines = data[:end].split(b"\n")
+        lines.pop()  # what follows the last line end: nothing
+        for raw in lines:
             self._line_no += 1
             kind = _kind_of(raw)
             if kind == "step":
                 steps.append((self._line_no, raw))
             elif kind == "llm_call":
-                self._llm_lines.append((self._line_no, raw))
+                calls.append((self._line_no, base + at, raw))
             elif kind == "run_end":
                 self._run_end = self._parse(raw, self._line_no)
                 self._other_lines.append((kind, self._line_no, raw))
@@ -399,6 +534,8 @@ class TraceReader:
                 self._other_lines.append((str(record.get("kind")), self._line_no, raw))
             else:
                 self._other_lines.append((kind, self._line_no, raw))
+            at += len(raw) + 1
+        self._calls.add(calls)
         for line_no, record in self._parse_all(steps):
             self._add_step(record, line_no)
 
@@ -421,31 +558,47 @@ class TraceReader:
             yield line_no, record
 
     def _add_step(self, record: dict[str, Any], line_no: int) -> None:
+        names = self._names
         try:
             at = _at(record["at"]) if "at" in record else None
+            status = str(record["status"])
+            tool = optional(record.get("tool"), str, "tool")
+            error_kind = optional(record.get("error_kind"), str, "error_kind")
+            child = optional(record.get("child"), str, "child")
             entry = StepEntry(
                 number=int(record["number"]),
-                status=str(record["status"]),
-                tool=optional(record.get("tool"), str, "tool"),
-                error_kind=optional(record.get("error_kind"), str, "error_kind"),
+                status=names.setdefault(status, status),
+                tool=tool if tool is None else names.setdefault(tool, tool),
+                error_kind=error_kind
+                if error_kind is None
+                else names.setdefault(error_kind, error_kind),
                 llm_call=optional(record.get("llm_call"), int, "llm_call"),
                 elapsed_ms=float(record.get("elapsed_ms") or 0.0),
                 # Derived from the number, never taken from the log: a hostile trace cannot
                 # point the reader at a file outside it, and no path is parsed per step.
                 file=fmt.STEPS if at is not None else fmt.step_path(int(record["number"])),
-                child=optional(record.get("child"), str, "child"),
+                child=child if child is None else names.setdefault(child, child),
                 at=at,
             )
         except _BAD_DATA as exc:
             raise TraceError(
                 f"{self._events_file}: line {line_no} is not a valid step record ({exc})"
             ) from exc
-        position = self._by_number.get(entry.number)
+        position = self._position(entry.number)
         if position is not None:  # a step logged again: one step, its last record
             self._entries[position] = entry
             return
-        self._by_number[entry.number] = len(self._entries)
+        if entry.number != len(self._entries) + 1:
+            self._moved_steps[entry.number] = len(self._entries)
         self._entries.append(entry)
+
+    def _position(self, number: int) -> int | None:
+        """Where step ``number`` is in ``_entries``: at ``number - 1`` unless it moved."""
+        position = self._moved_steps.get(number)
+        entries = self._entries
+        if position is None and 0 < number <= len(entries) and entries[number - 1].number == number:
+            return number - 1
+        return position
 
     def _check_complete(self) -> None:
         if not self.complete:
@@ -545,6 +698,29 @@ def _walk(path: tuple[int, ...], step: Step) -> Iterator[tuple[tuple[int, ...], 
 def _path_text(path: Sequence[int]) -> str:
     """``1`` or ``1 › 2``: a step's place in the tree of sub-agent runs."""
     return " › ".join(str(n) for n in path)
+
+
+def _call_index(raw: bytes, checked: bool) -> int | None:
+    """The call index of a model-call line as the sink writes it, without parsing; None when
+    the line could say otherwise once parsed: another ``"call"`` or ``"index"`` on it (a tool
+    argument, say), or a ``\\u`` escape that could spell a letter of either key (``checked``:
+    the caller knows there is none)."""
+    at = raw.find(_CALL_MARK)
+    if at < 0:
+        return None
+    if not checked and (raw.count(b'"call"') != 1 or raw.count(b'"index"') != 1 or _escaped(raw)):
+        return None
+    start = at + len(_CALL_MARK)
+    end = raw.find(b",", start, start + 20)
+    digits = raw[start:end] if end > 0 else b""
+    if not digits.isdigit() or (digits[0] == 48 and len(digits) > 1):  # 48: "0"
+        return None
+    return int(digits)
+
+
+def _escaped(data: bytes) -> bool:
+    """``data`` holds a ``\\u`` escape of a letter in ``call`` or ``index``."""
+    return b"\\u00" in data and (b"\\u006" in data or b"\\u0078" in data)
 
 
 def _kind_of(raw: bytes) -> str | None:

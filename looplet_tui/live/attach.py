@@ -19,16 +19,16 @@ import socket
 import time
 from collections.abc import Callable
 from contextlib import suppress
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from looplet_core import ApprovalRequest, LoopletError, Step, StepStatus, ToolCall, Usage
-from looplet_core.durable.checkpoints import load
-from looplet_core.durable.runstore import ApprovalRecord, RunStatus, RunStore
 from looplet_core.errors import StoreError
-from looplet_core.runs.headless import continue_run, pause_run
 from looplet_tui.live.controller import DebugController
 from looplet_tui.live.store_breakpoints import StoreBreakpointSet
 from looplet_tui.session import AttachSession
+
+if TYPE_CHECKING:
+    from looplet_core.durable.runstore import ApprovalRecord, RunStore
 
 __all__ = ["debugger_name", "decision_of", "follow"]
 
@@ -59,6 +59,11 @@ def decision_of(request: ApprovalRequest) -> dict[str, Any]:
 
 
 def follow(ctl: DebugController, session: AttachSession, notify: Notify) -> None:
+    # Imported here, not at the top: the debugger imports this module for replays too.
+    from looplet_core.durable.checkpoints import load
+    from looplet_core.durable.runstore import RunStatus
+    from looplet_core.runs.headless import pause_run
+
     store, run_id = session.store, session.run_id
     usage = _UsageView()
     ctl.watch(usage)
@@ -141,6 +146,8 @@ def _hold(ctl: DebugController, store: RunStore, run_id: str) -> bool:
         return _paused_at(store, run_id) != step
 
     if ctl.hold(step, "paused where it runs (breakpoint)", settled=settled):
+        from looplet_core.runs.headless import continue_run
+
         with suppress(StoreError):  # continued elsewhere in the meantime: nothing to do
             continue_run(store, run_id, step=ctl.step_requested)
     return True
