@@ -37,6 +37,7 @@ from looplet_core.provenance.children import ChildPrompts
 from looplet_core.provenance.manifest import read_manifest
 from looplet_core.provenance.prompts import PromptFiles, PromptWriter
 from looplet_core.provenance.redact import Redactor, client_secrets
+from looplet_core.provenance.steptext import record_text
 from looplet_core.provenance.streams import StreamWriter
 from looplet_core.records import LLMCall
 from looplet_core.step import Step, StepStatus
@@ -333,20 +334,7 @@ class ProvenanceSink:
                 "passed in hooks= (it reads steps through its check_done method)"
             )
         step = log[-1]
-        record = step.to_dict(prompt=False)  # prompts live in llm/ and messages.jsonl, once
-        if step.child is not None:  # and a sub-agent's in a stream of its own (children.py)
-            assert self._children is not None
-            self._children.write(step.number, step.child, record["child"])
-        # One line of JSON: the indented form is several times slower to encode (json has no C
-        # encoder for it) and the stream is read by programs (TraceReader), not people.  It is
-        # appended before the ``step`` line that points at it, so no line points at a torn one.
-        call, call_text = self._call_json
-        if call is not None and record.get("llm_call") == call:
-            del record["llm_call"]  # the reply just logged: its clean JSON is spliced back in
-            clean, text = self._clean(record)
-            text = f'{text[:-1]}, "llm_call": {call_text}}}'
-        else:
-            clean, text = self._clean(record)
+        text, clean = self._record(step)
         line = (text + "\n").encode("utf-8", "backslashreplace")
         assert self._steps is not None
         at = self._steps.append(line)
@@ -367,7 +355,7 @@ class ProvenanceSink:
         # when that needed no redaction, neither does this.  The usual line is built as text
         # (what the encoder would write, tested): it is a tenth of a step's trace cost.
         head = fmt.head("step", self._seq + 1, event.time, event.step)
-        if clean is record and head is not None and step.child is None and math.isfinite(elapsed):
+        if clean and head is not None and step.child is None and math.isfinite(elapsed):
             self._seq += 1
             text = (
                 f'{head}, "number": {step.number}, "status": "{step.status.value}", '
@@ -390,7 +378,32 @@ class ProvenanceSink:
         }
         if step.child is not None:
             summary["child"] = step.child.agent
-        self._line("step", event, summary, scanned=clean is record)
+        self._line("step", event, summary, scanned=clean)
+
+    def _record(self, step: Step) -> tuple[str, bool]:
+        """The step's record as one line of JSON, and whether it needed no redaction.
+
+        One line: the indented form is several times slower to encode (json has no C encoder
+        for it) and the stream is read by programs (TraceReader), not people.  The reply just
+        logged is not encoded again: its clean JSON is spliced in as the last key.  A usual step
+        is written from its fields (``steptext.py``), any other from ``to_dict()``.
+        """
+        call, call_text = self._call_json
+        reply = step.llm_call
+        if call is not None and reply is not None:
+            body = record_text(step)
+            if body is not None and reply.to_dict() == call and not self.redactor.found_in(body):
+                return f'{body[:-1]}, "llm_call": {call_text}}}', True
+        record = step.to_dict(prompt=False)  # prompts live in messages.jsonl, once
+        if step.child is not None:  # and a sub-agent's in a stream of its own (children.py)
+            assert self._children is not None
+            self._children.write(step.number, step.child, record["child"])
+        if call is not None and record.get("llm_call") == call:
+            del record["llm_call"]
+            clean, text = self._clean(record)
+            return f'{text[:-1]}, "llm_call": {call_text}}}', clean is record
+        clean, text = self._clean(record)
+        return text, clean is record
 
     def _line(
         self,
