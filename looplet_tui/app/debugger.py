@@ -394,7 +394,7 @@ class DebuggerApp(EditActions, SubagentActions, ReplayActions):
             editable and editable[0],
             ctl.staged_edit,
             ctl.depth > 0,
-            ctl.pause_point is not None and ctl.pause_point.phase,
+            self.subagent_available("step_into"),  # not the phase: it flips on every n
         )
         if keys != self._keys_state:  # the footer rebuilds itself on every refresh: only then
             self._keys_state = keys

@@ -23,7 +23,6 @@ from rich.text import Text
 from textual.binding import Binding, BindingType
 from textual.geometry import Size
 from textual.reactive import Reactive, reactive
-from textual.scroll_view import ScrollView
 from textual.strip import Strip
 from textual.widget import Widget
 
@@ -31,6 +30,7 @@ from looplet_core import LoopletError, Message
 from looplet_tui.live.context import PromptTokens, message_tokens
 from looplet_tui.text import render
 from looplet_tui.text.toolview import Views
+from looplet_tui.widgets.lineview import LineView
 
 __all__ = ["RUNNING_WINDOW", "WINDOW", "PromptView"]
 
@@ -48,7 +48,7 @@ SUM_LIMIT = 2_000
 """Rendered messages kept (each entry pins its message, so an id cannot be reused meanwhile)."""
 
 
-class PromptView(ScrollView, can_focus=True):
+class PromptView(LineView, can_focus=True):
     """The prompt of the selected step; ``folded`` shortens long messages (key ``f``).
 
     A new prompt opens scrolled to its end, where the newest messages are; the same prompt shown
@@ -144,29 +144,35 @@ class PromptView(ScrollView, can_focus=True):
         except LoopletError as exc:  # a recorded prompt read lazily can turn out corrupt
             problem = Text(f"Cannot read this prompt: {exc}", style="red")
             self._lines = self._to_strips(problem, width)
-        self._set_height(Size(width, len(self._lines)))
+        settled = self._set_height(Size(width, len(self._lines)))
         self.refresh()
         if (self._to_end or at_end) and self.size.height:
-            # After the refresh: only then does the new height count.  Until that scroll has
+            if settled:  # the scroll range is the new one already: go to its end in this frame
+                self.scroll_end(animate=False, immediate=True)
+                self._to_end = False
+                return
+            # After the layout: only then does the new height count.  Until that scroll has
             # happened the pane still owes it, so a re-layout in between (the scrollbar
             # appearing narrows the pane) schedules it again instead of forgetting it.
             self._to_end = True
             self.call_after_refresh(self._scroll_to_end, 10)
 
-    def _set_height(self, size: Size) -> None:
-        """Make the scrollable size ``size``.
+    def _set_height(self, size: Size) -> bool:
+        """Make the scrollable size ``size``; True if the scroll range is already the new one.
 
         ``virtual_size`` is a layout reactive: setting it re-lays out the whole screen, on every
         step shown.  Unless the scrollbar appears or goes (the gutter is stable, so the width
-        stays), a new height only needs the scrollbar told and a repaint.
+        stays), a new height only needs the scrollbar told and a repaint, and the range is
+        right at once; after a layout it is right only once the layout has run.
         """
         old = self.virtual_size
         height = self.scrollable_content_region.height
         if old.width != size.width or (old.height > height) != (size.height > height):
             self.virtual_size = size
-            return
+            return False
         self.set_reactive(cast("Reactive[Size]", Widget.virtual_size), size)
         self._scroll_update(size)  # Textual's own step after a size change, without the layout
+        return True
 
     def _scroll_to_end(self, tries: int) -> None:
         """Scroll to the newest line once the new height is laid out.
@@ -253,8 +259,7 @@ class PromptView(ScrollView, can_focus=True):
     def render_line(self, y: int) -> Strip:
         scroll_x, scroll_y = self.scroll_offset
         index = scroll_y + y
-        width = self.scrollable_content_region.width
-        style = self.rich_style
+        width, style = self.line_width, self.line_style
         if index >= len(self._lines):
             return Strip.blank(width, style)
         strip = self._lines[index].apply_style(style).crop_extend(scroll_x, scroll_x + width, style)

@@ -27,13 +27,13 @@ from textual.binding import Binding, BindingType
 from textual.geometry import Size
 from textual.message import Message
 from textual.reactive import Reactive, reactive
-from textual.scroll_view import ScrollView
 from textual.strip import Strip
 from textual.widget import Widget
 
 from looplet_core import Step, StepStatus
 from looplet_tui.live.runstate import Entry, Live, Marker
 from looplet_tui.text.safe import clean
+from looplet_tui.widgets.lineview import LineView
 
 if TYPE_CHECKING:
     from looplet_tui.live.children import ChildFrame
@@ -97,7 +97,7 @@ class TimelineSource(Protocol):
 _NO_FRAMES: Sequence[ChildFrame] = ()
 
 
-class StepTimeline(ScrollView, can_focus=True):
+class StepTimeline(LineView, can_focus=True):
     """The run's steps, newest last; the cursor row is what the detail panes show.
 
     While ``follow`` is on (the default, and again after ``G``), the cursor stays on the newest
@@ -425,9 +425,9 @@ class StepTimeline(ScrollView, can_focus=True):
 
     def render_line(self, y: int) -> Strip:
         index = self.scroll_offset.y + y
-        width = self.scrollable_content_region.width  # without the scrollbar, if shown
+        width = self.line_width  # without the scrollbar, if shown
         row = self.row(index)
-        base = self.rich_style
+        base = self.line_style
         if row is None:
             return Strip.blank(width, base)
         key = self._key(index, row, width)
