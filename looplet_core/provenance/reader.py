@@ -3,7 +3,7 @@
 Opening reads ``manifest.json`` and indexes ``events.jsonl``: step lines are parsed (they are
 small), every other line is only classified by its leading ``kind`` and parsed when asked for;
 a model-call line is remembered by where it is and which call it holds, so showing a step's
-prompt parses that call's line alone (``_CallLines``).
+prompt parses that call's line alone (``CallLines``).
 Step records (one line each in ``steps.jsonl``; a file each in version-1 traces) and prompts are
 read on demand, so opening a 10,000-step trace and reading one step touches one line besides the
 pass over the event log.
@@ -27,7 +27,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-from array import array
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,6 +35,7 @@ from typing import Any, cast
 from looplet_core.errors import TraceError
 from looplet_core.messages import Message, optional
 from looplet_core.provenance import format as fmt
+from looplet_core.provenance.calllines import CallLines
 from looplet_core.provenance.lazyprompt import LazyPrompt, PromptLines
 from looplet_core.provenance.manifest import is_trace, locate_trace, read_manifest
 from looplet_core.provenance.streams import read_range
@@ -45,8 +45,6 @@ from looplet_core.step import ChildRun, LoopResult, Step
 __all__ = ["StepEntry", "TraceReader", "is_trace", "read_manifest"]
 
 _KIND_PREFIX = b'{"kind": "'
-_CALL_MARK = b'"call": {"index": '
-"""How the sink writes a model-call line's call index (``LLMCall.to_dict`` puts it first)."""
 # What decoding a damaged or hostile file can raise (UnicodeDecodeError is a ValueError); readers
 # turn each into a TraceError naming the file.
 _BAD_DATA = (ValueError, KeyError, TypeError, AttributeError, RecursionError, OverflowError)
@@ -70,76 +68,6 @@ class StepEntry:
     version-1 trace, whose ``file`` is the step's own."""
 
 
-class _CallLines:
-    """Where each model-call line is in the event log and which call it holds, four numbers a
-    line in one flat array (32 bytes) instead of the line itself: showing one step reads and
-    parses its one line, and a 10,000-call trace keeps no parsed record.
-
-    A line's call index is read off its bytes when the sink wrote it (``_CALL_MARK``, and
-    nothing on the line that could be another ``call`` or ``index`` key); any other line is
-    *unsure* until the reader parses it (``TraceReader._resolve``), so the answer is always the
-    one parsing every line gives: a call logged twice is found at its last line.
-    """
-
-    __slots__ = ("moved", "numbers", "unsure")
-
-    def __init__(self) -> None:
-        self.numbers = array("q")
-        """Per line: its line number, offset, length and call index (-1: unsure)."""
-        self.moved: dict[int, int] = {}
-        """Call index -> its last line, for calls whose last line is not at ``index - 1``
-        (a resumed run logging a call again, a trace edited by hand)."""
-        self.unsure: list[int] = []
-
-    def __len__(self) -> int:
-        return len(self.numbers) // 4
-
-    def line_no(self, position: int) -> int:
-        return self.numbers[4 * position]
-
-    def span(self, position: int) -> tuple[int, int]:
-        """Line ``position``'s offset and length in the log (without its line end)."""
-        at = 4 * position + 1
-        return self.numbers[at], self.numbers[at + 1]
-
-    def end(self) -> int:
-        """Where the last indexed line ends in the log."""
-        return self.numbers[-3] + self.numbers[-2] if self.numbers else 0
-
-    def add(self, lines: list[tuple[int, int, bytes]]) -> None:
-        """Index ``lines`` (line number, offset, bytes) in order.  What could make a line's
-        index unsure is looked for in all of them at once first (a few scans in C): when
-        every line has the mark and the keys occur once a line, no line is scanned alone."""
-        joined = b"\n".join(raw for _, _, raw in lines)
-        marked = joined.count(_CALL_MARK) == len(lines)  # once a line: see _call_index
-        clean = (
-            marked
-            and joined.count(b'"call"') == len(lines) == joined.count(b'"index"')
-            and not _escaped(joined)
-        )
-        numbers = self.numbers
-        for line_no, offset, raw in lines:
-            position = len(numbers) // 4
-            numbers.extend((line_no, offset, len(raw), -1))
-            index = _call_index(raw, clean)
-            if index is None:
-                self.unsure.append(position)
-            else:
-                self.place(position, index)
-
-    def place(self, position: int, index: int) -> None:
-        """Line ``position`` holds call ``index``."""
-        self.numbers[4 * position + 3] = index
-        if index != position + 1:
-            self.moved[index] = max(position, self.moved.get(index, -1))
-
-    def find(self, index: int) -> int | None:
-        """The last line holding call ``index`` (every unsure line placed first), or None."""
-        regular = 0 < index <= len(self) and self.numbers[4 * index - 1] == index
-        position = max(self.moved.get(index, -1), index - 1 if regular else -1)
-        return position if position >= 0 else None
-
-
 class TraceReader:
     """Read a trace directory (see the module docs for what is lazy and what is checked)."""
 
@@ -154,7 +82,7 @@ class TraceReader:
         """Step number -> its place in ``_entries``, for steps not at ``number - 1``."""
         self._names: dict[str, str] = {}
         """One string object per status, tool and error name: 10,000 steps share a few."""
-        self._calls = _CallLines()
+        self._calls = CallLines()
         self._other_lines: list[tuple[str, int, bytes]] = []
         """Lines of every other kind (run_start, compaction, ...): few, kept for ``logged``."""
         self._run_end: dict[str, Any] | None = None
@@ -698,29 +626,6 @@ def _walk(path: tuple[int, ...], step: Step) -> Iterator[tuple[tuple[int, ...], 
 def _path_text(path: Sequence[int]) -> str:
     """``1`` or ``1 › 2``: a step's place in the tree of sub-agent runs."""
     return " › ".join(str(n) for n in path)
-
-
-def _call_index(raw: bytes, checked: bool) -> int | None:
-    """The call index of a model-call line as the sink writes it, without parsing; None when
-    the line could say otherwise once parsed: another ``"call"`` or ``"index"`` on it (a tool
-    argument, say), or a ``\\u`` escape that could spell a letter of either key (``checked``:
-    the caller knows there is none)."""
-    at = raw.find(_CALL_MARK)
-    if at < 0:
-        return None
-    if not checked and (raw.count(b'"call"') != 1 or raw.count(b'"index"') != 1 or _escaped(raw)):
-        return None
-    start = at + len(_CALL_MARK)
-    end = raw.find(b",", start, start + 20)
-    digits = raw[start:end] if end > 0 else b""
-    if not digits.isdigit() or (digits[0] == 48 and len(digits) > 1):  # 48: "0"
-        return None
-    return int(digits)
-
-
-def _escaped(data: bytes) -> bool:
-    """``data`` holds a ``\\u`` escape of a letter in ``call`` or ``index``."""
-    return b"\\u00" in data and (b"\\u006" in data or b"\\u0078" in data)
 
 
 def _kind_of(raw: bytes) -> str | None:

@@ -1,4 +1,4 @@
-"""TraceReader finds one model call's line without parsing the others (``_CallLines``).
+"""TraceReader finds one model call's line without parsing the others (``CallLines``).
 
 The invariant: whatever the log holds, ``llm_call(i)`` and ``prompt_view(i)`` give what parsing
 every line gives (a call logged twice: its last line), on recorded traces, the frozen version-1
