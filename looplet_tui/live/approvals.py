@@ -74,16 +74,7 @@ class Approvals(StopEdits):
             self.live = None
         self._changed()
         with self._lock:
-            while not request.decided and not self.cancel_token.cancelled:
-                self._cond.wait(self.poll)
-                if settled is not None and not request.decided:
-                    self._cond.release()  # the check may query a database: not under the lock
-                    try:
-                        done = settled()
-                    finally:
-                        self._cond.acquire()
-                    if done:
-                        break
+            self._wait_for(lambda: request.decided, settled)
             self.approvals.remove(request)
             if not self.approvals:
                 self.run_state = RunState.RUNNING

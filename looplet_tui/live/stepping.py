@@ -184,22 +184,27 @@ class Stepping(RunHistory):
             self.live = None
         self._changed()
         with self._lock:
-            while not self._released and not self.cancel_token.cancelled:
-                self._cond.wait(self.poll)
-                if settled is not None and not self._released:
-                    self._cond.release()  # the check may query a database: not under the lock
-                    try:
-                        done = settled()
-                    finally:
-                        self._cond.acquire()
-                    if done:
-                        break
+            self._wait_for(lambda: self._released, settled)
             released = self._released
             self.pause_point = None
             if not self.cancel_token.cancelled:
                 self.run_state = RunState.RUNNING
         self._changed()
         return released
+
+    def _wait_for(self, answered: Callable[[], bool], settled: Callable[[], bool] | None) -> None:
+        """Wait, holding the lock, until ``answered()``, a cancel, or ``settled()`` (asked every
+        poll, outside the lock: it may query a database) says the run went on elsewhere."""
+        while not answered() and not self.cancel_token.cancelled:
+            self._cond.wait(self.poll)
+            if settled is not None and not answered():
+                self._cond.release()
+                try:
+                    done = settled()
+                finally:
+                    self._cond.acquire()
+                if done:
+                    return
 
     # -- stops -----------------------------------------------------------------------------------
 
