@@ -86,17 +86,22 @@ _NEEDLE_GROUPS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("A", tuple(n for n in _NEEDLES if "-" not in n and "gh" not in n and "A" in n)),
     ("_", tuple(n for n in _NEEDLES if "-" not in n and "gh" not in n and "A" not in n)),
 )
-# ... or, in lower case, one of these needles followed by what the probe wants.
+# ... or, in lower case, one of these needles followed by what the probe wants.  ``found_in``
+# is given JSON text, where the space after a label may be an escape (a tab is ``\t``, U+000B
+# is ``\u000b``) and a quote is ``\"``: each probe takes those too (tested), since the string
+# they stand for is redacted.
+_SPACE = r"(?:\s|\\[tnrf]|\\u00(?:0[9a-d]|1[c-f]))"
+_QUOTE = r"(?:\\?[\"'])?"
 _LOW_PROBES = tuple(
     (needle, re.compile(probe))
     for needle, probe in (
-        ("bearer", r"bearer\s"),
+        ("bearer", rf"bearer{_SPACE}"),
         ("authorization", r"authorization"),
-        ("key", r"key[\"']?\s*[:=]"),
-        ("token", r"token[\"']?\s*[:=]"),
-        ("secret", r"secret[\"']?\s*[:=]"),
-        ("passw", r"passw(?:or)?d[\"']?\s*[:=]"),
-        ("cookie", r"cookie[\"']?\s*[:=]"),
+        ("key", rf"key{_QUOTE}{_SPACE}*[:=]"),
+        ("token", rf"token{_QUOTE}{_SPACE}*[:=]"),
+        ("secret", rf"secret{_QUOTE}{_SPACE}*[:=]"),
+        ("passw", rf"passw(?:or)?d{_QUOTE}{_SPACE}*[:=]"),
+        ("cookie", rf"cookie{_QUOTE}{_SPACE}*[:=]"),
     )
 )
 
@@ -106,6 +111,7 @@ _SECRET_ENV_NAME = re.compile(
     r"(?:^|_)(?:API_?KEY|KEY|TOKEN|SECRET|SECRETS|PASSWORD|PASSWD|PASS|CREDENTIALS?|AUTH)(?:_|$)"
 )
 _MIN_SECRET_LEN = 8
+_ANCHOR = re.compile(r"[$^]|\\[AZ]")
 _LEADING_FLAGS = re.compile(r"^\(\?([aiLmsux]+)\)")
 
 
@@ -154,7 +160,7 @@ class Redactor:
     here.  Calling the redactor on a string returns the string redacted.
     """
 
-    __slots__ = ("_builtin", "_literals", "_needles", "_regex", "_user")
+    __slots__ = ("_anchored", "_builtin", "_literals", "_needles", "_regex", "_user")
 
     def __init__(
         self,
@@ -177,6 +183,8 @@ class Redactor:
         self._builtin = builtin
         self._literals = frozenset(literals)
         self._user = tuple(re.compile(p) for p in user)
+        # An anchor (or what looks like one) means the pattern cannot be tried on JSON text.
+        self._anchored = any(_ANCHOR.search(p) for p in user)
         # Literals first and longest first, so a secret that contains another is replaced whole.
         parts = [re.escape(s) for s in sorted(literals, key=len, reverse=True)]
         parts += [*(_BUILTIN if builtin else ()), *user]
@@ -205,7 +213,12 @@ class Redactor:
         """Whether ``text`` may hold something to redact (never False when it does).
 
         Clean text, the common case, costs a few substring tests; JSON keys such as
-        ``"password":`` count, since ``value`` blanks what they hold.
+        ``"password":`` count, since ``value`` blanks what they hold.  ``text`` may be the JSON
+        text of the values (as the checkpointer and the trace sink pass it): a label followed by
+        an escaped tab or quote is found there too.  With patterns of your own, any text holding
+        a backslash counts as found (a JSON escape may hide what the pattern wants), and any
+        text at all when a pattern has an anchor (``^``, ``$``, ``\\A``, ``\\Z``), which JSON
+        text would not meet where the string does.
         """
         if self._needles is not None and self._needles.search(text):
             return True
@@ -219,7 +232,11 @@ class Redactor:
             for needle, probe in _LOW_PROBES:
                 if needle in low and probe.search(low):
                     return True
-        return any(p.search(text) for p in self._user)
+        # A user's pattern may match a character JSON escapes (a tab, a quote): text with an
+        # escape in it is then handed to the full redaction, which sees the strings themselves.
+        if not self._user:
+            return False
+        return self._anchored or "\\" in text or any(p.search(text) for p in self._user)
 
     def __call__(self, text: str) -> str:
         if self._regex is None or not self.found_in(text):
