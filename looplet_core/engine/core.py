@@ -94,6 +94,13 @@ class EngineCore:
             return
         self._emit_event(Event(event_kind, self.state.run_id, step or self.state.step_number, data))
 
+    def _heard(self, event_kind: EventKind, step: int, data: dict[str, Any]) -> None:
+        """``emit`` for the events of every step, called only when a hook listens: ``data`` is
+        built by the caller as a dict display, not gathered from keywords (a dict and a name
+        match per field fewer), and ``step`` is given (0: the last step that finished)."""
+        st = self.state
+        self._emit_event(Event(event_kind, st.run_id, step or st.step_number, data))
+
     def _delta(self, kind: str, text: str) -> None:
         self.emit(EventKind.LLM_DELTA, call=self.state.llm_calls + 1, kind=kind, text=text)
 
@@ -254,8 +261,10 @@ class EngineCore:
             raise
         self._tell_model(step, model_text)
         self._current = None
-        if self.hooks.on_event:  # keyword payloads cost a dict a call: built only when heard
-            self.emit(EventKind.STEP, step=step.number, status=step.status.value, tool=step.tool)
+        if self.hooks.on_event:  # the payload is built only when heard
+            self._heard(
+                EventKind.STEP, step.number, {"status": step.status.value, "tool": step.tool}
+            )
         for listener in self.listeners:
             listener(step)
         yield step

@@ -29,7 +29,7 @@ class Execution(EngineCore):
         tc = step.tool_call
         heard = bool(self.hooks.on_event)  # event payloads are built only for a listener
         if heard:
-            self.emit(EventKind.TOOL_START, step=step.number, tool=tc.tool, args=args)
+            self._heard(EventKind.TOOL_START, step.number, {"tool": tc.tool, "args": args})
         if spec is None:  # the loop's built-in done tool
             result = ToolResult(data=args.get("answer", args))
         else:
@@ -75,13 +75,16 @@ class Execution(EngineCore):
 
     def _tool_ended(self, step: Step, result: ToolResult) -> None:
         assert step.tool_call is not None
-        self.emit(
+        kind = result.error_kind
+        self._heard(
             EventKind.TOOL_END,
-            step=step.number,
-            tool=step.tool_call.tool,
-            ok=result.ok,
-            error_kind=result.error_kind.value if result.error_kind else None,
-            elapsed_ms=result.elapsed_ms,
+            step.number,
+            {
+                "tool": step.tool_call.tool,
+                "ok": result.ok,
+                "error_kind": kind.value if kind else None,
+                "elapsed_ms": result.elapsed_ms,
+            },
         )
 
     def _finish_call(self, step: Step, result: ToolResult) -> EngineGen:

@@ -76,7 +76,7 @@ class Prompting(EngineCore):
             st.usage = st.usage + response.usage
             self._context = self.meter.observe(response.usage.input_tokens) or self._context
         if self.hooks.on_event:  # the payload costs a dict per step; build it only when heard
-            self.emit(EventKind.LLM_END, call=call.to_dict())
+            self._heard(EventKind.LLM_END, 0, {"call": call.to_dict()})
         st.conversation.append(
             Message(  # positional, as LLMCall above
                 "assistant",
@@ -176,12 +176,15 @@ class Prompting(EngineCore):
             self._attempts += 1
             deadline, limit = self._attempt_deadline()
             if self.hooks.on_event:
-                self.emit(
+                self._heard(
                     EventKind.LLM_START,
-                    call=self.state.llm_calls + 1,
-                    messages=len(messages),
-                    prompt=messages,
-                    tools=self.backend_tools,
+                    0,
+                    {
+                        "call": self.state.llm_calls + 1,
+                        "messages": len(messages),
+                        "prompt": messages,
+                        "tools": self.backend_tools,
+                    },
                 )
             began = clock()
             configured = getattr(self.config, limit)

@@ -12,6 +12,7 @@ import dataclasses
 import inspect
 import json
 import pickle
+import time
 from collections import UserDict
 from collections.abc import Sequence
 from pathlib import Path
@@ -25,6 +26,7 @@ from looplet_core import (
     ContextMeter,
     ContextStats,
     Event,
+    EventKind,
     HookDecision,
     LLMCall,
     LoopConfig,
@@ -46,10 +48,10 @@ from .helpers import make_tools, run
 # -- hand-written __init__ of the frozen message classes ------------------------------------------
 
 
-@pytest.mark.parametrize("cls", [Message, ToolCall])
+@pytest.mark.parametrize("cls", [Message, ToolCall, Event])
 def test_the_written_out_init_takes_exactly_the_fields_in_order_with_their_defaults(cls):
-    # Message and ToolCall set their slots directly instead of the dataclass __init__: a field
-    # added, renamed or given a new default without updating __init__ must fail here.
+    # Message, ToolCall and Event set their slots directly instead of the dataclass __init__: a
+    # field added, renamed or given a new default without updating __init__ must fail here.
     params = list(inspect.signature(cls.__init__).parameters.values())[1:]
     fields = dataclasses.fields(cls)
     assert [p.name for p in params] == [f.name for f in fields]
@@ -74,6 +76,21 @@ def test_messages_and_calls_stay_frozen_equal_and_hashable_values():
     assert dataclasses.replace(message, content="x").content == "x"
     assert hash(Message("user", "a")) == hash(Message("user", "a"))
     assert Message.from_dict(message.to_dict()) == message
+
+
+def test_an_event_stays_a_frozen_value_with_its_own_data_and_the_time_it_was_made():
+    before = time.time()
+    first, second = Event(EventKind.STEP), Event(EventKind.STEP, "r", 2)
+    assert before <= first.time <= time.time()
+    assert first.data == {} and first.data is not second.data
+    assert (second.run_id, second.step) == ("r", 2)
+    given = Event(kind=EventKind.ERROR, run_id="r", step=1, data={"error": "x"}, time=5.0)
+    assert given == Event(EventKind.ERROR, "r", 1, {"error": "x"}, 5.0)
+    assert dataclasses.replace(given, step=3).step == 3 and given.step == 1
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        given.step = 2  # type: ignore[misc]
+    assert pickle.loads(pickle.dumps(given)) == given
+    assert repr(given).startswith("Event(kind=<EventKind.ERROR: 'error'>, run_id='r', step=1")
 
 
 def test_each_call_without_args_gets_its_own_dict_and_an_explicit_none_stays_none():
