@@ -34,6 +34,10 @@ from looplet_core.state import DefaultState, LoopConfig
 from looplet_core.step import LoopResult, Step, StepStatus
 from looplet_core.tools.registry import BaseToolRegistry
 
+# The kinds of the events every step sends, read once: an enum member read off its class is a
+# descriptor call each time (Python 3.11), and these are read for every step a listener hears.
+_STEP = EventKind.STEP
+
 
 class EngineCore:
     """State and bookkeeping shared by every phase of the engine."""
@@ -262,9 +266,7 @@ class EngineCore:
         self._tell_model(step, model_text)
         self._current = None
         if self.hooks.on_event:  # the payload is built only when heard
-            self._heard(
-                EventKind.STEP, step.number, {"status": step.status.value, "tool": step.tool}
-            )
+            self._heard(_STEP, step.number, {"status": step.status.value, "tool": step.tool})
         for listener in self.listeners:
             listener(step)
         yield step

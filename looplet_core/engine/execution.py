@@ -20,6 +20,8 @@ from looplet_core.tools.results import result_to_text
 from looplet_core.tools.run import ToolContext
 from looplet_core.tools.spec import ToolSpec
 
+_TOOL_START, _TOOL_END = EventKind.TOOL_START, EventKind.TOOL_END  # read once (as core._STEP)
+
 
 class Execution(EngineCore):
     """The last stage of a call: run it or deny it, then record the step."""
@@ -29,7 +31,7 @@ class Execution(EngineCore):
         tc = step.tool_call
         heard = bool(self.hooks.on_event)  # event payloads are built only for a listener
         if heard:
-            self._heard(EventKind.TOOL_START, step.number, {"tool": tc.tool, "args": args})
+            self._heard(_TOOL_START, step.number, {"tool": tc.tool, "args": args})
         if spec is None:  # the loop's built-in done tool
             result = ToolResult(data=args.get("answer", args))
         else:
@@ -77,7 +79,7 @@ class Execution(EngineCore):
         assert step.tool_call is not None
         kind = result.error_kind
         self._heard(
-            EventKind.TOOL_END,
+            _TOOL_END,
             step.number,
             {
                 "tool": step.tool_call.tool,

@@ -33,6 +33,8 @@ from looplet_core.records import (
 from looplet_core.step import StepStatus
 from looplet_core.tools.textcalls import parse_tool_calls
 
+_LLM_START, _LLM_END = EventKind.LLM_START, EventKind.LLM_END  # read once (as core._STEP)
+
 
 class Prompting(EngineCore):
     """Builds the prompt, calls the model (retrying what is transient), queues its calls."""
@@ -76,7 +78,7 @@ class Prompting(EngineCore):
             st.usage = st.usage + response.usage
             self._context = self.meter.observe(response.usage.input_tokens) or self._context
         if self.hooks.on_event:  # the payload costs a dict per step; build it only when heard
-            self._heard(EventKind.LLM_END, 0, {"call": call.to_dict()})
+            self._heard(_LLM_END, 0, {"call": call.to_dict()})
         st.conversation.append(
             Message(  # positional, as LLMCall above
                 "assistant",
@@ -177,7 +179,7 @@ class Prompting(EngineCore):
             deadline, limit = self._attempt_deadline()
             if self.hooks.on_event:
                 self._heard(
-                    EventKind.LLM_START,
+                    _LLM_START,
                     0,
                     {
                         "call": self.state.llm_calls + 1,
