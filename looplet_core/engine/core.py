@@ -58,6 +58,8 @@ class EngineCore:
         self.config = config
         self.state = state
         self.hooks = HookSet.build(hooks)
+        self._heard_by = self.hooks.heard_by
+        """The listeners of each event kind: an event none hears is not built."""
         self.llm = llm
         self._hook_objects = tuple(hooks)
         self.meter = ContextMeter.for_run(config, llm)
@@ -94,12 +96,12 @@ class EngineCore:
         """Called with the result when the run ends or pauses (checkpointing saves the end)."""
 
     def emit(self, event_kind: EventKind, step: int = 0, **data: Any) -> None:
-        if not self.hooks.on_event:
+        if not self._heard_by[event_kind]:
             return
         self._emit_event(Event(event_kind, self.state.run_id, step or self.state.step_number, data))
 
     def _heard(self, event_kind: EventKind, step: int, data: dict[str, Any]) -> None:
-        """``emit`` for the events of every step, called only when a hook listens: ``data`` is
+        """``emit`` for the events of every step, called only when a hook hears it: ``data`` is
         built by the caller as a dict display, not gathered from keywords (a dict and a name
         match per field fewer), and ``step`` is given (0: the last step that finished)."""
         st = self.state
@@ -109,7 +111,7 @@ class EngineCore:
         self.emit(EventKind.LLM_DELTA, call=self.state.llm_calls + 1, kind=kind, text=text)
 
     def _emit_event(self, event: Event) -> None:
-        for name, fn in self.hooks.on_event:
+        for name, fn in self._heard_by[event.kind]:
             try:
                 fn(event)
             except Exception as exc:
@@ -265,7 +267,7 @@ class EngineCore:
             raise
         self._tell_model(step, model_text)
         self._current = None
-        if self.hooks.on_event:  # the payload is built only when heard
+        if self._heard_by[_STEP]:  # the payload is built only when heard
             self._heard(_STEP, step.number, {"status": step.status.value, "tool": step.tool})
         for listener in self.listeners:
             listener(step)

@@ -21,6 +21,7 @@ from looplet_core.tools.run import ToolContext
 from looplet_core.tools.spec import ToolSpec
 
 _TOOL_START, _TOOL_END = EventKind.TOOL_START, EventKind.TOOL_END  # read once (as core._STEP)
+_TOOL_PROGRESS = EventKind.TOOL_PROGRESS
 
 
 class Execution(EngineCore):
@@ -29,8 +30,7 @@ class Execution(EngineCore):
     def _execute(self, step: Step, spec: ToolSpec | None, args: dict[str, Any]) -> EngineGen:
         assert step.tool_call is not None
         tc = step.tool_call
-        heard = bool(self.hooks.on_event)  # event payloads are built only for a listener
-        if heard:
+        if self._heard_by[_TOOL_START]:  # event payloads are built only for a listener
             self._heard(_TOOL_START, step.number, {"tool": tc.tool, "args": args})
         if spec is None:  # the loop's built-in done tool
             result = ToolResult(data=args.get("answer", args))
@@ -40,7 +40,7 @@ class Execution(EngineCore):
             timeout = spec.timeout if spec.timeout is not None else self.config.tool_timeout
             result = yield RunTool(spec, args, ctx, timeout)
             self._adopt_children(step, children)
-        if heard:
+        if self._heard_by[_TOOL_END]:
             self._tool_ended(step, result)
         if step.child is not None and step.child.pending is not None:
             yield from self._child_waits(step, spec, args)  # (approvals.py)
@@ -57,7 +57,7 @@ class Execution(EngineCore):
             step.number,
             self.state.run_id,
             self.config.workspace,
-            self._emit_event if self.hooks.on_event else None,
+            self._emit_event if self._heard_by[_TOOL_PROGRESS] else None,
             "",  # the tool's name: filled in when the call starts
             children.append,
             self.config.record_prompts or self.hooks.child_prompts,

@@ -77,7 +77,7 @@ class Prompting(EngineCore):
         if response.usage is not None:
             st.usage = st.usage + response.usage
             self._context = self.meter.observe(response.usage.input_tokens) or self._context
-        if self.hooks.on_event:  # the payload costs a dict per step; build it only when heard
+        if self._heard_by[_LLM_END]:  # the payload costs a dict per step; build it only when heard
             self._heard(_LLM_END, 0, {"call": call.to_dict()})
         st.conversation.append(
             Message(  # positional, as LLMCall above
@@ -177,7 +177,7 @@ class Prompting(EngineCore):
         while True:
             self._attempts += 1
             deadline, limit = self._attempt_deadline()
-            if self.hooks.on_event:
+            if self._heard_by[_LLM_START]:
                 self._heard(
                     _LLM_START,
                     0,

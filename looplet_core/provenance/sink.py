@@ -72,6 +72,15 @@ class ProvenanceSink:
     """
 
     name = "provenance"
+    event_kinds = frozenset(EventKind) - {
+        EventKind.TOOL_START,
+        EventKind.TOOL_END,
+        EventKind.TOOL_PROGRESS,
+        EventKind.LLM_DELTA,
+    }
+    """The events a trace holds: tool start and end, progress and streamed text are left out
+    (the ``step`` and ``llm_call`` lines say the same once), so the loop does not build them
+    for the sink."""
     wants_child_prompts = True
     """Sub-agents keep their steps' prompts while the run goes, so the trace can hold them
     (``provenance.children``); they are written once, in the child's own prompt stream."""

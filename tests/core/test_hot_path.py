@@ -132,6 +132,58 @@ def test_a_listener_still_hears_every_step_event_with_its_payload():
     assert step_events[-1].data == {"status": "done", "tool": "done"}
 
 
+class HeardSome(Heard):
+    def __init__(self, kinds: Any) -> None:
+        super().__init__()
+        self.event_kinds = kinds
+
+
+def test_a_hook_with_event_kinds_hears_only_those_and_the_others_hear_every_kind():
+    some, every = HeardSome({EventKind.STEP, "run_end"}), Heard()
+    script = [{"tool": "greet", "args": {"name": "a"}}, {"tool": "done", "args": {"answer": "ok"}}]
+    run(script, hooks=[some, every])
+    assert [e.kind.value for e in some.events] == ["step", "step", "run_end"]
+    kinds = {e.kind.value for e in every.events}
+    assert {"run_start", "llm_start", "llm_end", "tool_start", "tool_end", "step"} <= kinds
+    assert [e for e in every.events if e.kind in (EventKind.STEP, EventKind.RUN_END)] == some.events
+
+
+def test_an_event_no_hook_hears_is_not_built(monkeypatch: pytest.MonkeyPatch):
+    from looplet_core.engine import core
+
+    built: list[str] = []
+
+    class Counting(Event):
+        __slots__ = ()
+
+        def __init__(self, kind: EventKind, *args: Any) -> None:
+            built.append(kind.value)
+            super().__init__(kind, *args)
+
+    monkeypatch.setattr(core, "Event", Counting)
+    script = [{"tool": "greet", "args": {"name": "a"}}, {"tool": "done", "args": {"answer": "ok"}}]
+    run(script, hooks=[HeardSome([EventKind.STEP])])
+    assert built == ["step", "step"]
+
+
+@pytest.mark.parametrize(
+    ("kinds", "error", "match"),
+    [
+        ("step", TypeError, "event_kinds must be a collection of EventKind"),
+        (3, TypeError, "event_kinds must be a collection"),
+        (
+            ["step", "stepp"],
+            ValueError,
+            r"event_kinds holds 'stepp', which is not an event kind \(run_start",
+        ),
+    ],
+)
+def test_bad_event_kinds_say_what_was_wrong(kinds: Any, error: type[Exception], match: str):
+    script = [{"tool": "done", "args": {"answer": "ok"}}]
+    with pytest.raises(error, match=f"hook HeardSome: {match}"):
+        run(script, hooks=[HeardSome(kinds)])
+
+
 def _timeless(step: dict[str, Any]) -> dict[str, Any]:
     """A step's record without what differs between two runs: times and the run id."""
     strip = ("elapsed_ms", "started_at", "finished_at", "run_id", "llm_call", "context")
