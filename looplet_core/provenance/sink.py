@@ -55,6 +55,10 @@ _PASSTHROUGH = {
     EventKind.ERROR: "error",
 }
 
+_DONE = StepStatus.DONE
+_FINE = frozenset({StepStatus.OK, StepStatus.DONE})
+"""The statuses ``Step.ok`` counts as fine."""
+
 
 class ProvenanceSink:
     """Write the run to ``directory``: manifest, events, prompts, responses and steps.
@@ -344,12 +348,14 @@ class ProvenanceSink:
         at = self._steps.append(line)
         totals = self._totals
         totals["steps"] = totals.get("steps", 0) + 1
-        if not step.ok:
+        status = step.status
+        if status not in _FINE:  # (Step.ok, without reading two enum members off their class)
             totals["errors"] = totals.get("errors", 0) + 1
-        if step.tool is not None:
+        tool = step.tool
+        if tool is not None:
             tools = cast(dict[str, int], totals.setdefault("tools", {}))
-            tools[step.tool] = tools.get(step.tool, 0) + 1
-        if step.status is StepStatus.DONE:
+            tools[tool] = tools.get(tool, 0) + 1
+        if status is _DONE:
             self._answer = step.tool_result.data
         kind = step.tool_result.error_kind
         error_kind = kind.value if kind else None
@@ -362,7 +368,7 @@ class ProvenanceSink:
         if clean and head is not None and step.child is None and math.isfinite(elapsed):
             self._seq += 1
             text = (
-                f'{head}, "number": {step.number}, "status": "{step.status.value}", '
+                f'{head}, "number": {step.number}, "status": "{status.value}", '
                 f'"tool": {fmt.text_or_null(step.tool)}, '
                 f'"error_kind": {fmt.text_or_null(error_kind)}, '
                 f'"llm_call": {"null" if call_index is None else call_index}, '

@@ -330,3 +330,12 @@ def test_the_sink_hears_exactly_the_events_it_writes():
         EventKind.TOOL_PROGRESS,
         EventKind.LLM_DELTA,
     }
+
+
+def test_the_sinks_error_count_uses_what_step_ok_says():
+    from looplet_core.provenance import sink as sink_module
+    from looplet_core.step import Step, StepStatus
+
+    for status in StepStatus:
+        fine = status in sink_module._FINE  # pyright: ignore[reportPrivateUsage]
+        assert fine == Step(number=1, status=status).ok, status
