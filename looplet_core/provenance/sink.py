@@ -56,6 +56,8 @@ _PASSTHROUGH = {
 }
 
 _DONE = StepStatus.DONE
+_REF_KEYS = frozenset({"offset", "length", "count"})
+"""The keys of a prompt's place in ``messages.jsonl``, which the usual ``llm_call`` line writes."""
 _FINE = frozenset({StepStatus.OK, StepStatus.DONE})
 """The statuses ``Step.ok`` counts as fine."""
 
@@ -292,15 +294,15 @@ class ProvenanceSink:
         self._last_text = str(raw.get("text") or "")
         self._call_json = (event.data.get("call"), text)
         self._totals["llm_calls"] = self._totals.get("llm_calls", 0) + 1
-        data: dict[str, Any] = {"prompt": dict(self._prompt_ref)}
-        if self.prompt_files != "none":
-            data["files"] = self._write_response(LLMCall.from_dict(raw))
         # Everything in this line is clean already: the call was just redacted (and its JSON
         # text is spliced in, not encoded again), the rest is numbers and names this module
         # made.  So it is encoded without a second scan.
         head = fmt.head("llm_call", self._seq + 1, event.time, event.step)
         ref = self._prompt_ref
-        if head is None or "files" in data or set(ref) != {"offset", "length", "count"}:
+        if head is None or self.prompt_files != "none" or ref.keys() != _REF_KEYS:
+            data: dict[str, Any] = {"prompt": dict(ref)}
+            if self.prompt_files != "none":
+                data["files"] = self._write_response(LLMCall.from_dict(raw))
             self._line("llm_call", event, data, scanned=True, encoded={"call": text})
             return
         self._seq += 1
