@@ -35,17 +35,39 @@ class EventKind(StrEnum):
     COMPACTION = "compaction"  # data: strategy, tokens_before, tokens_after, removed
     CONTEXT_TIER = "context_tier"  # data: tier, previous, percent
     CHECKPOINT = "checkpoint"  # data: checkpoint_id, step
-    STEP = "step"  # data: Step.to_dict()
+    STEP = "step"  # data: status, tool (the step itself is in the step log hooks receive)
     ERROR = "error"  # data: error, where
 
 
-@dataclass(frozen=True, slots=True)
+_now = time.time
+_UNSET: Any = object()
+"""An argument not given: ``data`` then gets a new dict and ``time`` the time of the call."""
+
+
+@dataclass(frozen=True, slots=True, init=False)
 class Event:
     kind: EventKind
     run_id: str = ""
     step: int = 0
     data: dict[str, Any] = field(default_factory=dict[str, Any])
     time: float = field(default_factory=time.time)
+
+    # Written out, not generated (as ``messages.ToolCall``'s): a frozen dataclass's own __init__
+    # sets each field through object.__setattr__, and a run with a listener builds five events
+    # a step.  The slot setters below do the same work directly.
+    def __init__(
+        self,
+        kind: EventKind,
+        run_id: str = "",
+        step: int = 0,
+        data: dict[str, Any] = _UNSET,
+        time: float = _UNSET,
+    ) -> None:
+        _set_kind(self, kind)
+        _set_run_id(self, run_id)
+        _set_step(self, step)
+        _set_data(self, {} if data is _UNSET else data)
+        _set_time(self, _now() if time is _UNSET else time)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -55,6 +77,11 @@ class Event:
             "data": _json_data(self.kind, self.data),
             "time": self.time,
         }
+
+
+_set_kind, _set_run_id, _set_step, _set_data, _set_time = (
+    Event.__dict__[name].__set__ for name in ("kind", "run_id", "step", "data", "time")
+)
 
 
 def _json_data(kind: EventKind, data: dict[str, Any]) -> dict[str, Any]:

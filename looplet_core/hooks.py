@@ -7,11 +7,11 @@ that exist only.  ``hook_name`` gives the name shown on steps and in the debugge
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, cast
 
-from looplet_core.events import Event
+from looplet_core.events import Event, EventKind
 
 __all__ = ["PHASES", "Hook", "HookSet", "hook_name"]
 
@@ -30,6 +30,9 @@ class Hook(Protocol):
     * ``check_done(state, log, step)`` -> ``Continue`` | ``Stop`` | None
     * ``on_event(event)`` -> None
 
+    A hook with ``event_kinds`` (a collection of ``EventKind``, or their names) hears only
+    those kinds; the loop does not build an event no hook hears.  Without it, every kind.
+
     A hook with ``wants_child_prompts = True`` (the trace sink) makes sub-agents keep each of
     their steps' prompts, as ``LoopConfig(record_prompts=True)`` would, so it can record them.
 
@@ -45,6 +48,7 @@ class Hook(Protocol):
 
 
 _Bound = tuple[str, Callable[..., Any]]
+_Listener = tuple[str, Callable[[Event], None]]
 
 
 def hook_name(hook: object) -> str:
@@ -60,9 +64,11 @@ class HookSet:
     pre_dispatch: list[_Bound] = field(default_factory=list[_Bound])
     post_dispatch: list[_Bound] = field(default_factory=list[_Bound])
     check_done: list[_Bound] = field(default_factory=list[_Bound])
-    on_event: list[tuple[str, Callable[[Event], None]]] = field(
-        default_factory=list[tuple[str, Callable[[Event], None]]]
+    on_event: list[_Listener] = field(default_factory=list[_Listener])
+    heard_by: dict[EventKind, tuple[_Listener, ...]] = field(
+        default_factory=dict[EventKind, tuple[_Listener, ...]]
     )
+    """The ``on_event`` listeners of each kind, in order (see ``event_kinds`` on ``Hook``)."""
     child_prompts: bool = False
     """Whether a hook wants sub-agents' prompts kept (``wants_child_prompts``)."""
     child_hooks: list[tuple[str, Callable[[str, int], Sequence[object]]]] = field(
@@ -72,6 +78,7 @@ class HookSet:
     @classmethod
     def build(cls, hooks: Sequence[object]) -> HookSet:
         found = cls()
+        kinds_of: list[frozenset[EventKind] | None] = []
         for hook in hooks:
             name = hook_name(hook)
             if getattr(hook, "wants_child_prompts", False) is True:
@@ -80,14 +87,43 @@ class HookSet:
                 method = getattr(hook, phase, None)
                 if callable(method):
                     getattr(found, phase).append((name, method))
+                    if phase == "on_event":
+                        kinds_of.append(_event_kinds(hook, name))
             child = getattr(hook, "child_hooks", None)
             if callable(child):
                 found.child_hooks.append(
                     (name, cast(Callable[[str, int], Sequence[object]], child))
                 )
+        pairs = list(zip(found.on_event, kinds_of, strict=True))
+        found.heard_by = {
+            kind: tuple(bound for bound, kinds in pairs if kinds is None or kind in kinds)
+            for kind in EventKind
+        }
         return found
 
     def for_child(self, agent: str, step: int) -> list[object]:
         """The hooks these hooks add to the nested loop of the sub-agent ``agent`` that the
         call of step ``step`` starts."""
         return [hook for _, fn in self.child_hooks for hook in fn(agent, step)]
+
+
+def _event_kinds(hook: object, name: str) -> frozenset[EventKind] | None:
+    """The kinds ``hook`` listens to (its ``event_kinds``), None for every kind."""
+    given = getattr(hook, "event_kinds", None)
+    if given is None:
+        return None
+    if isinstance(given, str) or not isinstance(given, Iterable):
+        raise TypeError(
+            f"hook {name}: event_kinds must be a collection of EventKind (or their names), "
+            f"got {given!r}; leave it out to hear every kind"
+        )
+    kinds: set[EventKind] = set()
+    for kind in cast(Iterable[object], given):
+        try:
+            kinds.add(EventKind(kind))
+        except ValueError:
+            known = ", ".join(k.value for k in EventKind)
+            raise ValueError(
+                f"hook {name}: event_kinds holds {kind!r}, which is not an event kind ({known})"
+            ) from None
+    return frozenset(kinds)

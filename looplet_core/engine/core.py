@@ -34,6 +34,10 @@ from looplet_core.state import DefaultState, LoopConfig
 from looplet_core.step import LoopResult, Step, StepStatus
 from looplet_core.tools.registry import BaseToolRegistry
 
+# The kinds of the events every step sends, read once: an enum member read off its class is a
+# descriptor call each time (Python 3.11), and these are read for every step a listener hears.
+_STEP = EventKind.STEP
+
 
 class EngineCore:
     """State and bookkeeping shared by every phase of the engine."""
@@ -54,6 +58,8 @@ class EngineCore:
         self.config = config
         self.state = state
         self.hooks = HookSet.build(hooks)
+        self._heard_by = self.hooks.heard_by
+        """The listeners of each event kind: an event none hears is not built."""
         self.llm = llm
         self._hook_objects = tuple(hooks)
         self.meter = ContextMeter.for_run(config, llm)
@@ -90,15 +96,22 @@ class EngineCore:
         """Called with the result when the run ends or pauses (checkpointing saves the end)."""
 
     def emit(self, event_kind: EventKind, step: int = 0, **data: Any) -> None:
-        if not self.hooks.on_event:
+        if not self._heard_by[event_kind]:
             return
         self._emit_event(Event(event_kind, self.state.run_id, step or self.state.step_number, data))
+
+    def _heard(self, event_kind: EventKind, step: int, data: dict[str, Any]) -> None:
+        """``emit`` for the events of every step, called only when a hook hears it: ``data`` is
+        built by the caller as a dict display, not gathered from keywords (a dict and a name
+        match per field fewer), and ``step`` is given (0: the last step that finished)."""
+        st = self.state
+        self._emit_event(Event(event_kind, st.run_id, step or st.step_number, data))
 
     def _delta(self, kind: str, text: str) -> None:
         self.emit(EventKind.LLM_DELTA, call=self.state.llm_calls + 1, kind=kind, text=text)
 
     def _emit_event(self, event: Event) -> None:
-        for name, fn in self.hooks.on_event:
+        for name, fn in self._heard_by[event.kind]:
             try:
                 fn(event)
             except Exception as exc:
@@ -254,8 +267,8 @@ class EngineCore:
             raise
         self._tell_model(step, model_text)
         self._current = None
-        if self.hooks.on_event:  # keyword payloads cost a dict a call: built only when heard
-            self.emit(EventKind.STEP, step=step.number, status=step.status.value, tool=step.tool)
+        if self._heard_by[_STEP]:  # the payload is built only when heard
+            self._heard(_STEP, step.number, {"status": step.status.value, "tool": step.tool})
         for listener in self.listeners:
             listener(step)
         yield step

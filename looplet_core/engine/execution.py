@@ -20,6 +20,9 @@ from looplet_core.tools.results import result_to_text
 from looplet_core.tools.run import ToolContext
 from looplet_core.tools.spec import ToolSpec
 
+_TOOL_START, _TOOL_END = EventKind.TOOL_START, EventKind.TOOL_END  # read once (as core._STEP)
+_TOOL_PROGRESS = EventKind.TOOL_PROGRESS
+
 
 class Execution(EngineCore):
     """The last stage of a call: run it or deny it, then record the step."""
@@ -27,9 +30,8 @@ class Execution(EngineCore):
     def _execute(self, step: Step, spec: ToolSpec | None, args: dict[str, Any]) -> EngineGen:
         assert step.tool_call is not None
         tc = step.tool_call
-        heard = bool(self.hooks.on_event)  # event payloads are built only for a listener
-        if heard:
-            self.emit(EventKind.TOOL_START, step=step.number, tool=tc.tool, args=args)
+        if self._heard_by[_TOOL_START]:  # event payloads are built only for a listener
+            self._heard(_TOOL_START, step.number, {"tool": tc.tool, "args": args})
         if spec is None:  # the loop's built-in done tool
             result = ToolResult(data=args.get("answer", args))
         else:
@@ -38,7 +40,7 @@ class Execution(EngineCore):
             timeout = spec.timeout if spec.timeout is not None else self.config.tool_timeout
             result = yield RunTool(spec, args, ctx, timeout)
             self._adopt_children(step, children)
-        if heard:
+        if self._heard_by[_TOOL_END]:
             self._tool_ended(step, result)
         if step.child is not None and step.child.pending is not None:
             yield from self._child_waits(step, spec, args)  # (approvals.py)
@@ -55,7 +57,7 @@ class Execution(EngineCore):
             step.number,
             self.state.run_id,
             self.config.workspace,
-            self._emit_event if self.hooks.on_event else None,
+            self._emit_event if self._heard_by[_TOOL_PROGRESS] else None,
             "",  # the tool's name: filled in when the call starts
             children.append,
             self.config.record_prompts or self.hooks.child_prompts,
@@ -75,13 +77,16 @@ class Execution(EngineCore):
 
     def _tool_ended(self, step: Step, result: ToolResult) -> None:
         assert step.tool_call is not None
-        self.emit(
-            EventKind.TOOL_END,
-            step=step.number,
-            tool=step.tool_call.tool,
-            ok=result.ok,
-            error_kind=result.error_kind.value if result.error_kind else None,
-            elapsed_ms=result.elapsed_ms,
+        kind = result.error_kind
+        self._heard(
+            _TOOL_END,
+            step.number,
+            {
+                "tool": step.tool_call.tool,
+                "ok": result.ok,
+                "error_kind": kind.value if kind else None,
+                "elapsed_ms": result.elapsed_ms,
+            },
         )
 
     def _finish_call(self, step: Step, result: ToolResult) -> EngineGen:

@@ -33,6 +33,8 @@ from looplet_core.records import (
 from looplet_core.step import StepStatus
 from looplet_core.tools.textcalls import parse_tool_calls
 
+_LLM_START, _LLM_END = EventKind.LLM_START, EventKind.LLM_END  # read once (as core._STEP)
+
 
 class Prompting(EngineCore):
     """Builds the prompt, calls the model (retrying what is transient), queues its calls."""
@@ -75,8 +77,8 @@ class Prompting(EngineCore):
         if response.usage is not None:
             st.usage = st.usage + response.usage
             self._context = self.meter.observe(response.usage.input_tokens) or self._context
-        if self.hooks.on_event:  # the payload costs a dict per step; build it only when heard
-            self.emit(EventKind.LLM_END, call=call.to_dict())
+        if self._heard_by[_LLM_END]:  # the payload costs a dict per step; build it only when heard
+            self._heard(_LLM_END, 0, {"call": call.to_dict()})
         st.conversation.append(
             Message(  # positional, as LLMCall above
                 "assistant",
@@ -175,13 +177,16 @@ class Prompting(EngineCore):
         while True:
             self._attempts += 1
             deadline, limit = self._attempt_deadline()
-            if self.hooks.on_event:
-                self.emit(
-                    EventKind.LLM_START,
-                    call=self.state.llm_calls + 1,
-                    messages=len(messages),
-                    prompt=messages,
-                    tools=self.backend_tools,
+            if self._heard_by[_LLM_START]:
+                self._heard(
+                    _LLM_START,
+                    0,
+                    {
+                        "call": self.state.llm_calls + 1,
+                        "messages": len(messages),
+                        "prompt": messages,
+                        "tools": self.backend_tools,
+                    },
                 )
             began = clock()
             configured = getattr(self.config, limit)

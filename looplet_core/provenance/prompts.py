@@ -18,6 +18,7 @@ from typing import Any, Literal
 
 from looplet_core.messages import Conversation, Message
 from looplet_core.provenance import format as fmt
+from looplet_core.provenance.steptext import message_text
 from looplet_core.provenance.streams import StreamWriter
 
 __all__ = ["PromptFiles", "PromptWriter"]
@@ -77,7 +78,7 @@ class PromptWriter:
         redacted: Sequence[Message] = new
         scan = self._scan
         if scan is not None:  # the usual case: encode the new messages, scan them as one text
-            lines = [fmt.dumps(message.to_dict()) + "\n" for message in new]
+            lines = [message_text(message) + "\n" for message in new]
             if scan("".join(lines)):
                 lines = None  # something to redact: message by message, below
         if lines is None:

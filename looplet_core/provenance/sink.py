@@ -24,9 +24,9 @@ import math
 import os
 import re
 import weakref
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import Any, cast
+from typing import Any, ClassVar, cast
 
 from looplet_core.context.prompt import Prompt
 from looplet_core.errors import TraceError
@@ -55,6 +55,12 @@ _PASSTHROUGH = {
     EventKind.ERROR: "error",
 }
 
+_DONE = StepStatus.DONE
+_REF_KEYS = frozenset({"offset", "length", "count"})
+"""The keys of a prompt's place in ``messages.jsonl``, which the usual ``llm_call`` line writes."""
+_FINE = frozenset({StepStatus.OK, StepStatus.DONE})
+"""The statuses ``Step.ok`` counts as fine."""
+
 
 class ProvenanceSink:
     """Write the run to ``directory``: manifest, events, prompts, responses and steps.
@@ -72,6 +78,15 @@ class ProvenanceSink:
     """
 
     name = "provenance"
+    event_kinds = frozenset(EventKind) - {
+        EventKind.TOOL_START,
+        EventKind.TOOL_END,
+        EventKind.TOOL_PROGRESS,
+        EventKind.LLM_DELTA,
+    }
+    """The events a trace holds: tool start and end, progress and streamed text are left out
+    (the ``step`` and ``llm_call`` lines say the same once), so the loop does not build them
+    for the sink."""
     wants_child_prompts = True
     """Sub-agents keep their steps' prompts while the run goes, so the trace can hold them
     (``provenance.children``); they are written once, in the child's own prompt stream."""
@@ -131,21 +146,16 @@ class ProvenanceSink:
         self._log = log
 
     def on_event(self, event: Event) -> None:
-        kind = event.kind
-        if kind is EventKind.STEP:
-            self._on_step(event)
-        elif kind is EventKind.LLM_START:
-            self._on_llm_start(event)
-        elif kind is EventKind.LLM_END:
-            self._on_llm_end(event)
-        elif kind is EventKind.LLM_ERROR:
-            self._on_llm_error(event)
-        elif kind in _PASSTHROUGH:
-            self._line(_PASSTHROUGH[kind], event, event.data)
-        elif kind is EventKind.RUN_START:
-            self._on_run_start(event)
-        elif kind is EventKind.RUN_END:
-            self._on_run_end(event)
+        # One look-up, not a chain of ``kind is EventKind.X``: reading an enum member off its
+        # class costs a descriptor call each, and the kinds a trace skips (tool start and end,
+        # five of a step's events in two) went through the whole chain.
+        handler = self._HANDLERS.get(event.kind)
+        if handler is not None:
+            handler(self, event)
+        else:
+            line = _PASSTHROUGH.get(event.kind)
+            if line is not None:
+                self._line(line, event, event.data)
 
     def close(self) -> None:
         """Close the files (the run end does this; call it if you abandon a run midway)."""
@@ -284,15 +294,15 @@ class ProvenanceSink:
         self._last_text = str(raw.get("text") or "")
         self._call_json = (event.data.get("call"), text)
         self._totals["llm_calls"] = self._totals.get("llm_calls", 0) + 1
-        data: dict[str, Any] = {"prompt": dict(self._prompt_ref)}
-        if self.prompt_files != "none":
-            data["files"] = self._write_response(LLMCall.from_dict(raw))
         # Everything in this line is clean already: the call was just redacted (and its JSON
         # text is spliced in, not encoded again), the rest is numbers and names this module
         # made.  So it is encoded without a second scan.
         head = fmt.head("llm_call", self._seq + 1, event.time, event.step)
         ref = self._prompt_ref
-        if head is None or "files" in data or set(ref) != {"offset", "length", "count"}:
+        if head is None or self.prompt_files != "none" or ref.keys() != _REF_KEYS:
+            data: dict[str, Any] = {"prompt": dict(ref)}
+            if self.prompt_files != "none":
+                data["files"] = self._write_response(LLMCall.from_dict(raw))
             self._line("llm_call", event, data, scanned=True, encoded={"call": text})
             return
         self._seq += 1
@@ -340,12 +350,14 @@ class ProvenanceSink:
         at = self._steps.append(line)
         totals = self._totals
         totals["steps"] = totals.get("steps", 0) + 1
-        if not step.ok:
+        status = step.status
+        if status not in _FINE:  # (Step.ok, without reading two enum members off their class)
             totals["errors"] = totals.get("errors", 0) + 1
-        if step.tool is not None:
+        tool = step.tool
+        if tool is not None:
             tools = cast(dict[str, int], totals.setdefault("tools", {}))
-            tools[step.tool] = tools.get(step.tool, 0) + 1
-        if step.status is StepStatus.DONE:
+            tools[tool] = tools.get(tool, 0) + 1
+        if status is _DONE:
             self._answer = step.tool_result.data
         kind = step.tool_result.error_kind
         error_kind = kind.value if kind else None
@@ -358,7 +370,7 @@ class ProvenanceSink:
         if clean and head is not None and step.child is None and math.isfinite(elapsed):
             self._seq += 1
             text = (
-                f'{head}, "number": {step.number}, "status": "{step.status.value}", '
+                f'{head}, "number": {step.number}, "status": "{status.value}", '
                 f'"tool": {fmt.text_or_null(step.tool)}, '
                 f'"error_kind": {fmt.text_or_null(error_kind)}, '
                 f'"llm_call": {"null" if call_index is None else call_index}, '
@@ -445,6 +457,17 @@ class ProvenanceSink:
             return value, text
         redacted = self.redactor.value(json.loads(text))
         return redacted, fmt.dumps(redacted, indent=indent)
+
+    _HANDLERS: ClassVar[dict[EventKind, Callable[[ProvenanceSink, Event], None]]] = {
+        EventKind.STEP: _on_step,
+        EventKind.LLM_START: _on_llm_start,
+        EventKind.LLM_END: _on_llm_end,
+        EventKind.LLM_ERROR: _on_llm_error,
+        EventKind.RUN_START: _on_run_start,
+        EventKind.RUN_END: _on_run_end,
+    }
+    """The events a sink writes in a way of their own; the ``_PASSTHROUGH`` ones are written as
+    they come, and the rest (tool start and end, streamed text, progress) are not written."""
 
 
 def _close_all(*streams: StreamWriter) -> None:

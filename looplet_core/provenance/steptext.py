@@ -1,4 +1,4 @@
-"""The JSON text of a usual step's trace record, written straight from the ``Step``.
+"""The JSON text of a usual step's trace record and of a message, written straight from them.
 
 A trace stores each step as ``fmt.dumps(step.to_dict(prompt=False))`` with the reply left out
 (the sink splices in the reply's text, encoded once when it arrived).  Building that dict, with
@@ -8,7 +8,10 @@ directly: the key names are constants, and each value is encoded on its own by `
 (the same encoder, so the same output) unless it is a plain ``str``, ``int`` or finite ``float``,
 written the way that encoder writes it.
 
-It covers the common shape only: a step with a tool call that parsed, context figures, and none
+``message_text`` does the same for a ``Message`` (``fmt.dumps(message.to_dict())``), which
+has no shape it declines.
+
+``record_text`` covers the common shape only: a step with a tool call and context figures, and none
 of decisions, approval, batch, child or hook time.  For anything else it returns None and the sink
 encodes ``to_dict()`` as before.  The key order is ``Step.to_dict``'s; a test builds steps of every
 shape and compares this text with the encoded dict byte for byte, so a field added to
@@ -22,10 +25,11 @@ from json.encoder import encode_basestring  # type: ignore[attr-defined]
 from typing import Any
 
 from looplet_core.firstuse import first_use
+from looplet_core.messages import Message, ToolCall
 from looplet_core.provenance import format as fmt
 from looplet_core.step import Step
 
-__all__ = ["RECORD_KEYS", "record_text"]
+__all__ = ["RECORD_KEYS", "message_text", "record_text"]
 
 RECORD_KEYS = (
     "number",
@@ -67,6 +71,28 @@ def _number(value: object) -> str:
     return fmt.dumps(value)
 
 
+def _call_text(call: ToolCall) -> str:
+    """``fmt.dumps(call.to_dict())``."""
+    text = f'{{"id": {_text(call.id)}, "tool": {_text(call.tool)}, "args": {fmt.dumps(call.args)}'
+    if call.parse_error is not None:
+        return f'{text}, "parse_error": {_text(call.parse_error)}}}'
+    return text + "}"
+
+
+def message_text(message: Message) -> str:
+    """``fmt.dumps(message.to_dict())``, without the dict."""
+    text = f'{{"role": {_text(message.role)}, "content": {_text(message.content)}'
+    if message.tool_calls:
+        text += f', "tool_calls": [{", ".join(map(_call_text, message.tool_calls))}]'
+    if message.tool_call_id is not None:
+        text += f', "tool_call_id": {_text(message.tool_call_id)}'
+    if message.name is not None:
+        text += f', "name": {_text(message.name)}'
+    if message.reasoning is not None:
+        text += f', "reasoning": {_text(message.reasoning)}'
+    return text + "}"
+
+
 def record_text(step: Step) -> str | None:
     """``fmt.dumps`` of ``step.to_dict(prompt=False)`` without its ``llm_call`` key, or None
     when the step is not of the shape this writes (then encode the dict)."""
@@ -74,7 +100,6 @@ def record_text(step: Step) -> str | None:
     stats = step.context
     if (
         call is None
-        or call.parse_error is not None
         or stats is None
         or step.approval is not None
         or step.batch is not None
@@ -89,8 +114,7 @@ def record_text(step: Step) -> str | None:
     trace = result.traceback
     args = step.original_args
     return (
-        f'{{"number": {_number(step.number)}, "tool_call": {{"id": {_text(call.id)}, '
-        f'"tool": {_text(call.tool)}, "args": {fmt.dumps(call.args)}}}, '
+        f'{{"number": {_number(step.number)}, "tool_call": {_call_text(call)}, '
         f'"tool_result": {{"data": {fmt.dumps(result.data)}, '
         f'"error": {"null" if error is None else _text(error)}, '
         f'"error_kind": {_text(kind.value) if kind else "null"}, '

@@ -43,9 +43,11 @@ class StreamWriter:
         if fd is None:
             raise TraceError(f"{self.path}: written after the trace was closed")
         start = self.size
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view) :]
+        written = os.write(fd, data)
+        if written < len(data):  # a short write (a signal, a full disk): write the rest
+            view = memoryview(data)[written:]
+            while view:
+                view = view[os.write(fd, view) :]
         self.size = start + len(data)
         return start
 

@@ -12,6 +12,7 @@ import dataclasses
 import inspect
 import json
 import pickle
+import time
 from collections import UserDict
 from collections.abc import Sequence
 from pathlib import Path
@@ -25,6 +26,7 @@ from looplet_core import (
     ContextMeter,
     ContextStats,
     Event,
+    EventKind,
     HookDecision,
     LLMCall,
     LoopConfig,
@@ -46,10 +48,10 @@ from .helpers import make_tools, run
 # -- hand-written __init__ of the frozen message classes ------------------------------------------
 
 
-@pytest.mark.parametrize("cls", [Message, ToolCall])
+@pytest.mark.parametrize("cls", [Message, ToolCall, Event])
 def test_the_written_out_init_takes_exactly_the_fields_in_order_with_their_defaults(cls):
-    # Message and ToolCall set their slots directly instead of the dataclass __init__: a field
-    # added, renamed or given a new default without updating __init__ must fail here.
+    # Message, ToolCall and Event set their slots directly instead of the dataclass __init__: a
+    # field added, renamed or given a new default without updating __init__ must fail here.
     params = list(inspect.signature(cls.__init__).parameters.values())[1:]
     fields = dataclasses.fields(cls)
     assert [p.name for p in params] == [f.name for f in fields]
@@ -74,6 +76,21 @@ def test_messages_and_calls_stay_frozen_equal_and_hashable_values():
     assert dataclasses.replace(message, content="x").content == "x"
     assert hash(Message("user", "a")) == hash(Message("user", "a"))
     assert Message.from_dict(message.to_dict()) == message
+
+
+def test_an_event_stays_a_frozen_value_with_its_own_data_and_the_time_it_was_made():
+    before = time.time()
+    first, second = Event(EventKind.STEP), Event(EventKind.STEP, "r", 2)
+    assert before <= first.time <= time.time()
+    assert first.data == {} and first.data is not second.data
+    assert (second.run_id, second.step) == ("r", 2)
+    given = Event(kind=EventKind.ERROR, run_id="r", step=1, data={"error": "x"}, time=5.0)
+    assert given == Event(EventKind.ERROR, "r", 1, {"error": "x"}, 5.0)
+    assert dataclasses.replace(given, step=3).step == 3 and given.step == 1
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        given.step = 2  # type: ignore[misc]
+    assert pickle.loads(pickle.dumps(given)) == given
+    assert repr(given).startswith("Event(kind=<EventKind.ERROR: 'error'>, run_id='r', step=1")
 
 
 def test_each_call_without_args_gets_its_own_dict_and_an_explicit_none_stays_none():
@@ -113,6 +130,58 @@ def test_a_listener_still_hears_every_step_event_with_its_payload():
     step_events = [e for e in heard.events if e.kind.value == "step"]
     assert [e.step for e in step_events] == [1, 2, 3]
     assert step_events[-1].data == {"status": "done", "tool": "done"}
+
+
+class HeardSome(Heard):
+    def __init__(self, kinds: Any) -> None:
+        super().__init__()
+        self.event_kinds = kinds
+
+
+def test_a_hook_with_event_kinds_hears_only_those_and_the_others_hear_every_kind():
+    some, every = HeardSome({EventKind.STEP, "run_end"}), Heard()
+    script = [{"tool": "greet", "args": {"name": "a"}}, {"tool": "done", "args": {"answer": "ok"}}]
+    run(script, hooks=[some, every])
+    assert [e.kind.value for e in some.events] == ["step", "step", "run_end"]
+    kinds = {e.kind.value for e in every.events}
+    assert {"run_start", "llm_start", "llm_end", "tool_start", "tool_end", "step"} <= kinds
+    assert [e for e in every.events if e.kind in (EventKind.STEP, EventKind.RUN_END)] == some.events
+
+
+def test_an_event_no_hook_hears_is_not_built(monkeypatch: pytest.MonkeyPatch):
+    from looplet_core.engine import core
+
+    built: list[str] = []
+
+    class Counting(Event):
+        __slots__ = ()
+
+        def __init__(self, kind: EventKind, *args: Any) -> None:
+            built.append(kind.value)
+            super().__init__(kind, *args)
+
+    monkeypatch.setattr(core, "Event", Counting)
+    script = [{"tool": "greet", "args": {"name": "a"}}, {"tool": "done", "args": {"answer": "ok"}}]
+    run(script, hooks=[HeardSome([EventKind.STEP])])
+    assert built == ["step", "step"]
+
+
+@pytest.mark.parametrize(
+    ("kinds", "error", "match"),
+    [
+        ("step", TypeError, "event_kinds must be a collection of EventKind"),
+        (3, TypeError, "event_kinds must be a collection"),
+        (
+            ["step", "stepp"],
+            ValueError,
+            r"event_kinds holds 'stepp', which is not an event kind \(run_start",
+        ),
+    ],
+)
+def test_bad_event_kinds_say_what_was_wrong(kinds: Any, error: type[Exception], match: str):
+    script = [{"tool": "done", "args": {"answer": "ok"}}]
+    with pytest.raises(error, match=f"hook HeardSome: {match}"):
+        run(script, hooks=[HeardSome(kinds)])
 
 
 def _timeless(step: dict[str, Any]) -> dict[str, Any]:

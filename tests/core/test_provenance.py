@@ -314,3 +314,28 @@ def test_prompt_compacted_after_a_context_overflow_is_the_one_recorded(tmp_path)
     rejected, answered = llm.requests[-2].messages, llm.requests[-1].messages
     assert len(answered) < len(rejected)
     assert TraceReader(tmp_path).prompt(7) == list(answered)
+
+
+def test_the_sink_hears_exactly_the_events_it_writes():
+    # The loop builds no event the sink does not ask for (event_kinds): every kind it writes
+    # must be asked for, and what it leaves out is only what a trace never held.
+    from looplet_core import EventKind
+    from looplet_core.provenance import sink as sink_module
+
+    handled = set(ProvenanceSink._HANDLERS) | set(sink_module._PASSTHROUGH)  # pyright: ignore[reportPrivateUsage]
+    assert ProvenanceSink.event_kinds == handled
+    assert set(EventKind) - handled == {
+        EventKind.TOOL_START,
+        EventKind.TOOL_END,
+        EventKind.TOOL_PROGRESS,
+        EventKind.LLM_DELTA,
+    }
+
+
+def test_the_sinks_error_count_uses_what_step_ok_says():
+    from looplet_core.provenance import sink as sink_module
+    from looplet_core.step import Step, StepStatus
+
+    for status in StepStatus:
+        fine = status in sink_module._FINE  # pyright: ignore[reportPrivateUsage]
+        assert fine == Step(number=1, status=status).ok, status

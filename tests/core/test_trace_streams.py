@@ -145,6 +145,30 @@ def test_a_stream_writer_cuts_a_torn_tail_and_appends_whole_lines(tmp_path):
         writer.append(b"x\n")
 
 
+def test_a_short_write_is_finished_by_further_writes(tmp_path, monkeypatch):
+    # A write the kernel cuts short (a signal, a full pipe) returns fewer bytes: the rest is
+    # written after it, so the line lands whole and the next line's offset is right.
+    from looplet_core.provenance import streams
+
+    real_write = os.write
+    sizes: list[int] = []
+
+    def short(fd, data):
+        written = real_write(fd, bytes(data)[:5])
+        sizes.append(written)
+        return written
+
+    monkeypatch.setattr(streams, "os", type("os", (), {**vars(os), "write": staticmethod(short)}))
+    file = tmp_path / "s.jsonl"
+    writer = StreamWriter(file)
+    line = '{"text": "a line longer than five bytes é"}\n'.encode()
+    assert writer.append(line) == 0
+    assert writer.append(line) == len(line)
+    writer.close()
+    assert file.read_bytes() == line + line
+    assert len(sizes) == 2 * -(-len(line) // 5)  # one write per five bytes, none lost or doubled
+
+
 def test_a_version_1_trace_resumed_by_this_sink_reads_whole(tmp_path):
     """Old step files and new step lines side by side: each step line says where its record is."""
     target = tmp_path / "v1"
