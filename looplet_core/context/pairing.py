@@ -5,10 +5,11 @@ such a conversation).  Checked from scratch, that is a Python walk of the whole 
 per compaction.  But a stage's output is mostly its input's own message objects (``Prune`` swaps a
 few for copies with a marker as content; ``Truncate`` keeps the head and a tail), messages are
 immutable, and the pairing of a list depends only on each message's role, ``tool_call_id`` and
-call ids.  So ``PairingMemo`` remembers the last list it verified (its messages, by identity), its
-verdict, and its *clean points*: the indices where no call is waiting for its result.  A new list
-is then checked by walking only what differs from the remembered one; everything else is C-speed
-identity comparison.  The same walk also notes where turns start (assistant messages) and which
+call ids.  So ``PairingMemo`` remembers the last list it verified (a copy), its verdict, and its
+*clean points*: the indices where no call is waiting for its result.  A new list is then checked
+by walking only what differs from the remembered one; everything else is C-speed comparison
+(list equality, which passes over the very same objects without a call; equal messages pair
+alike).  The same walk also notes where turns start (assistant messages) and which
 tool results are not yet cleared, so ``Truncate`` and ``Prune`` read those instead of scanning the
 whole history at every compaction.  Whenever a shortcut does not apply, the full walk runs, so
 the verdict (and its wording) is always the one ``pairing_problem`` gives from scratch; tests check
@@ -112,7 +113,7 @@ class PairingMemo:
     __slots__ = ("_index", "_messages", "_open", "_problem")
 
     def __init__(self) -> None:
-        self._messages: tuple[Message, ...] = ()
+        self._messages: list[Message] = []  # a copy: callers may change their lists
         self._index = _Index()  # of indices < len; complete only when there is no problem
         self._problem: str | None = None  # the first problem inside the list, if any
         self._open: list[str] = []  # calls waiting at the end of the list
@@ -159,7 +160,7 @@ class PairingMemo:
             if all(_same_shape(before[i], after[i]) for i in changed):
                 # Same shapes at every index: the same walk, verdict, clean points and turns;
                 # only whether a changed message is an uncleared result may differ.
-                self._messages = tuple(after)
+                self._messages = list(after)
                 results = self._index.results
                 for i in changed:
                     at = bisect_left(results, i)
@@ -208,7 +209,7 @@ class PairingMemo:
             head = found[: bisect_left(found, resume)]
             tail = found[bisect_left(found, rejoin) :]
             setattr(new, name, [*head, *getattr(new, name), *_shifted(tail, shift)])
-        self._messages = tuple(after)
+        self._messages = list(after)
         self._index = new
         self._problem, self._open = None, []
         return True
@@ -216,7 +217,7 @@ class PairingMemo:
     def _learn(self, messages: Sequence[Message], *, fresh: bool = False) -> None:
         """Make ``messages`` the list remembered, walking only what extends the current one."""
         known = self._messages
-        if not fresh and len(messages) >= len(known) and all(map(is_, known, messages)):
+        if not fresh and len(messages) >= len(known) and _starts_with(messages, known):
             if len(messages) == len(known):
                 return
             start = len(known)
@@ -224,11 +225,26 @@ class PairingMemo:
                 self._problem, self._open = _walk(
                     messages, start, len(messages), list(self._open), self._index
                 )
-            self._messages = tuple(messages)
+            self._messages = list(messages)
             return
         self._index = _Index()
         self._problem, self._open = _walk(messages, 0, len(messages), [], self._index)
-        self._messages = tuple(messages)
+        self._messages = list(messages)
+
+
+def _starts_with(messages: Sequence[Message], known: list[Message]) -> bool:
+    """Whether ``messages`` begins with messages equal to ``known``'s, one by one.
+
+    Equal, not the same objects: the walk reads only fields that ``Message`` equality compares
+    (role, content, call ids), so equal lists pair alike and index alike.  List equality takes
+    a message that is the same object as equal without calling anything, so this runs at C
+    speed, several times faster than an identity check mapped over the lists; only messages
+    that are different objects cost a comparison of their fields."""
+    items = messages if type(messages) is list else list(messages)
+    try:
+        return (items if len(items) == len(known) else items[: len(known)]) == known
+    except Exception:  # arguments whose equality cannot be decided: compare objects
+        return all(map(is_, known, messages))
 
 
 def _shifted(indices: list[int], shift: int) -> list[int]:
