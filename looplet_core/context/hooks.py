@@ -99,8 +99,20 @@ def compact_prompt(
     ctx = CompactContext(
         target=target, meter=meter, llm=prompt.llm, window=meter.window, pairing=meter.pairing
     )
-    before = ctx.count(messages)
-    out = compactor.compact(messages, ctx)
+    # The history's costs come off the meter's tally, and stages carry theirs on (``_Carried``).
+    carried = ctx.carried
+    found = meter.conversation_costs(conversation)
+    if found is not None:
+        carried.carry(messages, *found)
+    carried.held = True
+    try:
+        before = ctx._tokens(ctx._raw(messages)[1])  # pyright: ignore[reportPrivateUsage]
+        out = compactor.compact(messages, ctx)
+        after = before
+        if out.messages is not messages:
+            after = ctx._tokens(ctx._raw(out.messages)[1])  # pyright: ignore[reportPrivateUsage]
+    finally:
+        carried.clear()
     removed = list(out.stages) or [{"stage": compactor.name, "detail": out.detail}]
     result = messages
     if out.messages != messages:
@@ -112,9 +124,9 @@ def compact_prompt(
             result = out.messages
         else:
             removed.append({"stage": compactor.name, "rejected": problem})
-    after = before
-    if result is not messages:
-        after = ctx.count(result)
+    if result is messages:
+        after = before
+    else:
         conversation.replace(result)
         prompt.messages = conversation.view()
         prompt.stats = meter.measure(prompt.messages, meter.last_tools, conversation)

@@ -21,6 +21,7 @@ from __future__ import annotations
 from bisect import bisect_left, bisect_right
 from collections.abc import Sequence
 from operator import is_
+from typing import cast
 
 from looplet_core.context.align import common_prefix
 from looplet_core.context.results import PRUNED_PREFIX, uncleared_result
@@ -240,11 +241,11 @@ def _starts_with(messages: Sequence[Message], known: list[Message]) -> bool:
     a message that is the same object as equal without calling anything, so this runs at C
     speed, several times faster than an identity check mapped over the lists; only messages
     that are different objects cost a comparison of their fields."""
-    items = messages if type(messages) is list else list(messages)
+    items = cast("list[Message]", messages) if type(messages) is list else list(messages)
     try:
         return (items if len(items) == len(known) else items[: len(known)]) == known
     except Exception:  # arguments whose equality cannot be decided: compare objects
-        return all(map(is_, known, messages))
+        return all(map(is_, known, items))
 
 
 def _shifted(indices: list[int], shift: int) -> list[int]:
