@@ -94,17 +94,46 @@ def _same_shape(a: Message, b: Message) -> bool:
     return [c.id for c in a.tool_calls] == [c.id for c in b.tool_calls]
 
 
+_BLOCK = 64  # messages compared as one slice before looking at them one by one
+
+
 def _differences(a: Sequence[Message], b: Sequence[Message]) -> list[int]:
-    """Indices where two lists of the same length hold different objects (found at C speed)."""
-    same = list(map(is_, a, b))
+    """Indices where two lists of the same length hold messages that are not equal (equal
+    messages pair alike, ``_starts_with``).  Compared a block at a time by list equality, at C
+    speed; only a block that differs is looked at message by message."""
+    a, b = _as_list(a), _as_list(b)
     out: list[int] = []
-    index = -1
     try:
-        while True:
-            index = same.index(False, index + 1)
-            out.append(index)
-    except ValueError:
-        return out
+        for low in range(0, len(a), _BLOCK):
+            high = low + _BLOCK
+            if a[low:high] != b[low:high]:
+                out += [i for i in range(low, min(high, len(a))) if a[i] != b[i]]
+    except Exception:  # arguments whose equality cannot be decided: compare objects
+        return [i for i, same in enumerate(map(is_, a, b)) if not same]
+    return out
+
+
+def _common_tail(a: Sequence[Message], b: Sequence[Message], limit: int) -> int:
+    """How many trailing messages of ``a`` and ``b`` are equal, at most ``limit`` (no more than
+    the shorter's length); compared a block at a time from the end, like ``_differences``."""
+    a, b = _as_list(a), _as_list(b)
+    end_a, end_b, same = len(a), len(b), 0
+    try:
+        while same < limit:
+            size = min(_BLOCK, limit - same)
+            if a[end_a - same - size : end_a - same] == b[end_b - same - size : end_b - same]:
+                same += size
+                continue
+            return same + next(
+                k for k in range(size) if a[end_a - same - 1 - k] != b[end_b - same - 1 - k]
+            )
+    except Exception:  # arguments whose equality cannot be decided: compare objects
+        return common_prefix(reversed(a), reversed(b), limit)
+    return same
+
+
+def _as_list(messages: Sequence[Message]) -> list[Message]:
+    return cast("list[Message]", messages) if type(messages) is list else list(messages)
 
 
 class PairingMemo:
@@ -191,7 +220,7 @@ class PairingMemo:
         clean = old.clean
         shorter = min(len(before), len(after))
         prefix = common_prefix(before, after, shorter)
-        suffix = common_prefix(reversed(after), reversed(before), shorter)
+        suffix = _common_tail(after, before, shorter)
         # Resume at the last clean point inside the shared prefix (0 is always one)...
         resume = clean[bisect_right(clean, prefix) - 1] if clean and clean[0] == 0 else 0
         # ...and rejoin ``before`` at its first clean point inside the shared tail.
@@ -241,7 +270,7 @@ def _starts_with(messages: Sequence[Message], known: list[Message]) -> bool:
     a message that is the same object as equal without calling anything, so this runs at C
     speed, several times faster than an identity check mapped over the lists; only messages
     that are different objects cost a comparison of their fields."""
-    items = cast("list[Message]", messages) if type(messages) is list else list(messages)
+    items = _as_list(messages)
     try:
         return (items if len(items) == len(known) else items[: len(known)]) == known
     except Exception:  # arguments whose equality cannot be decided: compare objects

@@ -331,3 +331,36 @@ def test_lists_of_equal_copies_are_judged_and_indexed_as_from_scratch(seed: int)
             assert results == reference_results(history, start)
         else:
             assert found is None and results is None
+
+
+@pytest.mark.parametrize("seed", range(30))
+def test_long_histories_with_edits_at_block_edges_are_judged_as_from_scratch(seed: int):
+    """``_differences`` and ``_common_tail`` compare 64 messages as one slice: a history long
+    enough for several blocks, edited right at and beside their edges (content cleared, a shape
+    changed, a span dropped), must still get the from-scratch verdict and index."""
+    rng = random.Random(5000 + seed)
+    ids = _Ids()
+    memo = PairingMemo()
+    history = _history(rng, ids, 80)
+    memo.problem(history)
+    for _ in range(12):
+        if len(history) < 130:  # the run goes on: several blocks again
+            history = history + [m for _ in range(40) for m in _turn(rng, ids)]
+            memo.problem(history)
+        after = list(history)
+        edges = range(64, len(after), 64)
+        at = min(len(after) - 1, rng.choice(edges) + rng.choice((-1, 0, 1)))
+        kind = rng.randrange(3)
+        if kind == 0:  # Prune-like: same shape, new content
+            after[at] = replace(after[at], content=_CLEARED + "]")
+        elif kind == 1:  # a shape change the check must see
+            after[at] = replace(after[at], tool_call_id=None if after[at].tool_call_id else "x")
+        else:  # Truncate-like: a head, a marker, and a tail from near an edge
+            after = [*after[:2], Message("user", "[marker]"), *after[at:]]
+        after = _some_copied(rng, after)
+        assert memo.rewrite_problem(history, after) == reference_problem(after)
+        if reference_problem(after) is None:
+            history = after
+            found = memo.turns_and_cuts(history, 2)
+            assert found is not None and found[1] == cut_points(history, 2)
+            assert memo.results(history, 2) == reference_results(history, 2)
