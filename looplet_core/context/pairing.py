@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
 from collections.abc import Sequence
+from itertools import count
 from operator import is_
 from typing import cast
 
@@ -107,7 +108,9 @@ def _differences(a: Sequence[Message], b: Sequence[Message]) -> list[int]:
         for low in range(0, len(a), _BLOCK):
             high = low + _BLOCK
             if a[low:high] != b[low:high]:
-                out += [i for i in range(low, min(high, len(a))) if a[i] != b[i]]
+                # (``is not`` first: ``!=`` alone would compare the fields of every message)
+                pairs = zip(count(low), a[low:high], b[low:high])
+                out += [i for i, x, y in pairs if x is not y and x != y]
     except Exception:  # arguments whose equality cannot be decided: compare objects
         return [i for i, same in enumerate(map(is_, a, b)) if not same]
     return out
@@ -124,9 +127,12 @@ def _common_tail(a: Sequence[Message], b: Sequence[Message], limit: int) -> int:
             if a[end_a - same - size : end_a - same] == b[end_b - same - size : end_b - same]:
                 same += size
                 continue
-            return same + next(
-                k for k in range(size) if a[end_a - same - 1 - k] != b[end_b - same - 1 - k]
+            pairs = zip(
+                count(),
+                reversed(a[end_a - same - size : end_a - same]),
+                reversed(b[end_b - same - size : end_b - same]),
             )
+            return same + next(k for k, x, y in pairs if x is not y and x != y)
     except Exception:  # arguments whose equality cannot be decided: compare objects
         return common_prefix(reversed(a), reversed(b), limit)
     return same
