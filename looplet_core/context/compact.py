@@ -22,11 +22,10 @@ fails the check is discarded and recorded, never sent.
 from __future__ import annotations
 
 import re
-from bisect import bisect_left, bisect_right
+from bisect import bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
-from itertools import accumulate
 from typing import Any, Protocol, runtime_checkable
 
 from looplet_core.context.pairing import PairingMemo, pairing_problem
@@ -321,17 +320,24 @@ class Truncate:
         ratio = meter.ratio
         costs = raw if ratio == 1.0 else [round(tokens * ratio) for tokens in raw]
         kept = meter.overhead + sum(costs[:head]) + sum(costs[i] for i in pinned)
-        # suffix[i]: tokens of messages[i:], summed at C speed
-        suffix = [*accumulate(reversed(costs), initial=0)][::-1]
         chosen = latest_cut
-        # A cut whose kept messages alone are over target cannot fit with a marker either, and
-        # those cuts come first (suffix never grows): skip them by bisection, so that only the
-        # cuts that might fit have a marker priced (each marker's text is new to the estimator).
+        # What the messages from a cut on cost is the whole minus what lies before the cut,
+        # summed as the cuts go by: the cut chosen is usually a few turns in, so this looks at
+        # those few turns, not the whole history.  A cut whose kept messages alone are over
+        # target cannot fit with a marker either, and those cuts come first (what is kept never
+        # grows): they are passed without pricing a marker (each marker's text is new to the
+        # estimator).
         target = ctx.target
-        first = bisect_left(points, True, key=lambda cut: kept + suffix[cut] <= target)
-        for cut in points[first:]:
+        whole = raw_total if ratio == 1.0 else sum(costs)
+        before, at = sum(costs[:start]), start
+        for cut in points:
+            before += sum(costs[at:cut])
+            at = cut
+            rest = whole - before  # tokens of messages[cut:]
+            if kept + rest > target:
+                continue
             marker = self._marker(dropped_before + cut - start)
-            if kept + ctx.cost(marker) + suffix[cut] <= target:
+            if kept + ctx.cost(marker) + rest <= target:
                 chosen = cut
                 break
         marker = self._marker(dropped_before + chosen - start)
