@@ -93,7 +93,7 @@ class CompactContext:
     llm: Any = None
     window: int | None = None
     pairing: PairingMemo = field(default_factory=PairingMemo)
-    carried: _Carried = field(default_factory=_Carried, init=False, repr=False)
+    carried: _Carried = field(default_factory=_Carried, init=False, repr=False, compare=False)
 
     def costs(self, messages: Sequence[Message]) -> list[int]:
         """Calibrated tokens of each message, reusing the meter's counts where it has them."""
