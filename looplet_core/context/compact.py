@@ -22,11 +22,10 @@ fails the check is discarded and recorded, never sent.
 from __future__ import annotations
 
 import re
-from bisect import bisect_left, bisect_right
+from bisect import bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
-from itertools import accumulate
 from typing import Any, Protocol, runtime_checkable
 
 from looplet_core.context.pairing import PairingMemo, pairing_problem
@@ -53,6 +52,35 @@ __all__ = [
 ]
 
 
+class _Carried:
+    """The uncalibrated cost of each message of one list, carried from whoever made the list to
+    whoever prices it next, within one compaction: ``compact_prompt`` reads the history's off
+    the meter's tally, a chain carries them to each stage, and ``Prune`` and ``Truncate`` hand
+    on their output's, updated by what they changed.  Without this the same list was priced
+    (an identity check of every message against the meter's tally or memo) three or four
+    times a compaction.
+
+    Keyed on the list object itself (kept alive here, so its id cannot be reused): it is only
+    ever set for a list its setter has just made or was just given, and the chain empties it
+    when it ends unless the caller holds it (``held``), so a list handed to user code is never
+    answered from here afterwards.  Stages must not change the list they are given (it is a
+    ``Sequence`` to them), which the chain already relies on."""
+
+    __slots__ = ("held", "messages", "raw", "total")
+
+    def __init__(self) -> None:
+        self.messages: Sequence[Message] | None = None
+        self.raw: list[int] = []
+        self.total = 0
+        self.held = False  # the caller empties it (``compact_prompt``), not the chain
+
+    def carry(self, messages: Sequence[Message], raw: list[int], total: int) -> None:
+        self.messages, self.raw, self.total = messages, raw, total
+
+    def clear(self) -> None:
+        self.messages, self.raw, self.total = None, [], 0
+
+
 @dataclass(frozen=True, slots=True)
 class CompactContext:
     """What a stage may use: the token ``target`` for the whole prompt, the run's ``meter`` (so
@@ -65,6 +93,7 @@ class CompactContext:
     llm: Any = None
     window: int | None = None
     pairing: PairingMemo = field(default_factory=PairingMemo)
+    carried: _Carried = field(default_factory=_Carried, init=False, repr=False, compare=False)
 
     def costs(self, messages: Sequence[Message]) -> list[int]:
         """Calibrated tokens of each message, reusing the meter's counts where it has them."""
@@ -78,6 +107,20 @@ class CompactContext:
         """Calibrated tokens of the whole prompt these messages would make."""
         meter = self.meter
         return meter.overhead + meter.scale(sum(meter.message_costs(messages)))
+
+    def _raw(self, messages: Sequence[Message]) -> tuple[list[int], int]:
+        """Uncalibrated tokens of each message and their sum: carried (``_Carried``) when
+        ``messages`` is the list carried, else from the meter."""
+        carried = self.carried
+        if messages is carried.messages:
+            return carried.raw, carried.total
+        raw = self.meter.message_costs(messages)
+        return raw, sum(raw)
+
+    def _tokens(self, raw_total: int) -> int:
+        """``count`` of a list whose uncalibrated message tokens sum to ``raw_total``."""
+        meter = self.meter
+        return meter.overhead + meter.scale(raw_total)
 
 
 @dataclass(frozen=True, slots=True)
@@ -179,9 +222,13 @@ class Prune:
         if results is None:  # not a valid pairing, so the memo keeps no index: scan
             results = [i for i in range(head, len(messages)) if uncleared_result(messages[i])]
         candidates = results[: max(0, len(results) - self.keep_last)]
-        costs = ctx.costs(messages)
-        total = ctx.meter.overhead + sum(costs)
+        meter = ctx.meter
+        raw, raw_total = ctx._raw(messages)  # pyright: ignore[reportPrivateUsage]
+        ratio = meter.ratio
+        costs = raw if ratio == 1.0 else [round(tokens * ratio) for tokens in raw]
+        total = meter.overhead + (raw_total if ratio == 1.0 else sum(costs))
         out = list(messages)
+        out_raw: list[int] = []
         cleared: list[str] = []
         for index in candidates:
             if total <= ctx.target:
@@ -195,14 +242,20 @@ class Prune:
                 "call it again if you need them]"
             )
             new = _with_content(out[index], marker)
-            total -= costs[index] - ctx.cost(new)
+            new_raw = meter.message_cost(new)
+            total -= costs[index] - (new_raw if ratio == 1.0 else round(new_raw * ratio))
             out[index] = new
+            if not out_raw:
+                out_raw = raw[:]
+            raw_total += new_raw - out_raw[index]
+            out_raw[index] = new_raw
             cleared.append(call_id or str(index))
         if not cleared:
             return Compacted(
                 list(messages),
                 f"no old tool result large enough to clear (the last {self.keep_last} are kept)",
             )
+        ctx.carried.carry(out, out_raw, raw_total)
         return Compacted(out, f"cleared {len(cleared)} old tool result(s): {', '.join(cleared)}")
 
 
@@ -240,7 +293,7 @@ class Truncate:
 
     def compact(self, messages: Sequence[Message], ctx: CompactContext) -> Compacted:
         head = start = head_length(messages)
-        pinned: list[Message] = []  # summaries, kept; an old marker is replaced by a new one
+        pinned: list[int] = []  # summaries, kept; an old marker is replaced by a new one
         dropped_before = 0
         while start < len(messages) and messages[start].content.startswith(
             (SUMMARY_PREFIX, TRUNCATED_PREFIX)
@@ -249,7 +302,7 @@ class Truncate:
             if messages[start].content.startswith(TRUNCATED_PREFIX):
                 dropped_before += int(found.group(1)) if found else 0
             else:
-                pinned.append(messages[start])
+                pinned.append(start)
             start += 1
         found = ctx.pairing.turns_and_cuts(messages, start)
         if found is None:  # not a valid pairing: the memo keeps no index
@@ -262,23 +315,37 @@ class Truncate:
             )
         latest_cut = turns[-self.keep_turns]
         points = points[bisect_right(points, start) : bisect_right(points, latest_cut)]
-        costs = ctx.costs(messages)
-        kept = ctx.meter.overhead + sum(costs[:head]) + sum(map(ctx.cost, pinned))
-        # suffix[i]: tokens of messages[i:], summed at C speed
-        suffix = [*accumulate(reversed(costs), initial=0)][::-1]
+        meter = ctx.meter
+        raw, raw_total = ctx._raw(messages)  # pyright: ignore[reportPrivateUsage]
+        ratio = meter.ratio
+        costs = raw if ratio == 1.0 else [round(tokens * ratio) for tokens in raw]
+        kept = meter.overhead + sum(costs[:head]) + sum(costs[i] for i in pinned)
         chosen = latest_cut
-        # A cut whose kept messages alone are over target cannot fit with a marker either, and
-        # those cuts come first (suffix never grows): skip them by bisection, so that only the
-        # cuts that might fit have a marker priced (each marker's text is new to the estimator).
+        # What the messages from a cut on cost is the whole minus what lies before the cut,
+        # summed as the cuts go by: the cut chosen is usually a few turns in, so this looks at
+        # those few turns, not the whole history.  A cut whose kept messages alone are over
+        # target cannot fit with a marker either, and those cuts come first (what is kept never
+        # grows): they are passed without pricing a marker (each marker's text is new to the
+        # estimator).
         target = ctx.target
-        first = bisect_left(points, True, key=lambda cut: kept + suffix[cut] <= target)
-        for cut in points[first:]:
+        whole = raw_total if ratio == 1.0 else sum(costs)
+        before, at = sum(costs[:start]), start
+        for cut in points:
+            before += sum(costs[at:cut])
+            at = cut
+            rest = whole - before  # tokens of messages[cut:]
+            if kept + rest > target:
+                continue
             marker = self._marker(dropped_before + cut - start)
-            if kept + ctx.cost(marker) + suffix[cut] <= target:
+            if kept + ctx.cost(marker) + rest <= target:
                 chosen = cut
                 break
         marker = self._marker(dropped_before + chosen - start)
-        out = [*messages[:head], *pinned, marker, *messages[chosen:]]
+        out = [*messages[:head], *(messages[i] for i in pinned), marker, *messages[chosen:]]
+        marker_raw = meter.message_cost(marker)
+        out_raw = [*raw[:head], *(raw[i] for i in pinned), marker_raw, *raw[chosen:]]
+        raw_total -= sum(raw[head:chosen]) - sum(raw[i] for i in pinned) - marker_raw
+        ctx.carried.carry(out, out_raw, raw_total)
         return Compacted(out, f"removed the oldest {chosen - start} message(s) after the task")
 
     @staticmethod
@@ -302,12 +369,15 @@ class CompactChain:
         self.name = "+".join(stage.name for stage in stages)
 
     def compact(self, messages: Sequence[Message], ctx: CompactContext) -> Compacted:
+        carried = ctx.carried
+        raw, raw_total = ctx._raw(messages)  # pyright: ignore[reportPrivateUsage]
         current = list(messages)
-        tokens = ctx.count(current)
+        tokens = ctx._tokens(raw_total)  # pyright: ignore[reportPrivateUsage]
         records: list[dict[str, Any]] = []
         for stage in self.stages:
             if tokens <= ctx.target:
                 break
+            carried.carry(current, raw, raw_total)  # what the stage is given, priced
             out = stage.compact(current, ctx)
             record: dict[str, Any] = {
                 "stage": stage.name,
@@ -323,11 +393,18 @@ class CompactChain:
             if problem is not None:
                 record.update(rejected=problem, tokens_after=tokens, messages_after=len(current))
             else:
-                after = ctx.count(out.messages) if out.messages is not current else tokens
+                after = tokens
+                if out.messages is not current:
+                    out_raw, out_total = ctx._raw(out.messages)  # pyright: ignore[reportPrivateUsage]
+                    after = ctx._tokens(out_total)  # pyright: ignore[reportPrivateUsage]
+                    if out.messages != current:
+                        current, tokens, raw, raw_total = out.messages, after, out_raw, out_total
                 record.update(tokens_after=after, messages_after=len(out.messages))
-                if out.messages != current:
-                    current, tokens = out.messages, after
             records.append(record)
+        if carried.held:  # the caller prices the result next, then empties it
+            carried.carry(current, raw, raw_total)
+        else:
+            carried.clear()
         detail = "; ".join(f"{r['stage']}: {r.get('rejected') or r['detail']}" for r in records)
         return Compacted(current, detail or "already under target", tuple(records))
 

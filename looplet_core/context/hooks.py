@@ -99,8 +99,20 @@ def compact_prompt(
     ctx = CompactContext(
         target=target, meter=meter, llm=prompt.llm, window=meter.window, pairing=meter.pairing
     )
-    before = ctx.count(messages)
-    out = compactor.compact(messages, ctx)
+    # The history's costs come off the meter's tally, and stages carry theirs on (``_Carried``).
+    carried = ctx.carried
+    found = meter.conversation_costs(conversation)
+    if found is not None:
+        carried.carry(messages, *found)
+    carried.held = True
+    try:
+        before = ctx._tokens(ctx._raw(messages)[1])  # pyright: ignore[reportPrivateUsage]
+        out = compactor.compact(messages, ctx)
+        after = before
+        if out.messages is not messages:
+            after = ctx._tokens(ctx._raw(out.messages)[1])  # pyright: ignore[reportPrivateUsage]
+    finally:
+        carried.clear()
     removed = list(out.stages) or [{"stage": compactor.name, "detail": out.detail}]
     result = messages
     if out.messages != messages:
@@ -112,9 +124,9 @@ def compact_prompt(
             result = out.messages
         else:
             removed.append({"stage": compactor.name, "rejected": problem})
-    after = before
-    if result is not messages:
-        after = ctx.count(result)
+    if result is messages:
+        after = before
+    else:
         conversation.replace(result)
         prompt.messages = conversation.view()
         prompt.stats = meter.measure(prompt.messages, meter.last_tools, conversation)
@@ -127,22 +139,21 @@ def compact_prompt(
 
 
 class _PerRun:
-    """Budget and memory of a context hook for the run it is serving (keyed on the meter)."""
+    """Budget and memory of a context hook for the run it is serving (keyed on the meter).
 
-    __slots__ = ("budget", "meter", "stalled_at", "tier", "warned")
+    The hooks run before every request, so what they read each step is read off here: the
+    budget's compaction threshold and target (a budget never changes)."""
+
+    __slots__ = ("budget", "limit", "meter", "stalled_at", "target", "tier", "warned")
 
     def __init__(self, meter: ContextMeter, budget: ContextBudget) -> None:
         self.meter = meter
         self.budget = budget
+        self.limit = budget.compact_tokens
+        self.target = budget.target_tokens
         self.tier = "ok"
         self.warned = False
         self.stalled_at: tuple[int, float] | None = None  # size and calibration at a no-op
-
-
-def _per_run(current: _PerRun | None, own: ContextBudget | None, meter: ContextMeter) -> _PerRun:
-    if current is not None and current.meter is meter:
-        return current
-    return _PerRun(meter, resolve_budget(own, meter))
 
 
 class ThresholdCompactHook:
@@ -167,14 +178,17 @@ class ThresholdCompactHook:
         self._run: _PerRun | None = None
 
     def pre_prompt(self, state: object, log: object, ctx: Prompt, step: int) -> None:
-        if ctx.meter is None or ctx.stats is None:
+        meter, stats = ctx.meter, ctx.stats
+        if meter is None or stats is None:
             return
-        run = self._run = _per_run(self._run, self.budget, ctx.meter)
-        limit, target = run.budget.compact_tokens, run.budget.target_tokens
-        total = ctx.stats.total
+        run = self._run
+        if run is None or run.meter is not meter:
+            run = self._run = _PerRun(meter, resolve_budget(self.budget, meter))
+        limit, target = run.limit, run.target
+        total = stats.total
         if limit is None or target is None or total < limit:
             return
-        ratio = ctx.meter.ratio  # a recalibration changes every figure: the stall no longer holds
+        ratio = meter.ratio  # a recalibration changes every figure: the stall no longer holds
         stall = run.stalled_at
         if stall is not None and stall[1] == ratio and total < stall[0] + limit // 10:
             return
@@ -214,28 +228,37 @@ class ContextPressureHook:
     def pre_prompt(
         self, state: object, log: object, ctx: Prompt, step: int
     ) -> InjectContext | ContextExhausted | None:
-        if ctx.meter is None or ctx.stats is None:
+        meter, stats = ctx.meter, ctx.stats
+        if meter is None or stats is None:
             return None
-        run = self._run = _per_run(self._run, self.budget, ctx.meter)
+        run = self._run
+        if run is None or run.meter is not meter:
+            run = self._run = _PerRun(meter, resolve_budget(self.budget, meter))
         budget = run.budget
-        tier = self._observe(run, ctx, budget.tier(ctx.stats.total))
+        tier = budget.tier(stats.total)
+        if tier == "ok" and run.tier == "ok":  # the usual step: nothing changed, nothing to say
+            run.warned = False
+            return None
+        tier = self._observe(run, ctx, tier)
         if tier == "blocking":
             block = budget.block_tokens or 0
-            before = ctx.stats.total
+            before = stats.total
             if self.on_block == "compact":
                 target = min(budget.target_tokens or block, block - 1)
                 self.reports.append(compact_prompt(ctx, self.compactor, target, trigger="blocking"))
-                tier = self._observe(run, ctx, budget.tier(ctx.stats.total))
+                stats = ctx.stats  # refreshed by the compaction
+                assert stats is not None
+                tier = self._observe(run, ctx, budget.tier(stats.total))
             if tier == "blocking":
                 return ContextExhausted(self._exhausted(ctx, budget, before))
         if tier == "ok":
             run.warned = False
         elif not run.warned:
             run.warned = True
-            window = ctx.meter.window or budget.block_tokens or ctx.stats.total
+            window = meter.window or budget.block_tokens or stats.total
             return InjectContext(
                 self.warning.format(
-                    percent=100.0 * ctx.stats.total / window, used=ctx.stats.total, window=window
+                    percent=100.0 * stats.total / window, used=stats.total, window=window
                 )
             )
         return None

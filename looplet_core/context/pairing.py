@@ -5,10 +5,11 @@ such a conversation).  Checked from scratch, that is a Python walk of the whole 
 per compaction.  But a stage's output is mostly its input's own message objects (``Prune`` swaps a
 few for copies with a marker as content; ``Truncate`` keeps the head and a tail), messages are
 immutable, and the pairing of a list depends only on each message's role, ``tool_call_id`` and
-call ids.  So ``PairingMemo`` remembers the last list it verified (its messages, by identity), its
-verdict, and its *clean points*: the indices where no call is waiting for its result.  A new list
-is then checked by walking only what differs from the remembered one; everything else is C-speed
-identity comparison.  The same walk also notes where turns start (assistant messages) and which
+call ids.  So ``PairingMemo`` remembers the last list it verified (a copy), its verdict, and its
+*clean points*: the indices where no call is waiting for its result.  A new list is then checked
+by walking only what differs from the remembered one; everything else is C-speed comparison
+(list equality, which passes over the very same objects without a call; equal messages pair
+alike).  The same walk also notes where turns start (assistant messages) and which
 tool results are not yet cleared, so ``Truncate`` and ``Prune`` read those instead of scanning the
 whole history at every compaction.  Whenever a shortcut does not apply, the full walk runs, so
 the verdict (and its wording) is always the one ``pairing_problem`` gives from scratch; tests check
@@ -19,7 +20,9 @@ from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
 from collections.abc import Sequence
+from itertools import count
 from operator import is_
+from typing import cast
 
 from looplet_core.context.align import common_prefix
 from looplet_core.context.results import PRUNED_PREFIX, uncleared_result
@@ -92,17 +95,51 @@ def _same_shape(a: Message, b: Message) -> bool:
     return [c.id for c in a.tool_calls] == [c.id for c in b.tool_calls]
 
 
+_BLOCK = 64  # messages compared as one slice before looking at them one by one
+
+
 def _differences(a: Sequence[Message], b: Sequence[Message]) -> list[int]:
-    """Indices where two lists of the same length hold different objects (found at C speed)."""
-    same = list(map(is_, a, b))
+    """Indices where two lists of the same length hold messages that are not equal (equal
+    messages pair alike, ``_starts_with``).  Compared a block at a time by list equality, at C
+    speed; only a block that differs is looked at message by message."""
+    a, b = _as_list(a), _as_list(b)
     out: list[int] = []
-    index = -1
     try:
-        while True:
-            index = same.index(False, index + 1)
-            out.append(index)
-    except ValueError:
-        return out
+        for low in range(0, len(a), _BLOCK):
+            high = low + _BLOCK
+            if a[low:high] != b[low:high]:
+                # (``is not`` first: ``!=`` alone would compare the fields of every message)
+                pairs = zip(count(low), a[low:high], b[low:high])
+                out += [i for i, x, y in pairs if x is not y and x != y]
+    except Exception:  # arguments whose equality cannot be decided: compare objects
+        return [i for i, same in enumerate(map(is_, a, b)) if not same]
+    return out
+
+
+def _common_tail(a: Sequence[Message], b: Sequence[Message], limit: int) -> int:
+    """How many trailing messages of ``a`` and ``b`` are equal, at most ``limit`` (no more than
+    the shorter's length); compared a block at a time from the end, like ``_differences``."""
+    a, b = _as_list(a), _as_list(b)
+    end_a, end_b, same = len(a), len(b), 0
+    try:
+        while same < limit:
+            size = min(_BLOCK, limit - same)
+            if a[end_a - same - size : end_a - same] == b[end_b - same - size : end_b - same]:
+                same += size
+                continue
+            pairs = zip(
+                count(),
+                reversed(a[end_a - same - size : end_a - same]),
+                reversed(b[end_b - same - size : end_b - same]),
+            )
+            return same + next(k for k, x, y in pairs if x is not y and x != y)
+    except Exception:  # arguments whose equality cannot be decided: compare objects
+        return common_prefix(reversed(a), reversed(b), limit)
+    return same
+
+
+def _as_list(messages: Sequence[Message]) -> list[Message]:
+    return cast("list[Message]", messages) if type(messages) is list else list(messages)
 
 
 class PairingMemo:
@@ -112,7 +149,7 @@ class PairingMemo:
     __slots__ = ("_index", "_messages", "_open", "_problem")
 
     def __init__(self) -> None:
-        self._messages: tuple[Message, ...] = ()
+        self._messages: list[Message] = []  # a copy: callers may change their lists
         self._index = _Index()  # of indices < len; complete only when there is no problem
         self._problem: str | None = None  # the first problem inside the list, if any
         self._open: list[str] = []  # calls waiting at the end of the list
@@ -159,7 +196,7 @@ class PairingMemo:
             if all(_same_shape(before[i], after[i]) for i in changed):
                 # Same shapes at every index: the same walk, verdict, clean points and turns;
                 # only whether a changed message is an uncleared result may differ.
-                self._messages = tuple(after)
+                self._messages = list(after)
                 results = self._index.results
                 for i in changed:
                     at = bisect_left(results, i)
@@ -189,7 +226,7 @@ class PairingMemo:
         clean = old.clean
         shorter = min(len(before), len(after))
         prefix = common_prefix(before, after, shorter)
-        suffix = common_prefix(reversed(after), reversed(before), shorter)
+        suffix = _common_tail(after, before, shorter)
         # Resume at the last clean point inside the shared prefix (0 is always one)...
         resume = clean[bisect_right(clean, prefix) - 1] if clean and clean[0] == 0 else 0
         # ...and rejoin ``before`` at its first clean point inside the shared tail.
@@ -208,7 +245,7 @@ class PairingMemo:
             head = found[: bisect_left(found, resume)]
             tail = found[bisect_left(found, rejoin) :]
             setattr(new, name, [*head, *getattr(new, name), *_shifted(tail, shift)])
-        self._messages = tuple(after)
+        self._messages = list(after)
         self._index = new
         self._problem, self._open = None, []
         return True
@@ -216,7 +253,7 @@ class PairingMemo:
     def _learn(self, messages: Sequence[Message], *, fresh: bool = False) -> None:
         """Make ``messages`` the list remembered, walking only what extends the current one."""
         known = self._messages
-        if not fresh and len(messages) >= len(known) and all(map(is_, known, messages)):
+        if not fresh and len(messages) >= len(known) and _starts_with(messages, known):
             if len(messages) == len(known):
                 return
             start = len(known)
@@ -224,11 +261,26 @@ class PairingMemo:
                 self._problem, self._open = _walk(
                     messages, start, len(messages), list(self._open), self._index
                 )
-            self._messages = tuple(messages)
+            self._messages = list(messages)
             return
         self._index = _Index()
         self._problem, self._open = _walk(messages, 0, len(messages), [], self._index)
-        self._messages = tuple(messages)
+        self._messages = list(messages)
+
+
+def _starts_with(messages: Sequence[Message], known: list[Message]) -> bool:
+    """Whether ``messages`` begins with messages equal to ``known``'s, one by one.
+
+    Equal, not the same objects: the walk reads only fields that ``Message`` equality compares
+    (role, content, call ids), so equal lists pair alike and index alike.  List equality takes
+    a message that is the same object as equal without calling anything, so this runs at C
+    speed, several times faster than an identity check mapped over the lists; only messages
+    that are different objects cost a comparison of their fields."""
+    items = _as_list(messages)
+    try:
+        return (items if len(items) == len(known) else items[: len(known)]) == known
+    except Exception:  # arguments whose equality cannot be decided: compare objects
+        return all(map(is_, known, items))
 
 
 def _shifted(indices: list[int], shift: int) -> list[int]:

@@ -146,15 +146,32 @@ class ContextMeter:
             return self._counts[: len(messages)]
         return self._memo_lookup(messages)
 
-    def scaled_cost(self, message: Message) -> int:
-        """``scaled_costs([message])[0]``, without displacing the list the meter priced last
+    def message_cost(self, message: Message) -> int:
+        """``message_costs([message])[0]``, without displacing the list the meter priced last
         (a stage prices each marker it writes, between pricings of the whole list)."""
         ids = self._ids  # (not built for this: a count found without it is the same count)
         raw = ids.get(id(message)) if ids is not None else None
-        if raw is None:
-            raw = self._outside(message)
+        return raw if raw is not None else self._outside(message)
+
+    def scaled_cost(self, message: Message) -> int:
+        """``scaled_costs([message])[0]``; see ``message_cost``."""
+        raw = self.message_cost(message)
         ratio = self.ratio
         return raw if ratio == 1.0 else round(raw * ratio)
+
+    def conversation_costs(self, conversation: Conversation) -> tuple[list[int], int] | None:
+        """``message_costs(list(conversation))`` and its sum, read off the tally without looking
+        at a message, when the tally is that whole history (the meter measured the prompt of
+        this revision and nothing was appended since); None otherwise.  The tally then holds
+        the history's very messages: a conversation only grows between rewrites, and each
+        rewrite bumps its revision."""
+        if (
+            conversation is not self._conversation
+            or conversation.revision != self._revision
+            or len(conversation) != len(self._messages)
+        ):
+            return None
+        return self._counts[:], sum(self._totals.values())
 
     def scaled_costs(self, messages: Sequence[Message]) -> list[int]:
         """``message_costs`` with the calibration applied to each (what compaction plans with)."""

@@ -283,3 +283,84 @@ def test_compaction_with_the_runs_memo_gives_what_a_fresh_memo_gives(seed: int):
         fresh = chain.compact(history, CompactContext(target, meter))
         assert ran.messages == fresh.messages and ran.stages == fresh.stages
         history = ran.messages
+
+
+def _equal_copy(message: Message) -> Message:
+    """A different object equal to ``message`` (its calls and their arguments copied too)."""
+    calls = tuple(ToolCall(c.tool, dict(c.args), c.id, c.parse_error) for c in message.tool_calls)
+    return Message(
+        message.role, message.content, calls, message.tool_call_id, message.name, message.reasoning
+    )
+
+
+def _some_copied(rng: random.Random, messages: list[Message]) -> list[Message]:
+    """``messages`` with a random few (or all, or none) replaced by equal copies."""
+    share = rng.choice((0.0, 0.1, 0.5, 1.0))
+    return [_equal_copy(m) if rng.random() < share else m for m in messages]
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_lists_of_equal_copies_are_judged_and_indexed_as_from_scratch(seed: int):
+    """The memo recognises the list it remembers by equality, not identity (``_starts_with``):
+    lists whose messages are equal copies of the remembered ones, in part or whole, must still
+    get exactly the from-scratch verdict, cut points, turns and uncleared results."""
+    rng = random.Random(4000 + seed)
+    ids = _Ids()
+    memo = PairingMemo()
+    history = _history(rng, ids, rng.randint(0, 6))
+    for _ in range(30):
+        if rng.random() < 0.4:
+            history = history + [m for _ in range(rng.randint(0, 3)) for m in _turn(rng, ids)]
+            if rng.random() < 0.15:
+                history = _break(rng, history, ids)
+            assert memo.problem(_some_copied(rng, history)) == reference_problem(history)
+        else:
+            after = _result_rewrite(rng, history, ids)
+            verdict = memo.rewrite_problem(_some_copied(rng, history), _some_copied(rng, after))
+            assert verdict == reference_problem(after)
+            if reference_problem(after) is None or rng.random() < 0.3:
+                history = after
+        start = rng.randint(0, len(history) + 1)
+        shown = _some_copied(rng, history)
+        found, results = memo.turns_and_cuts(shown, start), memo.results(shown, start)
+        if reference_problem(history) is None:
+            assert found is not None
+            turns = [i for i in range(start, len(history)) if history[i].role == "assistant"]
+            assert found[0] == turns
+            assert found[1] == cut_points(history, start)
+            assert results == reference_results(history, start)
+        else:
+            assert found is None and results is None
+
+
+@pytest.mark.parametrize("seed", range(30))
+def test_long_histories_with_edits_at_block_edges_are_judged_as_from_scratch(seed: int):
+    """``_differences`` and ``_common_tail`` compare 64 messages as one slice: a history long
+    enough for several blocks, edited right at and beside their edges (content cleared, a shape
+    changed, a span dropped), must still get the from-scratch verdict and index."""
+    rng = random.Random(5000 + seed)
+    ids = _Ids()
+    memo = PairingMemo()
+    history = _history(rng, ids, 80)
+    memo.problem(history)
+    for _ in range(12):
+        if len(history) < 130:  # the run goes on: several blocks again
+            history = history + [m for _ in range(40) for m in _turn(rng, ids)]
+            memo.problem(history)
+        after = list(history)
+        edges = range(64, len(after), 64)
+        at = min(len(after) - 1, rng.choice(edges) + rng.choice((-1, 0, 1)))
+        kind = rng.randrange(3)
+        if kind == 0:  # Prune-like: same shape, new content
+            after[at] = replace(after[at], content=_CLEARED + "]")
+        elif kind == 1:  # a shape change the check must see
+            after[at] = replace(after[at], tool_call_id=None if after[at].tool_call_id else "x")
+        else:  # Truncate-like: a head, a marker, and a tail from near an edge
+            after = [*after[:2], Message("user", "[marker]"), *after[at:]]
+        after = _some_copied(rng, after)
+        assert memo.rewrite_problem(history, after) == reference_problem(after)
+        if reference_problem(after) is None:
+            history = after
+            found = memo.turns_and_cuts(history, 2)
+            assert found is not None and found[1] == cut_points(history, 2)
+            assert memo.results(history, 2) == reference_results(history, 2)
