@@ -1,6 +1,6 @@
 """Where each model-call line of a trace's event log is, and which call it holds.
 
-``TraceReader`` keeps four numbers a line instead of the line, and reads a call index off the
+``EventLog`` keeps four numbers a line instead of the line, and reads a call index off the
 line's bytes when the sink wrote it; any line that could say otherwise once parsed is left
 *unsure* for the reader to parse.
 """
@@ -22,7 +22,7 @@ class CallLines:
 
     A line's call index is read off its bytes when the sink wrote it (``_CALL_MARK``, and
     nothing on the line that could be another ``call`` or ``index`` key); any other line is
-    *unsure* until the reader parses it (``TraceReader._resolve``), so the answer is always the
+    *unsure* until the reader parses it (``EventLog._resolve``), so the answer is always the
     one parsing every line gives: a call logged twice is found at its last line.
     """
 

@@ -13,6 +13,7 @@ file ten thousand times): the ranges recently read live in ``PromptLines``, shar
 
 from __future__ import annotations
 
+import bisect
 import itertools
 import json
 from collections import OrderedDict
@@ -31,20 +32,46 @@ _BAD = (ValueError, KeyError, TypeError, AttributeError, RecursionError, Overflo
 
 
 class PromptLines:
-    """The last few prompt ranges read from ``messages.jsonl``, split into lines with their
-    offsets, and the messages parsed from them by offset (both bounded)."""
+    """The lines of the last few prompt runs read from ``messages.jsonl``, with their offsets,
+    and the messages parsed from them by offset (both bounded).
+
+    A run is what prompts starting at one offset have read so far: each prompt that extends the
+    previous one covers the same first bytes and a few more, so the next step's prompt reads and
+    splits only the bytes past the run's last line, and an earlier step's is a prefix of the run
+    (nothing read).  Reading a whole prompt again per step made a step near the end of a long
+    trace cost the length of the run (20,000 lines split at step 10,000)."""
 
     def __init__(self, file: Path) -> None:
         self.file = file
-        self._ranges: OrderedDict[tuple[int, int], tuple[list[bytes], list[int]]] = OrderedDict()
+        self._runs: OrderedDict[int, tuple[list[bytes], list[int], int]] = OrderedDict()
+        """Start offset -> the lines read from it, where each starts, and where reading ended."""
         self._messages: dict[int, Message] = {}
 
-    def lines(self, offset: int, length: int) -> tuple[list[bytes], list[int]]:
-        key = (offset, length)
-        found = self._ranges.get(key)
-        if found is not None:
-            self._ranges.move_to_end(key)
-            return found
+    def lines(self, offset: int, length: int) -> tuple[list[bytes], list[int], int]:
+        """The lines of the run starting at ``offset``, where each starts, and how many of them
+        are the ``length`` bytes at ``offset`` (what ``splitlines`` of those bytes gives)."""
+        end = offset + length
+        run = self._runs.get(offset)
+        if run is not None:
+            self._runs.move_to_end(offset)
+            lines, starts, read_to = run
+            if end <= read_to:  # the lines starting before ``end``, if the last is whole
+                count = bisect.bisect_left(starts, end)
+                if count == 0 or starts[count - 1] + len(lines[count - 1]) <= end:
+                    return lines, starts, count
+            elif lines:  # read on from the last line's start: it may have been cut short
+                more, more_starts = self._read(starts[-1], end - starts[-1])
+                lines[-1:] = more
+                starts[-1:] = more_starts
+                self._runs[offset] = (lines, starts, end)
+                return lines, starts, len(lines)
+        lines, starts = self._read(offset, length)
+        self._runs[offset] = (lines, starts, end)
+        while len(self._runs) > _RANGES_KEPT:
+            self._runs.popitem(last=False)
+        return lines, starts, len(lines)
+
+    def _read(self, offset: int, length: int) -> tuple[list[bytes], list[int]]:
         try:
             with open(self.file, "rb") as handle:
                 handle.seek(offset)
@@ -53,12 +80,7 @@ class PromptLines:
             raise TraceError(f"{self.file}: cannot read a prompt ({exc})") from exc
         lines = data.splitlines()
         ends = (len(line) + 1 for line in lines[:-1])  # where each next line starts
-        starts = list(itertools.accumulate(ends, initial=offset))
-        found = (lines, starts)
-        self._ranges[key] = found
-        while len(self._ranges) > _RANGES_KEPT:
-            self._ranges.popitem(last=False)
-        return found
+        return lines, list(itertools.accumulate(ends, initial=offset))
 
     def message(self, start: int, raw: bytes, call: int) -> Message:
         cached = self._messages.get(start)
@@ -103,11 +125,11 @@ class LazyPrompt(Sequence[Message]):
             index += self._count
         if not 0 <= index < self._count:
             raise IndexError(f"message {index} of a {self._count}-message prompt")
-        lines, starts = self._lines.lines(self._offset, self._length)
-        if len(lines) != self._count:
+        lines, starts, found = self._lines.lines(self._offset, self._length)
+        if found != self._count:
             raise TraceError(
                 f"{self._lines.file}: the prompt of call {self.call} should have {self._count} "
-                f"messages, found {len(lines)} (the file is truncated)"
+                f"messages, found {found} (the file is truncated)"
             )
         return self._lines.message(starts[index], lines[index], self.call)
 

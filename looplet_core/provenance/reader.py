@@ -1,9 +1,9 @@
 """``TraceReader``: open a trace directory lazily and read it back as steps, calls and prompts.
 
-Opening reads ``manifest.json`` and indexes ``events.jsonl``: step lines are parsed (they are
-small), every other line is only classified by its leading ``kind`` and parsed when asked for;
-a model-call line is remembered by where it is and which call it holds, so showing a step's
-prompt parses that call's line alone (``CallLines``).
+Opening reads ``manifest.json`` and indexes ``events.jsonl`` (``provenance.eventlog``): step
+lines are parsed (they are small), every other line is only classified by its leading ``kind``
+and parsed when asked for; a model-call line is remembered by where it is and which call it
+holds, so showing a step's prompt parses that call's line alone.
 Step records (one line each in ``steps.jsonl``; a file each in version-1 traces) and prompts are
 read on demand, so opening a 10,000-step trace and reading one step touches one line besides the
 pass over the event log.
@@ -24,18 +24,16 @@ or unpickled: it is JSON, turned into plain dataclasses.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
 
 from looplet_core.errors import TraceError
-from looplet_core.messages import Message, optional
+from looplet_core.messages import Message
 from looplet_core.provenance import format as fmt
-from looplet_core.provenance.calllines import CallLines
+from looplet_core.provenance.eventlog import BAD_DATA, EventLog, StepEntry
 from looplet_core.provenance.lazyprompt import LazyPrompt, PromptLines
 from looplet_core.provenance.manifest import is_trace, locate_trace, read_manifest
 from looplet_core.provenance.streams import read_range
@@ -43,29 +41,6 @@ from looplet_core.records import LLMCall, StopReason, Usage
 from looplet_core.step import ChildRun, LoopResult, Step
 
 __all__ = ["StepEntry", "TraceReader", "is_trace", "read_manifest"]
-
-_KIND_PREFIX = b'{"kind": "'
-# What decoding a damaged or hostile file can raise (UnicodeDecodeError is a ValueError); readers
-# turn each into a TraceError naming the file.
-_BAD_DATA = (ValueError, KeyError, TypeError, AttributeError, RecursionError, OverflowError)
-
-
-@dataclass(frozen=True, slots=True)
-class StepEntry:
-    """A step as the event log indexes it: enough to list and filter without reading its file."""
-
-    number: int
-    status: str
-    tool: str | None
-    error_kind: str | None
-    llm_call: int | None
-    elapsed_ms: float
-    file: str
-    child: str | None = None
-    """The sub-agent the step ran (its name), if it ran one."""
-    at: tuple[int, int] | None = None
-    """Where the record is in ``file`` (``steps.jsonl``): offset and length; None in a
-    version-1 trace, whose ``file`` is the step's own."""
 
 
 class TraceReader:
@@ -77,23 +52,10 @@ class TraceReader:
         self._events_file = self.path / fmt.EVENTS
         if not self._events_file.is_file():
             raise TraceError(f"{self.path} is not a complete trace: it has no {fmt.EVENTS}")
-        self._entries: list[StepEntry] = []
-        self._moved_steps: dict[int, int] = {}
-        """Step number -> its place in ``_entries``, for steps not at ``number - 1``."""
-        self._names: dict[str, str] = {}
-        """One string object per status, tool and error name: 10,000 steps share a few."""
-        self._calls = CallLines()
-        self._other_lines: list[tuple[str, int, bytes]] = []
-        """Lines of every other kind (run_start, compaction, ...): few, kept for ``logged``."""
-        self._run_end: dict[str, Any] | None = None
-        self._offset = 0
-        self._line_no = 0
+        self._log = EventLog(self._events_file)
         self._prompt_lines: PromptLines | None = None
         self._child_lines: dict[tuple[int, ...], PromptLines] = {}
-        self.torn: str | None = None
-        """What is wrong with the event log's last line when it has no line end (it is left
-        out of the index until it is whole); None when the log ends with a whole line."""
-        self._index(final=self.manifest.get("status") == "ended")
+        self._log.read(final=self.manifest.get("status") == "ended")
         self._check_complete()
 
     # -- what the manifest says -------------------------------------------------------------------
@@ -144,21 +106,22 @@ class TraceReader:
     # -- steps ------------------------------------------------------------------------------------
 
     def __len__(self) -> int:
-        return len(self._entries)
+        return len(self._log.entries)
 
     @property
     def entries(self) -> list[StepEntry]:
         """The indexed steps, in order (no step file is read)."""
-        return list(self._entries)
+        return list(self._log.entries)
 
     def step(self, number: int) -> Step:
         """Step ``number`` (1-based, as on ``Step.number``), read from its file."""
-        position = self._position(number)
+        position = self._log.position(number)
         if position is None:
             raise IndexError(
-                f"{self.path}: the trace has no step {number} ({len(self._entries)} steps indexed)"
+                f"{self.path}: the trace has no step {number} "
+                f"({len(self._log.entries)} steps indexed)"
             )
-        entry = self._entries[position]
+        entry = self._log.entries[position]
         file = self.path / entry.file
         try:
             if entry.at is not None:
@@ -175,7 +138,7 @@ class TraceReader:
         try:
             raw = json.loads(text)
             step = Step.from_dict(raw)
-        except _BAD_DATA as exc:
+        except BAD_DATA as exc:
             raise TraceError(f"{file}: not a valid step ({type(exc).__name__}: {exc})") from exc
         if step.number != number:
             raise TraceError(
@@ -213,7 +176,7 @@ class TraceReader:
     def tree(self) -> Iterator[tuple[tuple[int, ...], Step]]:
         """Every step, each followed by the steps of the sub-agent it ran (depth first), with
         its path: ``(1,)`` for step 1, ``(1, 2)`` for step 2 of the sub-agent step 1 ran."""
-        for entry in list(self._entries):
+        for entry in list(self._log.entries):
             yield from _walk((entry.number,), self.step(entry.number))
 
     def step_prompt(self, number: int, *inner: int) -> list[Message]:
@@ -247,7 +210,7 @@ class TraceReader:
             if ref is not None:
                 try:
                     offset, length, count = _ref(ref)
-                except _BAD_DATA as exc:
+                except BAD_DATA as exc:
                     raise TraceError(
                         f"{file}: step {_path_text((*path, step.number))} has an invalid "
                         f"prompt_ref ({exc})"
@@ -262,7 +225,7 @@ class TraceReader:
                 self._attach_prompts((*path, step.number), step.child, raw_step["child"], file)
 
     def steps(self) -> Iterator[Step]:
-        for entry in list(self._entries):
+        for entry in list(self._log.entries):
             yield self.step(entry.number)
 
     def result(self) -> LoopResult:
@@ -283,14 +246,14 @@ class TraceReader:
 
     def llm_calls(self) -> list[LLMCall]:
         """Every model reply, in order (the answers, not the prompts)."""
-        return [LLMCall.from_dict(r["call"]) for r in self._llm_records().values()]
+        return [LLMCall.from_dict(r["call"]) for r in self._log.call_records().values()]
 
     def llm_call(self, index: int) -> LLMCall:
-        return LLMCall.from_dict(self._llm_record(index)["call"])
+        return LLMCall.from_dict(self._log.call_record(index)["call"])
 
     def prompt(self, index: int) -> list[Message]:
         """The exact messages the model was sent on call ``index`` (secrets redacted)."""
-        ref = cast(dict[str, int], self._llm_record(index).get("prompt") or {})
+        ref = cast(dict[str, int], self._log.call_record(index).get("prompt") or {})
         return _read_prompt(self.path / fmt.MESSAGES, ref, f"the prompt of call {index}")
 
     def prompt_view(self, index: int) -> Sequence[Message]:
@@ -299,10 +262,10 @@ class TraceReader:
         For viewers: see ``looplet_core.provenance.lazyprompt``.  Problems show when a message is
         read (as ``TraceError``), not here; ``prompt`` checks the whole prompt up front.
         """
-        ref = cast(dict[str, int], self._llm_record(index).get("prompt") or {})
+        ref = cast(dict[str, int], self._log.call_record(index).get("prompt") or {})
         try:
             offset, length, count = int(ref["offset"]), int(ref["length"]), int(ref["count"])
-        except _BAD_DATA as exc:
+        except BAD_DATA as exc:
             raise TraceError(
                 f"{self._events_file}: call {index} has no valid prompt ({exc})"
             ) from exc
@@ -322,237 +285,45 @@ class TraceReader:
             raise TraceError(f"{file}: should hold a list of tool schemas")
         return cast(list[dict[str, Any]], tools)
 
-    def _llm_record(self, index: int) -> dict[str, Any]:
-        """Call ``index``'s record: its one line found through the index and parsed alone (so
-        showing a step does not parse every model call of a long trace), checked as whole."""
-        calls = self._calls
-        self._resolve()
-        position = calls.find(index)
-        if position is not None:
-            record = self._call_record(position, self._read_line(position))
-            if int(record["call"]["index"]) == index:
-                return record
-            # Not where the index said (the log changed since it was read): parse them all.
-        record = self._llm_records().get(index)
-        if record is None:
-            raise IndexError(f"{self.path}: the trace has no model call {index}")
-        return record
-
-    def _llm_records(self) -> dict[int, dict[str, Any]]:
-        """Every model-call record by call index (a call logged twice: its last line), each
-        checked, read with one pass over the log.  Not kept: the index finds one alone."""
-        calls = self._calls
-        with open(self._events_file, "rb") as handle:
-            data = handle.read(calls.end())
-        if len(data) < calls.end():
-            raise TraceError(
-                f"{self._events_file}: it is shorter than when the trace was opened: the file "
-                "was truncated after the trace was opened"
-            )
-        records: dict[int, dict[str, Any]] = {}
-        for position in range(len(calls)):
-            offset, length = calls.span(position)
-            record = self._call_record(position, data[offset : offset + length])
-            records[int(record["call"]["index"])] = record
-        return records
-
-    def _resolve(self) -> None:
-        """Parse the model-call lines whose call index could not be read off the line (not
-        written by the sink's own code), so that ``_calls.find`` knows every line's index."""
-        calls = self._calls
-        while calls.unsure:
-            position = calls.unsure[0]
-            record = self._call_record(position, self._read_line(position))
-            calls.place(position, int(record["call"]["index"]))
-            calls.unsure.pop(0)
-
-    def _read_line(self, position: int) -> bytes:
-        """Model-call line ``position``'s bytes, read from the log where the index found it."""
-        calls = self._calls
-        offset, length = calls.span(position)
-        try:
-            with open(self._events_file, "rb") as handle:
-                handle.seek(offset)
-                data = handle.read(length)
-        except OSError as exc:
-            raise TraceError(f"{self._events_file}: cannot read it again ({exc})") from exc
-        if len(data) != length:
-            raise TraceError(
-                f"{self._events_file}: line {calls.line_no(position)} is cut off: the file "
-                "was truncated after the trace was opened"
-            )
-        return data
-
-    def _call_record(self, position: int, raw: bytes) -> dict[str, Any]:
-        line_no = self._calls.line_no(position)
-        record = self._parse(raw, line_no)
-        try:
-            LLMCall.from_dict(record["call"])  # checked, so llm_calls() cannot fail later
-            int(record["call"]["index"])
-        except _BAD_DATA as exc:
-            raise TraceError(
-                f"{self._events_file}: line {line_no} is not a valid model-call record ({exc})"
-            ) from exc
-        return record
-
     # -- the event log ----------------------------------------------------------------------------
+
+    @property
+    def torn(self) -> str | None:
+        """What is wrong with the event log's last line when it has no line end (it is left
+        out of the index until it is whole); None when the log ends with a whole line."""
+        return self._log.torn
 
     def events(self, kinds: set[str] | None = None) -> Iterator[dict[str, Any]]:
         """Every logged event in order (``kinds`` filters), parsed as read."""
-        with open(self._events_file, "rb") as handle:
-            for line_no, raw in enumerate(handle, 1):
-                if not raw.endswith(b"\n"):
-                    return  # the line being written right now
-                kind = _kind_of(raw)
-                if kinds is not None and kind is not None and kind not in kinds:
-                    continue  # skipped without parsing
-                record = self._parse(raw, line_no)
-                if kinds is None or str(record.get("kind")) in kinds:
-                    yield record
+        return self._log.events(kinds)
 
     def logged(self, kinds: set[str]) -> list[dict[str, Any]]:
         """The indexed events of ``kinds`` other than steps and model calls (compactions, say),
         in order, without reading the log again: what ``events(kinds)`` gives for the lines
         indexed so far."""
-        return [self._parse(raw, n) for kind, n, raw in self._other_lines if kind in kinds]
+        return self._log.logged(kinds)
 
     def refresh(self) -> int:
         """Read what a live run appended since; returns how many new steps were indexed."""
         self.manifest = read_manifest(self.path)
-        before = len(self._entries)
-        self._index(final=self.manifest.get("status") == "ended")
-        return len(self._entries) - before
-
-    def _index(self, *, final: bool) -> None:
-        with open(self._events_file, "rb") as handle:
-            handle.seek(self._offset)
-            data = handle.read()
-        end = data.rfind(b"\n") + 1
-        self.torn = None
-        if end < len(data):
-            line = self._line_no + data.count(b"\n", 0, end) + 1
-            if final:
-                raise TraceError(
-                    f"{self._events_file}: line {line} is cut off: the file is truncated"
-                )
-            self.torn = (
-                f"{self._events_file}: line {line} has no line end ({len(data) - end} bytes): "
-                "it is being written, or the writer stopped mid-line; it is left out until "
-                "it is whole"
-            )
-        base = self._offset
-        self._offset += end
-        steps: list[tuple[int, bytes]] = []
-        calls: list[tuple[int, int, bytes]] = []
-        at = 0  # where ``raw`` starts in ``data``
-        lines = data[:end].split(b"\n")
-        lines.pop()  # what follows the last line end: nothing
-        for raw in lines:
-            self._line_no += 1
-            kind = _kind_of(raw)
-            if kind == "step":
-                steps.append((self._line_no, raw))
-            elif kind == "llm_call":
-                calls.append((self._line_no, base + at, raw))
-            elif kind == "run_end":
-                self._run_end = self._parse(raw, self._line_no)
-                self._other_lines.append((kind, self._line_no, raw))
-            elif kind is None:  # not written by the sink's fast path: parse to check it
-                record = self._parse(raw, self._line_no)
-                self._other_lines.append((str(record.get("kind")), self._line_no, raw))
-            else:
-                self._other_lines.append((kind, self._line_no, raw))
-            at += len(raw) + 1
-        self._calls.add(calls)
-        for line_no, record in self._parse_all(steps):
-            self._add_step(record, line_no)
-
-    def _parse_all(self, lines: list[tuple[int, bytes]]) -> Iterator[tuple[int, dict[str, Any]]]:
-        """``lines`` parsed, with their line numbers: as one JSON array (one call into the C
-        parser instead of one per line, most of the time it took to open a long trace), or,
-        when that fails or a line is not an object, line by line so the error names the line."""
-        records: object = None
-        with contextlib.suppress(ValueError, RecursionError):
-            records = json.loads(b"[" + b",".join(raw for _, raw in lines) + b"]")
-        if not isinstance(records, list) or len(cast(list[object], records)) != len(lines):
-            records = None  # a line that is not one value (``1, 2``) must not shift the rest
-        elif not all(isinstance(r, dict) for r in cast(list[object], records)):
-            records = None
-        if records is None:
-            for line_no, raw in lines:
-                yield line_no, self._parse(raw, line_no)
-            return
-        for (line_no, _), record in zip(lines, cast(list[dict[str, Any]], records), strict=True):
-            yield line_no, record
-
-    def _add_step(self, record: dict[str, Any], line_no: int) -> None:
-        names = self._names
-        try:
-            at = _at(record["at"]) if "at" in record else None
-            status = str(record["status"])
-            tool = optional(record.get("tool"), str, "tool")
-            error_kind = optional(record.get("error_kind"), str, "error_kind")
-            child = optional(record.get("child"), str, "child")
-            entry = StepEntry(
-                number=int(record["number"]),
-                status=names.setdefault(status, status),
-                tool=tool if tool is None else names.setdefault(tool, tool),
-                error_kind=error_kind
-                if error_kind is None
-                else names.setdefault(error_kind, error_kind),
-                llm_call=optional(record.get("llm_call"), int, "llm_call"),
-                elapsed_ms=float(record.get("elapsed_ms") or 0.0),
-                # Derived from the number, never taken from the log: a hostile trace cannot
-                # point the reader at a file outside it, and no path is parsed per step.
-                file=fmt.STEPS if at is not None else fmt.step_path(int(record["number"])),
-                child=child if child is None else names.setdefault(child, child),
-                at=at,
-            )
-        except _BAD_DATA as exc:
-            raise TraceError(
-                f"{self._events_file}: line {line_no} is not a valid step record ({exc})"
-            ) from exc
-        position = self._position(entry.number)
-        if position is not None:  # a step logged again: one step, its last record
-            self._entries[position] = entry
-            return
-        if entry.number != len(self._entries) + 1:
-            self._moved_steps[entry.number] = len(self._entries)
-        self._entries.append(entry)
-
-    def _position(self, number: int) -> int | None:
-        """Where step ``number`` is in ``_entries``: at ``number - 1`` unless it moved."""
-        position = self._moved_steps.get(number)
-        entries = self._entries
-        if position is None and 0 < number <= len(entries) and entries[number - 1].number == number:
-            return number - 1
-        return position
+        before = len(self._log.entries)
+        self._log.read(final=self.manifest.get("status") == "ended")
+        return len(self._log.entries) - before
 
     def _check_complete(self) -> None:
         if not self.complete:
             return
-        if self._run_end is None:
+        if self._log.run_end is None:
             raise TraceError(
                 f"{self._events_file}: the run ended but the log has no run_end "
                 "line: the file is truncated"
             )
         expected = self.totals.get("steps")
-        if isinstance(expected, int) and expected != len(self._entries):
+        if isinstance(expected, int) and expected != len(self._log.entries):
             raise TraceError(
                 f"{self._events_file}: the manifest counts {expected} steps but the "
-                f"log has {len(self._entries)}: the file is truncated or edited"
+                f"log has {len(self._log.entries)}: the file is truncated or edited"
             )
-
-    def _parse(self, raw: bytes, line_no: int) -> dict[str, Any]:
-        try:
-            record = json.loads(raw)
-        except (ValueError, RecursionError) as exc:
-            raise TraceError(
-                f"{self._events_file}: line {line_no} is not valid JSON ({exc})"
-            ) from exc
-        if not isinstance(record, dict):
-            raise TraceError(f"{self._events_file}: line {line_no} is not a JSON object")
-        return cast(dict[str, Any], record)
 
     def _load_json(self, file: Path) -> Any:
         try:
@@ -570,11 +341,11 @@ def _read_prompt(file: Path, ref: dict[str, int], what: str) -> list[Message]:
         with open(file, "rb") as handle:
             handle.seek(int(ref["offset"]))
             data = handle.read(int(ref["length"]))
-    except (OSError, *_BAD_DATA) as exc:
+    except (OSError, *BAD_DATA) as exc:
         raise TraceError(f"{file}: cannot read {what} ({exc})") from exc
     try:
         messages = [Message.from_dict(json.loads(line)) for line in data.splitlines()]
-    except _BAD_DATA as exc:
+    except BAD_DATA as exc:
         raise TraceError(f"{file}: {what} is corrupt ({exc})") from exc
     if len(messages) != ref.get("count", len(messages)):
         raise TraceError(
@@ -593,17 +364,6 @@ def _ref(value: object) -> tuple[int, int, int]:
         raise ValueError(f"offset, length and count must be whole numbers, got {numbers}")
     offset, length, count = cast(list[int], numbers)
     return offset, length, count
-
-
-def _at(value: object) -> tuple[int, int]:
-    """A step line's ``at``: ``[offset, length]`` in ``steps.jsonl``, whole numbers (checked by
-    exact type: it runs once per step when a trace opens)."""
-    pair = cast(list[object], value)
-    if type(value) is list and len(pair) == 2:
-        offset, length = pair
-        if type(offset) is int and type(length) is int and offset >= 0 and length >= 0:
-            return offset, length
-    raise ValueError(f"at should be [offset, length] in whole numbers, got {value!r}")
 
 
 def _child_step(run: ChildRun, number: int, path: tuple[int, ...], trace: Path) -> Step:
@@ -626,11 +386,3 @@ def _walk(path: tuple[int, ...], step: Step) -> Iterator[tuple[tuple[int, ...], 
 def _path_text(path: Sequence[int]) -> str:
     """``1`` or ``1 › 2``: a step's place in the tree of sub-agent runs."""
     return " › ".join(str(n) for n in path)
-
-
-def _kind_of(raw: bytes) -> str | None:
-    """The ``kind`` of a line written by the sink, without parsing it; None if unsure."""
-    if not raw.startswith(_KIND_PREFIX):
-        return None
-    end = raw.find(b'"', len(_KIND_PREFIX))
-    return raw[len(_KIND_PREFIX) : end].decode(errors="replace") if end > 0 else None

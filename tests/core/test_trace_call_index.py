@@ -68,7 +68,8 @@ def rewrite_calls(trace: Path, edit: Any) -> None:
 def test_a_recorded_trace_and_the_version_1_fixture(tmp_path):
     record(tmp_path / "t")
     reader = assert_same_as_eager(tmp_path / "t")
-    assert not reader._calls.unsure and not reader._calls.moved  # read off the bytes, in order
+    calls = reader._log.calls
+    assert not calls.unsure and not calls.moved  # read off the bytes, in order
     assert_same_as_eager(FIXTURE)
 
 
@@ -123,7 +124,7 @@ def test_lines_whose_index_cannot_be_read_off_are_parsed_first(tmp_path, edit):
         return [(json.dumps(event) + "\n").encode()]
 
     rewrite_calls(trace, edited)
-    assert len(TraceReader(trace)._calls.unsure) == 1
+    assert len(TraceReader(trace)._log.calls.unsure) == 1
     assert_same_as_eager(trace)
 
 
@@ -139,7 +140,7 @@ def test_an_escaped_key_is_not_read_off_the_bytes(tmp_path):
 
     rewrite_calls(trace, escaped)
     reader = TraceReader(trace)
-    assert len(reader._calls.unsure) == 1
+    assert len(reader._log.calls.unsure) == 1
     assert reader.llm_call(1).index == 1  # call 3's line now holds call 1, logged last
     assert_same_as_eager(trace)
 
@@ -197,7 +198,7 @@ def test_a_log_cut_short_after_opening_is_reported(tmp_path):
     shutil.copytree(FIXTURE, trace)
     reader = TraceReader(trace)
     events = trace / "events.jsonl"
-    events.write_bytes(events.read_bytes()[: reader._calls.span(3)[0] + 10])
+    events.write_bytes(events.read_bytes()[: reader._log.calls.span(3)[0] + 10])
     with pytest.raises(TraceError, match="cut off: the file was truncated after"):
         reader.llm_call(4)
     with pytest.raises(TraceError, match="truncated after the trace was opened"):

@@ -72,7 +72,7 @@ def test_every_step_is_found_at_its_last_record(tmp_path, order, again):
 def test_a_recorded_trace_keeps_no_map_and_shares_its_names(tmp_path):
     record(tmp_path / "t")
     reader = TraceReader(tmp_path / "t")
-    assert reader._moved_steps == {}
+    assert reader._log.moved_steps == {}
     assert [reader.step(e.number).number for e in reader.entries] == [1, 2, 3, 4, 5]
     ok = [e.status for e in reader.entries if e.status == "ok"]
     assert len(ok) > 1 and all(s is ok[0] for s in ok)
