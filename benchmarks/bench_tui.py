@@ -82,8 +82,9 @@ class Frames:
         app._display = timed_display  # type: ignore[method-assign]
 
 
-async def stepping() -> dict[int, list[float]]:
-    """Milliseconds from ``n`` to the first frame showing step k, bucketed by k."""
+async def stepping() -> tuple[dict[int, list[float]], float]:
+    """Milliseconds from ``n`` to the first frame showing step k, bucketed by k, and the
+    process's CPU milliseconds per press (UI and worker threads, collector included)."""
     app = DebuggerApp(session(STEPS), timings=False)
     frames = Frames(app)
     buckets: dict[int, list[float]] = {}
@@ -92,6 +93,7 @@ async def stepping() -> dict[int, list[float]]:
         while ctl.pause_point is None or ctl.unread:
             await asyncio.sleep(0.001)
         await pilot.pause()
+        cpu = time.process_time()
         for k in range(1, STEPS + 1):
             started = time.perf_counter()
             app.simulate_key("n")
@@ -106,8 +108,9 @@ async def stepping() -> dict[int, list[float]]:
             while frames.frame <= redrawn:
                 await asyncio.sleep(0.0002)
             buckets.setdefault((k - 1) // 250, []).append((frames.frame - started) * 1e3)
+        cpu_ms = (time.process_time() - cpu) * 1e3 / STEPS
         await pilot.press("q")
-    return buckets
+    return buckets, cpu_ms
 
 
 FLAT_STEPS = STEPS * 20
@@ -176,7 +179,7 @@ def bare_loop_seconds(steps: int, *, as_debugged: bool) -> float:
 def main() -> int:
     print(f"looplet-tui benchmarks (Python {sys.version.split()[0]}, headless {SIZE[0]}x{SIZE[1]})")
     print()
-    buckets = asyncio.run(stepping())
+    buckets, cpu_ms = asyncio.run(stepping())
     print(f"1. keypress `n` -> screen shows the next step, {STEPS}-step run (ms)")
     print(f"   {'steps':<12}{'median':>8}{'p95':>8}{'max':>8}")
     every: list[float] = []
@@ -190,6 +193,7 @@ def main() -> int:
     print(
         f"   {'all':<12}{statistics.median(every):>8.2f}{pct(every, 0.95):>8.2f}{max(every):>8.2f}"
     )
+    print(f"   process CPU per press: {cpu_ms:.2f} ms (UI and worker threads, collector included)")
     print()
     lags, redraws, took, steps = asyncio.run(flat_out())
     # Each bare figure is the median of three runs taken in turn, so one noisy run moves neither.

@@ -27,6 +27,7 @@ from textual.widgets import Footer, Input, TabbedContent
 
 from looplet_core import LoopletError, Step
 from looplet_core import Message as ModelMessage
+from looplet_tui.app.collector import CollectorPace
 from looplet_tui.app.edit_keys import EDIT_ACTIONS, EditActions
 from looplet_tui.app.keys import KEY_BINDINGS, KEYS, debugger_commands, footer_order
 from looplet_tui.app.replay_keys import FRAME, REPLAY_ONLY, ReplayActions, count_matches
@@ -132,6 +133,8 @@ class DebuggerApp(EditActions, SubagentActions, ReplayActions):
         """Seconds from one unattended redraw to the next: see ``_UI_SHARE``."""
         self._heap = SettledHeap()
         """Held while the run goes on unattended (``live.heap``), let go when it stops."""
+        self._collector = CollectorPace()
+        """Held from mount to unmount: fewer young collections while on screen (``collector``)."""
         self._live_prompt: tuple[object, tuple[ModelMessage, ...]] = (None, ())
         self._redraw_timer: Timer | None = None
         self._history = SampleTotals()
@@ -225,6 +228,7 @@ class DebuggerApp(EditActions, SubagentActions, ReplayActions):
         yield Footer(compact=True, show_command_palette=False)  # ctrl+p is listed in ?
 
     def on_mount(self) -> None:
+        self._collector.hold()
         self.main.query_one(StepTimeline).timings = self.timings
         self.main.query_one(StepDetails).timings = self.timings
         self.set_interval(1.0, self._tick)
@@ -262,6 +266,7 @@ class DebuggerApp(EditActions, SubagentActions, ReplayActions):
         worker thread never stays blocked at a breakpoint with nobody left to release it."""
         self.controller.cancel("the debugger closed")
         self._heap.release()
+        self._collector.release()
         self._close_attached()
 
     def _close_attached(self) -> None:

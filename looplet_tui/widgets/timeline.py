@@ -10,13 +10,15 @@ whose sub-agent has finished (``Step.child``) shows ``⤷N ▸`` folded; ``z`` u
 under it (``▾``), and folds them again; on the live row it hides or shows the running ones.
 Unfolded rows are looked up by walking the unfolded steps, so a row costs what the number of
 unfolded sub-agents costs, not the run's length.
+
+The row types and the text a row shows are in ``timeline_rows``; this module decides which row
+is where and draws it.
 """
 
 from __future__ import annotations
 
 import bisect
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar, Protocol, cast
 
 from rich.segment import Segment
@@ -30,10 +32,17 @@ from textual.reactive import Reactive, reactive
 from textual.strip import Strip
 from textual.widget import Widget
 
-from looplet_core import Step, StepStatus
-from looplet_tui.live.runstate import Entry, Live, Marker
-from looplet_tui.text.safe import clean
+from looplet_core import Step
+from looplet_tui.live.runstate import Entry, Live
 from looplet_tui.widgets.lineview import LineView
+from looplet_tui.widgets.timeline_rows import (
+    Nested,
+    Row,
+    RunningRows,
+    batch_mark,
+    inner,
+    row_text,
+)
 
 if TYPE_CHECKING:
     from looplet_tui.live.children import ChildFrame
@@ -41,35 +50,6 @@ if TYPE_CHECKING:
 __all__ = ["Nested", "Row", "StepTimeline", "TimelineSource", "batch_mark", "inner"]
 
 
-@dataclass(frozen=True, slots=True, eq=False)
-class Nested:
-    """A sub-agent's step (or its step in progress) shown under the parent step that ran it.
-
-    ``agent`` is the path to the sub-agent (``researcher › helper``), ``depth`` how deep it is
-    (1 under a step of the run)."""
-
-    row: Step | Live
-    depth: int
-    agent: str
-
-
-Row = Step | Marker | Live | Nested
-"""A timeline row: a recorded step, a marker, the step in progress (after the steps), or a
-sub-agent's step nested under its parent step."""
-
-
-def inner(row: Row | None) -> Step | Marker | Live | None:
-    """The step, marker or live step a row shows (a nested row's own step)."""
-    return row.row if isinstance(row, Nested) else row
-
-
-_ICONS = {
-    StepStatus.OK: ("✓", "ok"),
-    StepStatus.DONE: ("✓", "ok"),
-    StepStatus.ERROR: ("✗", "error"),
-    StepStatus.DENIED: ("✗", "denied"),
-    StepStatus.AWAITING_APPROVAL: ("⏸", "awaiting"),
-}
 _CACHE_LIMIT = 500
 _PLAIN_LIMIT = 50_000
 
@@ -226,9 +206,7 @@ class StepTimeline(LineView, can_focus=True):
         """``_open``'s keys, sorted."""
         self.running_folded = False
         """Hide the rows of the sub-agents running now (``z`` on the live row)."""
-        self._wrapped: dict[int, Nested] = {}
-        """Nested rows of running sub-agents by their step's id: the same row object each time,
-        so the app sees the selection did not change."""
+        self._running_rows = RunningRows()
 
     def show_source(self, source: TimelineSource) -> None:
         """Show another run's rows from the start (the debugger switched runs)."""
@@ -236,7 +214,8 @@ class StepTimeline(LineView, can_focus=True):
         self._count = 0
         self._cache.clear()
         self._visible, self._scanned = [], 0
-        self._open, self._open_order, self._wrapped = {}, [], {}
+        self._open, self._open_order = {}, []
+        self._running_rows = RunningRows()
         self.follow = True
         self.cursor = 0
         self.virtual_size = Size(self.scrollable_content_region.width, 0)
@@ -344,24 +323,7 @@ class StepTimeline(LineView, can_focus=True):
 
     def _running_row(self, index: int) -> Nested | None:
         """Row ``index`` of the running sub-agents' rows, in the order the frames started."""
-        for frame in self._frames:
-            steps = frame.steps
-            if index < len(steps):
-                return self._wrap(steps[index], frame)
-            index -= len(steps)
-            if frame.live is not None:
-                if index == 0:
-                    return self._wrap(frame.live, frame)
-                index -= 1
-        return None
-
-    def _wrap(self, row: Step | Live, frame: ChildFrame) -> Nested:
-        found = self._wrapped.get(id(row))
-        if found is None or found.row is not row:
-            if len(self._wrapped) > _CACHE_LIMIT:
-                self._wrapped.clear()
-            found = self._wrapped[id(row)] = Nested(row, frame.depth, frame.path)
-        return found
+        return self._running_rows.row(self._frames, index)
 
     @property
     def row_count(self) -> int:
@@ -478,49 +440,16 @@ class StepTimeline(LineView, can_focus=True):
         )
 
     def row_text(self, row: Row) -> Text:
-        """The row as styled text; model and tool text is always literal."""
-        indent = ""
-        opened = self._opened(row)
-        if isinstance(row, Nested):
-            indent, row = "  " * row.depth, row.row
-        if isinstance(row, Marker):
-            return Text(
-                f"  ⇣ {clean(row.text)}",
-                style=self._style("step-timeline--marker"),
-            )
-        text = Text(no_wrap=True)
-        step = row.step if isinstance(row, Live) else row
-        marked = self.source.breakpoints.marks(step.tool)
-        text.append("◆" if marked else " ", style=self._style("step-timeline--breakpoint"))
-        text.append(indent)
-        dim = self._style("step-timeline--dim")
-        if isinstance(row, Live):
-            live = self._style("step-timeline--live")
-            text.append(f"● #{step.number} ", style=live)
-            if not indent and self._frames:  # the call runs a sub-agent: its rows follow
-                text.append("▸ " if self.running_folded else "▾ ", style=live)
-            if step.tool_call is not None:
-                text.append(clean(_summaries(step)[0]) + " ")
-            text.append(clean(row.activity), style=dim)
-            return text
-        icon, kind = _ICONS[row.status]
-        call, outcome = _summaries(row)
-        text.append(f"{icon} ", style=self._style(f"step-timeline--{kind}"))
-        text.append(f"#{row.number} ", style=dim)
-        if row.batch is not None:  # one reply's calls that ran at the same time
-            text.append(batch_mark(row), style=self._style("step-timeline--batch"))
-        if row.child is not None:  # ran a sub-agent of that many steps: z unfolds them
-            fold = "▾" if opened else "▸"
-            text.append(
-                f"⤷{len(row.child.steps)} {fold} ", style=self._style("step-timeline--child")
-            )
-        text.append(clean(call))
-        text.append(" → ", style=dim)
-        outcome_style = "" if row.ok else self._style(f"step-timeline--{kind}")
-        text.append(clean(outcome), style=outcome_style)
-        if self.timings:
-            text.append(f" {row.elapsed_ms:.0f}ms", style=dim)
-        return text
+        """The row as styled text (``timeline_rows.row_text``); model and tool text is literal."""
+        return row_text(
+            row,
+            style=self._style,
+            opened=self._opened(row),
+            marked=self.source.breakpoints.marks,
+            running=bool(self._frames),
+            running_folded=self.running_folded,
+            timings=self.timings,
+        )
 
     def _style(self, name: str) -> Style:
         """A component's style without the widget's background, for layering on a row."""
@@ -715,22 +644,3 @@ class StepTimeline(LineView, can_focus=True):
 
     def on_blur(self) -> None:
         self.refresh()
-
-
-def batch_mark(step: Step) -> str:
-    """``┌∥1/3 `` … ``└∥3/3 ``: a step's place in the batch of calls that ran at the same time,
-    drawn as a bracket down the batch's rows."""
-    batch = step.batch
-    if batch is None:
-        return ""
-    last = batch.index == batch.size - 1
-    edge = "┌" if batch.index == 0 else "└" if last else "│"
-    return f"{edge}∥{batch.index + 1}/{batch.size} "
-
-
-def _summaries(step: Step) -> tuple[str, str]:
-    """The step's one-line call and outcome, even for arguments nested too deep to walk."""
-    try:
-        return step.call_text(), step.outcome_text()
-    except RecursionError:
-        return f"{step.tool}(…)", "(too deeply nested to summarise)"
