@@ -123,11 +123,16 @@ class DebugController(SubagentFrames):
         made before this hook's own ``pre_prompt``: the live step keeps them, so its prompt
         diff can name who changed the prompt while the run is paused inside the step."""
         handlers = super()._event_handlers()
-        shown_start, shown_decision = handlers[EventKind.TOOL_START], handlers[EventKind.DECISION]
+        shown_decision = handlers[EventKind.DECISION]
 
-        def tool_started(event: Event) -> None:
-            shown_start(event)
-            self._calls(None, event)
+        def tool_started(event: Event) -> None:  # the history's own, and the call, in one lock
+            with self._lock:
+                live = self.live
+                if live is not None:
+                    live.activity = f"running {event.data.get('tool')}"
+                if self._turns.call_event(None, event, self.tools):
+                    self._cond.notify_all()
+            self._changed()
 
         def tool_ended(event: Event) -> None:
             if self._turns.starting:  # else no sub-agent call is starting: nothing to end

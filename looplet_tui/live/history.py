@@ -256,7 +256,9 @@ class RunHistory:
 
     def record(self, step: Step) -> None:
         """Put ``step`` on the timeline, or mark it changed if it is there already."""
-        stats = stats_for(step, self.window, self.tool_schemas)
+        stats = step.context
+        if stats is None:  # a step that predates context stats: estimated from its prompt
+            stats = stats_for(step, self.window, self.tool_schemas)
         with self._lock:
             if step.number not in self._index:
                 self._index[step.number] = len(self.entries)
