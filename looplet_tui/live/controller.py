@@ -92,10 +92,13 @@ class DebugController(SubagentFrames):
     # -- the hook --------------------------------------------------------------------------------
 
     def pre_prompt(self, state: Any, log: Any, ctx: Prompt, step: int) -> Stop | Edit | None:
-        self._attach(state)
+        if self._usage is None:
+            self._attach(state)
         if not self.tool_schemas:
             self.tool_schemas = list(ctx.tools)
-        stats = self._prompt_stats(ctx)
+        stats = ctx.stats
+        if stats is None or (stats.window is None and self.window is not None):
+            stats = self._prompt_stats(ctx)
         prompt = ctx.messages  # the loop's immutable view: kept, not copied
         with self._lock:
             self._last_prompt, self._last_context = prompt, stats
@@ -107,33 +110,70 @@ class DebugController(SubagentFrames):
                 "about to call the model",
             )
             self._sample(step, stats)
+        self._changed()
         if self._passes(Phase.PRE_PROMPT):
             return None
         probe = Probe(Phase.PRE_PROMPT, step, context_percent=self._last_percent)
         edit = self._arrive(probe, editable=(EditKind.PROMPT, step, prompt, None))
         return self._prompt_edit(state, ctx, edit)
 
-    def on_event(self, event: Event) -> None:
-        """The history's events, and the ``pre_prompt`` hook decisions (a compaction, a rewrite)
+    def _event_handlers(self) -> dict[EventKind, Callable[[Event], None]]:
+        """The history's events, plus what a call starting or ending means for sub-agents side
+        by side (``_calls``), and the ``pre_prompt`` hook decisions (a compaction, a rewrite)
         made before this hook's own ``pre_prompt``: the live step keeps them, so its prompt
         diff can name who changed the prompt while the run is paused inside the step."""
-        super().on_event(event)
-        self._calls(None, event)
-        if event.kind is EventKind.DECISION and event.data.get("phase") == "pre_prompt":
+        handlers = super()._event_handlers()
+        shown_decision = handlers[EventKind.DECISION]
+
+        def tool_started(event: Event) -> None:  # the history's own, and the call, in one lock
             with self._lock:
-                self._prompt_decisions.append(HookDecision.from_dict(event.data))
+                live = self.live
+                if live is not None:
+                    live.activity = f"running {event.data.get('tool')}"
+                if self._turns.call_event(None, event, self.tools):
+                    self._cond.notify_all()
+            self._changed()
+
+        def tool_ended(event: Event) -> None:
+            if self._turns.starting:  # else no sub-agent call is starting: nothing to end
+                self._calls(None, event)
+
+        def decided_on(event: Event) -> None:
+            shown_decision(event)
+            if event.data.get("phase") == "pre_prompt":
+                with self._lock:
+                    self._prompt_decisions.append(HookDecision.from_dict(event.data))
+
+        handlers[EventKind.TOOL_START] = tool_started
+        handlers[EventKind.TOOL_END] = tool_ended
+        handlers[EventKind.DECISION] = decided_on
+        return handlers
 
     def pre_dispatch(self, state: Any, log: Any, tc: ToolCall, step: int) -> Edit | None:
-        self._attach(state)
-        live = self.live
-        provisional = Step(
-            number=step,
-            tool_call=tc,
-            context=self._last_context,
-            llm_call=getattr(state, "current_call", None),
-            decisions=list(live.step.decisions) if live and live.step.number == step else [],
-        )
-        self._set_live(provisional, Phase.PRE_DISPATCH, f"about to run {tc.tool}")
+        if self._usage is None:
+            self._attach(state)
+        call = getattr(state, "current_call", None)
+        with self._lock:
+            live = self.live
+            if live is not None and live.step.number == step and live.step.tool_call is None:
+                # The step pre_prompt began: it takes the call in place (a second Step and Live
+                # a step would only be garbage), and its revision tells the views.
+                shown = live.step
+                shown.tool_call, shown.llm_call, shown.context = tc, call, self._last_context
+                live.phase, live.activity = Phase.PRE_DISPATCH, f"about to run {tc.tool}"
+                live.revision += 1
+            else:  # a later call of the same reply, or a step that began before this hook
+                provisional = Step(
+                    number=step, tool_call=tc, context=self._last_context, llm_call=call
+                )
+                fresh = Live(
+                    provisional, self._last_prompt, Phase.PRE_DISPATCH, f"about to run {tc.tool}"
+                )
+                if live is not None and live.step.number == step:  # keep what streamed in
+                    provisional.decisions = list(live.step.decisions)
+                    fresh.text, fresh.reasoning = live.text, live.reasoning
+                self.live = fresh
+        self._changed()
         if self._passes(Phase.PRE_DISPATCH):
             return None
         probe = Probe(

@@ -27,27 +27,12 @@ from looplet_core import (
     StopReason,
     Usage,
 )
-from looplet_tui.live.breakpoints import Phase
 from looplet_tui.live.context import estimate, stats_for
 from looplet_tui.live.runstate import Entry, Live, Marker, PausePoint, RunState, Sample
 
 __all__ = ["RunHistory", "SampleTotals"]
 
 _ENDED = (RunState.DONE, RunState.FAILED)
-
-_SHOWN = frozenset(
-    {
-        EventKind.RUN_START,
-        EventKind.LLM_START,
-        EventKind.LLM_DELTA,
-        EventKind.LLM_END,
-        EventKind.TOOL_START,
-        EventKind.TOOL_PROGRESS,
-        EventKind.COMPACTION,
-        EventKind.DECISION,
-    }
-)
-"""The events ``RunHistory.on_event`` shows something of; it ignores the rest."""
 
 _FAILED = {
     StopReason.LLM_ERROR,
@@ -101,6 +86,7 @@ class RunHistory:
         self._last_context: ContextStats | None = None
         self._started: float | None = None
         self._ended: float | None = None
+        self._on_kind = self._event_handlers()
 
     # -- what the UI reads ------------------------------------------------------------------------
 
@@ -174,49 +160,105 @@ class RunHistory:
     # -- the worker's side ------------------------------------------------------------------------
 
     def on_event(self, event: Event) -> None:
-        kind, data = event.kind, event.data
-        if kind not in _SHOWN:  # a step's tool_end and step events: nothing to take the lock for
+        """One dict look-up per event: a run going flat out sends five a step, and most (a
+        step's ``tool_end`` and ``step``, an ``llm_end`` naming the same model) change nothing
+        shown, so they return without the lock or a change notice."""
+        handle = self._on_kind.get(event.kind)
+        if handle is not None:
+            handle(event)
+
+    def _event_handlers(self) -> dict[EventKind, Callable[[Event], None]]:
+        """The events this history shows something of, and what shows it; a subclass adds its
+        own (``DebugController``: calls that start sub-agents, ``pre_prompt`` decisions)."""
+        return {
+            EventKind.RUN_START: self._run_started,
+            EventKind.LLM_START: self._llm_started,
+            EventKind.LLM_DELTA: self._llm_delta,
+            EventKind.LLM_END: self._llm_ended,
+            EventKind.TOOL_START: self._tool_started,
+            EventKind.TOOL_PROGRESS: self._tool_progress,
+            EventKind.COMPACTION: self._compacted,
+            EventKind.DECISION: self._decided_on,
+        }
+
+    def _run_started(self, event: Event) -> None:
+        with self._lock:
+            self._started = self.clock()
+            self.max_steps = event.data.get("max_steps")
+        self._changed()
+
+    def _llm_started(self, event: Event) -> None:
+        with self._lock:
+            live = self.live
+            if live is None:
+                return
+            live.activity = "calling the model"
+            live.text = live.reasoning = ""
+            live.revision += 1
+        self._changed()
+
+    def _llm_delta(self, event: Event) -> None:
+        data = event.data
+        with self._lock:
+            live = self.live
+            if live is None:
+                return
+            if data.get("kind") == "reasoning":
+                live.reasoning += str(data.get("text", ""))
+            else:
+                live.text += str(data.get("text", ""))
+            live.revision += 1
+        self._changed()
+
+    def _llm_ended(self, event: Event) -> None:
+        call = event.data.get("call")
+        model = str((call.get("model") if isinstance(call, dict) else None) or self.model)
+        if model == self.model:  # (only this thread writes it: the unlocked read is current)
             return
         with self._lock:
-            if kind is EventKind.RUN_START:
-                self._started = self.clock()
-                self.max_steps = data.get("max_steps")
-            elif kind is EventKind.LLM_START and self.live is not None:
-                self.live.activity = "calling the model"
-                self.live.text = self.live.reasoning = ""
-                self.live.revision += 1
-            elif kind is EventKind.LLM_DELTA and self.live is not None:
-                if data.get("kind") == "reasoning":
-                    self.live.reasoning += str(data.get("text", ""))
-                else:
-                    self.live.text += str(data.get("text", ""))
-                self.live.revision += 1
-            elif kind is EventKind.LLM_END:
-                model = str(data.get("call", {}).get("model") or self.model)
-                if model == self.model:
-                    return
-                self.model = model
-            elif kind is EventKind.TOOL_START and self.live is not None:
-                self.live.activity = f"running {data.get('tool')}"
-            elif kind is EventKind.TOOL_PROGRESS and self.live is not None:
-                fraction = data.get("fraction")
-                share = f" {fraction:.0%}" if isinstance(fraction, float) else ""
-                self.live.activity = f"running {data.get('tool')}{share} {data.get('message', '')}"
-            elif kind is EventKind.COMPACTION:
-                self.entries.append(Marker(self.steps_done, "compaction", _compaction(data)))
-            elif kind is EventKind.DECISION and data.get("decision") == "rewrite_history":
-                last = self.entries[-1] if self.entries else None
-                if isinstance(last, Marker) and last.after_step == self.steps_done:
-                    return  # the compaction event already marked this rewrite
-                text = f"history rewritten by {data.get('hook')}"
-                self.entries.append(Marker(self.steps_done, "compaction", text))
-            else:
+            self.model = model
+        self._changed()
+
+    def _tool_started(self, event: Event) -> None:
+        with self._lock:
+            live = self.live
+            if live is None:
                 return
+            live.activity = f"running {event.data.get('tool')}"
+        self._changed()
+
+    def _tool_progress(self, event: Event) -> None:
+        data = event.data
+        with self._lock:
+            live = self.live
+            if live is None:
+                return
+            fraction = data.get("fraction")
+            share = f" {fraction:.0%}" if isinstance(fraction, float) else ""
+            live.activity = f"running {data.get('tool')}{share} {data.get('message', '')}"
+        self._changed()
+
+    def _compacted(self, event: Event) -> None:
+        with self._lock:
+            self.entries.append(Marker(self.steps_done, "compaction", _compaction(event.data)))
+        self._changed()
+
+    def _decided_on(self, event: Event) -> None:
+        if event.data.get("decision") != "rewrite_history":
+            return
+        with self._lock:
+            last = self.entries[-1] if self.entries else None
+            if isinstance(last, Marker) and last.after_step == self.steps_done:
+                return  # the compaction event already marked this rewrite
+            text = f"history rewritten by {event.data.get('hook')}"
+            self.entries.append(Marker(self.steps_done, "compaction", text))
         self._changed()
 
     def record(self, step: Step) -> None:
         """Put ``step`` on the timeline, or mark it changed if it is there already."""
-        stats = stats_for(step, self.window, self.tool_schemas)
+        stats = step.context
+        if stats is None:  # a step that predates context stats: estimated from its prompt
+            stats = stats_for(step, self.window, self.tool_schemas)
         with self._lock:
             if step.number not in self._index:
                 self._index[step.number] = len(self.entries)
@@ -296,8 +338,12 @@ class RunHistory:
                 self._started = self.clock()
 
     def _sample(self, step: int, stats: ContextStats | None) -> None:
-        if self.samples and self.samples[-1].step == step:
-            self.samples[-1] = Sample(step, stats or self.samples[-1].stats)
+        samples = self.samples
+        if samples and samples[-1].step == step:
+            # The step recorded mostly carries the very stats its prompt had: the sample stays
+            # the same object then, so the gauge's history has nothing to convert again.
+            if stats is not None and stats is not samples[-1].stats:
+                samples[-1] = Sample(step, stats)
         else:
             self.samples.append(Sample(step, stats))
         if stats is not None and stats.percent is not None:
@@ -317,18 +363,6 @@ class RunHistory:
 
     def _bump(self, number: int) -> None:
         self.revisions[number] = self.revisions.get(number, 0) + 1
-
-    def _set_live(self, step: Step | None, phase: Phase, activity: str) -> None:
-        with self._lock:
-            if step is not None:
-                old = self.live
-                self.live = Live(step, self._last_prompt, phase, activity)
-                if old is not None and old.step.number == step.number:  # keep what streamed in
-                    self.live.text, self.live.reasoning = old.text, old.reasoning
-            elif self.live is not None:
-                self.live.phase, self.live.activity = phase, activity
-                self.live.revision += 1
-        self._changed()
 
 
 def _compaction(data: dict[str, Any]) -> str:

@@ -237,12 +237,19 @@ class Stepping(RunHistory):
             and not self.cancel_token.cancelled
         ):
             return False
+        # The change notice only when this changed what is shown: the hooks set the live
+        # step's phase as they reach it, so a step passed flat out mostly changes nothing here.
+        changed = False
         live = self.live
-        if live is not None and phase is not Phase.CHECK_DONE:
+        if live is not None and phase is not Phase.CHECK_DONE and live.phase is not phase:
             live.phase = phase
-        self._depth = 0
-        self._arrived = True
-        self._changed()
+            changed = True
+        if self._depth or not self._arrived:
+            self._depth = 0
+            self._arrived = True
+            changed = True
+        if changed:
+            self._changed()
         return True
 
     def _arrive(
