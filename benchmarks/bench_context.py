@@ -199,7 +199,7 @@ def compaction_table(repeats: int) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--tiktoken", action="store_true", help="add a row using tiktoken")
     parser.add_argument(

@@ -103,7 +103,7 @@ def time_async(workers: int, delay: float) -> float:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--delay", type=float, default=0.2)
     args = parser.parse_args()

@@ -170,7 +170,7 @@ def open_big(base: Path, steps: int, repeats: int) -> None:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--dir", type=Path, default=None, help="where to write the traces")
     parser.add_argument("--steps", type=int, default=1000)
     parser.add_argument("--big", type=int, default=10_000)
