@@ -1,11 +1,13 @@
 """The app: ``DebuggerApp``, the shell every activity runs in, and its keys as actions.
 
-Owns the Textual ``App`` (``debugger``: layout, the worker that runs the loop, drawing at a
-steady frame rate), what its key mixins share (``base``), the approval keys
-(``approval_keys``), the replay keys (``replay_keys``) and the app's look (``app.tcss``, the
-one stylesheet).  It is the top of the debugger: it may import every other part of
-``looplet_tui``, and nothing but ``__main__`` and ``cli`` imports it.  A screen that needs the
-app to do something posts a message the app handles; it never imports the app.
+Owns the Textual ``App`` (``debugger``: layout, sessions, which key acts when), made of mixins:
+the worker that runs the loop and its controller (``worker``), drawing at a paced frame rate
+(``redraw``), the selected row in the panes (``step_view``), the approval, edit, replay and
+sub-agent keys (``approval_keys``, ``edit_keys``, ``replay_keys``, ``subagent_keys``), what they
+all share (``base``), and the app's look (``app.tcss``, the one stylesheet).  It is the top of
+the debugger: it may import every other part of ``looplet_tui``, and nothing but ``__main__`` and
+``cli`` imports it.  A screen that needs the app to do something posts a message the app handles;
+it never imports the app.
 
 ``from looplet_tui.app import DebuggerApp`` works as it always did.
 """

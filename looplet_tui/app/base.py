@@ -1,7 +1,8 @@
-"""``DebuggerBase``: what the debugger app's key mixins (approvals, replay) share.
+"""``DebuggerBase``: what the debugger app's mixins (keys, worker, redrawing) share.
 
-The app is split into mixins so each module stays about one set of keys; they all act on the same
-controller and the same main screen, declared once here.
+The app is split into mixins so each module stays about one job (a set of keys, the worker,
+drawing a frame); they all act on the same controller and the same main screen, declared once
+here.
 """
 
 from __future__ import annotations
@@ -24,3 +25,8 @@ class DebuggerBase(App[int]):
         """The debugger's own screen, under any dialog on top (``App.query_one`` would search
         the dialog)."""
         return self.screen_stack[0]
+
+    @property
+    def _main_screen_up(self) -> bool:
+        """False while the app is starting or closing: updates then have nowhere to go."""
+        return bool(self.screen_stack) and self.main.is_attached

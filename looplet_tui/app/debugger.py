@@ -8,70 +8,47 @@ the model thinks or a tool runs, and ``q`` works at any moment.
 
 from __future__ import annotations
 
-import contextlib
 import threading
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import replace
 from typing import TYPE_CHECKING, ClassVar
 
-from textual import work
 from textual.app import ComposeResult, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
-from textual.css.query import NoMatches
 from textual.message import Message
 from textual.screen import Screen
 from textual.timer import Timer
-from textual.widgets import Footer, Input, TabbedContent
+from textual.widgets import Footer, Input
 
 from looplet_core import LoopletError, Step
 from looplet_core import Message as ModelMessage
 from looplet_tui.app.collector import CollectorPace
 from looplet_tui.app.edit_keys import EDIT_ACTIONS, EditActions
 from looplet_tui.app.keys import KEY_BINDINGS, KEYS, debugger_commands, footer_order
-from looplet_tui.app.replay_keys import FRAME, REPLAY_ONLY, ReplayActions, count_matches
+from looplet_tui.app.redraw import RUNNING_FRAME, Redrawing
+from looplet_tui.app.replay_keys import FRAME, REPLAY_ONLY, ReplayActions
+from looplet_tui.app.step_view import StepView
 from looplet_tui.app.subagent_keys import SUBAGENT_ACTIONS, SubagentActions
-from looplet_tui.live.attach import debugger_name, follow
-from looplet_tui.live.breakpoints import BreakpointSet
-from looplet_tui.live.context import stats_for
-from looplet_tui.live.controller import DebugController
+from looplet_tui.app.worker import RunWorker
 from looplet_tui.live.filters import StepFilter
 from looplet_tui.live.heap import SettledHeap
 from looplet_tui.live.history import SampleTotals
-from looplet_tui.live.runstate import Live, Marker
-from looplet_tui.live.store_breakpoints import StoreBreakpointSet
-from looplet_tui.replay.player import ReplayPlayer
-from looplet_tui.screens.child_run import ChildRunScreen
-from looplet_tui.session import AttachSession, ReplaySession, RunSession, Session, tool_views
+from looplet_tui.live.runstate import Live
+from looplet_tui.session import ReplaySession, Session, tool_views
 from looplet_tui.widgets.approval_card import ApprovalCard
 from looplet_tui.widgets.details import StepDetails
 from looplet_tui.widgets.gauge import ContextGauge
-from looplet_tui.widgets.header import RunHeader, describe_run
-from looplet_tui.widgets.prompt_diff import PromptDiffPane
+from looplet_tui.widgets.header import RunHeader
 from looplet_tui.widgets.scrubber import ReplayScrubber
 from looplet_tui.widgets.stop_editor import StopEditor
-from looplet_tui.widgets.timeline import Nested, Row, StepTimeline, inner
+from looplet_tui.widgets.timeline import Row, StepTimeline, inner
 
 if TYPE_CHECKING:
     from looplet_tui.screens.checkpoints import CheckpointScreen
 
 __all__ = ["DebuggerApp"]
 
-_RUNNING_FRAME = 0.1
-"""The least seconds between redraws while the run goes on unattended (stops are drawn at once).
-Ten frames a second keep a flat-out run readable; at 30 the frames' layout and compositing held
-the GIL long enough to take most of the worker's time and to delay keys by 50-70 ms (median)."""
-_UI_SHARE = 0.15
-"""While the run goes on unattended, the UI thread's share of the CPU: the next redraw waits
-until the CPU time the UI spent since the last one (its layout, compositing and messages) is at
-most this share of the time between them.  Frames cost 20-40 ms at 120x36 with a long run on
-screen, and every one of them is GIL the worker does not have: at ten a second they took a
-third of a flat-out run's time; paced by their cost, a costly screen redraws less often and the
-run keeps at least ``1 - _UI_SHARE`` of the CPU.  A cheap screen still redraws ten times a
-second; a stop is drawn at once whatever it costs."""
-_SLOWEST_FRAME = 1.0
-"""The most seconds between redraws while the run goes on, however costly its frames."""
 _APPROVAL_ACTIONS = {"approve", "approve_always", "deny", "deny_with_message", "edit_args"}
 _STEPPING_ACTIONS = {"next_step", "next_phase", "resume", "pause"}
 _MAIN_SCREEN_ACTIONS = {action for _, action, _, _ in KEYS} - {"quit", "help"}
@@ -79,7 +56,7 @@ _LIVE_ONLY = {"next_phase", "resume", "pause", "step_into", "step_out"}
 """A replay has no phases to step through, and plays and pauses with space (or c and p)."""
 
 
-class DebuggerApp(EditActions, SubagentActions, ReplayActions):
+class DebuggerApp(Redrawing, EditActions, StepView, SubagentActions, ReplayActions, RunWorker):
     """Step through one agent run: timeline, detail tabs, context gauge, approvals.
 
     ``clock`` and ``timings`` exist for deterministic screenshots and snapshot tests: a fixed
@@ -129,8 +106,8 @@ class DebuggerApp(EditActions, SubagentActions, ReplayActions):
         self._last_redraw = 0.0
         self._redraw_cpu = 0.0
         """The UI thread's CPU time (``time.thread_time``) at the last redraw."""
-        self._frame_gap = _RUNNING_FRAME
-        """Seconds from one unattended redraw to the next: see ``_UI_SHARE``."""
+        self._frame_gap = RUNNING_FRAME
+        """Seconds from one unattended redraw to the next: see ``redraw._UI_SHARE``."""
         self._heap = SettledHeap()
         """Held while the run goes on unattended (``live.heap``), let go when it stops."""
         self._collector = CollectorPace()
@@ -141,45 +118,6 @@ class DebuggerApp(EditActions, SubagentActions, ReplayActions):
         self._nested_shape: tuple[int, object] | None = None
         self._shown_row: Row | None = None
         self._approvals_seen = 0
-
-    def _controller_for(self, session: Session, *, start_paused: bool) -> DebugController:
-        """A controller for ``session``, with the breakpoints saved next to it (an attached
-        run's are its store's: the run checks them where it runs)."""
-        breakpoints = BreakpointSet()
-        if isinstance(session, AttachSession):
-            breakpoints = StoreBreakpointSet(session.store, session.run_id, by=debugger_name())
-            try:
-                breakpoints.pull()
-            except LoopletError as exc:
-                self.breakpoints_problem = f"Cannot read the run's breakpoints: {exc}"
-        path = session.breakpoints_file
-        if path is not None and path.is_file():
-            try:
-                breakpoints.load(path)
-            except ValueError as exc:
-                self.breakpoints_problem = str(exc)
-        if isinstance(session, ReplaySession):
-            reader = session.reader
-            return ReplayPlayer(
-                session.steps,
-                session.events,
-                result=session.result,
-                numbers=[e.number for e in reader.entries] if reader else None,
-                model=(reader.model or "") if reader is not None else "",
-                breakpoints=breakpoints,
-                window=session.window,
-                clock=self.clock,
-            )
-        schemas = session.tools.schemas() if isinstance(session, RunSession) else ()
-        return DebugController(
-            start_paused=start_paused and not isinstance(session, AttachSession),
-            breakpoints=breakpoints,
-            window=session.window,
-            tool_schemas=schemas,
-            validate=session.tools.validate if isinstance(session, RunSession) else None,
-            tools=session.tools if isinstance(session, RunSession) else None,
-            clock=self.clock,
-        )
 
     def open_session(self, session: Session, *, start_paused: bool = True) -> None:
         """Debug ``session`` in place of the current one: a fork's branch, a re-run of a replay.
@@ -269,250 +207,11 @@ class DebuggerApp(EditActions, SubagentActions, ReplayActions):
         self._collector.release()
         self._close_attached()
 
-    def _close_attached(self) -> None:
-        """Close an attached run's store once its follower is done with it (the follower
-        closes it itself if it is still running: it sees the cancel)."""
-        session = self.session
-        if isinstance(session, AttachSession):
-            with self._store_lock:
-                if self.loop_done.is_set():
-                    session.store.close()
-
     def _post_update(self) -> None:
         """Called on the worker thread: post only (thread-safe), never touch widgets here."""
         self.post_message(self.RunUpdated())
 
-    # -- the worker -----------------------------------------------------------------------------
-
-    @work(thread=True, exclusive=True, exit_on_error=False, name="looplet run", group="run")
-    def run_loop(self, ctl: DebugController, session: Session, done: threading.Event) -> None:
-        """Drive the loop (or the replay) on this thread; only the controller talks to the UI.
-
-        Takes its controller, session and done-event as arguments rather than reading them off
-        the app, so a run the user switched away from finishes against its own objects."""
-        try:
-            if isinstance(session, AttachSession):  # the run is another process's: follow it
-                try:
-                    follow(ctl, session, self._notify_from_worker)
-                finally:
-                    with self._store_lock:  # a run over by itself stays open to browse (t)
-                        if ctl.cancel_token.cancelled:
-                            session.store.close()
-                        done.set()
-                return
-            assert isinstance(session, RunSession)  # a replay has no worker (ReplayPlayer)
-            loop = session.start([ctl], ctl.cancel_token)
-            ctl.watch(session.state)  # its usage so far shows now, not after the next model call
-            for step in session.state.steps:  # a resumed run's history, before it continues
-                ctl.record(step)
-            for step in loop:
-                if step.approval is not None and not step.approval.decided:
-                    ctl.request_approval(step)
-            ctl.finish(session.state.result)
-        except Exception as exc:  # a broken agent must show on screen, not kill the debugger
-            ctl.fail(exc)
-        finally:
-            done.set()
-
-    def _notify_from_worker(self, text: str, severity: str) -> None:
-        """For the attach follower: a toast, drawn on the UI thread (text shown literally)."""
-        level = severity if severity in ("information", "warning", "error") else "information"
-        with contextlib.suppress(RuntimeError):  # the app already closed
-            self.call_from_thread(self.notify, text, severity=level, markup=False)  # pyright: ignore[reportArgumentType]
-
-    # -- redrawing ------------------------------------------------------------------------------
-
-    @property
-    def _main_screen_up(self) -> bool:
-        """False while the app is starting or closing: updates then have nowhere to go."""
-        return bool(self.screen_stack) and self.main.is_attached
-
-    def on_debugger_app_run_updated(self, _: RunUpdated) -> None:
-        """Redraw now, or (while the run goes flat out) once ``_frame_gap`` has passed.
-
-        The controller announces nothing more until the redraw acknowledges it, so a throttled
-        redraw also throttles the messages: the UI stays light and the worker keeps the CPU.
-        A stop (pause, breakpoint, approval, end) is always drawn at once.
-        """
-        ctl = self.controller
-        stopped = ctl.pause_point is not None or bool(ctl.approvals) or ctl.finished
-        wait = self._last_redraw + self._frame_gap - time.monotonic()
-        if stopped or wait <= 0:
-            self._redraw()
-        elif self._redraw_timer is None:
-            self._redraw_timer = self.set_timer(wait, self._redraw)
-
-    def _redraw(self) -> None:
-        if self._redraw_timer is not None:
-            self._redraw_timer.stop()
-            self._redraw_timer = None
-        ctl = self.controller
-        now, cpu = time.monotonic(), time.thread_time()
-        if ctl.pause_point is not None or ctl.approvals or ctl.finished:
-            self._heap.release()
-            self._frame_gap = _RUNNING_FRAME
-        elif not self._heap.held:  # the run goes on again: the time since was not a frame's
-            self._heap.hold()
-        else:
-            spent = (cpu - self._redraw_cpu) / _UI_SHARE
-            self._frame_gap = min(_SLOWEST_FRAME, max(_RUNNING_FRAME, spent))
-        self._last_redraw, self._redraw_cpu = now, cpu
-        ctl.acknowledge()
-        if self._main_screen_up:
-            with contextlib.suppress(NoMatches):  # closing: a widget is already gone
-                self._refresh()
-
-    def _refresh(self) -> None:
-        ctl = self.controller
-        header = self.main.query_one(RunHeader)
-        header.run_state = ctl.run_state
-        header.step = ctl.steps_done
-        header.max_steps = ctl.max_steps
-        header.model = ctl.model
-        usage = ctl.usage
-        header.tokens_in, header.tokens_out = usage.input_tokens, usage.output_tokens
-        header.elapsed = ctl.elapsed
-        header.detail = describe_run(ctl)
-        timeline = self.main.query_one(StepTimeline)
-        pause = (ctl.pause_point, len(ctl.approvals))
-        if pause != self._last_pause and (ctl.pause_point or ctl.approvals):
-            timeline.follow = True  # a debugger shows where it stopped
-        self._last_pause = pause
-        timeline.sync()
-        self._show(timeline.selected)  # now, in this frame: not a frame later via the message
-        self.main.query_one(ApprovalCard).requests = tuple(ctl.approvals)
-        if len(ctl.approvals) > self._approvals_seen:
-            self.main.query_one(StepDetails).switch("tool")
-        self._approvals_seen = len(ctl.approvals)
-        player = self.player
-        if player is not None:
-            scrubber = self.main.query_one(ReplayScrubber)
-            scrubber.position, scrubber.total = player.position, player.total
-            scrubber.playing, scrubber.speed = player.playing, player.speed
-            scrubber.note = self._scrubber_note()
-        self.sync_editor()
-        editable = ctl.editable
-        # what check_action depends on
-        keys = (
-            bool(ctl.approvals),
-            ctl.finished,
-            editable and editable[0],
-            ctl.staged_edit,
-            ctl.depth > 0,
-            self.subagent_available("step_into"),  # not the phase: it flips on every n
-        )
-        if keys != self._keys_state:  # the footer rebuilds itself on every refresh: only then
-            self._keys_state = keys
-            self.refresh_bindings()
-
-    def _tick(self) -> None:
-        if not self.controller.finished and self._main_screen_up:
-            for header in self.main.query(RunHeader):  # none while the app is closing
-                header.elapsed = self.controller.elapsed
-
-    def on_step_timeline_selected(self, message: StepTimeline.Selected) -> None:
-        if message.row is self._shown_row:
-            # The redraw showed it already.  The step in progress is one object the worker keeps
-            # updating: by the time this message arrives it has moved on, and drawing it here
-            # would draw every redraw twice; the controller's next change notice redraws it.
-            return
-        if self._main_screen_up:
-            with contextlib.suppress(NoMatches):  # closing: a widget is already gone
-                self._show(message.row)
-
-    def on_step_timeline_child_requested(self, message: StepTimeline.ChildRequested) -> None:
-        """Enter on a step that ran a sub-agent: open the sub-agent's steps on top."""
-        message.stop()
-        run = message.step.run_id or "run"
-        self.push_screen(ChildRunScreen(message.step, [f"run {run}"], timings=self.timings))
-
-    def _show(self, row: Row | None) -> None:
-        self._shown_row = row
-        if isinstance(row, Nested):  # a sub-agent's step (app/subagent_keys.py)
-            self.show_nested(row)
-            return
-        ctl = self.controller
-        if isinstance(row, Step):
-            version: object = ctl.revisions.get(row.number, 0)
-        elif isinstance(row, Live):
-            version = (row.revision, row.phase, row.activity)
-        else:
-            version = None
-        if isinstance(row, Step):
-            self._load_prompt(row)
-        details = self.main.query_one(StepDetails)
-        details.running = not (ctl.pause_point or ctl.approvals or ctl.finished)
-        details.show_row(row, version)
-        if details.active == "diff":  # a diff walks whole prompts: only when it is on screen
-            for diff_pane in self.main.query(PromptDiffPane):
-                diff_pane.show_row(inner(self._with_prompt(row)), ctl.step, self._load_prompt)
-        gauge = self.main.query_one(ContextGauge)
-        samples = ctl.samples
-        history = self._history.update(samples)
-        if history is not None:
-            gauge.history = history
-        self._nested_shape = None  # the gauge holds the run's history, not a sub-agent's
-        if isinstance(row, Marker):
-            return
-        step = row.step if isinstance(row, Live) else row
-        if step is None:
-            gauge.stats = ctl.context()
-            gauge.selected = len(samples) - 1 if samples else None
-            return
-        gauge.stats = (
-            step.context if isinstance(row, Live) else stats_for(step, ctl.window, ctl.tool_schemas)
-        )
-        gauge.selected = next(
-            (i for i in range(len(samples) - 1, -1, -1) if samples[i].step == step.number), None
-        )
-
-    def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
-        if event.pane.id == "tab-diff":
-            self._show(self.main.query_one(StepTimeline).selected)
-
-    def _with_prompt(self, row: Row | None) -> Row | None:
-        """The live row with its prompt on its step, as the Diff tab reads it (copied once per
-        prompt: the live row keeps the loop's view instead, to stay cheap while running)."""
-        if not isinstance(row, Live) or row.prompt is None or row.step.prompt is not None:
-            return row
-        view, copied = self._live_prompt
-        if view is not row.prompt:
-            self._live_prompt = view, copied = row.prompt, tuple(row.prompt)
-        return Live(
-            replace(row.step, prompt=copied),
-            row.prompt,
-            row.phase,
-            row.activity,
-            row.text,
-            row.reasoning,
-            row.revision,
-        )
-
-    def _load_prompt(self, step: Step) -> None:
-        """A replayed step's prompt is read from the trace when it is first shown."""
-        session = self.session
-        if not isinstance(session, ReplaySession) or session.load_prompt is None:
-            return
-        if step.prompt is None and step.llm_call is not None:
-            try:
-                step.prompt = session.load_prompt(step.llm_call.index)
-            except (LoopletError, IndexError) as exc:
-                self.notify(
-                    f"Cannot read the prompt of step {step.number}: {exc}",
-                    severity="error",
-                    markup=False,
-                )
-                step.prompt = ()
-
     # -- actions: stepping ----------------------------------------------------------------------
-
-    def _scrubber_note(self) -> str:
-        parts: list[str] = []
-        if self.step_filter.active:
-            parts.append(f"only {self.step_filter.describe()}")
-        if self.hits:
-            parts.append(f"{count_matches(self.hits)} for {self._hits_query!r}")
-        return " · ".join(parts)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if self._covered() and action in _MAIN_SCREEN_ACTIONS:
