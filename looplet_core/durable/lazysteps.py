@@ -6,9 +6,9 @@ So a store's fast load hands over the steps as ``StepSource``s plus the last ste
 run store's (``chainfold``) as ``StepSegment``s (each a checkpoint's document, as text, and how
 many of its ``steps.add`` entries survive the fold), the file store's (``logfold``) as one
 source that folds them from its records' text.  Appending, ``len``, ``last`` and indexing the
-last step or any step added since never decode; anything that reads an older step (iteration, ``errors``, ``by_tool``, an
-index or slice reaching before the last step) decodes them all once, keeping the decoded last
-step's identity.
+last step or any step added since never decode; anything that reads an older step (iteration,
+``errors``, ``by_tool``, an index or slice reaching before the last step) decodes them all once,
+keeping the decoded last step's identity.
 
 A damaged older step therefore surfaces on that first read, as the same ``CheckpointError`` a full
 load would have raised, naming the checkpoint (docs/stores.md).
