@@ -12,8 +12,9 @@ document out the same way: the small fields in a fixed order, then ``state``,
 that layout: the small fields by one regular expression (their types as the decoder demands
 them), ``state``, ``pending_approval`` and ``messages`` parsed by the JSON scanner, which also
 says where each ends, then ``steps.keep``, and the fixed end ``]},"run":null,"fork":null}``.
-Only ``steps.add`` in between is left as text.  The run's first checkpoint, the one loaded,
-the one holding the last step and any record in another layout (a fork's first checkpoint,
+Only ``steps.add`` in between is left as text.  The run's first checkpoint, the one loaded
+and its parent (so the loaded one's ``steps.keep`` is checked against a known count), the one
+holding the last step and any record in another layout (a fork's first checkpoint,
 a document not written by looplet) are decoded whole by ``Checkpoint.from_json``.
 
 What is deferred: the steps before the last are a ``StepSource`` that, on first read, decodes
@@ -31,6 +32,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable, Sequence
+from itertools import pairwise
 from json.scanner import make_scanner
 from typing import Any, NamedTuple, cast
 
@@ -94,8 +96,9 @@ def fold_log(
             text = data[offset : offset + length].decode("utf-8")
         except UnicodeDecodeError:
             return None
-        link = None if not chain else _read(text, current, source(seq))
-        if link is None or link.parent is None:  # the loaded one, the root, another layout
+        link = None if len(chain) < 2 else _read(text, current, source(seq))
+        if link is None or link.parent is None:  # the loaded one and its parent, the root,
+            # a record in another layout
             link = _whole(text, current, source(seq))
             if link is None:
                 return None
@@ -183,6 +186,10 @@ def _fold_steps(chain: Sequence[_Link], messages: list[dict[str, Any]]) -> Folde
     assert root is not None and cp is not None  # both are decoded whole (``fold_log``)
     if any(link.steps_keep < 0 for link in chain):
         return None
+    for parent, link in pairwise(chain):  # where the parent's count is known
+        added = parent.steps_add
+        if added is not None and link.steps_keep > parent.steps_keep + len(added):
+            return None
     total = cp.steps_keep + len(cp.steps_add)
     limit = total
     last: dict[str, Any] | None = None
