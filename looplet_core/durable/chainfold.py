@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import Any, NamedTuple, cast
 
 from looplet_core.durable.format import Checkpoint
-from looplet_core.durable.lazysteps import LazyStepLog, StepSegment
+from looplet_core.durable.lazysteps import LazyStepLog, StepSegment, StepSource
 from looplet_core.errors import CheckpointError
 from looplet_core.state import StepLog
 from looplet_core.step import Step
@@ -59,7 +59,7 @@ class FoldedChain:
     checkpoint: Checkpoint
     messages: list[dict[str, Any]]
     last_step: dict[str, Any] | None
-    segments: list[StepSegment]
+    segments: Sequence[StepSource]
 
     def steps(self) -> StepLog:
         """The step log; decoding the last step may raise what ``Step.from_dict`` raises."""

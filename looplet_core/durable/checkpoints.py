@@ -45,6 +45,7 @@ __all__ = [
     "CheckpointNode",
     "CheckpointStore",
     "Snapshot",
+    "apply_delta",
     "checkpoint_id",
     "checkpoint_tree",
     "follow_parents",
@@ -193,8 +194,8 @@ def _load(store: CheckpointStore, checkpoint_id: str) -> Snapshot:
     messages: list[dict[str, Any]] = []
     steps: list[dict[str, Any]] = []
     for link in chain:
-        _apply(messages, link.messages_keep, link.messages_add, link, "messages")
-        _apply(steps, link.steps_keep, link.steps_add, link, "steps")
+        apply_delta(messages, link.messages_keep, link.messages_add, link, "messages")
+        apply_delta(steps, link.steps_keep, link.steps_add, link, "steps")
     return _snapshot(
         chain[0],
         chain[-1],
@@ -257,13 +258,16 @@ def _snapshot(
     )
 
 
-def _apply(
+def apply_delta(
     items: list[dict[str, Any]],
     keep: int,
     add: Sequence[Any],
     link: Checkpoint,
     what: str,
 ) -> None:
+    """``items`` (the parent's ``what``) after ``link``'s delta: its first ``keep``, then
+    ``add``; a ``CheckpointError`` naming ``link`` for a ``keep`` beyond them or an entry that is
+    not an object."""
     if not 0 <= keep <= len(items):
         raise CheckpointError(
             f"{link.source}: {what}.keep is {keep} but its parent has {len(items)} {what}"

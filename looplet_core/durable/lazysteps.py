@@ -2,12 +2,13 @@
 
 Why: resuming a long run needs its messages (the next prompt) and its last step (what the state
 continues from), not the thousand steps before it; decoding those was half the time of a resume.
-So a run store's fast load (``chainfold``) hands over the steps as ``StepSegment``s (each a
-checkpoint's document, as text, and how many of its ``steps.add`` entries survive the fold) plus
-the last step, decoded.  Appending, ``len``, ``last`` and indexing the last step or any step added
-since never decode; anything that reads an older step (iteration, ``errors``, ``by_tool``, an
-index or slice reaching before the last step) decodes them all once, keeping the decoded last
-step's identity.
+So a store's fast load hands over the steps as ``StepSource``s plus the last step, decoded: a
+run store's (``chainfold``) as ``StepSegment``s (each a checkpoint's document, as text, and how
+many of its ``steps.add`` entries survive the fold), the file store's (``logfold``) as one
+source that folds them from its records' text.  Appending, ``len``, ``last`` and indexing the
+last step or any step added since never decode; anything that reads an older step (iteration,
+``errors``, ``by_tool``, an index or slice reaching before the last step) decodes them all once,
+keeping the decoded last step's identity.
 
 A damaged older step therefore surfaces on that first read, as the same ``CheckpointError`` a full
 load would have raised, naming the checkpoint (docs/stores.md).
@@ -18,16 +19,26 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Iterator, Sequence
-from typing import Any, NamedTuple, cast, overload
+from typing import Any, NamedTuple, Protocol, cast, overload
 
 from looplet_core.errors import CheckpointError
 from looplet_core.state import StepLog
 from looplet_core.step import Step
 
-__all__ = ["LazyStepLog", "StepSegment"]
+__all__ = ["LazyStepLog", "StepSegment", "StepSource"]
 
 DECODE_ERRORS = (KeyError, ValueError, TypeError, AttributeError, OverflowError)
 """What ``Step.from_dict`` raises on a damaged record (``checkpoints.load`` catches the same)."""
+
+
+class StepSource(Protocol):
+    """Steps not decoded yet: ``used`` of them, as ``records()`` gives them (decoding their
+    text, raising ``CheckpointError`` naming where they are if it does not decode)."""
+
+    @property
+    def used(self) -> int: ...
+
+    def records(self) -> list[dict[str, Any]]: ...
 
 
 class StepSegment(NamedTuple):
@@ -60,9 +71,9 @@ class LazyStepLog(StepLog):
 
     __slots__ = ("_head", "_lock", "_segments", "_state_source")
 
-    def __init__(self, segments: Sequence[StepSegment], decoded: Step, state_source: str) -> None:
+    def __init__(self, segments: Sequence[StepSource], decoded: Step, state_source: str) -> None:
         super().__init__((decoded,))
-        self._segments: tuple[StepSegment, ...] = tuple(segments)
+        self._segments: tuple[StepSource, ...] = tuple(segments)
         self._head = sum(s.used for s in self._segments)
         self._state_source = state_source
         self._lock = threading.Lock()

@@ -194,10 +194,20 @@ class RunLog:
             f.seek(offset)
             return f.read(size)
 
-    def read_all(self) -> bytes:
-        """The whole file in one read, for scanning a run at once (``history``)."""
+    def contents(self) -> tuple[LogIndex, bytes]:
+        """The whole file in one read, and the index brought up to date with those bytes: only
+        what was appended since the last scan is scanned (a resume lists the run, which scans
+        it, then loads it: the records are not checked twice).  A log replaced or cut short
+        since is scanned afresh."""
         with open(self.path, "rb") as f:
-            return f.read()
+            st = os.fstat(f.fileno())
+            data = f.read()
+        index = self.index
+        if (st.st_dev, st.st_ino) != index.inode or len(data) < index.end:
+            index = self.index = LogIndex(self.path, inode=(st.st_dev, st.st_ino))
+        if len(data) > index.end:
+            index.feed(data[index.end :] if index.end else data, index.end)
+        return index, data
 
     def payload(self, seq: int) -> bytes:
         offset, length = self.refresh().locate(seq)

@@ -24,13 +24,15 @@ import weakref
 from pathlib import Path
 from typing import Literal
 
+from looplet_core.durable.chainfold import FoldedChain
 from looplet_core.durable.checkpoints import (
     Checkpoint,
     checkpoint_id,
     follow_parents,
     parse_checkpoint_id,
 )
-from looplet_core.durable.runlog import LOG_NAME, MAGIC, LogIndex, RunLog, fsync_dir, publish_new
+from looplet_core.durable.logfold import fold_log
+from looplet_core.durable.runlog import LOG_NAME, MAGIC, RunLog, fsync_dir, publish_new
 from looplet_core.errors import CheckpointError, ConfigError
 
 __all__ = ["FileCheckpointStore", "MemoryCheckpointStore"]
@@ -229,16 +231,19 @@ class FileCheckpointStore:
         run_id, _ = parse_checkpoint_id(checkpoint_id)
         with self._lock:
             log = self._log(run_id)
-        if log is None:
+            if log is None:
+                read = None
+            else:
+                try:
+                    read = log.contents()
+                except FileNotFoundError:
+                    where = f"{log.path}: no such checkpoint ({checkpoint_id})"
+                    raise CheckpointError(where) from None
+                except OSError as exc:
+                    raise CheckpointError(f"{log.path}: cannot read: {exc}") from exc
+        if log is None or read is None:
             return follow_parents(self.get, checkpoint_id)
-        try:
-            data = log.read_all()
-        except FileNotFoundError:
-            raise CheckpointError(f"{log.path}: no such checkpoint ({checkpoint_id})") from None
-        except OSError as exc:
-            raise CheckpointError(f"{log.path}: cannot read: {exc}") from exc
-        index = LogIndex(log.path)
-        index.feed(data, 0)
+        index, data = read
 
         def get(cid: str) -> Checkpoint:
             other, seq = parse_checkpoint_id(cid)
@@ -248,6 +253,21 @@ class FileCheckpointStore:
             return self._decode(data[offset : offset + length], _source(log, seq), cid)
 
         return follow_parents(get, checkpoint_id)
+
+    def fold(self, checkpoint_id: str) -> FoldedChain | None:
+        """The chain to ``checkpoint_id`` folded from one read of its run's log, most records
+        read only in the parts the fold needs (``logfold``); None sends ``load`` down the full
+        path (a run in the per-file layout, an unreadable log, anything irregular)."""
+        run_id, _ = parse_checkpoint_id(checkpoint_id)
+        with self._lock:
+            log = self._log(run_id)
+            if log is None:
+                return None
+            try:
+                index, data = log.contents()
+            except OSError:
+                return None
+        return fold_log(index, data, checkpoint_id, lambda seq: _source(log, seq))
 
     def list(self, run_id: str) -> list[str]:
         with self._lock:
