@@ -14,6 +14,12 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, cast
 
+from looplet_core.compactread import (
+    compact_calls,
+    compact_context,
+    compact_decisions,
+    shared_text,
+)
 from looplet_core.firstuse import NOT_YET, first_use, lists_on_first_use
 from looplet_core.messages import Message, ToolCall, optional
 from looplet_core.records import (
@@ -171,7 +177,8 @@ class ChildRun:
         }
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> ChildRun:
+    def from_dict(cls, data: dict[str, Any], *, compact: bool = False) -> ChildRun:
+        """The run ``to_dict`` wrote; ``compact`` as for ``Step.from_dict``, for its steps."""
         from looplet_core.approvals.requests import ApprovalRequest
 
         steps = cast(list[dict[str, Any]], data.get("steps") or [])
@@ -182,7 +189,7 @@ class ChildRun:
             stop_reason=StopReason(data["stop_reason"]),
             message=str(data.get("message") or ""),
             answer=data.get("answer"),
-            steps=[Step.from_dict(s) for s in steps],
+            steps=[Step.from_dict(s, compact=compact) for s in steps],
             usage=Usage.from_dict(data.get("usage") or {}),
             llm_calls=int(data.get("llm_calls") or 0),
             pending=ApprovalRequest.from_dict(cast(dict[str, Any], data["pending"]))
@@ -303,7 +310,10 @@ class Step:
         }
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> Step:
+    def from_dict(cls, data: dict[str, Any], *, compact: bool = False) -> Step:
+        """The step ``to_dict`` wrote.  ``compact=True`` builds the same step in less memory
+        (shared and interned parts, see ``looplet_core.compactread``), for readers that keep
+        many, such as a replay; it compares and serialises equal to the plain one."""
         from looplet_core.approvals.requests import ApprovalRequest
 
         tc = data.get("tool_call")
@@ -314,27 +324,42 @@ class Step:
         batch = data.get("batch")
         child = data.get("child")
         decisions = cast(list[dict[str, Any]], data.get("decisions") or [])
+        if compact:
+            tool_call, llm_call = compact_calls(tc, llm)
+            context = compact_context(ctx) if ctx else None
+            made = compact_decisions(decisions)
+            run_id, branch_id = shared_text(data.get("run_id") or ""), data.get("branch_id")
+            branch_id = shared_text(branch_id) if branch_id else "main"
+        else:
+            tool_call = ToolCall.from_dict(tc) if tc else None
+            llm_call = LLMCall.from_dict(llm) if llm else None
+            context = ContextStats.from_dict(ctx) if ctx else None
+            made = [HookDecision.from_dict(d) for d in decisions]
+            run_id = str(data.get("run_id") or "")
+            branch_id = str(data.get("branch_id") or "main")
         return cls(
             number=int(data["number"]),
-            tool_call=ToolCall.from_dict(tc) if tc else None,
+            tool_call=tool_call,
             tool_result=ToolResult.from_dict(data.get("tool_result") or {}),
             status=StepStatus(data.get("status", "ok")),
             original_args=cast(
                 dict[str, Any] | None, optional(data.get("original_args"), dict, "original_args")
             ),
-            llm_call=LLMCall.from_dict(llm) if llm else None,
-            context=ContextStats.from_dict(ctx) if ctx else None,
-            decisions=[HookDecision.from_dict(d) for d in decisions],
+            llm_call=llm_call,
+            context=context,
+            decisions=made,
             elapsed_ms=float(data.get("elapsed_ms") or 0.0),
             started_at=float(data.get("started_at") or 0.0),
             finished_at=float(data.get("finished_at") or 0.0),
             hook_ms=float(data.get("hook_ms") or 0.0),
-            run_id=str(data.get("run_id") or ""),
-            branch_id=str(data.get("branch_id") or "main"),
+            run_id=run_id,
+            branch_id=branch_id,
             prompt=tuple(Message.from_dict(m) for m in prompt) if prompt is not None else None,
             approval=ApprovalRequest.from_dict(approval) if approval else None,
             batch=BatchInfo.from_dict(cast(dict[str, Any], batch)) if batch else None,
-            child=ChildRun.from_dict(cast(dict[str, Any], child)) if child else None,
+            child=ChildRun.from_dict(cast(dict[str, Any], child), compact=compact)
+            if child
+            else None,
         )
 
 

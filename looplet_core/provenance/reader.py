@@ -137,7 +137,7 @@ class TraceReader:
             raise TraceError(f"{file}: cannot read step {number} ({exc})") from exc
         try:
             raw = json.loads(text)
-            step = Step.from_dict(raw)
+            step = Step.from_dict(raw, compact=True)  # a replay keeps thousands
         except BAD_DATA as exc:
             raise TraceError(f"{file}: not a valid step ({type(exc).__name__}: {exc})") from exc
         if step.number != number:

@@ -16,7 +16,7 @@ So a new prompt costs its new messages, whatever the length of the run.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import ClassVar, cast
+from typing import ClassVar, TypeVar, cast
 
 from rich.console import RenderableType
 from rich.text import Text
@@ -34,15 +34,22 @@ from looplet_tui.widgets.lineview import LineView
 
 __all__ = ["RUNNING_WINDOW", "WINDOW", "PromptView"]
 
+_K = TypeVar("_K")
+
 WINDOW = 150
 """Messages laid out at first (the newest); scrolling to the top loads this many more."""
 RUNNING_WINDOW = 20
 """Messages laid out for a prompt that is replaced many times a second (a run going flat out):
 each redraw then renders a few dozen new messages, not hundreds."""
 _CACHE_LIMIT = 500
-"""Messages whose laid-out lines (and token counts) are kept: three windows' worth.  Textual's
-strips cache what is derived from them (tens of KB a message once drawn), so a larger cache
-costs memory on every step played."""
+"""Messages whose token counts are kept."""
+_SLACK = WINDOW // 3
+"""Messages whose laid-out lines are kept beyond the window laid out (``WINDOW``, more once
+scrolled up), the least recently shown forgotten first.  Textual's strips cache what is
+derived from them once drawn (tens of KB a message), and stepping through a replay shows two
+new messages a step, so this caps what stepping keeps; the next step's window is the last
+one's slid by two messages, all of them still held.  It was 500 messages, forgotten all at
+once when full."""
 SUM_LIMIT = 2_000
 """Above this many messages the prompt's token figure is the loop's, not summed here."""
 """Rendered messages kept (each entry pins its message, so an id cannot be reused meanwhile)."""
@@ -232,23 +239,19 @@ class PromptView(LineView, can_focus=True):
         its body laid out once per width and fold setting, however many prompts hold it."""
         tokens = round(self._count(message) * self._scale)
         place = (id(message), index, tokens, width)
-        held = self._heads.get(place)
-        if held is not None and held[0] is message:
-            head = held[1]
+        held = _recent(self._heads, place, message)
+        if held is not None:
+            head = held
         else:  # the same place and count on the next step's prompt: drawn once, not per redraw
             head = self._to_strips(render.message_head(index, message, tokens), width)
-            if len(self._heads) >= _CACHE_LIMIT:
-                self._heads.clear()
-            self._heads[place] = (message, head)
+            _keep(self._heads, place, (message, head), self._window + _SLACK)
         key = (id(message), self.folded, self.raw, width)
-        cached = self._cache.get(key)
-        if cached is not None and cached[0] is message:
-            return head + cached[1]
+        cached = _recent(self._cache, key, message)
+        if cached is not None:
+            return head + cached
         shown = render.message_body(message, folded=self.folded, raw=self.raw, views=self.views)
         body = self._to_strips(shown, width)
-        if len(self._cache) >= _CACHE_LIMIT:
-            self._cache.clear()
-        self._cache[key] = (message, body)
+        _keep(self._cache, key, (message, body), self._window + _SLACK)
         return head + body
 
     def _to_strips(self, renderable: RenderableType, width: int) -> list[Strip]:
@@ -262,8 +265,13 @@ class PromptView(LineView, can_focus=True):
         width, style = self.line_width, self.line_style
         if index >= len(self._lines):
             return Strip.blank(width, style)
-        strip = self._lines[index].apply_style(style).crop_extend(scroll_x, scroll_x + width, style)
-        return strip.apply_offsets(scroll_x, index)
+        # Drawn from a copy: a Strip keeps what is derived from it (styled, cropped, offset:
+        # three Strips a line, each with seven caches of its own), and the laid-out lines are
+        # held for many steps, so deriving from them directly kept ~20 KB for every line ever
+        # on screen.  The copy and what comes of it go when the frame is drawn.
+        line = self._lines[index]
+        strip = Strip(list(line), line.cell_length).apply_style(style)
+        return strip.crop_extend(scroll_x, scroll_x + width, style).apply_offsets(scroll_x, index)
 
     # -- loading earlier messages ---------------------------------------------------------------
 
@@ -303,3 +311,23 @@ class PromptView(LineView, can_focus=True):
     def watch_raw(self) -> None:
         if self.is_mounted:
             self._rebuild()
+
+
+_Held = tuple[Message, list[Strip]]
+
+
+def _recent(cache: dict[_K, _Held], key: _K, message: Message) -> list[Strip] | None:
+    """``key``'s lines if they are ``message``'s, moved to the newest end (least recently used
+    go first); None when not held."""
+    held = cache.pop(key, None)
+    if held is None or held[0] is not message:
+        return None
+    cache[key] = held
+    return held[1]
+
+
+def _keep(cache: dict[_K, _Held], key: _K, held: _Held, limit: int) -> None:
+    """Hold ``held`` as the newest, forgetting the least recently used past ``limit``."""
+    cache[key] = held
+    while len(cache) > limit:
+        del cache[next(iter(cache))]

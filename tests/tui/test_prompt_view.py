@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from looplet_core import LoopConfig
 from looplet_tui.widgets.details import StepDetails
-from looplet_tui.widgets.prompt_view import WINDOW, PromptView
+from looplet_tui.widgets.prompt_view import _SLACK, WINDOW, PromptView
 from tests.tui.helpers import call
 from tests.tui.pilot import SIZE, app_for, screen_text, settled, until
 
@@ -91,3 +91,25 @@ async def test_a_growing_prompt_keeps_its_height_and_end_without_a_relayout() ->
                 0, len(pane._lines) - pane.scrollable_content_region.height
             )
         assert pane.max_scroll_y > 0  # the prompt outgrew the pane: the range grew with it
+
+
+async def test_stepping_a_long_run_keeps_a_window_of_laid_out_messages() -> None:
+    """Past the window and its slack the least recently shown messages are forgotten, and the
+    lines held keep nothing of what drawing them derived (Textual's strips cache that)."""
+    app = app_for(LONG, start_paused=False, config=LoopConfig(max_steps=200))
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: app.controller.finished, "the end", timeout=30)
+        await settled(pilot, app)
+        pane = app.query_one(PromptView)
+        await pilot.press("1", "g")
+        for _ in range(120):
+            await pilot.press("j")
+        await settled(pilot, app)
+        total = len(app.controller.step(121).prompt or ())  # type: ignore[union-attr]
+        assert total > WINDOW + _SLACK  # more messages were shown than are kept
+        assert len(pane._cache) <= WINDOW + _SLACK
+        assert len(pane._heads) <= WINDOW + _SLACK
+        assert "done" in screen_text(app)  # the newest call drawn from what is kept
+        # drawn lines derive a styled, a cropped and an offset strip: none stays on the held one
+        assert not any(len(line._style_cache) for line in pane._lines)
+        assert pane.render_line(0).text == pane.render_line(0).text
