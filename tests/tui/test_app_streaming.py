@@ -11,16 +11,17 @@ from looplet_core.backends.base import DeltaCallback, ToolSchema
 from looplet_core.messages import Message
 from looplet_tui.app import DebuggerApp
 from looplet_tui.session import RunSession
+from looplet_tui.text.render import LIVE_SHOWN
 from looplet_tui.widgets.detail_pane import DetailPane
 from tests.tui.helpers import make_tools
 from tests.tui.pilot import FIXED_CLOCK, SIZE, screen_text, until
 
-LINES = 4000
+LINES = 8000
 END = "and this is where the stream has got to"
 
 
 class LongStream(MockLLMBackend):
-    """Streams a 260 KB reply in 1 KB deltas, then waits until the run is cancelled."""
+    """Streams a 320 KB reply in 1 KB deltas, then waits until the run is cancelled."""
 
     def __init__(self) -> None:
         super().__init__([LLMResponse(text="unused")], report_usage=True)
@@ -65,7 +66,7 @@ async def test_a_long_streamed_reply_shows_its_tail_on_screen() -> None:
         await pilot.press("2")
         await until(pilot, lambda: END in screen_text(app), "the reply's end on screen")
         screen = screen_text(app)
-        assert "line 03999 of the reply, [b]literal[/b]" in screen  # literal, never markup
+        assert "line 07999 of the reply, [b]literal[/b]" in screen  # literal, never markup
         assert "line 00000" not in screen
         pane = app.query_one("#pane-response", DetailPane)
         assert 0 < pane.scroll_y == pane.max_scroll_y  # following the end
@@ -73,7 +74,8 @@ async def test_a_long_streamed_reply_shows_its_tail_on_screen() -> None:
         console.print(pane.shown)
         drawn = console.export_text()
         assert "earlier characters not shown" in drawn
-        assert len(drawn) < len(llm.text) // 10  # the tail that fits, not the whole reply
+        # the tail that fits (or, drawn before the pane was laid out, LIVE_SHOWN): not the reply
+        assert len(drawn) < LIVE_SHOWN + 200 < len(llm.text) // 5
         live = ctl.live
         assert live is not None
         assert str(live.text) == llm.text  # the whole reply is still there to join
