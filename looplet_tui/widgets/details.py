@@ -149,16 +149,18 @@ class StepDetails(Widget):
             )
         elif tab == "response":
             pane = self._pane(tab)
+            room = self._room(pane)
             shown = render.response_renderable(
                 row,
                 timings=self.timings,
                 raw=self.raw,
                 views=self.views,
                 folded=self.folded,
-                tail=self._room(pane),
+                tail=room,
             )
             pane.show(shown)
-            pane.follow(isinstance(row, Live) and bool(row.text or row.reasoning))
+            # Follow the end only of a text cut to its tail: a shorter one reads from the top.
+            pane.follow(isinstance(row, Live) and max(len(row.text), len(row.reasoning)) > room)
         elif tab == "tool":
             shown = render.tool_call_renderable(
                 step, raw=self.raw, views=self.views, folded=self.folded
