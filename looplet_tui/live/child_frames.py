@@ -26,6 +26,7 @@ from looplet_tui.live.breakpoints import Phase, Probe
 from looplet_tui.live.children import ChildFrame, ChildHook
 from looplet_tui.live.edits import EditKind
 from looplet_tui.live.runstate import Live
+from looplet_tui.live.stream import StreamedText
 
 __all__ = ["SubagentFrames"]
 
@@ -168,12 +169,10 @@ class SubagentFrames(Approvals):
                 return
             if kind is EventKind.LLM_START:
                 live.activity = "calling the model"
-                live.text = live.reasoning = ""
+                live.text, live.reasoning = StreamedText(), StreamedText()
             elif kind is EventKind.LLM_DELTA:
-                if data.get("kind") == "reasoning":
-                    live.reasoning += str(data.get("text", ""))
-                else:
-                    live.text += str(data.get("text", ""))
+                streamed = live.reasoning if data.get("kind") == "reasoning" else live.text
+                streamed.append(str(data.get("text", "")))
             elif kind is EventKind.TOOL_START:
                 live.activity = f"running {data.get('tool')}"
             elif kind is EventKind.TOOL_PROGRESS:

@@ -29,6 +29,7 @@ from looplet_core import (
 )
 from looplet_tui.live.context import estimate, stats_for
 from looplet_tui.live.runstate import Entry, Live, Marker, PausePoint, RunState, Sample
+from looplet_tui.live.stream import StreamedText
 
 __all__ = ["RunHistory", "SampleTotals"]
 
@@ -193,7 +194,7 @@ class RunHistory:
             if live is None:
                 return
             live.activity = "calling the model"
-            live.text = live.reasoning = ""
+            live.text, live.reasoning = StreamedText(), StreamedText()
             live.revision += 1
         self._changed()
 
@@ -203,10 +204,8 @@ class RunHistory:
             live = self.live
             if live is None:
                 return
-            if data.get("kind") == "reasoning":
-                live.reasoning += str(data.get("text", ""))
-            else:
-                live.text += str(data.get("text", ""))
+            streamed = live.reasoning if data.get("kind") == "reasoning" else live.text
+            streamed.append(str(data.get("text", "")))
             live.revision += 1
         self._changed()
 

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 
 from looplet_core import ContextStats, Message, Step
 from looplet_tui.live.breakpoints import Phase
+from looplet_tui.live.stream import StreamedText
 
 __all__ = ["Entry", "Live", "Marker", "PausePoint", "RunState", "Sample"]
 
@@ -50,15 +51,16 @@ class Live:
     """The step in progress, as far as it is known so far, for the timeline's ``●`` row.
 
     ``prompt`` is the message list being sent, kept as the loop's own immutable view rather
-    than copied: a copy per step would make a long run quadratic.
+    than copied: a copy per step would make a long run quadratic.  ``text`` and ``reasoning``
+    are what has streamed in so far, kept in pieces (``StreamedText``) for the same reason.
     """
 
     step: Step
     prompt: Sequence[Message] | None = None
     phase: Phase | None = None
     activity: str = ""
-    text: str = ""
-    reasoning: str = ""
+    text: StreamedText = field(default_factory=StreamedText)
+    reasoning: StreamedText = field(default_factory=StreamedText)
     revision: int = 0
 
 

@@ -29,3 +29,13 @@ class DetailPane(VerticalScroll, can_focus=True):
     def show(self, renderable: RenderableType) -> None:
         self.shown = renderable
         self.query_one(Static).update(renderable)
+
+    def follow(self, on: bool) -> None:
+        """Keep the end in view as what is shown grows (a reply streaming in) until the person
+        scrolls up, and back to the top when that ends: the step that follows reads from its
+        start, as every other row does."""
+        if on == self.is_anchored:
+            return
+        self.anchor(on)
+        if not on:
+            self.scroll_home(animate=False, immediate=True)

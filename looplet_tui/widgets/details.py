@@ -21,6 +21,7 @@ from textual.widgets import TabbedContent, TabPane
 from looplet_core import Step
 from looplet_tui.live.runstate import Live, Marker
 from looplet_tui.text import render
+from looplet_tui.text.safe import MAX_SHOWN
 from looplet_tui.text.toolview import Views
 from looplet_tui.widgets.detail_pane import DetailPane
 from looplet_tui.widgets.prompt_diff import PromptDiffPane
@@ -147,10 +148,19 @@ class StepDetails(Widget):
                 tokens=tokens,
             )
         elif tab == "response":
+            pane = self._pane(tab)
+            room = self._room(pane)
             shown = render.response_renderable(
-                row, timings=self.timings, raw=self.raw, views=self.views, folded=self.folded
+                row,
+                timings=self.timings,
+                raw=self.raw,
+                views=self.views,
+                folded=self.folded,
+                tail=room,
             )
-            self._pane(tab).show(shown)
+            pane.show(shown)
+            # Follow the end only of a text cut to its tail: a shorter one reads from the top.
+            pane.follow(isinstance(row, Live) and max(len(row.text), len(row.reasoning)) > room)
         elif tab == "tool":
             shown = render.tool_call_renderable(
                 step, raw=self.raw, views=self.views, folded=self.folded
@@ -163,6 +173,15 @@ class StepDetails(Widget):
                 step, timings=self.timings, raw=self.raw, views=self.views, folded=self.folded
             )
             self._pane(tab).show(shown)
+
+    def _room(self, pane: DetailPane) -> int:
+        """Characters of a streaming text the Response tab lays out: while the run goes on, as
+        many as its pane could show (a row holds at most its width and a newline), so a frame
+        costs the screen, not the reply; stopped, up to ``MAX_SHOWN`` to scroll back through."""
+        if not self.running:
+            return MAX_SHOWN
+        width, height = pane.size
+        return (width + 1) * height if width and height else render.LIVE_SHOWN
 
     def _pane(self, tab: str) -> DetailPane:
         return self.query_one(f"#pane-{tab}", DetailPane)

@@ -416,7 +416,7 @@ def test_streamed_text_accumulates_on_the_live_step() -> None:
         )
     )
     assert run.controller.live is not None
-    assert run.controller.live.text == "thinking out loud"
+    assert str(run.controller.live.text) == "thinking out loud"
     run.controller.cancel()
     run.join()
 
