@@ -13,7 +13,17 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from looplet_core import BaseToolRegistry, Message, MockLLMBackend, Step, ToolSpec
+from looplet_core import (
+    BaseToolRegistry,
+    CheckpointStore,
+    DefaultState,
+    LoopConfig,
+    Message,
+    MockLLMBackend,
+    Step,
+    ToolSpec,
+    composable_loop,
+)
 
 Reply = dict[str, Any] | list[dict[str, Any]] | str
 
@@ -107,3 +117,18 @@ def comparable(step: Step) -> dict[str, Any]:
 def requests_of(llm: MockLLMBackend) -> list[list[dict[str, Any]]]:
     """Every message list the backend was sent, as dicts."""
     return [[m.to_dict() for m in request.messages] for request in llm.requests]
+
+
+def record_counting_run(store: CheckpointStore, n: int, run_id: str = "r1") -> DefaultState:
+    """Checkpoint ``n`` steps of the counting agent into ``store`` and stop there (the run is
+    left open for a resume), for the tests that compare a store's fast load with its full one."""
+    state = DefaultState(run_id=run_id)
+    cfg = LoopConfig(max_steps=n + 5, checkpoint=store)
+    loop = composable_loop(
+        llm=backend(counting_plan(n)), tools=durable_tools(), task="count", config=cfg, state=state
+    )
+    for step in loop:
+        if step.number == n:
+            break
+    loop.close()
+    return state

@@ -16,16 +16,13 @@ import pytest
 
 from looplet_core import (
     CheckpointError,
-    DefaultState,
     FileCheckpointStore,
-    LoopConfig,
-    composable_loop,
     resume,
 )
 from looplet_core.durable.checkpoints import Checkpoint, latest_checkpoint, load
 from looplet_core.durable.lazysteps import LazyStepLog
 from looplet_core.durable.runlog import LOG_NAME, MAGIC, frame
-from tests.core.durable_helpers import backend, counting_plan, durable_tools
+from tests.core.durable_helpers import backend, counting_plan, durable_tools, record_counting_run
 from tests.core.test_store_resume_fast import DAMAGE, picture, random_chain
 
 
@@ -56,19 +53,6 @@ def store(tmp_path: Path) -> Iterator[FileCheckpointStore]:
     s = FileCheckpointStore(tmp_path / "cp", durable=False)
     yield s
     s.close()
-
-
-def record(store: FileCheckpointStore, n: int, run_id: str = "r1") -> DefaultState:
-    state = DefaultState(run_id=run_id)
-    cfg = LoopConfig(max_steps=n + 5, checkpoint=store)
-    loop = composable_loop(
-        llm=backend(counting_plan(n)), tools=durable_tools(), task="count", config=cfg, state=state
-    )
-    for step in loop:
-        if step.number == n:
-            break
-    loop.close()
-    return state
 
 
 def log_of(store: FileCheckpointStore, run_id: str = "r1") -> Path:
@@ -102,7 +86,7 @@ def compact(change: Callable[[str], str]) -> Callable[[str], str]:
 def test_a_recorded_run_loads_as_the_full_path_loads_it_without_building_older_steps(
     store: FileCheckpointStore,
 ):
-    state = record(store, 200)
+    state = record_counting_run(store, 200)
     newest = latest_checkpoint(store, "r1")
     fast = load(FileCheckpointStore(store.directory), newest)
     steps = fast.state.steps
@@ -124,7 +108,7 @@ def test_a_recorded_run_loads_as_the_full_path_loads_it_without_building_older_s
 def test_a_random_chain_with_truncations_loads_as_the_full_path_loads_it(
     store: FileCheckpointStore, seed: int
 ):
-    record(store, 3, run_id="template")
+    record_counting_run(store, 3, run_id="template")
     template = store.get(store.list("template")[0])
     random_chain(store, random.Random(seed), template)  # type: ignore[arg-type]
     for other in store.list(template.run_id):
@@ -135,7 +119,7 @@ def test_a_random_chain_with_truncations_loads_as_the_full_path_loads_it(
 def test_a_torn_tail_is_skipped_and_the_run_resumes_from_the_record_before_it(
     store: FileCheckpointStore,
 ):
-    record(store, 6)
+    record_counting_run(store, 6)
     path = log_of(store)
     whole = path.read_bytes()
     last_line = whole[:-1].rsplit(b"\n", 1)[1]
@@ -155,7 +139,7 @@ def test_a_torn_tail_is_skipped_and_the_run_resumes_from_the_record_before_it(
 def test_a_corrupt_record_in_the_middle_is_named_as_the_full_path_names_it(
     store: FileCheckpointStore,
 ):
-    record(store, 6)
+    record_counting_run(store, 6)
     path = log_of(store)
     data = bytearray(path.read_bytes())
     third = data.index(b"\n3 ") + 40
@@ -181,7 +165,7 @@ DEFERRED = {"steps.add holds a number", "steps.keep too big"}
 def test_damage_anywhere_in_the_chain_is_reported_exactly_as_the_full_path_reports_it(
     store: FileCheckpointStore, name: str, where: int, layout: str
 ):
-    record(store, 5)
+    record_counting_run(store, 5)
     change = compact(DAMAGE[name]) if layout == "compact" else DAMAGE[name]
     rewrite_record(log_of(store), where, change)
     newest = store.list("r1")[-1]
@@ -206,7 +190,7 @@ def test_a_record_that_reads_differently_whole_is_reported_on_first_read(
 ):
     # A key written twice (looplet never does): the parts read the first "messages", a whole
     # decode keeps the last.  The older steps' first read compares the two and refuses.
-    record(store, 4)
+    record_counting_run(store, 4)
 
     def twice(doc: str) -> str:
         end = ']},"run":null,"fork":null}'

@@ -15,12 +15,12 @@ from typing import Any
 
 import pytest
 
-from looplet_core import CheckpointError, DefaultState, LoopConfig, composable_loop
+from looplet_core import CheckpointError
 from looplet_core.durable.checkpoints import Checkpoint, Snapshot, latest_checkpoint, load
 from looplet_core.durable.format import state_document
 from looplet_core.durable.lazysteps import LazyStepLog
 from looplet_core.durable.sqlite import SQLiteRunStore
-from tests.core.durable_helpers import backend, counting_plan, durable_tools
+from tests.core.durable_helpers import backend, counting_plan, durable_tools, record_counting_run
 
 
 class FullPath:
@@ -67,19 +67,6 @@ def store(tmp_path: Path) -> Iterator[SQLiteRunStore]:
     s.close()
 
 
-def record(store: SQLiteRunStore, n: int, run_id: str = "r1") -> DefaultState:
-    state = DefaultState(run_id=run_id)
-    cfg = LoopConfig(max_steps=n + 5, checkpoint=store)
-    loop = composable_loop(
-        llm=backend(counting_plan(n)), tools=durable_tools(), task="count", config=cfg, state=state
-    )
-    for step in loop:
-        if step.number == n:
-            break
-    loop.close()
-    return state
-
-
 ODD_TEXT = ["é ü 漢字", 'quote " back \\ slash', "tab\tnl\n", "\U0001f600", "\u2028", "[1,2]"]
 
 
@@ -124,7 +111,7 @@ def random_chain(store: SQLiteRunStore, rng: random.Random, template: Checkpoint
 def test_a_random_chain_with_truncations_loads_as_the_full_path_loads_it(
     store: SQLiteRunStore, seed: int
 ):
-    record(store, 3, run_id="template")
+    record_counting_run(store, 3, run_id="template")
     template = store.get(store.list("template")[0])
     rng = random.Random(seed)
     cid = random_chain(store, rng, template)
@@ -140,7 +127,7 @@ def test_a_random_chain_with_truncations_loads_as_the_full_path_loads_it(
 def test_a_recorded_run_resumes_from_a_lazy_log_without_decoding_older_steps(
     store: SQLiteRunStore,
 ):
-    state = record(store, 6)
+    state = record_counting_run(store, 6)
     snap = load(store, latest_checkpoint(store, "r1"))
     steps = snap.state.steps
     assert isinstance(steps, LazyStepLog) and steps.pending == 5 and len(steps) == 6
@@ -155,7 +142,7 @@ def test_a_recorded_run_resumes_from_a_lazy_log_without_decoding_older_steps(
 def test_appending_after_a_lazy_head_keeps_order_and_new_steps_index_without_decoding(
     store: SQLiteRunStore,
 ):
-    record(store, 4)
+    record_counting_run(store, 4)
     steps = load(store, latest_checkpoint(store, "r1")).state.steps
     assert isinstance(steps, LazyStepLog)
     extra = load(FullPath(store), store.list("r1")[0]).state.steps[0]
@@ -176,7 +163,7 @@ def test_a_resumed_run_continues_and_checkpoints_without_decoding_older_steps(
 ):
     from looplet_core import resume
 
-    record(store, 5)
+    record_counting_run(store, 5)
     run = resume(store, "r1", llm=backend(counting_plan(8)[5:]), tools=durable_tools())
     steps = run.state.steps
     assert isinstance(steps, LazyStepLog)
@@ -241,7 +228,7 @@ DEFERRED = {"steps.add holds a number"}
 def test_damage_anywhere_in_the_chain_is_reported_exactly_as_the_full_path_reports_it(
     store: SQLiteRunStore, name: str, where: int
 ):
-    record(store, 5)
+    record_counting_run(store, 5)
     ids = store.list("r1")
     damage(store, ids[where - 1], DAMAGE[name])
     newest = ids[-1]
@@ -265,7 +252,7 @@ def test_damage_anywhere_in_the_chain_is_reported_exactly_as_the_full_path_repor
 def test_a_damaged_older_step_is_reported_on_first_read_naming_the_checkpoint(
     store: SQLiteRunStore,
 ):
-    record(store, 5)
+    record_counting_run(store, 5)
     ids = store.list("r1")
     damage(store, ids[1], edit(["steps", "add", 0, "status"], "exploded"))
     with pytest.raises(CheckpointError) as full:
